@@ -1,0 +1,72 @@
+"""One error type for the CLI, with exit codes CI can trust and a hint that names the fix.
+
+Plain functions raise `FtkError` (or a subclass) and never print or exit; Click calls `show()`.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import IntEnum
+from typing import IO, Any
+
+import click
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # the operation ran and failed (a failed or stopped execution, a failed request)
+    USAGE = 2  # bad flags, bad config, bad input files: fix the input and retry
+    NOT_FOUND = 3  # a job, share, run, execution or stack output that does not exist
+    AUTH = 4  # missing or expired credentials, missing permissions
+    UNAVAILABLE = 5  # a service that did not answer (network, throttling beyond retries)
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class FtkError(click.ClickException):
+    """A user-facing error: one line, an optional hint, a fixed exit code."""
+
+    exit_code: int = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None, code: ExitCode | None = None):
+        super().__init__(message)
+        self.hint = hint
+        if code is not None:
+            self.exit_code = int(code)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "error": self.message,
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+            "kind": type(self).__name__,
+        }
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        from rich.markup import escape
+
+        from cli.console import err_console
+
+        console = err_console(file)
+        console.print(f"[bold red]✗[/] {escape(self.message)}", highlight=False)
+        if self.hint:
+            console.print(f"  [dim]hint:[/] {escape(self.hint)}", highlight=False)
+
+
+class UsageError(FtkError):
+    exit_code = ExitCode.USAGE
+
+
+class NotFoundError(FtkError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class AuthError(FtkError):
+    exit_code = ExitCode.AUTH
+
+
+class UnavailableError(FtkError):
+    exit_code = ExitCode.UNAVAILABLE
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("FTK_DEBUG", "") not in ("", "0", "false")

@@ -1,0 +1,1 @@
+"""Where ftk's verbs act: a Pulumi stack's resources, AI Toolkit config files, or a local folder."""

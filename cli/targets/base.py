@@ -1,0 +1,114 @@
+"""The `Target` and `Share` protocols that every verb works through.
+
+`LocalTarget` and `AzureTarget` implement them; tests use small fakes of the same protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+class ExecutionStatus(StrEnum):
+    QUEUED = "queued"  # accepted, waiting for a (GPU) replica
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    RESUMABLE = "resumable"  # ended on its time budget with a checkpoint: `ftk resume` continues
+    UNKNOWN = "unknown"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class Execution:
+    name: str
+    run_id: str | None
+    status: ExecutionStatus
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+    portal_url: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str  # posix, relative to the share root
+    size: int
+
+
+@runtime_checkable
+class Share(Protocol):
+    """The file share the job and the app mount. Paths are posix and relative to its root."""
+
+    def list_files(self, prefix: str = "") -> Iterator[RemoteFile]: ...
+
+    def read_bytes(self, path: str) -> bytes: ...
+
+    def exists(self, path: str) -> bool: ...
+
+    def make_dirs(self, path: str) -> None:
+        """Create a directory and its parents; existing ones are fine."""
+
+    def upload_file(self, local: Path, path: str) -> None:
+        """Upload atomically: write under a temporary name, then rename into place."""
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write atomically (temporary name, then rename)."""
+
+    def download_file(self, path: str, local: Path) -> None: ...
+
+    def delete(self, path: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str  # base URL, e.g. https://app.example.net (the OpenAI API lives at <url>/v1)
+    api_key: str | None = field(default=None, repr=False)
+    ready: bool | None = None
+
+
+@runtime_checkable
+class Target(Protocol):
+    """Everything a verb needs from where it acts."""
+
+    @property
+    def kind(self) -> str:
+        """'local', 'stack' or 'infra'."""
+
+    def describe(self) -> Mapping[str, str]:
+        """Resolved contract keys (stacks.contract), never a secret."""
+
+    def share(self) -> Share: ...
+
+    def start_execution(self, run_id: str, env: Mapping[str, str] | None = None) -> Execution:
+        """Start one execution of the fine-tuning job for `run_id` (sets FTK_RUN_ID)."""
+
+    def executions(self) -> list[Execution]:
+        """Newest first."""
+
+    def get_execution(self, name: str) -> Execution: ...
+
+    def stop_execution(self, name: str) -> None: ...
+
+    def stream_logs(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
+        """Console lines of an execution; with `follow`, until it ends (reconnecting as needed)."""
+
+    def list_secrets(self) -> list[str]: ...
+
+    def set_secret(self, name: str, value: str) -> str:
+        """Store a job secret; returns a sentence saying what happened / what to run next."""
+
+    def remove_secret(self, name: str) -> str: ...
+
+    def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
+        """Point the inference app at a run's adapter (or the base only) and wait until ready."""
+
+    def endpoint(self) -> Endpoint: ...

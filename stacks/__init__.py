@@ -1,0 +1,1 @@
+"""Pulumi components that declare ftk's Azure infrastructure (one stack per environment)."""
