@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -73,6 +73,7 @@ class Endpoint:
     url: str  # base URL, e.g. https://app.example.net (the OpenAI API lives at <url>/v1)
     api_key: str | None = field(default=None, repr=False)
     ready: bool | None = None
+    model: str | None = None  # the `model` name `ftk chat` sends by default (adapter or base)
 
 
 @runtime_checkable
@@ -112,3 +113,13 @@ class Target(Protocol):
         """Point the inference app at a run's adapter (or the base only) and wait until ready."""
 
     def endpoint(self) -> Endpoint: ...
+
+
+@runtime_checkable
+class LogHistory(Protocol):
+    """Optional: a target that keeps log history (`ftk logs --since`, `--system`)."""
+
+    def query_logs(
+        self, name: str, *, since: timedelta | None, system: bool, tail: int | None = None
+    ) -> Iterator[str]:
+        """Timestamped lines of an execution: console output, or platform events (`system`)."""

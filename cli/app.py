@@ -1,0 +1,60 @@
+"""The object every command receives: global options, and the target resolved on first use."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from cli.errors import UsageError
+from cli.targets.base import Target
+
+
+@dataclass
+class App:
+    project_dir: Path
+    local: bool = False
+    infra_files: tuple[Path, ...] = ()
+    stack: str | None = None
+    verbose: int = 0
+    debug: bool = False
+    _target: Target | None = field(default=None, repr=False)
+
+    @classmethod
+    def with_target(cls, target: Target, project_dir: Path) -> App:
+        """An App whose target is already chosen (tests pass one as `obj=` to CliRunner)."""
+        return cls(project_dir=project_dir, _target=target)
+
+    def target(self) -> Target:
+        if self._target is None:
+            self._target = self._resolve()
+        return self._target
+
+    def _resolve(self) -> Target:
+        if self.local and (self.infra_files or self.stack):
+            raise UsageError("--local cannot be combined with --infra or --stack")
+        if self.infra_files and self.stack:
+            raise UsageError("--infra and --stack name two different targets; pick one")
+        if self.local:
+            from cli.targets.local import LocalTarget
+
+            return LocalTarget(self.project_dir)
+        try:
+            from cli.targets.azure import AzureTarget
+        except ImportError as exc:
+            raise UsageError(
+                f"the Azure target is not available here ({exc})",
+                hint="use --local to work without Azure",
+            ) from exc
+        if self.infra_files:
+            return AzureTarget.from_infra_files(list(self.infra_files))
+        return AzureTarget.from_stack(self.project_dir, self.stack)
+
+    def json_or_no_tty(self, as_json: bool) -> bool:
+        """True where a prompt must not be shown (a machine reads the output, or no terminal)."""
+        return as_json or not sys.stdin.isatty()
+
+
+pass_app = click.make_pass_decorator(App)

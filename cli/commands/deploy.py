@@ -1,0 +1,32 @@
+"""`ftk deploy`: point the inference app at a run's adapter and wait until it is ready."""
+
+from __future__ import annotations
+
+import click
+
+from cli.app import App, pass_app
+
+
+@click.command()
+@click.argument("run_id", metavar="[RUN]", required=False)
+@click.option("--base-only", is_flag=True, help="Serve the base model alone, without an adapter.")
+@click.option("--base", metavar="MODEL", help="Base model (default: the one RUN was trained on).")
+@click.option("--json", "as_json", is_flag=True, help="Print the endpoint as JSON on stdout.")
+@pass_app
+def deploy(app: App, run_id: str | None, base_only: bool, base: str | None, as_json: bool) -> None:
+    """Serve RUN's adapter (default: the newest succeeded run) and print the endpoint."""
+    from cli.commands import _ui
+    from cli.console import emit_json
+    from cli.ops.deploy import deploy as deploy_run
+    from cli.ops.deploy import endpoint_dict
+
+    target = app.target()
+    what = "the base model" if base_only else (run_id or "the newest run")
+    with _ui.console().status(f"deploying {what}; waiting until the endpoint is ready…"):
+        endpoint = deploy_run(target, run_id, base_only=base_only, base=base)
+    if as_json:
+        emit_json(endpoint_dict(endpoint, show_key=False))
+        return
+    _ui.out(endpoint.url)
+    _ui.ok(f"serving {endpoint.model or what} at {endpoint.url}")
+    _ui.info('  try: ftk chat "Hello"   (the API key: ftk endpoint --show-key)')

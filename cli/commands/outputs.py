@@ -1,0 +1,28 @@
+"""`ftk outputs`: the resolved target's keys (never a secret)."""
+
+from __future__ import annotations
+
+import click
+
+from cli.app import App, pass_app
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@pass_app
+def outputs(app: App, as_json: bool) -> None:
+    """Show where ftk acts: target kind and the output-contract keys it resolved."""
+    from cli.commands import _ui
+    from cli.console import emit_json
+    from stacks import contract
+
+    target = app.target()
+    keys = {k: v for k, v in target.describe().items() if k not in contract.SECRET_KEYS}
+    if as_json:
+        emit_json({"target": target.kind, **keys})
+        return
+    table = _ui.new_table("KEY", "VALUE")
+    table.add_row("target", target.kind)
+    for k, v in keys.items():
+        table.add_row(k, str(v))
+    _ui.print_table(table)

@@ -1,0 +1,39 @@
+"""`ftk ps`: executions of the fine-tuning job with status, duration and estimated GPU cost."""
+
+from __future__ import annotations
+
+import click
+
+from cli.app import App, pass_app
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
+@pass_app
+def ps(app: App, as_json: bool) -> None:
+    """List executions, newest first (cost = GPU profile price per second x duration)."""
+    from cli import pricing
+    from cli.commands import _ui
+    from cli.console import emit_json
+    from cli.ops.executions import list_executions
+
+    rows = list_executions(app.target())
+    if as_json:
+        emit_json([r.to_dict() for r in rows])
+        return
+    if not rows:
+        _ui.info("no executions yet; start one with `ftk run CONFIG`")
+        return
+    table = _ui.new_table("EXECUTION", "RUN", "STATUS", "STARTED", "DURATION", "EST. COST")
+    for r in rows:
+        e = r.execution
+        table.add_row(
+            e.name,
+            e.run_id or "-",
+            _ui.status_text(e.status),
+            _ui.fmt_time(e.started_at),
+            _ui.fmt_duration(r.duration_s),
+            _ui.fmt_cost(r.cost, pricing.CURRENCY),
+        )
+    _ui.print_table(table)
+    _ui.info(f"[dim]GPU prices as of {pricing.PRICES_AS_OF:%Y-%m-%d}, estimates only[/]")

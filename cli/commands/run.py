@@ -1,0 +1,98 @@
+"""`ftk run` and `ftk resume`: start an execution of the fine-tuning job for a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.app import App, pass_app
+
+_follow_opt = click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Stream the logs until the execution ends; exit with its outcome.",
+)
+_json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+
+
+@click.command()
+@click.argument("training_yaml", required=False, type=click.Path(path_type=Path))
+@click.option("--run-id", metavar="ID", help="Name of the run (default: <config>-<UTC time>).")
+@click.option("--no-sync", is_flag=True, help="Do not sync the workspace first.")
+@_follow_opt
+@_json_opt
+@pass_app
+def run(
+    app: App,
+    training_yaml: Path | None,
+    run_id: str | None,
+    no_sync: bool,
+    follow: bool,
+    as_json: bool,
+) -> None:
+    """Validate TRAINING_YAML, sync, and start a fine-tuning run.
+
+    TRAINING_YAML defaults to the only YAML file in finetuning/. The config and its dataset are
+    checked on this machine first, so a mistake costs no GPU time. With -f the exit code is the
+    run's outcome: 0 succeeded, 1 failed, stopped or resumable.
+    """
+    from cli.commands import _ui
+    from cli.ops.runs import find_config, start_run
+
+    config = find_config(app.project_dir, training_yaml)
+    target = app.target()
+    with _ui.BytesProgress("uploading") as progress:
+        started = start_run(
+            target, app.project_dir, config, run_id=run_id, sync=not no_sync, progress=progress
+        )
+    _report_start(started, as_json=as_json, follow=follow)
+    if follow:
+        final = _ui.follow_execution(target, started.execution, to_stderr=as_json)
+        _ui.finish(final)
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@_follow_opt
+@_json_opt
+@pass_app
+def resume(app: App, run_id: str, follow: bool, as_json: bool) -> None:
+    """Start a new execution of RUN; training continues from its newest complete checkpoint."""
+    from cli.commands import _ui
+    from cli.ops.runs import resume_run
+
+    target = app.target()
+    started = resume_run(target, run_id)
+    _report_start(started, as_json=as_json, follow=follow)
+    if follow:
+        final = _ui.follow_execution(target, started.execution, to_stderr=as_json)
+        _ui.finish(final)
+
+
+def _report_start(started, *, as_json: bool, follow: bool) -> None:
+    from cli.commands import _ui
+    from cli.commands.sync import render_sync
+    from cli.console import emit_json
+
+    if started.sync is not None and not as_json:
+        render_sync(started.sync)
+    for w in started.warnings:
+        _ui.warn(w)
+    if started.others_active:
+        names = ", ".join(e.name for e in started.others_active)
+        _ui.warn(f"other executions are active ({names}); this one may wait for GPU capacity")
+    if as_json:
+        emit_json(started.to_dict())
+    else:
+        _ui.out(started.execution.name)
+        name = started.execution.name
+        _ui.ok(f"run [bold]{started.run_id}[/] started as execution [bold]{name}[/]")
+        if started.execution.portal_url:
+            _ui.info(f"  portal: {started.execution.portal_url}")
+        if not follow:
+            _ui.info(
+                f"  follow: ftk logs {started.execution.name} -f   status: ftk ps   "
+                f"stop: ftk stop {started.execution.name}"
+            )

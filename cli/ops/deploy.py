@@ -1,0 +1,83 @@
+"""`ftk deploy` and `ftk endpoint`: which run and base model the inference app serves."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cli.errors import NotFoundError, UsageError
+from cli.ops.runs import check_run_id, read_run_status
+from cli.targets.base import Endpoint, ExecutionStatus, Share, Target
+
+
+def adapter_path(run_id: str) -> str:
+    return f"runs/{run_id}/adapter"
+
+
+def base_model_of(share: Share, run_id: str) -> str | None:
+    """The base model a run's adapter was trained on (PEFT records it in adapter_config.json)."""
+    path = f"{adapter_path(run_id)}/adapter_config.json"
+    if not share.exists(path):
+        return None
+    try:
+        return json.loads(share.read_bytes(path)).get("base_model_name_or_path") or None
+    except ValueError:
+        return None
+
+
+def newest_run_with_adapter(target: Target, share: Share) -> str | None:
+    seen: set[str] = set()
+    for e in target.executions():  # newest first
+        if e.status == ExecutionStatus.SUCCEEDED and e.run_id and e.run_id not in seen:
+            seen.add(e.run_id)
+            if share.exists(f"{adapter_path(e.run_id)}/adapter_config.json"):
+                return e.run_id
+    return None
+
+
+def resolve_deploy(
+    target: Target, run_id: str | None, *, base_only: bool, base: str | None
+) -> tuple[str | None, str]:
+    """(run to serve or None for the base alone, base model)."""
+    share = target.share()
+    if run_id:
+        check_run_id(run_id)
+    else:
+        run_id = newest_run_with_adapter(target, share)
+        if run_id is None and not (base_only and base):
+            raise NotFoundError(
+                "no succeeded run with an adapter to deploy",
+                hint="name one: `ftk deploy RUN`, or serve a base model: --base-only --base MODEL",
+            )
+    model = base
+    if run_id:
+        found = base_model_of(share, run_id)
+        if found is None and not base_only:
+            status = read_run_status(share, run_id) or "unknown"
+            raise NotFoundError(
+                f"run {run_id} has no adapter to deploy (status: {status})",
+                hint="see `ftk ps`; an unfinished run continues with `ftk resume RUN`",
+            )
+        model = model or found
+    if not model:
+        raise UsageError("cannot tell which base model to serve", hint="pass --base MODEL")
+    return (None if base_only else run_id), model
+
+
+def deploy(
+    target: Target, run_id: str | None, *, base_only: bool = False, base: str | None = None
+) -> Endpoint:
+    serve_run, base_model = resolve_deploy(target, run_id, base_only=base_only, base=base)
+    return target.deploy(serve_run, base_model=base_model)
+
+
+def endpoint_dict(endpoint: Endpoint, *, show_key: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "url": endpoint.url,
+        "openai_base_url": endpoint.url.rstrip("/") + "/v1",
+        "ready": endpoint.ready,
+        "model": endpoint.model,
+    }
+    if show_key:
+        out["api_key"] = endpoint.api_key
+    return out

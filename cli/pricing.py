@@ -1,0 +1,35 @@
+"""Estimated GPU cost of an execution: one dated table of prices per GPU profile.
+
+Azure Container Apps bills serverless GPUs per second. The prices below are approximate
+pay-as-you-go list prices in USD for the GPU meter alone (vCPU and memory are billed apart and are
+small next to it); they vary by region and change over time. Check
+https://azure.microsoft.com/pricing/details/container-apps/ and update the table and its date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+PRICES_AS_OF = date(2026, 11, 1)
+CURRENCY = "USD"
+
+# Workload profile type -> price per GPU-second.
+GPU_PRICE_PER_SECOND: dict[str, float] = {
+    "Consumption-GPU-NC24-A100": 3.672 / 3600,  # 1x A100 80 GB
+    "Consumption-GPU-NC8as-T4": 0.576 / 3600,  # 1x T4 16 GB
+    "local": 0.0,  # your own machine
+}
+
+
+def price_per_second(profile: str | None) -> float | None:
+    """Price per second for a profile; None when the profile is unknown (cost not shown)."""
+    if not profile:
+        return None
+    return GPU_PRICE_PER_SECOND.get(profile)
+
+
+def estimate_cost(profile: str | None, seconds: float | None) -> float | None:
+    price = price_per_second(profile)
+    if price is None or seconds is None:
+        return None
+    return round(price * max(seconds, 0.0), 4)

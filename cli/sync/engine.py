@@ -1,0 +1,215 @@
+"""Incremental sync: local files vs the share's manifest, bounded parallel uploads, manifest last.
+
+Order of writes, so that an interrupted sync is always safe to re-run:
+1. entries of files about to be overwritten are dropped from the manifest first (only when such
+   files exist), so the manifest never vouches for content that is half replaced;
+2. directories are created once each, parents first;
+3. files are uploaded through `Share.upload_file` (temporary name, then rename) in a bounded pool;
+4. stale files are deleted (only with `delete=True`, and only files an earlier sync wrote);
+5. the manifest is written. If uploads fail, a manifest of what did arrive is still written (best
+   effort), so the re-run sends only the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cli.errors import FtkError, UnavailableError
+from cli.sync.cache import StatCache, sha256_file
+from cli.sync.manifest import Entry, Manifest, read_manifest, write_manifest
+from cli.sync.rules import Rules
+from cli.targets.base import Share
+
+DEFAULT_WORKERS = 8
+
+ProgressCallback = Callable[[str, int], None]
+"""Called after each uploaded file with (path, bytes); from worker threads' completion order."""
+
+
+@dataclass
+class SyncPlan:
+    local: Manifest  # every file the workspace offers (after ignore rules and refusals)
+    remote: Manifest  # the share's manifest before this sync
+    upload: list[str]
+    delete: list[str]
+    refused: list[str]
+    skipped: int
+
+    @property
+    def upload_bytes(self) -> int:
+        return sum(self.local[p].size for p in self.upload)
+
+
+@dataclass
+class SyncResult:
+    uploaded: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    skipped: int = 0
+    refused: list[str] = field(default_factory=list)
+    bytes: int = 0
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `ftk sync --json` shape."""
+        return {
+            "uploaded": self.uploaded,
+            "deleted": self.deleted,
+            "skipped": self.skipped,
+            "refused": self.refused,
+            "bytes": self.bytes,
+        }
+
+
+def _hash_local(root: Path, files: list[str], workers: int) -> Manifest:
+    cache = StatCache(root)
+    result: Manifest = {}
+    misses: list[tuple[str, os.stat_result]] = []
+    for rel in files:
+        st = (root / rel).stat()
+        digest = cache.lookup(rel, st)
+        if digest is None:
+            misses.append((rel, st))
+        else:
+            result[rel] = Entry(st.st_size, digest)
+    if misses:
+        # hashlib releases the GIL on large buffers, so threads help on a first sync.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            digests = pool.map(lambda m: sha256_file(root / m[0]), misses)
+            for (rel, st), digest in zip(misses, digests, strict=True):
+                cache.store(rel, st, digest)
+                result[rel] = Entry(st.st_size, digest)
+    cache.prune(set(files))
+    cache.save()
+    return result
+
+
+def plan_sync(
+    root: Path, share: Share, *, delete: bool = False, workers: int = DEFAULT_WORKERS
+) -> SyncPlan:
+    """What a sync would do; reads the share's manifest, writes nothing to the share."""
+    walked = Rules(root).walk()
+    local = _hash_local(root, walked.files, workers)
+    remote = read_manifest(share)
+    upload = [p for p, e in local.items() if remote.get(p) != e]
+    stale = sorted(set(remote) - set(local)) if delete else []
+    return SyncPlan(
+        local=local,
+        remote=remote,
+        upload=sorted(upload),
+        delete=stale,
+        refused=walked.refused,
+        skipped=len(local) - len(upload),
+    )
+
+
+def _dirs_to_create(upload: list[str], existing_files: Manifest) -> list[str]:
+    def parents(paths) -> set[str]:
+        out: set[str] = set()
+        for p in paths:
+            out.update(str(d) for d in PurePosixPath(p).parents if str(d) != ".")
+        return out
+
+    needed = parents(upload) - parents(existing_files)
+    return sorted(needed, key=lambda d: (d.count("/"), d))
+
+
+def _run_pool(
+    items: list[str], work: Callable[[str], None], workers: int, done: Callable[[str], None]
+) -> None:
+    """Run `work` over items in a bounded pool; on the first failure cancel what has not started."""
+    if not items:
+        return
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures: dict[Future[None], str] = {pool.submit(work, it): it for it in items}
+        for fut in as_completed(futures):
+            fut.result()
+            done(futures[fut])
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def run_sync(
+    root: Path,
+    share: Share,
+    plan: SyncPlan,
+    *,
+    workers: int = DEFAULT_WORKERS,
+    on_progress: ProgressCallback | None = None,
+) -> SyncResult:
+    """Carry out a plan made by `plan_sync`."""
+    result = SyncResult(skipped=plan.skipped, refused=plan.refused)
+    if not plan.upload and not plan.delete:
+        return result
+
+    manifest: Manifest = dict(plan.remote)
+    overwritten = [p for p in plan.upload if p in manifest]
+    if overwritten:
+        for p in overwritten:
+            del manifest[p]
+        write_manifest(share, manifest)
+
+    for d in _dirs_to_create(plan.upload, plan.remote):
+        share.make_dirs(d)
+
+    def uploaded(rel: str) -> None:
+        size = plan.local[rel].size
+        manifest[rel] = plan.local[rel]
+        result.uploaded.append(rel)
+        result.bytes += size
+        if on_progress:
+            on_progress(rel, size)
+
+    def deleted(rel: str) -> None:
+        manifest.pop(rel, None)
+        result.deleted.append(rel)
+
+    try:
+        _run_pool(plan.upload, lambda p: share.upload_file(root / p, p), workers, uploaded)
+        _run_pool(plan.delete, share.delete, workers, deleted)
+    except BaseException as exc:
+        # What did arrive, so a re-run sends only the rest; report the original failure.
+        with contextlib.suppress(Exception):
+            write_manifest(share, manifest)
+        if isinstance(exc, FtkError | KeyboardInterrupt) or not isinstance(exc, Exception):
+            raise
+        raise UnavailableError(
+            f"sync stopped: {exc}",
+            hint="run `ftk sync` again; files that arrived are not sent twice",
+        ) from exc
+
+    write_manifest(share, manifest)
+    result.uploaded.sort()
+    result.deleted.sort()
+    return result
+
+
+def sync(
+    root: Path,
+    share: Share,
+    *,
+    dry_run: bool = False,
+    delete: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    on_progress: ProgressCallback | None = None,
+) -> SyncResult:
+    """Plan and (unless `dry_run`) carry out an incremental sync of `root` to `share`."""
+    plan = plan_sync(root, share, delete=delete, workers=workers)
+    if dry_run:
+        return SyncResult(
+            uploaded=plan.upload,
+            deleted=plan.delete,
+            skipped=plan.skipped,
+            refused=plan.refused,
+            bytes=plan.upload_bytes,
+            dry_run=True,
+        )
+    return run_sync(root, share, plan, workers=workers, on_progress=on_progress)

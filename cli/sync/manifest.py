@@ -1,0 +1,42 @@
+"""The share's manifest: what the last complete sync wrote, `.ftk/manifest.json`.
+
+`{"version": 1, "files": {"path": {"size": N, "sha256": "..."}}}`. It is written last, so after an
+interrupted sync it still describes files that are really there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cli.targets.base import Share
+
+MANIFEST_PATH = ".ftk/manifest.json"
+
+
+@dataclass(frozen=True)
+class Entry:
+    size: int
+    sha256: str
+
+
+Manifest = dict[str, Entry]
+
+
+def read_manifest(share: Share) -> Manifest:
+    """The share's manifest; empty when there is none yet or it cannot be parsed."""
+    if not share.exists(MANIFEST_PATH):
+        return {}
+    try:
+        data = json.loads(share.read_bytes(MANIFEST_PATH))
+        files = data["files"] if data.get("version") == 1 else {}
+        return {p: Entry(int(e["size"]), str(e["sha256"])) for p, e in files.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}  # a damaged manifest only costs a full re-upload
+
+
+def write_manifest(share: Share, manifest: Manifest) -> None:
+    files = {p: {"size": e.size, "sha256": e.sha256} for p, e in sorted(manifest.items())}
+    body = json.dumps({"version": 1, "files": files}, indent=1).encode()
+    share.make_dirs(".ftk")
+    share.write_bytes(MANIFEST_PATH, body)
