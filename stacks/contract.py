@@ -19,11 +19,17 @@ LOG_ANALYTICS_NAME: Final = "LOG_ANALYTICS_NAME"
 # ftk's own keys.
 LOCATION: Final = "LOCATION"
 ACA_ENVIRONMENT_NAME: Final = "ACA_ENVIRONMENT_NAME"
+# The workspace's customerId (a GUID): what a Log Analytics query takes as the workspace id.
 LOG_ANALYTICS_WORKSPACE_ID: Final = "LOG_ANALYTICS_WORKSPACE_ID"
 GPU_PROFILE: Final = "GPU_PROFILE"
 MOUNT_PATH: Final = "MOUNT_PATH"
 # A secret output (Pulumi marks it secret); never printed by the CLI unless asked.
 ACA_APP_API_KEY: Final = "ACA_APP_API_KEY"
+# Written by the Pulumi stack only (absent from --infra files and the local target).
+ACA_ENVIRONMENT_STORAGE_NAME: Final = "ACA_ENVIRONMENT_STORAGE_NAME"
+JOB_TIMEOUT_SECONDS: Final = "JOB_TIMEOUT_SECONDS"  # the job's replicaTimeout, an int
+JOB_SECRET_NAMES: Final = "JOB_SECRET_NAMES"  # env var names backed by job secrets, a list
+INFERENCE_BASE_MODEL: Final = "INFERENCE_BASE_MODEL"  # the app's FTK_BASE_MODEL at `pulumi up`
 
 AI_TOOLKIT_KEYS: Final = (
     SUBSCRIPTION_ID,
@@ -42,6 +48,12 @@ FTK_KEYS: Final = (
     LOG_ANALYTICS_WORKSPACE_ID,
     GPU_PROFILE,
     MOUNT_PATH,
+)
+STACK_ONLY_KEYS: Final = (
+    ACA_ENVIRONMENT_STORAGE_NAME,
+    JOB_TIMEOUT_SECONDS,
+    JOB_SECRET_NAMES,
+    INFERENCE_BASE_MODEL,
 )
 SECRET_KEYS: Final = (ACA_APP_API_KEY,)
 DEFAULT_MOUNT_PATH: Final = "/mount"

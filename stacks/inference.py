@@ -1,0 +1,154 @@
+"""The inference app: `python -m inference serve` from the share, HTTPS only, scale to zero."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native.app as app
+import pulumi_random as random
+
+from stacks.component import FtkComponent
+from stacks.job import VOLUME_NAME, bash_script
+
+API_KEY_SECRET = "ftk-api-key"
+HEALTH_PATH = "/health"  # alive (liveness)
+READY_PATH = "/ready"  # model loaded (startup, readiness)
+SERVE_COMMANDS = (
+    'cd "$MOUNT_PATH"',
+    "if [ -f requirements-serve.txt ]; then "
+    "pip install --no-cache-dir -q -r requirements-serve.txt; fi",
+    "exec python -m inference serve --host 0.0.0.0",
+)
+
+
+@dataclass(frozen=True)
+class InferenceAppArgs:
+    """What the inference component needs from the stack."""
+
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    environment_id: pulumi.Input[str]
+    app_name: str
+    workload_profile_name: str
+    image: str
+    cpu: float
+    memory: str
+    port: int
+    min_replicas: int
+    max_replicas: int
+    startup_probe: tuple[int, int, int]  # initial delay, period, failure threshold
+    mount_path: str
+    storage_name: pulumi.Input[str]
+    env: Mapping[str, str]  # plain env vars (FTK_BASE_MODEL, FTK_ADAPTER, PORT, ...)
+    tags: Mapping[str, str]
+
+
+class InferenceApp(FtkComponent):
+    """External HTTPS ingress only; the API key is generated here and reaches the app by secretRef.
+
+    `api_key` is a secret Output; `ftk deploy` changes FTK_ADAPTER/FTK_BASE_MODEL on a new revision.
+    """
+
+    app_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    api_key: pulumi.Output[str]  # secret
+
+    def __init__(
+        self, name: str, args: InferenceAppArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("InferenceApp", name, opts)
+        key = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=self._child())
+        self.api_key = pulumi.Output.secret(key.result)
+        env = [app.EnvironmentVarArgs(name=k, value=v) for k, v in args.env.items()]
+        env.append(app.EnvironmentVarArgs(name="FTK_API_KEY", secret_ref=API_KEY_SECRET))
+        container_app = app.ContainerApp(
+            f"{name}-app",
+            container_app_name=args.app_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            environment_id=args.environment_id,
+            workload_profile_name=args.workload_profile_name,
+            configuration=app.ConfigurationArgs(
+                active_revisions_mode=app.ActiveRevisionsMode.SINGLE,
+                ingress=app.IngressArgs(
+                    external=True,
+                    allow_insecure=False,
+                    target_port=args.port,
+                    transport=app.IngressTransportMethod.AUTO,
+                    traffic=[app.TrafficWeightArgs(latest_revision=True, weight=100)],
+                ),
+                secrets=[app.SecretArgs(name=API_KEY_SECRET, value=self.api_key)],
+            ),
+            template=app.TemplateArgs(
+                containers=[
+                    app.ContainerArgs(
+                        name=args.app_name,
+                        image=args.image,
+                        command=["/bin/bash", "-c", bash_script(SERVE_COMMANDS)],
+                        env=env,
+                        resources=app.ContainerResourcesArgs(cpu=args.cpu, memory=args.memory),
+                        probes=_probes(args),
+                        volume_mounts=[
+                            app.VolumeMountArgs(volume_name=VOLUME_NAME, mount_path=args.mount_path)
+                        ],
+                    )
+                ],
+                scale=app.ScaleArgs(min_replicas=args.min_replicas, max_replicas=args.max_replicas),
+                volumes=[
+                    app.VolumeArgs(
+                        name=VOLUME_NAME,
+                        storage_type=app.StorageType.AZURE_FILE,
+                        storage_name=args.storage_name,
+                    )
+                ],
+            ),
+            tags=dict(args.tags),
+            opts=self._child(),
+        )
+        self.app_name = container_app.name
+        # The configuration carries the key, so Pulumi marks it all secret; the FQDN is not.
+        self.endpoint = pulumi.Output.unsecret(container_app.configuration.apply(_https_endpoint))
+        self.register_outputs(
+            {"app_name": self.app_name, "endpoint": self.endpoint, "api_key": self.api_key}
+        )
+
+
+def _probes(args: InferenceAppArgs) -> list[app.ContainerAppProbeArgs]:
+    delay, period, failures = args.startup_probe
+
+    def http(path: str) -> app.ContainerAppProbeHttpGetArgs:
+        return app.ContainerAppProbeHttpGetArgs(path=path, port=args.port, scheme=app.Scheme.HTTP)
+
+    return [
+        # Model download + load happen before /ready answers: the startup probe allows for it.
+        app.ContainerAppProbeArgs(
+            type=app.Type.STARTUP,
+            http_get=http(READY_PATH),
+            initial_delay_seconds=delay,
+            period_seconds=period,
+            failure_threshold=failures,
+            timeout_seconds=5,
+        ),
+        app.ContainerAppProbeArgs(
+            type=app.Type.READINESS,
+            http_get=http(READY_PATH),
+            period_seconds=10,
+            failure_threshold=3,
+            timeout_seconds=5,
+        ),
+        app.ContainerAppProbeArgs(
+            type=app.Type.LIVENESS,
+            http_get=http(HEALTH_PATH),
+            period_seconds=30,
+            failure_threshold=3,
+            timeout_seconds=5,
+        ),
+    ]
+
+
+def _https_endpoint(configuration: object) -> str:
+    ingress = getattr(configuration, "ingress", None)
+    fqdn = getattr(ingress, "fqdn", None)
+    return f"https://{fqdn}" if fqdn else ""

@@ -1,0 +1,101 @@
+"""The fine-tuning job: a manual-trigger ACA job on the GPU profile running the stack's commands."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native.app as app
+
+from stacks.component import FtkComponent
+from stacks.settings import job_secret_name
+
+VOLUME_NAME = "share"
+
+
+def bash_script(commands: Sequence[str]) -> str:
+    """One bash script: any failing command fails the execution (the template joined with '; ')."""
+    return "set -euo pipefail; " + "\n".join(commands)
+
+
+@dataclass(frozen=True)
+class FinetuningJobArgs:
+    """What the job component needs from the stack."""
+
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    environment_id: pulumi.Input[str]
+    job_name: str
+    workload_profile_name: str
+    image: str
+    cpu: float
+    memory: str
+    commands: Sequence[str]
+    timeout: int
+    replica_retry_limit: int
+    mount_path: str
+    storage_name: pulumi.Input[str]
+    env: Mapping[str, str]  # plain env vars
+    secrets: Mapping[str, pulumi.Input[str]]  # env var name -> value, kept secret
+    tags: Mapping[str, str]
+
+
+class FinetuningJob(FtkComponent):
+    """One replica, one completion, `replicaTimeout` = timeout; secrets only via `secretRef`."""
+
+    job_name: pulumi.Output[str]
+    job_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: FinetuningJobArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("FinetuningJob", name, opts)
+        env = [app.EnvironmentVarArgs(name=k, value=v) for k, v in args.env.items()]
+        env += [app.EnvironmentVarArgs(name=k, secret_ref=job_secret_name(k)) for k in args.secrets]
+        secrets = [
+            app.SecretArgs(name=job_secret_name(k), value=pulumi.Output.secret(v))
+            for k, v in args.secrets.items()
+        ]
+        job = app.Job(
+            f"{name}-job",
+            job_name=args.job_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            environment_id=args.environment_id,
+            workload_profile_name=args.workload_profile_name,
+            configuration=app.JobConfigurationArgs(
+                trigger_type=app.TriggerType.MANUAL,
+                replica_timeout=args.timeout,
+                replica_retry_limit=args.replica_retry_limit,
+                manual_trigger_config=app.JobConfigurationManualTriggerConfigArgs(
+                    parallelism=1, replica_completion_count=1
+                ),
+                secrets=secrets or None,
+            ),
+            template=app.JobTemplateArgs(
+                containers=[
+                    app.ContainerArgs(
+                        name=args.job_name,
+                        image=args.image,
+                        command=["/bin/bash", "-c", bash_script(args.commands)],
+                        env=env,
+                        resources=app.ContainerResourcesArgs(cpu=args.cpu, memory=args.memory),
+                        volume_mounts=[
+                            app.VolumeMountArgs(volume_name=VOLUME_NAME, mount_path=args.mount_path)
+                        ],
+                    )
+                ],
+                volumes=[
+                    app.VolumeArgs(
+                        name=VOLUME_NAME,
+                        storage_type=app.StorageType.AZURE_FILE,
+                        storage_name=args.storage_name,
+                    )
+                ],
+            ),
+            tags=dict(args.tags),
+            opts=self._child(),
+        )
+        self.job_name, self.job_id = job.name, job.id
+        self.register_outputs({"job_name": self.job_name, "job_id": self.job_id})

@@ -1,0 +1,177 @@
+"""The whole program as one function, `build(settings)`, called by `__main__.py` and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.resources as resources
+
+from stacks.environment import Environment, EnvironmentArgs
+from stacks.inference import InferenceApp, InferenceAppArgs
+from stacks.job import FinetuningJob, FinetuningJobArgs
+from stacks.monitoring import Monitoring, MonitoringArgs
+from stacks.naming import StackNames
+from stacks.settings import Settings, SettingsError
+from stacks.storage import Storage, StorageArgs
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What `build` made; `stacks.outputs` turns it into the stack outputs."""
+
+    settings: Settings
+    subscription_id: str
+    resource_group_name: pulumi.Output[str]
+    location: str
+    names: StackNames
+    storage: Storage
+    monitoring: Monitoring | None  # None: an existing environment and no workspace named
+    environment: Environment
+    job: FinetuningJob
+    inference: InferenceApp | None  # None: inferenceEnabled is false
+
+
+def build(settings: Settings) -> Stack:
+    """Declare every resource of one stack, in dependency order."""
+    subscription_id = authorization.get_client_config().subscription_id
+    names = settings.names(seed=subscription_id)
+    rg_name, location = _resource_group(settings, names)
+    settings.check_region(location)
+    tags = settings.tags
+    ex = settings.existing
+
+    storage = Storage(
+        "storage",
+        StorageArgs(
+            resource_group_name=rg_name,
+            location=location,
+            account_name=names.storage_account,
+            share_name=names.file_share,
+            existing_account=ex.storage_account,
+            existing_share=ex.file_share,
+            sku=settings.storage_sku,
+            share_quota_gib=settings.file_share_quota_gib,
+            soft_delete_days=settings.share_soft_delete_days,
+            tags=tags,
+        ),
+    )
+    monitoring = None
+    if not ex.environment or ex.log_analytics:
+        monitoring = Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                resource_group_name=rg_name,
+                location=location,
+                workspace_name=names.log_analytics,
+                existing=ex.log_analytics,
+                retention_days=settings.log_retention_days,
+                tags=tags,
+            ),
+        )
+    environment = Environment(
+        "environment",
+        EnvironmentArgs(
+            resource_group_name=rg_name,
+            location=location,
+            environment_name=names.environment,
+            existing_environment=ex.environment,
+            storage_name=names.environment_storage,
+            existing_storage=ex.environment_storage,
+            gpu_profile_type=settings.gpu.type,
+            gpu_profile_name=settings.gpu_workload_profile_name,
+            gpu_minimum_count=settings.gpu_minimum_count,
+            gpu_maximum_count=settings.gpu_maximum_count,
+            log_customer_id=monitoring.customer_id if monitoring else None,
+            log_shared_key=monitoring.shared_key if monitoring else None,
+            storage_account_name=storage.account_name,
+            storage_account_key=storage.account_key,
+            share_name=storage.share_name,
+            tags=tags,
+        ),
+    )
+    shared_env = {
+        "MOUNT_PATH": settings.mount_path,
+        "FTK_MODEL_CACHE": settings.model_cache,
+        "HF_HOME": f"{settings.model_cache}/hf",
+        "PYTHONUNBUFFERED": "1",
+    }
+    job = FinetuningJob(
+        "finetuning",
+        FinetuningJobArgs(
+            resource_group_name=rg_name,
+            location=location,
+            environment_id=environment.environment_id,
+            job_name=names.job,
+            workload_profile_name=settings.gpu_workload_profile_name,
+            image=settings.image,
+            cpu=settings.cpu,
+            memory=settings.memory,
+            commands=settings.commands,
+            timeout=settings.timeout,
+            replica_retry_limit=settings.replica_retry_limit,
+            mount_path=settings.mount_path,
+            storage_name=environment.storage_name,
+            env={**shared_env, "FTK_TIME_BUDGET_SECONDS": str(settings.time_budget_seconds)},
+            secrets={n: settings.job_secret(n) for n in settings.job_secret_names},
+            tags=tags,
+        ),
+    )
+    inference = None
+    if settings.inference is not None:
+        inf = settings.inference
+        inference = InferenceApp(
+            "inference",
+            InferenceAppArgs(
+                resource_group_name=rg_name,
+                location=location,
+                environment_id=environment.environment_id,
+                app_name=names.app,
+                workload_profile_name=settings.gpu_workload_profile_name,
+                image=inf.image,
+                cpu=settings.cpu,
+                memory=settings.memory,
+                port=inf.port,
+                min_replicas=inf.min_replicas,
+                max_replicas=inf.max_replicas,
+                startup_probe=inf.startup_probe,
+                mount_path=settings.mount_path,
+                storage_name=environment.storage_name,
+                env={
+                    **shared_env,
+                    "FTK_BASE_MODEL": inf.base_model,
+                    "FTK_ADAPTER": "",
+                    "PORT": str(inf.port),
+                },
+                tags=tags,
+            ),
+        )
+    return Stack(
+        settings=settings,
+        subscription_id=subscription_id,
+        resource_group_name=rg_name,
+        location=location,
+        names=names,
+        storage=storage,
+        monitoring=monitoring,
+        environment=environment,
+        job=job,
+        inference=inference,
+    )
+
+
+def _resource_group(settings: Settings, names: StackNames) -> tuple[pulumi.Output[str], str]:
+    """An existing group is only read (never managed, so never deleted); else one is created."""
+    if settings.existing.resource_group:
+        found = resources.get_resource_group(resource_group_name=names.resource_group)
+        return pulumi.Output.from_input(found.name), settings.location or found.location
+    if settings.location is None:  # load_settings guarantees a location here
+        raise SettingsError("No region: set azure-native:location.")
+    group = resources.ResourceGroup(
+        "resource-group",
+        resource_group_name=names.resource_group,
+        location=settings.location,
+        tags=settings.tags,
+    )
+    return group.name, settings.location
