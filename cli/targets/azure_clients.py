@@ -1,0 +1,161 @@
+"""Where ftk's Azure SDK clients point and how they retry: one injectable `AzureConnection`.
+
+Production uses the public cloud endpoints and `DefaultAzureCredential`. Tests (and sovereign
+clouds) override the endpoints, the credential and the CA bundle, so the real SDK clients talk
+to a loopback fake. Every SDK import happens inside a function: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.mgmt.appcontainers import ContainerAppsAPIClient
+    from azure.mgmt.storage import StorageManagementClient
+    from azure.monitor.query import LogsQueryClient
+
+ARM_ENDPOINT = "https://management.azure.com"
+LOGS_ENDPOINT = "https://api.loganalytics.io"
+PORTAL = "https://portal.azure.com"
+
+# Environment overrides, for sovereign clouds, proxies and tests.
+ENV_ARM_ENDPOINT = "FTK_AZURE_ARM_ENDPOINT"
+ENV_STORAGE_ENDPOINT = "FTK_AZURE_STORAGE_ENDPOINT"  # may contain {account}
+ENV_LOGS_ENDPOINT = "FTK_AZURE_LOGS_ENDPOINT"
+ENV_CA_BUNDLE = "FTK_AZURE_CA_BUNDLE"
+
+
+def default_credential() -> TokenCredential:
+    """`DefaultAzureCredential` without the interactive browser (a CLI must not pop windows)."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+@dataclass(frozen=True)
+class AzureConnection:
+    """Endpoints, credential and retry settings shared by every Azure client ftk builds."""
+
+    arm_endpoint: str = ARM_ENDPOINT
+    # None: https://<account>.file.core.windows.net; otherwise a URL template with {account}.
+    storage_endpoint: str | None = None
+    logs_endpoint: str = LOGS_ENDPOINT
+    connection_verify: bool | str = True
+    credential_factory: Callable[[], TokenCredential] = default_credential
+    # SDK retry policies (exponential backoff); throttling and 5xx are retried by the SDKs.
+    retry_total: int = 6
+    retry_backoff_factor: float = 0.8
+    retry_backoff_max: float = 60.0
+    # Long-running operations and revision readiness.
+    polling_interval: float = 5.0
+    deploy_timeout: float = 900.0
+    # Parallel connections to the file share (upload/download pool size).
+    max_connections: int = 32
+    _credential: list[Any] = field(default_factory=list, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> AzureConnection:
+        """Defaults, with the FTK_AZURE_* environment overrides applied, then `overrides`."""
+        values: dict[str, Any] = {}
+        if arm := os.environ.get(ENV_ARM_ENDPOINT):
+            values["arm_endpoint"] = arm.rstrip("/")
+        if storage := os.environ.get(ENV_STORAGE_ENDPOINT):
+            values["storage_endpoint"] = storage.rstrip("/")
+        if logs := os.environ.get(ENV_LOGS_ENDPOINT):
+            values["logs_endpoint"] = logs.rstrip("/")
+        if ca := os.environ.get(ENV_CA_BUNDLE):
+            values["connection_verify"] = ca
+        values.update(overrides)
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> AzureConnection:
+        return replace(self, _credential=[], **changes)
+
+    def credential(self) -> TokenCredential:
+        """One credential per connection, created on first use (token caching lives in it)."""
+        if not self._credential:
+            self._credential.append(self.credential_factory())
+        return self._credential[0]
+
+    def storage_account_url(self, account: str) -> str:
+        if self.storage_endpoint is None:
+            return f"https://{account}.file.core.windows.net"
+        return self.storage_endpoint.format(account=account)
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "connection_verify": self.connection_verify,
+            "retry_total": self.retry_total,
+            "retry_backoff_factor": self.retry_backoff_factor,
+            "retry_backoff_max": self.retry_backoff_max,
+            "polling_interval": self.polling_interval,
+        }
+
+    def _arm_scopes(self) -> list[str]:
+        # A test endpoint is not an audience Entra ID knows; the public one is.
+        return [f"{ARM_ENDPOINT}/.default"]
+
+    def container_apps(self, subscription_id: str) -> ContainerAppsAPIClient:
+        from azure.mgmt.appcontainers import ContainerAppsAPIClient
+
+        return ContainerAppsAPIClient(
+            self.credential(),
+            subscription_id,
+            base_url=self.arm_endpoint,
+            credential_scopes=self._arm_scopes(),
+            **self._common(),
+        )
+
+    def storage_mgmt(self, subscription_id: str) -> StorageManagementClient:
+        from azure.mgmt.storage import StorageManagementClient
+
+        return StorageManagementClient(
+            self.credential(),
+            subscription_id,
+            base_url=self.arm_endpoint,
+            credential_scopes=self._arm_scopes(),
+            **self._common(),
+        )
+
+    def logs_query(self) -> LogsQueryClient:
+        from azure.monitor.query import LogsQueryClient
+
+        return LogsQueryClient(
+            self.credential(),
+            endpoint=self.logs_endpoint,
+            audience=LOGS_ENDPOINT,
+            connection_verify=self.connection_verify,
+            retry_total=self.retry_total,
+            retry_backoff_factor=self.retry_backoff_factor,
+            retry_backoff_max=self.retry_backoff_max,
+        )
+
+    def share_transport_kwargs(self) -> dict[str, Any]:
+        """Transport and retry for the Azure Files data plane: pooled HTTPS, exponential retry."""
+        import requests
+        from azure.core.pipeline.transport import RequestsTransport
+        from azure.storage.fileshare import ExponentialRetry
+
+        fast = self.retry_backoff_factor < 0.1  # tests: retry at once
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4, pool_maxsize=self.max_connections
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return {
+            "transport": RequestsTransport(
+                session=session, session_owner=True, connection_verify=self.connection_verify
+            ),
+            "connection_verify": self.connection_verify,
+            "retry_policy": ExponentialRetry(
+                initial_backoff=0 if fast else 2,
+                increment_base=0 if fast else 3,
+                retry_total=self.retry_total,
+                random_jitter_range=0 if fast else 2,
+            ),
+        }

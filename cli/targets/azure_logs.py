@@ -1,0 +1,293 @@
+"""Console logs of a job execution: the live replica log stream, and Log Analytics history.
+
+Live: the replica container's `logStreamEndpoint`, authorised with a token from the job's
+`getAuthToken`. When the stream drops or the token expires it reconnects by itself, asking for
+a tail of recent lines and skipping those already printed (by timestamp), so no line is printed
+twice. While the execution has no replica yet it says that it waits for a GPU replica.
+
+Lines that are ftk's own notes (not container output) are `LogNotice` instances: print them to
+stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from cli.errors import AuthError, UnavailableError, UsageError
+from cli.targets.base import ExecutionStatus
+
+RECONNECT_TAIL = 300  # the largest tail the log stream serves
+MAX_QUIET_FAILURES = 8  # reconnects in a row that bring no new line before giving up
+READ_TIMEOUT = 300.0  # a silent stream this long is treated as dropped
+
+
+class LogNotice(str):
+    """A status line from ftk itself (waiting, reconnecting), not the container's output."""
+
+
+class StreamAuthExpired(Exception):
+    """The stream answered 401: the token expired."""
+
+
+class StreamGone(Exception):
+    """The stream answered 404: the replica went away."""
+
+
+class LiveSource(Protocol):
+    """What the live follower needs from the target."""
+
+    def execution_status(self, name: str) -> ExecutionStatus: ...
+
+    def log_endpoints(self, name: str) -> list[str]:
+        """logStreamEndpoint of each running replica container (empty while queued)."""
+
+    def stream_token(self) -> str: ...
+
+    def open_stream(self, url: str, token: str, *, follow: bool, tail: int) -> Iterator[str]:
+        """Raw lines of one stream connection; raises StreamAuthExpired / StreamGone /
+        ConnectionError-like errors (`StreamDropped`)."""
+
+
+class StreamDropped(Exception):
+    """The connection failed or closed mid-stream."""
+
+
+@dataclass
+class _Record:
+    stamp: datetime | str | None
+    text: str
+
+
+def parse_line(raw: str) -> _Record:
+    """A stream line: `{"TimeStamp": ..., "Log": ...}` (json output) or plain text."""
+    raw = raw.rstrip("\r\n")
+    if raw.startswith("{"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return _Record(None, raw)
+        if isinstance(data, dict) and "Log" in data:
+            stamp = data.get("TimeStamp")
+            return _Record(_parse_time(stamp) if stamp else None, str(data["Log"]).rstrip("\n"))
+    return _Record(None, raw)
+
+
+def _parse_time(value: str) -> datetime | str:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+
+
+class Dedup:
+    """Skip lines a previous connection already printed, using their timestamps."""
+
+    def __init__(self) -> None:
+        self.last: Any = None
+        self.printed_at_last: Counter[str] = Counter()
+        self.replayed: Counter[str] = Counter()
+
+    def new_connection(self) -> None:
+        self.replayed = Counter()
+
+    def fresh(self, record: _Record) -> bool:
+        stamp = record.stamp
+        if stamp is None:
+            return True
+        try:
+            if self.last is not None and stamp < self.last:
+                return False
+        except TypeError:
+            return True  # mixed timestamp shapes: cannot tell, print
+        if stamp == self.last:
+            self.replayed[record.text] += 1
+            if self.replayed[record.text] <= self.printed_at_last[record.text]:
+                return False
+            self.printed_at_last[record.text] += 1
+            return True
+        self.last = stamp
+        self.printed_at_last = Counter({record.text: 1})
+        self.replayed = Counter({record.text: 1})
+        return True
+
+
+def live_lines(
+    source: LiveSource,
+    name: str,
+    *,
+    follow: bool,
+    tail: int | None,
+    interval: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[str]:
+    """Yield an execution's console lines; with `follow`, until it ends."""
+    dedup = Dedup()
+    token: str | None = None
+    waiting_said = False
+    connected_once = False
+    quiet_failures = 0
+    while True:
+        status = source.execution_status(name)
+        endpoints = source.log_endpoints(name) if status == ExecutionStatus.RUNNING else []
+        if not endpoints:
+            if status.finished:
+                if not connected_once:
+                    yield LogNotice(
+                        f"{name} has ended ({status}); its live log is gone. "
+                        f"History: `ftk logs {name} --since 1d`"
+                    )
+                return
+            if not follow:
+                yield LogNotice(f"{name} has no replica yet: it is waiting for a GPU replica")
+                return
+            if not waiting_said:
+                yield LogNotice(f"{name} is queued: waiting for a GPU replica (can take minutes)")
+                waiting_said = True
+            sleep(interval)
+            continue
+        if token is None:
+            token = source.stream_token()
+        ask = tail if (tail is not None and not connected_once) else RECONNECT_TAIL
+        dedup.new_connection()
+        got_new = False
+        try:
+            for raw in source.open_stream(endpoints[0], token, follow=follow, tail=ask):
+                connected_once = True
+                record = parse_line(raw)
+                if dedup.fresh(record):
+                    got_new = True
+                    yield record.text
+        except StreamAuthExpired:
+            token = None
+            quiet_failures += 1
+            if quiet_failures > MAX_QUIET_FAILURES:
+                raise AuthError(
+                    "the log stream keeps refusing fresh tokens",
+                    hint="check your role on the job (Container Apps Jobs Operator or "
+                    "Contributor); history still works: `ftk logs NAME --since 1h`",
+                ) from None
+            continue
+        except (StreamDropped, StreamGone):
+            failed = True
+        else:
+            if not follow:
+                return
+            failed = False
+        connected_once = True
+        if got_new:
+            quiet_failures = 0
+        elif failed:
+            quiet_failures += 1
+            if quiet_failures > MAX_QUIET_FAILURES:
+                raise UnavailableError(
+                    f"lost the log stream of {name} and could not get it back",
+                    hint=f"the job keeps running; reattach with `ftk logs {name} -f`",
+                )
+        if not got_new:
+            sleep(min(interval * (2 ** min(quiet_failures, 5)), 30.0))
+
+
+def open_http_stream(
+    url: str, token: str, *, follow: bool, tail: int, verify: bool | str
+) -> Iterator[str]:
+    """One connection to a log stream endpoint, closed when the caller stops reading."""
+    import requests
+
+    params = {"follow": "true" if follow else "false", "output": "json", "tailLines": str(tail)}
+    try:
+        response = requests.get(
+            url,
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+            stream=True,
+            timeout=(15.0, READ_TIMEOUT),
+            verify=verify,
+        )
+    except requests.RequestException as exc:
+        raise StreamDropped(str(exc)) from exc
+    try:
+        if response.status_code == 401:
+            raise StreamAuthExpired
+        if response.status_code == 404:
+            raise StreamGone
+        if response.status_code >= 400:
+            raise StreamDropped(f"HTTP {response.status_code}")
+        try:
+            for line in response.iter_lines(decode_unicode=True):
+                if line:
+                    yield line
+        except (requests.RequestException, OSError) as exc:
+            if "timed out" in str(exc).lower():
+                return  # a quiet job: reconnecting is enough, it is no failure
+            raise StreamDropped(str(exc)) from exc
+    finally:
+        response.close()
+
+
+# -- history ---------------------------------------------------------------------------------
+
+CONSOLE_TABLE = "ContainerAppConsoleLogs_CL"
+SYSTEM_TABLE = "ContainerAppSystemLogs_CL"
+DEFAULT_HISTORY = timedelta(days=30)
+
+
+def history_query(execution: str, *, system: bool, tail: int | None) -> str:
+    if not all(c.isalnum() or c in "-_." for c in execution):
+        raise UsageError(f"invalid execution name {execution!r}")
+    table = SYSTEM_TABLE if system else CONSOLE_TABLE
+    query = (
+        f"{table} | where * has '{execution}' "
+        "| project TimeGenerated, Log = tostring(column_ifexists('Log_s', ''))"
+    )
+    if tail:
+        query += f" | top {int(tail)} by TimeGenerated desc"
+    return query + " | order by TimeGenerated asc"
+
+
+def history_lines(
+    client: Any,
+    *,
+    execution: str,
+    since: timedelta | None,
+    system: bool,
+    tail: int | None,
+    workspace_id: str | None,
+    workspace_resource_id: str | None,
+) -> Iterator[str]:
+    """Timestamped lines from Log Analytics (ingestion lags the live stream by minutes)."""
+    from azure.monitor.query import LogsQueryStatus
+
+    query = history_query(execution, system=system, tail=tail)
+    timespan = since or DEFAULT_HISTORY
+    if workspace_id:
+        response = client.query_workspace(workspace_id, query, timespan=timespan)
+    elif workspace_resource_id:
+        response = client.query_resource(workspace_resource_id, query, timespan=timespan)
+    else:
+        raise UsageError(
+            "no Log Analytics workspace in the target",
+            hint="set LOG_ANALYTICS_WORKSPACE_ID or LOG_ANALYTICS_NAME in the config file",
+        )
+    if response.status == LogsQueryStatus.PARTIAL:
+        tables = response.partial_data
+        yield LogNotice(f"partial result from Log Analytics: {response.partial_error}")
+    else:
+        tables = response.tables
+    empty = True
+    for table in tables:
+        for row in table.rows:
+            empty = False
+            stamp, text = row[0], row[1]
+            when = stamp.strftime("%Y-%m-%d %H:%M:%S") if isinstance(stamp, datetime) else stamp
+            yield f"{when} {text}"
+    if empty:
+        yield LogNotice(
+            f"no {'system' if system else 'console'} log lines for {execution} in that time "
+            "(Log Analytics ingests with a few minutes of delay)"
+        )

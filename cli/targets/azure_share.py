@@ -1,0 +1,234 @@
+"""The `Share` protocol over an Azure Files share (azure-storage-file-share, account-key auth).
+
+Writes are atomic: data goes to a hidden temporary file in the same directory, which is renamed
+over the final name once complete, so the job never sees a half-written file. Temporary files
+are invisible to `list_files` and removed when an upload fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cli.errors import NotFoundError
+from cli.targets.azure_errors import azure_call
+from cli.targets.base import RemoteFile
+
+if TYPE_CHECKING:
+    from azure.storage.fileshare import ShareClient, ShareFileClient
+
+RANGE_SIZE = 4 * 1024 * 1024  # the service's largest range per Put Range
+TMP_MARK = ".ftk-part-"
+DATA_ROLE = "Storage Account Key Operator Service Role (or Contributor) on the storage account"
+
+
+def is_temporary(path: str) -> bool:
+    return TMP_MARK in posixpath.basename(path)
+
+
+def _temporary_name(path: str) -> str:
+    parent, name = posixpath.split(path)
+    return posixpath.join(parent, f".{name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
+
+
+def _error_code(exc: BaseException) -> str:
+    code = getattr(exc, "error_code", None)
+    return str(code) if code else ""
+
+
+class AzureFileShare:
+    """One Azure Files share; `share_client_factory` builds the SDK client on first use."""
+
+    def __init__(self, share_client_factory: Callable[[], ShareClient], *, label: str):
+        self._factory = share_client_factory
+        self._client: ShareClient | None = None
+        self._lock = threading.Lock()
+        self._dirs: set[str] = {""}
+        self.label = label  # e.g. "file share 'ftk' in storage account 'ftkstore'"
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> ShareClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self._factory()
+            return self._client
+
+    def _file(self, path: str) -> ShareFileClient:
+        return self.client.get_file_client(path.strip("/"))
+
+    def _call(self, what: str) -> Any:
+        return azure_call(f"{what} on {self.label}", role=DATA_ROLE)
+
+    def _missing(self, exc: BaseException, path: str) -> BaseException:
+        """A missing share is an FtkError; a missing file is FileNotFoundError, like a folder."""
+        if _error_code(exc) == "ShareNotFound":
+            return NotFoundError(
+                f"{self.label} does not exist",
+                hint="check FILE_SHARE_NAME (`ftk outputs`), or run `pulumi up`",
+            )
+        return FileNotFoundError(path)
+
+    # -- Share protocol -------------------------------------------------------------------
+
+    def list_files(self, prefix: str = "") -> Iterator[RemoteFile]:
+        stack = [prefix.strip("/")]
+        while stack:
+            directory = stack.pop()
+            dir_client = self.client.get_directory_client(directory)
+            try:
+                with self._call(f"listing '{directory or '/'}'"):
+                    entries = list(dir_client.list_directories_and_files())
+            except NotFoundError as exc:
+                cause = exc.__cause__
+                if cause is not None and _error_code(cause) == "ShareNotFound":
+                    raise self._missing(cause, directory) from None
+                continue  # a missing directory lists as empty, like a missing folder
+            for entry in sorted(entries, key=lambda e: e["name"]):
+                path = posixpath.join(directory, entry["name"]) if directory else entry["name"]
+                if entry.get("is_directory"):
+                    stack.append(path)
+                elif not is_temporary(path):
+                    yield RemoteFile(path=path, size=int(entry.get("size") or 0))
+
+    def read_bytes(self, path: str) -> bytes:
+
+        try:
+            with self._call(f"reading '{path}'"):
+                return self._file(path).download_file().readall()
+        except NotFoundError as exc:
+            raise self._missing(exc.__cause__ or exc, path) from None
+
+    def exists(self, path: str) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        path = path.strip("/")
+        try:
+            with self._call(f"checking '{path}'"):
+                self._file(path).get_file_properties()
+            return True
+        except NotFoundError as exc:
+            cause = exc.__cause__
+            if cause is not None and _error_code(cause) == "ShareNotFound":
+                raise self._missing(cause, path) from None
+        try:
+            self.client.get_directory_client(path).get_directory_properties()
+            return True
+        except ResourceNotFoundError:
+            return False
+
+    def make_dirs(self, path: str) -> None:
+        from azure.core.exceptions import ResourceExistsError
+
+        path = path.strip("/")
+        parts = path.split("/") if path else []
+        for i in range(1, len(parts) + 1):
+            current = "/".join(parts[:i])
+            if current in self._dirs:
+                continue
+            try:
+                with self._call(f"creating directory '{current}'"):
+                    self.client.get_directory_client(current).create_directory()
+            except ResourceExistsError:
+                pass
+            except NotFoundError as exc:
+                raise self._missing(exc.__cause__ or exc, current) from None
+            self._dirs.add(current)
+
+    def upload_file(self, local: Path, path: str) -> None:
+        size = local.stat().st_size
+
+        def chunks() -> Iterator[bytes]:
+            with local.open("rb") as handle:
+                while chunk := handle.read(RANGE_SIZE):
+                    yield chunk
+
+        self._atomic_write(path, size, chunks)
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        def chunks() -> Iterator[bytes]:
+            for start in range(0, len(data), RANGE_SIZE):
+                yield data[start : start + RANGE_SIZE]
+
+        self._atomic_write(path, len(data), chunks)
+
+    def download_file(self, path: str, local: Path) -> None:
+
+        local.parent.mkdir(parents=True, exist_ok=True)
+        partial = local.with_name(f".{local.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+        try:
+            with self._call(f"downloading '{path}'"), partial.open("wb") as handle:
+                self._file(path).download_file().readinto(handle)
+            partial.replace(local)
+        except NotFoundError as exc:
+            raise self._missing(exc.__cause__ or exc, path) from None
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def delete(self, path: str) -> None:
+
+        try:
+            with self._call(f"deleting '{path}'"):
+                self._file(path).delete_file()
+        except NotFoundError as exc:
+            cause = exc.__cause__
+            if cause is not None and _error_code(cause) == "ShareNotFound":
+                raise self._missing(cause, path) from None
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _atomic_write(self, path: str, size: int, chunks: Callable[[], Iterator[bytes]]) -> None:
+        path = path.strip("/")
+        temporary = _temporary_name(path)
+        tmp_client = self._file(temporary)
+        try:
+            with self._call(f"uploading '{path}'"):
+                try:
+                    tmp_client.create_file(size)
+                except Exception as exc:
+                    if _error_code(exc) != "ParentNotFound":
+                        raise
+                    self.make_dirs(posixpath.dirname(path))
+                    tmp_client.create_file(size)
+                offset = 0
+                for chunk in chunks():
+                    tmp_client.upload_range(chunk, offset=offset, length=len(chunk))
+                    offset += len(chunk)
+                tmp_client.rename_file(path, overwrite=True)
+        except NotFoundError as exc:
+            self._discard(tmp_client)
+            raise self._missing(exc.__cause__ or exc, path) from None
+        except BaseException:
+            self._discard(tmp_client)
+            raise
+
+    @staticmethod
+    def _discard(tmp_client: ShareFileClient) -> None:
+        # Best effort: temporary files are invisible to readers anyway.
+        with contextlib.suppress(Exception):
+            tmp_client.delete_file(retry_total=0)
+
+
+def share_client_factory(
+    *,
+    account_url: str,
+    share_name: str,
+    account_name: str,
+    key_provider: Callable[[], str],
+    transport_kwargs: Callable[[], dict[str, Any]],
+) -> Callable[[], ShareClient]:
+    """A factory that fetches the account key when the share is first used (never stored)."""
+
+    def build() -> ShareClient:
+        from azure.storage.fileshare import ShareClient
+
+        credential = {"account_name": account_name, "account_key": key_provider()}
+        return ShareClient(account_url, share_name, credential=credential, **transport_kwargs())
+
+    return build

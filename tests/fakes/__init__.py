@@ -1,0 +1,1 @@
+"""Loopback fakes of the remote services ftk talks to, driven by the real SDK clients."""

@@ -1,0 +1,151 @@
+"""`FakeAzure`: one loopback HTTPS server playing ARM, Azure Files, the log stream and Log
+Analytics for one ftk deployment, plus the fake credential and the `AzureConnection` that points
+the real SDK clients at it.
+
+    with FakeAzure(tmp_path) as fake:
+        target = AzureTarget.from_outputs(fake.outputs(), connection=fake.connection())
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.azure_arm import ARM_TOKEN, FakeArm
+from tests.fakes.azure_files import FakeFileShares
+from tests.fakes.http import LoopbackHTTPS, Request, Response
+
+
+class FakeCredential:
+    """A TokenCredential. `error` set: raise it, like DefaultAzureCredential without a login."""
+
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+        self.calls = 0
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return AccessToken(ARM_TOKEN, int(time.time()) + 3600)
+
+
+class FakeAzure:
+    SUBSCRIPTION = "00000000-0000-4000-8000-00000000f7c0"
+    RESOURCE_GROUP = "rg-ftk-dev"
+    JOB = "ftk-dev-job"
+    APP = "ftk-dev-app"
+    ACCOUNT = "ftkdevstore"
+    SHARE = "ftk"
+    WORKSPACE_ID = "11111111-2222-4333-8444-555555555555"
+
+    def __init__(self, workdir: Path, *, lifetime: float = 900.0):
+        self.server = LoopbackHTTPS(self._handle, workdir, lifetime=lifetime)
+        self.url = self.server.url
+        self.faults = self.server.faults
+        self.arm = FakeArm(
+            sub=self.SUBSCRIPTION,
+            rg=self.RESOURCE_GROUP,
+            job=self.JOB,
+            app=self.APP,
+            account=self.ACCOUNT,
+            url=self.url,
+        )
+        self.files = FakeFileShares(self.ACCOUNT, [self.SHARE])
+        self.credential = FakeCredential()
+
+    def __enter__(self) -> FakeAzure:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+    def _handle(self, req: Request) -> Response:
+        if req.path.startswith(f"/{self.ACCOUNT}"):
+            self.files.keys = list(self.arm.on_list_keys)
+            return self.files.handle(req)
+        return self.arm.handle(req)
+
+    def connection(self, **overrides: Any) -> Any:
+        from cli.targets.azure_clients import AzureConnection
+
+        values: dict[str, Any] = {
+            "arm_endpoint": self.url,
+            "storage_endpoint": f"{self.url}/{{account}}",
+            "logs_endpoint": self.url,
+            "connection_verify": self.server.ca_file,
+            "credential_factory": lambda: self.credential,
+            "retry_total": 3,
+            "retry_backoff_factor": 0.0,
+            "retry_backoff_max": 0.0,
+            "polling_interval": 0.0,
+            "deploy_timeout": 5.0,
+            "max_connections": 16,
+        }
+        values.update(overrides)
+        return AzureConnection(**values)
+
+    def env(self) -> dict[str, str]:
+        """FTK_AZURE_* variables that point a CLI at this fake (the credential is patched apart)."""
+        return {
+            "FTK_AZURE_ARM_ENDPOINT": self.url,
+            "FTK_AZURE_STORAGE_ENDPOINT": f"{self.url}/{{account}}",
+            "FTK_AZURE_LOGS_ENDPOINT": self.url,
+            "FTK_AZURE_CA_BUNDLE": self.server.ca_file,
+        }
+
+    def outputs(self, **overrides: Any) -> dict[str, Any]:
+        """What `pulumi stack output --json --show-secrets` would print for this deployment."""
+        values: dict[str, Any] = {
+            "SUBSCRIPTION_ID": self.SUBSCRIPTION,
+            "RESOURCE_GROUP_NAME": self.RESOURCE_GROUP,
+            "STORAGE_ACCOUNT_NAME": self.ACCOUNT,
+            "FILE_SHARE_NAME": self.SHARE,
+            "ACA_JOB_NAME": self.JOB,
+            "COMMANDS": [
+                "cd $MOUNT_PATH",
+                "python -m training --config runs/$FTK_RUN_ID/config.yaml",
+            ],
+            "ACA_APP_NAME": self.APP,
+            "ACA_APP_ENDPOINT": f"https://{self.APP}.fake.azurecontainerapps.io",
+            "LOG_ANALYTICS_NAME": "ftk-dev-logs",
+            "LOCATION": "swedencentral",
+            "ACA_ENVIRONMENT_NAME": "ftk-dev-env",
+            "LOG_ANALYTICS_WORKSPACE_ID": self.WORKSPACE_ID,
+            "GPU_PROFILE": "NC24-A100",
+            "MOUNT_PATH": "/mount",
+            "ACA_APP_API_KEY": "sk-fake-endpoint-key",
+        }
+        values.update(overrides)
+        return values
+
+    def infra_files(self) -> dict[str, dict[str, Any]]:
+        """The AI Toolkit's two config files, as it writes them after provisioning."""
+        out = self.outputs()
+        finetuning = {
+            k: out[k]
+            for k in (
+                "SUBSCRIPTION_ID",
+                "RESOURCE_GROUP_NAME",
+                "STORAGE_ACCOUNT_NAME",
+                "FILE_SHARE_NAME",
+                "ACA_JOB_NAME",
+                "COMMANDS",
+            )
+        }
+        inference = {
+            k: out[k]
+            for k in (
+                "SUBSCRIPTION_ID",
+                "RESOURCE_GROUP_NAME",
+                "STORAGE_ACCOUNT_NAME",
+                "FILE_SHARE_NAME",
+                "ACA_APP_NAME",
+                "ACA_APP_ENDPOINT",
+            )
+        }
+        return {"finetuning.config.json": finetuning, "inference.config.json": inference}

@@ -1,0 +1,182 @@
+"""The Azure Files REST subset ftk uses, in memory: directories, create/put-range/rename/get/list/
+delete/properties, with account-key (SharedKey) auth checked on every request."""
+
+from __future__ import annotations
+
+import posixpath
+import threading
+from email.utils import formatdate
+from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
+
+from tests.fakes.http import Request, Response
+
+ETAG = '"0x8DC0000000000001"'
+
+
+def _error(status: int, code: str) -> Response:
+    body = (
+        f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code>'
+        f"<Message>{code}</Message></Error>"
+    ).encode()
+    return Response(status, body, {"Content-Type": "application/xml", "x-ms-error-code": code})
+
+
+def _ok(status: int = 201, **headers: str) -> Response:
+    base = {"ETag": ETAG, "Last-Modified": formatdate(usegmt=True), "x-ms-version": "2025-01-05"}
+    return Response(status, b"", {**base, **headers})
+
+
+class FakeFileShares:
+    """Shares of one storage account. `files` maps share -> path -> content."""
+
+    def __init__(self, account: str, shares: list[str]):
+        self.account = account
+        self.files: dict[str, dict[str, bytearray]] = {name: {} for name in shares}
+        self.dirs: dict[str, set[str]] = {name: {""} for name in shares}
+        self.keys: list[str] = []  # account keys that sign requests (set by listKeys)
+        self.lock = threading.Lock()
+
+    # -- helpers for tests ------------------------------------------------------------------
+
+    def read(self, share: str, path: str) -> bytes:
+        return bytes(self.files[share][path])
+
+    def paths(self, share: str) -> list[str]:
+        with self.lock:
+            return sorted(self.files[share])
+
+    # -- REST -------------------------------------------------------------------------------
+
+    def handle(self, req: Request) -> Response:
+        auth = req.headers.get("authorization", "")
+        if not auth.startswith(f"SharedKey {self.account}:") or not self.keys:
+            return _error(403, "AuthenticationFailed")
+        parts = req.path.strip("/").split("/", 2)
+        share = parts[1] if len(parts) > 1 else ""
+        path = parts[2].strip("/") if len(parts) > 2 else ""
+        if share not in self.files:
+            return _error(404, "ShareNotFound")
+        with self.lock:
+            return self._route(req, share, path)
+
+    def _route(self, req: Request, share: str, path: str) -> Response:
+        files, dirs = self.files[share], self.dirs[share]
+        restype, comp = req.query.get("restype"), req.query.get("comp")
+        method = req.method
+        if restype == "share":
+            return _ok(200)
+        if restype == "directory":
+            if method == "PUT":
+                if path in dirs or path in files:
+                    return _error(409, "ResourceAlreadyExists")
+                if posixpath.dirname(path) not in dirs:
+                    return _error(404, "ParentNotFound")
+                dirs.add(path)
+                return _ok(201)
+            if path not in dirs:
+                return _error(404, "ResourceNotFound")
+            if method == "GET" and comp == "list":
+                return self._list(share, path)
+            if method in ("GET", "HEAD"):
+                return _ok(200)
+            if method == "DELETE":
+                if any(p.startswith(path + "/") for p in (*files, *dirs)):
+                    return _error(409, "DirectoryNotEmpty")
+                dirs.discard(path)
+                return _ok(202)
+        if method == "PUT" and comp == "range":
+            return self._put_range(req, files, path)
+        if method == "PUT" and comp == "rename":
+            return self._rename(req, share, path)
+        if method == "PUT":
+            if posixpath.dirname(path) not in dirs:
+                return _error(404, "ParentNotFound")
+            files[path] = bytearray(int(req.headers.get("x-ms-content-length", "0")))
+            return _ok(201)
+        if path not in files:
+            return _error(404, "ResourceNotFound")
+        if method == "DELETE":
+            del files[path]
+            return _ok(202)
+        if method == "HEAD":
+            return _ok(200, **self._file_headers(len(files[path])))
+        if method == "GET":
+            return self._get(req, files[path])
+        return _error(400, "UnsupportedHttpVerb")
+
+    @staticmethod
+    def _file_headers(size: int) -> dict[str, str]:
+        return {
+            "Content-Length": str(size),
+            "x-ms-type": "File",
+            "Content-Type": "application/octet-stream",
+        }
+
+    def _put_range(self, req: Request, files: dict[str, bytearray], path: str) -> Response:
+        if path not in files:
+            return _error(404, "ResourceNotFound")
+        start, end = _range(req.headers.get("x-ms-range") or req.headers.get("range", ""))
+        data = files[path]
+        if end >= len(data) or len(req.body) != end - start + 1:
+            return _error(416, "InvalidRange")
+        data[start : end + 1] = req.body
+        return _ok(201)
+
+    def _rename(self, req: Request, share: str, path: str) -> Response:
+        files, dirs = self.files[share], self.dirs[share]
+        source_url = req.headers.get("x-ms-file-rename-source", "")
+        source = unquote(urlsplit(source_url).path).strip("/").split("/", 2)[-1]
+        if source not in files:
+            return _error(404, "ResourceNotFound")
+        if posixpath.dirname(path) not in dirs:
+            return _error(404, "ParentNotFound")
+        replace = req.headers.get("x-ms-file-rename-replace-if-exists", "").lower() == "true"
+        if path in files and not replace:
+            return _error(409, "ResourceAlreadyExists")
+        files[path] = files.pop(source)
+        return _ok(200)
+
+    def _get(self, req: Request, data: bytearray) -> Response:
+        header = req.headers.get("x-ms-range") or req.headers.get("range")
+        if not header:
+            return Response(200, bytes(data), {**_ok(200).headers, **self._file_headers(len(data))})
+        start, end = _range(header)
+        if start >= len(data):
+            return _error(416, "InvalidRange")
+        end = min(end, len(data) - 1)
+        chunk = bytes(data[start : end + 1])
+        headers = {
+            **_ok(206).headers,
+            **self._file_headers(len(chunk)),
+            "Content-Range": f"bytes {start}-{end}/{len(data)}",
+        }
+        return Response(206, chunk, headers)
+
+    def _list(self, share: str, directory: str) -> Response:
+        prefix = f"{directory}/" if directory else ""
+        entries = []
+        for d in sorted(self.dirs[share]):
+            if d and d.startswith(prefix) and "/" not in d[len(prefix) :]:
+                name = escape(d[len(prefix) :])
+                entries.append(f"<Directory><Name>{name}</Name><Properties /></Directory>")
+        for f, content in sorted(self.files[share].items()):
+            if f.startswith(prefix) and "/" not in f[len(prefix) :]:
+                name = escape(f[len(prefix) :])
+                entries.append(
+                    f"<File><Name>{name}</Name><Properties><Content-Length>{len(content)}"
+                    "</Content-Length></Properties></File>"
+                )
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f'<EnumerationResults ServiceEndpoint="https://fake/{self.account}" '
+            f'ShareName="{share}" DirectoryPath="{escape(directory)}">'
+            f"<Entries>{''.join(entries)}</Entries><NextMarker /></EnumerationResults>"
+        ).encode()
+        return Response(200, body, {"Content-Type": "application/xml"})
+
+
+def _range(header: str) -> tuple[int, int]:
+    spec = header.split("=", 1)[-1]
+    start, _, end = spec.partition("-")
+    return int(start), int(end) if end else 2**62
