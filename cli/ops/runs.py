@@ -43,12 +43,13 @@ class RunStart:
 
 
 def find_config(project_dir: Path, given: Path | None) -> Path:
-    """The training config to use: the given one, else the only YAML in `finetuning/`."""
+    """The training config to use: the given one (relative to the current folder, else to the
+    project), else the only YAML in `finetuning/`."""
     if given is not None:
-        path = given if given.is_absolute() else Path.cwd() / given
-        if not path.is_file():
-            raise UsageError(f"training config not found: {given}")
-        return path.resolve()
+        for path in (given, project_dir / given) if not given.is_absolute() else (given,):
+            if path.is_file():
+                return path.resolve()
+        raise UsageError(f"training config not found: {given}")
     candidates = sorted((project_dir / CONFIG_DIR).glob("*.y*ml"))
     if len(candidates) == 1:
         return candidates[0]
@@ -130,8 +131,8 @@ def start_run(
     progress: Progress | None = None,
 ) -> RunStart:
     """Validate, sync, write `runs/<run>/config.yaml`, start an execution."""
-    warnings = validate_config(config, project_dir)
     run_id = check_run_id(run_id) if run_id else new_run_id(config)
+    warnings = validate_config(config, project_dir)
     share = target.share()
     if share.exists(run_config_path(run_id)):
         raise UsageError(

@@ -1,0 +1,98 @@
+"""CLI test fixtures: a small project, a FakeTarget, a LocalTarget with stand-in commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.app import App
+from cli.main import cli
+from cli.targets.local import LocalTarget, ServeSpec, default_serve_command
+from tests.cli.fakes import FakeTarget
+
+HERE = Path(__file__).parent
+CONFIG = """model:
+  name: model
+data:
+  train_file: data/train.jsonl
+train:
+  max_steps: 2
+"""
+
+
+def write_project(root: Path) -> Path:
+    """A workspace with a valid training config (a local model folder and a chat dataset)."""
+    (root / "model").mkdir(parents=True)
+    (root / "model" / "config.json").write_text("{}")
+    (root / "data").mkdir()
+    rows = [
+        f'{{"messages": [{{"role": "user", "content": "q{i}"}}, '
+        f'{{"role": "assistant", "content": "a{i}"}}]}}'
+        for i in range(4)
+    ]
+    (root / "data" / "train.jsonl").write_text("\n".join(rows) + "\n")
+    (root / "finetuning").mkdir()
+    (root / "finetuning" / "tiny.yaml").write_text(CONFIG)
+    (root / "training").mkdir()
+    (root / "training" / "__init__.py").write_text("")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path / "proj")
+
+
+@pytest.fixture
+def fake_target() -> FakeTarget:
+    return FakeTarget()
+
+
+def train_command(mode: str):
+    def build(config: Path, workspace: Path) -> list[str]:
+        return [sys.executable, str(HERE / "fake_train.py"), mode, "--config", str(config)]
+
+    return build
+
+
+def fake_serve_command(spec: ServeSpec) -> list[str]:
+    argv = default_serve_command(spec)
+    return [sys.executable, str(HERE / "fake_server.py"), *argv[3:]]
+
+
+@pytest.fixture
+def local_target(project: Path, tmp_path: Path):
+    """A LocalTarget training with `fake_train.py succeed` and serving with the echo server."""
+    target = LocalTarget(
+        project,
+        train_command=train_command("succeed"),
+        serve_command=fake_serve_command,
+        model_cache=tmp_path / "cache",
+        ready_timeout=30,
+    )
+    yield target
+    _cleanup(target)
+
+
+def _cleanup(target: LocalTarget) -> None:
+    """Stop whatever the test left running (servers, waiting trainings)."""
+    target._stop_server()
+    for e in target.executions():
+        if not e.status.finished:
+            target.stop_execution(e.name)
+    for child in target._children.values():
+        child.wait(timeout=20)
+
+
+@pytest.fixture
+def invoke():
+    """Run `ftk ARGS` in-process against a given target; returns click's Result."""
+
+    def run(target, args: list[str], project_dir: Path | None = None, input: str | None = None):
+        app = App.with_target(target, project_dir or Path.cwd())
+        return CliRunner().invoke(cli, args, obj=app, input=input, catch_exceptions=False)
+
+    return run

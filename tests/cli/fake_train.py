@@ -1,0 +1,47 @@
+"""Stands in for `python -m training` in tests of the local target (no torch, instant).
+
+    fake_train.py MODE --config RUNS/<run>/config.yaml
+MODE: succeed (writes an adapter and results), fail (exit 1), wait (until SIGTERM, then exit 75).
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+mode, config = sys.argv[1], Path(sys.argv[3])
+run_dir = config.parent
+print(f"fake training {os.environ['FTK_RUN_ID']} in {os.getcwd()}", flush=True)
+print(f"model cache {os.environ['FTK_MODEL_CACHE']}", flush=True)
+(run_dir / "status").write_text("running")
+
+if mode == "fail":
+    print("Traceback: something broke", flush=True)
+    (run_dir / "status").write_text("failed")
+    sys.exit(1)
+
+if mode == "wait":
+
+    def on_term(signum, frame):
+        print("SIGTERM: saving checkpoint", flush=True)
+        (run_dir / "status").write_text("resumable")
+        sys.exit(75)
+
+    signal.signal(signal.SIGTERM, on_term)
+    print("waiting for a signal", flush=True)
+    while True:
+        time.sleep(0.05)
+
+for step in (1, 2):
+    print(f"step {step} loss {3 - step}.0", flush=True)
+adapter = run_dir / "adapter"
+adapter.mkdir(exist_ok=True)
+(adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "tiny-base"}))
+(adapter / "adapter_model.safetensors").write_bytes(b"\0" * 2048)
+(run_dir / "metrics.jsonl").write_text('{"step": 1, "loss": 2.0}\n{"step": 2, "loss": 1.0}\n')
+(run_dir / "summary.json").write_text('{"steps": 2}')
+(run_dir / "loss.png").write_bytes(b"\x89PNG fake")
+(run_dir / "status").write_text("succeeded")
+print("done", flush=True)

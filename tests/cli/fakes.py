@@ -1,0 +1,136 @@
+"""Hand-written fakes of the `Target` and `Share` protocols, for CliRunner tests of commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cli.errors import NotFoundError
+from cli.targets.base import Endpoint, Execution, ExecutionStatus, RemoteFile
+
+
+class MemoryShare:
+    """A share in a dict; `fail_after=n` makes the n-th upload raise, like a dropped link."""
+
+    def __init__(self, fail_after: int | None = None):
+        self.files: dict[str, bytes] = {}
+        self.dirs: set[str] = set()
+        self.writes: list[str] = []  # every path written, in order (uploads and write_bytes)
+        self.fail_after = fail_after
+        self.uploads = 0
+
+    def list_files(self, prefix: str = "") -> Iterator[RemoteFile]:
+        for path in sorted(self.files):
+            if path.startswith(prefix):
+                yield RemoteFile(path, len(self.files[path]))
+
+    def read_bytes(self, path: str) -> bytes:
+        if path not in self.files:
+            raise NotFoundError(f"no such file on the share: {path}")
+        return self.files[path]
+
+    def exists(self, path: str) -> bool:
+        return path in self.files or path in self.dirs
+
+    def make_dirs(self, path: str) -> None:
+        parts = path.split("/")
+        for i in range(1, len(parts) + 1):
+            self.dirs.add("/".join(parts[:i]))
+
+    def upload_file(self, local: Path, path: str) -> None:
+        self.uploads += 1
+        if self.fail_after is not None and self.uploads >= self.fail_after:
+            raise ConnectionError("connection reset by peer")
+        self.files[path] = local.read_bytes()
+        self.writes.append(path)
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        self.files[path] = bytes(data)
+        self.writes.append(path)
+
+    def download_file(self, path: str, local: Path) -> None:
+        local.write_bytes(self.read_bytes(path))
+
+    def delete(self, path: str) -> None:
+        self.files.pop(path, None)
+
+
+class FakeTarget:
+    """Implements only the `Target` protocol; records what commands asked of it."""
+
+    kind = "fake"
+
+    def __init__(
+        self, share: MemoryShare | None = None, gpu_profile: str = "Consumption-GPU-NC8as-T4"
+    ):
+        self._share = share or MemoryShare()
+        self.gpu_profile = gpu_profile
+        self.started: list[tuple[str, Mapping[str, str] | None]] = []
+        self.stopped: list[str] = []
+        self.secrets: dict[str, str] = {}
+        self.deployed: list[tuple[str | None, str | None]] = []
+        self.logs: dict[str, list[str]] = {}
+        self._executions: list[Execution] = []
+        self.final_status = ExecutionStatus.SUCCEEDED  # what a followed execution ends as
+        self.ep = Endpoint("http://127.0.0.1:9", api_key="k-secret", ready=True, model="m")
+
+    def add_execution(self, name: str, run_id: str, status: ExecutionStatus, minutes: float = 10):
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        end = None if not status.finished else start + timedelta(minutes=minutes)
+        self._executions.insert(0, Execution(name, run_id, status, start, end, exit_code=None))
+
+    def describe(self) -> Mapping[str, str]:
+        return {"FILE_SHARE_NAME": "share", "GPU_PROFILE": self.gpu_profile, "ACA_APP_API_KEY": "x"}
+
+    def share(self) -> MemoryShare:
+        return self._share
+
+    def start_execution(self, run_id: str, env: Mapping[str, str] | None = None) -> Execution:
+        self.started.append((run_id, env))
+        name = f"job-{len(self.started)}"
+        e = Execution(name, run_id, ExecutionStatus.RUNNING, datetime.now(UTC))
+        self._executions.insert(0, e)
+        self.logs[e.name] = [f"training {run_id}", "step 1 loss 2.0"]
+        return e
+
+    def executions(self) -> list[Execution]:
+        return list(self._executions)
+
+    def get_execution(self, name: str) -> Execution:
+        for e in self._executions:
+            if e.name == name:
+                return e
+        raise NotFoundError(f"no execution named {name}", hint="see `ftk ps`")
+
+    def stop_execution(self, name: str) -> None:
+        self.stopped.append(name)
+
+    def stream_logs(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
+        e = self.get_execution(name)
+        lines = self.logs.get(name, [])
+        yield from lines[-tail:] if tail else lines
+        if follow:
+            i = self._executions.index(e)
+            self._executions[i] = replace(e, status=self.final_status, exit_code=0)
+
+    def list_secrets(self) -> list[str]:
+        return sorted(self.secrets)
+
+    def set_secret(self, name: str, value: str) -> str:
+        self.secrets[name] = value
+        return f"{name} stored"
+
+    def remove_secret(self, name: str) -> str:
+        if name not in self.secrets:
+            raise NotFoundError(f"no secret named {name}")
+        del self.secrets[name]
+        return f"{name} removed"
+
+    def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
+        self.deployed.append((run_id, base_model))
+        return replace(self.ep, model=run_id or base_model)
+
+    def endpoint(self) -> Endpoint:
+        return self.ep

@@ -1,0 +1,208 @@
+"""The sync engine: ignore rules, secret refusal, stat cache, manifest diff, safe re-runs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cli.errors import UnavailableError
+from cli.sync import cache as cache_mod
+from cli.sync.engine import sync
+from cli.sync.manifest import MANIFEST_PATH, read_manifest
+from cli.targets.local_share import LocalShare
+from tests.cli.fakes import MemoryShare
+
+
+def make(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return root
+
+
+def test_defaults_skip_tool_folders_but_keep_training_and_inference(tmp_path):
+    root = make(
+        tmp_path,
+        {
+            "training/__init__.py": "",
+            "inference/app.py": "",
+            "data/a.jsonl": "{}",
+            ".git/config": "",
+            ".venv/bin/python": "",
+            "pkg/__pycache__/x.pyc": "",
+            ".ftk/local/share/x": "",
+            "runs/r1/adapter.bin": "",
+            "sub/runs/kept.txt": "",
+        },
+    )
+    result = sync(root, MemoryShare())
+    assert result.uploaded == [
+        "data/a.jsonl",
+        "inference/app.py",
+        "sub/runs/kept.txt",
+        "training/__init__.py",
+    ]
+
+
+def test_gitignore_and_ftkignore_with_negation(tmp_path):
+    root = make(
+        tmp_path,
+        {
+            ".gitignore": "*.log\nbuild/\n",
+            ".ftkignore": "big/\n!keep.log\n",
+            "a.log": "",
+            "keep.log": "",
+            "build/out.bin": "",
+            "big/weights.bin": "",
+            "main.py": "",
+        },
+    )
+    result = sync(root, MemoryShare())
+    assert result.uploaded == [".ftkignore", ".gitignore", "keep.log", "main.py"]
+
+
+def test_secret_looking_files_are_refused_unless_negated_in_ftkignore(tmp_path):
+    root = make(
+        tmp_path,
+        {
+            ".env": "HF_TOKEN=hf_x",
+            "certs/server.pem": "",
+            "id_rsa": "",
+            "gcp-credentials.json": "{}",
+            "deploy.key": "",
+            "ok.json": "{}",
+        },
+    )
+    share = MemoryShare()
+    result = sync(root, share)
+    assert sorted(result.refused) == [
+        ".env",
+        "certs/server.pem",
+        "deploy.key",
+        "gcp-credentials.json",
+        "id_rsa",
+    ]
+    assert result.uploaded == ["ok.json"]
+    assert ".env" not in share.files
+
+    (root / ".ftkignore").write_text("!certs/server.pem\n")
+    again = sync(root, share)
+    assert "certs/server.pem" in again.uploaded
+    assert "certs/server.pem" not in again.refused and ".env" in again.refused
+
+
+def test_noop_resync_uploads_nothing_and_does_not_rehash(tmp_path, monkeypatch):
+    root = make(tmp_path, {f"d{i % 3}/f{i}.txt": f"content {i}" for i in range(30)})
+    share = MemoryShare()
+    first = sync(root, share)
+    assert len(first.uploaded) == 30 and first.bytes > 0
+
+    hashed: list[Path] = []
+    real = cache_mod.sha256_file
+    monkeypatch.setattr("cli.sync.engine.sha256_file", lambda p: hashed.append(p) or real(p))
+    writes_before = len(share.writes)
+    second = sync(root, share)
+    assert second.to_dict() == {
+        "uploaded": [],
+        "deleted": [],
+        "skipped": 30,
+        "refused": [],
+        "bytes": 0,
+    }
+    assert hashed == [] and len(share.writes) == writes_before  # not even the manifest
+
+    (root / "d0/f0.txt").write_text("changed!")
+    third = sync(root, share)
+    assert third.uploaded == ["d0/f0.txt"] and [p.name for p in hashed] == ["f0.txt"]
+
+
+def test_manifest_is_written_last_and_describes_the_files(tmp_path):
+    root = make(tmp_path, {"a.txt": "aa", "b/c.txt": "ccc"})
+    share = MemoryShare()
+    sync(root, share)
+    assert share.writes[-1] == MANIFEST_PATH
+    manifest = json.loads(share.files[MANIFEST_PATH])
+    assert manifest["version"] == 1
+    assert manifest["files"]["b/c.txt"]["size"] == 3
+    assert len(manifest["files"]["a.txt"]["sha256"]) == 64
+
+
+def test_interrupted_sync_is_completed_by_a_rerun(tmp_path):
+    root = make(tmp_path, {f"f{i}.txt": f"v1 {i}" for i in range(10)})
+    share = MemoryShare()
+    sync(root, share)
+    for i in range(10):
+        (root / f"f{i}.txt").write_text(f"v2 {i}")
+
+    share.fail_after = share.uploads + 4  # the link drops during the 4th upload
+    with pytest.raises(UnavailableError) as info:
+        sync(root, share, workers=1)
+    assert "ftk sync" in info.value.hint
+    # The manifest never vouches for a file that was not re-sent.
+    manifest = read_manifest(share)
+    for path, entry in manifest.items():
+        assert share.files[path] == (root / path).read_bytes(), path
+        assert entry.size == len(share.files[path])
+
+    share.fail_after = None
+    rerun = sync(root, share)
+    assert len(rerun.uploaded) == 10 - 3  # the three that arrived are not sent again
+    assert all(share.files[f"f{i}.txt"] == f"v2 {i}".encode() for i in range(10))
+
+
+def test_reverting_a_file_after_an_interrupted_sync_is_still_resent(tmp_path):
+    root = make(tmp_path, {"a.txt": "one"})
+    share = MemoryShare()
+    sync(root, share)
+    (root / "a.txt").write_text("two")
+    (root / "b.txt").write_text("new")
+    share.fail_after = share.uploads + 2  # a.txt (sorted first) arrives, b.txt fails
+    with pytest.raises(UnavailableError):
+        sync(root, share, workers=1)
+    share.fail_after = None
+    (root / "a.txt").write_text("one")  # back to what the old manifest said
+    os.utime(root / "a.txt", ns=(1, 1))
+    sync(root, share)
+    assert share.files["a.txt"] == b"one"
+
+
+def test_delete_removes_only_files_an_earlier_sync_sent(tmp_path):
+    root = make(tmp_path, {"a.txt": "a", "b.txt": "b"})
+    share = MemoryShare()
+    sync(root, share)
+    share.write_bytes("runs/r1/status", b"succeeded")  # written by a job, not by sync
+    (root / "b.txt").unlink()
+
+    kept = sync(root, share)
+    assert kept.deleted == [] and "b.txt" in share.files
+    dry = sync(root, share, delete=True, dry_run=True)
+    assert dry.deleted == ["b.txt"] and "b.txt" in share.files
+    done = sync(root, share, delete=True)
+    assert done.deleted == ["b.txt"] and "b.txt" not in share.files
+    assert "runs/r1/status" in share.files
+    assert "b.txt" not in read_manifest(share)
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    root = make(tmp_path, {"a.txt": "a"})
+    share = MemoryShare()
+    result = sync(root, share, dry_run=True)
+    assert result.uploaded == ["a.txt"] and result.bytes == 1
+    assert share.files == {}
+
+
+def test_local_share_writes_atomically_and_hides_temporaries(tmp_path):
+    share = LocalShare(tmp_path / "share")
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"x" * 100)
+    share.upload_file(src, "a/b/c.bin")
+    share.write_bytes("a/d.txt", b"hi")
+    (tmp_path / "share" / "a" / ".e.txt.ftk-tmp-1234").write_bytes(b"half")
+    assert [f.path for f in share.list_files("a")] == ["a/d.txt", "a/b/c.bin"]
+    assert share.read_bytes("a/b/c.bin") == b"x" * 100
+    leftovers = [p.name for p in (tmp_path / "share").rglob("*") if "ftk-tmp" in p.name]
+    assert leftovers == [".e.txt.ftk-tmp-1234"]
