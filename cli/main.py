@@ -111,6 +111,13 @@ def cli(
     stack of the project). Exit codes: 0 ok, 1 failed, 2 usage/config, 3 not found, 4 auth,
     5 unavailable, 130 interrupted.
     """
+    if verbose:
+        import logging
+
+        level = logging.INFO if verbose == 1 else logging.DEBUG
+        logging.basicConfig(
+            level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+        )
     if isinstance(ctx.obj, App):
         return  # a caller (tests) chose the App and its target already
     for f in infra_files:

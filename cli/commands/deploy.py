@@ -11,16 +11,30 @@ from cli.app import App, pass_app
 @click.argument("run_id", metavar="[RUN]", required=False)
 @click.option("--base-only", is_flag=True, help="Serve the base model alone, without an adapter.")
 @click.option("--base", metavar="MODEL", help="Base model (default: the one RUN was trained on).")
+@click.option("--no-sync", is_flag=True, help="Do not sync the workspace (inference code) first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the endpoint as JSON on stdout.")
 @pass_app
-def deploy(app: App, run_id: str | None, base_only: bool, base: str | None, as_json: bool) -> None:
-    """Serve RUN's adapter (default: the newest succeeded run) and print the endpoint."""
+def deploy(
+    app: App, run_id: str | None, base_only: bool, base: str | None, no_sync: bool, as_json: bool
+) -> None:
+    """Serve RUN's adapter (default: the newest succeeded run) and print the endpoint.
+
+    Syncs the workspace first (the app runs the inference code from the share), points the app
+    at the run's adapter and base model, and waits until the new revision answers /ready.
+    """
     from cli.commands import _ui
+    from cli.commands.sync import render_sync
     from cli.console import emit_json
     from cli.ops.deploy import deploy as deploy_run
     from cli.ops.deploy import endpoint_dict
+    from cli.ops.sync import sync_workspace
 
     target = app.target()
+    if not no_sync:
+        with _ui.BytesProgress("uploading") as progress:
+            synced = sync_workspace(target, app.project_dir, progress=progress)
+        if not as_json:
+            render_sync(synced)
     what = "the base model" if base_only else (run_id or "the newest run")
     with _ui.console().status(f"deploying {what}; waiting until the endpoint is ready…"):
         endpoint = deploy_run(target, run_id, base_only=base_only, base=base)

@@ -14,19 +14,29 @@ def secret() -> None:
     """Manage the job's secrets, such as HF_TOKEN; values are never printed."""
 
 
+_apply_opt = click.option(
+    "--apply", is_flag=True, help="Pulumi stack: also run the `pulumi up` that applies it."
+)
+
+
 @secret.command("set")
 @click.argument("name")
+@_apply_opt
 @pass_app
-def set_(app: App, name: str) -> None:
+def set_(app: App, name: str, apply: bool) -> None:
     """Set secret NAME; the value comes from a hidden prompt, or from stdin when piped.
 
     Example: `ftk secret set HF_TOKEN` or `printenv HF_TOKEN | ftk secret set HF_TOKEN`.
     """
     from cli.commands import _ui
-    from cli.ops.secrets import set_secret
+    from cli.ops.secrets import secrets_applier, set_secret
 
-    message = set_secret(app.target(), name, lambda: _read_value(name))
-    _ui.ok(message)
+    target = app.target()
+    applier = secrets_applier(target) if apply else None
+    _ui.ok(set_secret(target, name, lambda: _read_value(name)))
+    if applier:
+        with _ui.console().status("applying the stack's secrets (pulumi up)…"):
+            _ui.ok(applier())
 
 
 def _read_value(name: str) -> str:
@@ -64,16 +74,22 @@ def list_(app: App, as_json: bool) -> None:
 @secret.command("rm")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_apply_opt
 @pass_app
-def rm(app: App, name: str, yes: bool) -> None:
+def rm(app: App, name: str, yes: bool, apply: bool) -> None:
     """Remove secret NAME."""
     from cli.commands import _ui
     from cli.errors import UsageError
-    from cli.ops.secrets import check_name, remove_secret
+    from cli.ops.secrets import check_name, remove_secret, secrets_applier
 
     check_name(name)
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError("removing a secret needs confirmation", hint="pass --yes")
         click.confirm(f"remove secret {name}?", abort=True, err=True)
-    _ui.ok(remove_secret(app.target(), name))
+    target = app.target()
+    applier = secrets_applier(target) if apply else None
+    _ui.ok(remove_secret(target, name))
+    if applier:
+        with _ui.console().status("applying the stack's secrets (pulumi up)…"):
+            _ui.ok(applier())

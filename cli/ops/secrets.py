@@ -38,3 +38,17 @@ def set_secret(target: Target, name: str, read_value: Callable[[], str]) -> str:
 
 def remove_secret(target: Target, name: str) -> str:
     return target.remove_secret(check_name(name))
+
+
+def secrets_applier(target: Target) -> Callable[[], str]:
+    """For `--apply`: the target's `apply_secrets` (a Pulumi stack target runs `pulumi up`).
+
+    Asked before anything is stored, so a wrong flag changes nothing.
+    """
+    apply = getattr(target, "apply_secrets", None)
+    if apply is None:
+        raise UsageError(
+            f"--apply is for a Pulumi stack target; the {target.kind} target applies secrets "
+            "as it sets them"
+        )
+    return apply

@@ -341,3 +341,26 @@ def test_chat_with_an_unreachable_endpoint(fake_target, invoke):
     fake_target.ep = replace(fake_target.ep, url="http://127.0.0.1:9")  # discard port: refused
     result = invoke(fake_target, ["chat", "hi"])
     assert result.exit_code == ExitCode.UNAVAILABLE and "ftk endpoint" in result.stderr
+
+
+def test_secret_apply_is_refused_where_the_target_cannot_apply(fake_target, invoke):
+    result = invoke(fake_target, ["secret", "set", "HF_TOKEN", "--apply"], input="v\n")
+    assert result.exit_code == ExitCode.USAGE and "Pulumi stack" in result.stderr
+    assert fake_target.secrets == {}  # nothing stored when the flag is wrong
+
+
+def test_secret_apply_runs_the_targets_apply(fake_target, invoke):
+    applied: list[bool] = []
+    fake_target.apply_secrets = lambda: applied.append(True) or "pulumi up done"
+    result = invoke(fake_target, ["secret", "set", "HF_TOKEN", "--apply"], input="v\n")
+    assert result.exit_code == 0 and applied == [True] and "pulumi up done" in result.stderr
+
+
+def test_deploy_syncs_the_inference_code_first(project, fake_target, invoke):
+    (project / "inference").mkdir()
+    (project / "inference" / "app.py").write_text("")
+    _finished_run(fake_target)
+    assert invoke(fake_target, ["deploy", "r1"], project).exit_code == 0
+    assert "inference/app.py" in fake_target.share().files
+    invoke(fake_target, ["deploy", "r1", "--no-sync"], project)
+    assert fake_target.deployed == [("r1", "b"), ("r1", "b")]
