@@ -9,6 +9,7 @@ import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.resources as resources
 
 from stacks.environment import Environment, EnvironmentArgs
+from stacks.gpu import normalize_region
 from stacks.inference import InferenceApp, InferenceAppArgs
 from stacks.job import FinetuningJob, FinetuningJobArgs
 from stacks.monitoring import Monitoring, MonitoringArgs
@@ -38,7 +39,6 @@ def build(settings: Settings) -> Stack:
     subscription_id = authorization.get_client_config().subscription_id
     names = settings.names(seed=subscription_id)
     rg_name, location = _resource_group(settings, names)
-    settings.check_region(location)
     tags = settings.tags
     ex = settings.existing
 
@@ -162,12 +162,18 @@ def build(settings: Settings) -> Stack:
 
 
 def _resource_group(settings: Settings, names: StackNames) -> tuple[pulumi.Output[str], str]:
-    """An existing group is only read (never managed, so never deleted); else one is created."""
+    """An existing group is only read (never managed, so never deleted); else one is created.
+
+    The region is checked against the GPU before the first resource is declared.
+    """
     if settings.existing.resource_group:
         found = resources.get_resource_group(resource_group_name=names.resource_group)
-        return pulumi.Output.from_input(found.name), settings.location or found.location
+        location = settings.location or normalize_region(found.location)
+        settings.check_region(location)
+        return pulumi.Output.from_input(found.name), location
     if settings.location is None:  # load_settings guarantees a location here
         raise SettingsError("No region: set azure-native:location.")
+    settings.check_region(settings.location)
     group = resources.ResourceGroup(
         "resource-group",
         resource_group_name=names.resource_group,

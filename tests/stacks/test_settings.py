@@ -1,0 +1,138 @@
+"""Stack config validation: every bad value stops the program at start with one clear message."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from stacks.settings import DEFAULT_COMMANDS, SettingsError, load_settings
+from tests.stacks.mocks import run_program, set_stack_config
+
+
+def load(config: dict, **kwargs) -> object:
+    set_stack_config(config, **kwargs)
+    return load_settings()
+
+
+def test_defaults_match_the_documented_ones(pulumi_mocks) -> None:
+    s = load({})
+    assert s.gpu.type == "Consumption-GPU-NC24-A100"
+    assert (s.cpu, s.memory) == (24, "220Gi")
+    assert (s.timeout, s.replica_retry_limit, s.maximum_instance_count) == (10800, 0, 1)
+    assert s.time_budget_seconds == 10800 - 600
+    assert s.commands == DEFAULT_COMMANDS
+    assert s.mount_path == "/mount"
+    assert s.location == "swedencentral"
+    assert s.inference is not None and s.inference.min_replicas == 0
+    assert s.tags == {"project": "ftk", "stack": "dev", "managed-by": "pulumi"}
+
+
+def test_t4_profile_defaults_to_its_own_replica_size(pulumi_mocks) -> None:
+    s = load({"gpuProfile": "Consumption-GPU-NC8as-T4"})
+    assert (s.cpu, s.memory) == (8, "56Gi")
+
+
+def test_short_timeout_keeps_a_proportional_margin(pulumi_mocks) -> None:
+    assert load({"timeout": 100}).time_budget_seconds == 90
+
+
+def test_startup_budget_fits_aca_probe_limits(pulumi_mocks) -> None:
+    inf = load({"inferenceStartupSeconds": 2460}).inference
+    delay, period, failures = inf.startup_probe
+    assert delay <= 60 and period <= 240 and failures <= 10
+    assert delay + period * failures >= 2460
+
+
+@pytest.mark.parametrize(
+    ("config", "fragments"),
+    [
+        ({"gpuProfile": "NC24-A10"}, ["ftk:gpuProfile", "'NC24-A10'", "NC24-A100", "one of"]),
+        ({"timeout": 0}, ["ftk:timeout", "'0'", "from 1 to 86400"]),
+        ({"timeout": 86401}, ["ftk:timeout", "'86401'", "from 1 to 86400"]),
+        ({"timeout": "3h"}, ["ftk:timeout", "'3h'", "whole number"]),
+        ({"storageAccountName": "My_Storage"}, ["storageAccountName", "3-24", "lowercase"]),
+        ({"storageAccountName": "ab"}, ["storageAccountName", "'ab'", "3-24"]),
+        ({"acaJobName": "train--job"}, ["ftk:acaJobName", "'train--job'", "no '--'"]),
+        ({"acaJobName": "1job"}, ["acaJobName", "starts with a letter"]),
+        ({"acaAppName": "a" * 33}, ["acaAppName", "2-32 characters"]),
+        ({"acaAppName": "App"}, ["acaAppName", "lowercase"]),
+        ({"fileShareName": "-share"}, ["fileShareName", "3-63"]),
+        ({"acaEnvironmentStorageName": "x" * 33}, ["acaEnvironmentStorageName", "2-32"]),
+        ({"resourceGroupName": "rg."}, ["resourceGroupName", "must not end with '.'"]),
+        ({"gpuMinimumCount": 0}, ["ftk:gpuMinimumCount", "serverless", "takes no node counts"]),
+        ({"gpuMaximumCount": 2}, ["ftk:gpuMaximumCount", "'2'", "ARM rejects"]),
+        (
+            {"gpuProfile": "NC24-A100", "gpuMinimumCount": 3, "gpuMaximumCount": 2},
+            ["gpuMinimumCount", "must not exceed gpuMaximumCount"],
+        ),
+        ({"cpu": 48}, ["ftk:cpu", "'48'", "at most 24"]),
+        ({"memory": "220GB"}, ["ftk:memory", "'220GB'", "'220Gi'"]),
+        ({"commands": []}, ["ftk:commands", "non-empty list"]),
+        ({"commands": "python train.py"}, ["ftk:commands", "list"]),
+        ({"mountPath": "mount"}, ["ftk:mountPath", "absolute path"]),
+        ({"maximumInstanceCount": 0}, ["maximumInstanceCount", "from 1 to 100"]),
+        ({"inferenceMinReplicas": 2}, ["inferenceMinReplicas", "'2'", "from 0 to 1"]),
+        ({"inferencePort": 70000}, ["inferencePort", "1 to 65535"]),
+        ({"inferenceEnabled": "yes"}, ["inferenceEnabled", "true or false"]),
+        ({"storageSku": "Premium_LRS"}, ["storageSku", "Standard_LRS"]),
+        ({"logRetentionDays": 7}, ["logRetentionDays", "30 to 730"]),
+        ({"gpuProfle": "NC24-A100"}, ["ftk:gpuProfle", "not a key", "ftk:gpuProfile"]),
+        ({"existingFileShare": True}, ["existingFileShare", "needs"]),
+        ({"existingResourceGroup": True}, ["existingResourceGroup", "resourceGroupName"]),
+        ({"tags": ["a"]}, ["ftk:tags", "object"]),
+    ],
+)
+def test_bad_config_is_rejected_naming_key_value_and_rule(pulumi_mocks, config, fragments):
+    with pytest.raises(SettingsError) as err:
+        load(config)
+    for fragment in fragments:
+        assert fragment in str(err.value), f"{fragment!r} missing from: {err.value}"
+
+
+def test_errors_are_run_errors_so_pulumi_prints_no_traceback(pulumi_mocks) -> None:
+    with pytest.raises(pulumi.RunError):
+        load({"timeout": -1})
+
+
+def test_no_region_at_all_says_how_to_set_one(pulumi_mocks) -> None:
+    with pytest.raises(SettingsError, match="azure-native:location"):
+        load({}, location=None)
+
+
+def test_bad_job_secret_name_never_echoes_the_value(pulumi_mocks) -> None:
+    with pytest.raises(SettingsError) as err:
+        load({}, secrets={"jobSecrets": {"hf-token": "hf_SECRET_VALUE"}})
+    assert "ftk:jobSecrets.hf-token" in str(err.value)
+    assert "hf_SECRET_VALUE" not in str(err.value)
+
+
+def test_job_secret_values_must_be_strings(pulumi_mocks) -> None:
+    with pytest.raises(SettingsError, match="non-empty string"):
+        load({}, secrets={"jobSecrets": {"HF_TOKEN": 123}})
+
+
+def test_job_secret_values_are_kept_out_of_the_settings_repr(pulumi_mocks) -> None:
+    s = load({}, secrets={"jobSecrets": {"HF_TOKEN": "hf_SECRET_VALUE"}})
+    assert s.job_secret_names == ("HF_TOKEN",)
+    assert "hf_SECRET_VALUE" not in repr(s)
+
+
+def test_region_known_to_lack_the_gpu_is_rejected_before_any_resource(pulumi_mocks) -> None:
+    with pytest.raises(SettingsError) as err:
+        run_program({"gpuProfile": "Consumption-GPU-NC8as-T4"}, location="westus")
+    message = str(err.value)
+    assert "azure-native:location = 'westus'" in message
+    assert "swedencentral" in message and "skipRegionCheck" in message
+    assert not [r for r in pulumi_mocks.resources if r.typ.startswith("azure-native:")]
+
+
+def test_skip_region_check_lets_a_newer_region_through(pulumi_mocks) -> None:
+    run = run_program(
+        {"gpuProfile": "Consumption-GPU-NC8as-T4", "skipRegionCheck": True}, location="westus"
+    )
+    assert run.value("LOCATION") == "westus"
+
+
+def test_region_missing_from_the_table_only_warns(pulumi_mocks) -> None:
+    run = run_program({}, location="East US 2")
+    assert run.value("LOCATION") == "eastus2"
