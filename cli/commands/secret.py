@@ -29,14 +29,9 @@ def set_(app: App, name: str, apply: bool) -> None:
     Example: `ftk secret set HF_TOKEN` or `printenv HF_TOKEN | ftk secret set HF_TOKEN`.
     """
     from cli.commands import _ui
-    from cli.ops.secrets import secrets_applier, set_secret
+    from cli.ops.secrets import set_secret
 
-    target = app.target()
-    applier = secrets_applier(target) if apply else None
-    _ui.ok(set_secret(target, name, lambda: _read_value(name)))
-    if applier:
-        with _ui.console().status("applying the stack's secrets (pulumi up)…"):
-            _ui.ok(applier())
+    _ui.ok(set_secret(app.target(), name, lambda: _read_value(name), apply=apply))
 
 
 def _read_value(name: str) -> str:
@@ -80,16 +75,11 @@ def rm(app: App, name: str, yes: bool, apply: bool) -> None:
     """Remove secret NAME."""
     from cli.commands import _ui
     from cli.errors import UsageError
-    from cli.ops.secrets import check_name, remove_secret, secrets_applier
+    from cli.ops.secrets import check_name, remove_secret
 
     check_name(name)
     if not yes:
         if not sys.stdin.isatty():
             raise UsageError("removing a secret needs confirmation", hint="pass --yes")
         click.confirm(f"remove secret {name}?", abort=True, err=True)
-    target = app.target()
-    applier = secrets_applier(target) if apply else None
-    _ui.ok(remove_secret(target, name))
-    if applier:
-        with _ui.console().status("applying the stack's secrets (pulumi up)…"):
-            _ui.ok(applier())
+    _ui.ok(remove_secret(app.target(), name, apply=apply))

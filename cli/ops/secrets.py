@@ -25,30 +25,30 @@ def aca_secret_name(name: str) -> str:
     return check_name(name).lower().replace("_", "-")
 
 
-def set_secret(target: Target, name: str, read_value: Callable[[], str]) -> str:
+def _check_apply(target: Target, apply: bool) -> None:
+    if apply and target.kind != "stack":
+        raise UsageError(
+            f"--apply is for a Pulumi stack target; the {target.kind} target applies secrets "
+            "as it sets them"
+        )
+
+
+def set_secret(
+    target: Target, name: str, read_value: Callable[[], str], *, apply: bool = False
+) -> str:
     """Store a job secret; `read_value` is asked only when the target stores values."""
     check_name(name)
+    _check_apply(target, apply)
     if not getattr(target, "stores_secrets", True):
         return target.set_secret(name, "")
     value = read_value()
     if not value or not value.strip():
         raise UsageError(f"empty value for {name}; nothing was stored")
-    return target.set_secret(name, value.strip("\r\n"))
+    value = value.strip("\r\n")
+    return target.set_secret(name, value, apply=True) if apply else target.set_secret(name, value)
 
 
-def remove_secret(target: Target, name: str) -> str:
-    return target.remove_secret(check_name(name))
-
-
-def secrets_applier(target: Target) -> Callable[[], str]:
-    """For `--apply`: the target's `apply_secrets` (a Pulumi stack target runs `pulumi up`).
-
-    Asked before anything is stored, so a wrong flag changes nothing.
-    """
-    apply = getattr(target, "apply_secrets", None)
-    if apply is None:
-        raise UsageError(
-            f"--apply is for a Pulumi stack target; the {target.kind} target applies secrets "
-            "as it sets them"
-        )
-    return apply
+def remove_secret(target: Target, name: str, *, apply: bool = False) -> str:
+    check_name(name)
+    _check_apply(target, apply)
+    return target.remove_secret(name, apply=True) if apply else target.remove_secret(name)

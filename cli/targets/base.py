@@ -104,10 +104,12 @@ class Target(Protocol):
 
     def list_secrets(self) -> list[str]: ...
 
-    def set_secret(self, name: str, value: str) -> str:
-        """Store a job secret; returns a sentence saying what happened / what to run next."""
+    def set_secret(self, name: str, value: str, *, apply: bool = False) -> str:
+        """Store a job secret; returns a sentence saying what happened / what to run next.
 
-    def remove_secret(self, name: str) -> str: ...
+        `apply` (Pulumi stack targets only; `ftk secret set --apply`) also runs `pulumi up`."""
+
+    def remove_secret(self, name: str, *, apply: bool = False) -> str: ...
 
     def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
         """Point the inference app at a run's adapter (or the base only) and wait until ready."""

@@ -342,7 +342,7 @@ class LocalTarget:
         self.base.mkdir(parents=True, exist_ok=True)
         _write_json(self._secret_names_file, {"names": sorted(set(names))})
 
-    def set_secret(self, name: str, value: str) -> str:
+    def set_secret(self, name: str, value: str, *, apply: bool = False) -> str:
         """Records the name only; the value is never stored (local runs read the environment)."""
         self._save_secret_names([*self.list_secrets(), name])
         state = "is set" if os.environ.get(name) else "is NOT set"
@@ -351,7 +351,7 @@ class LocalTarget:
             f"ftk stores no secret values locally. Export it before `ftk --local run`."
         )
 
-    def remove_secret(self, name: str) -> str:
+    def remove_secret(self, name: str, *, apply: bool = False) -> str:
         names = self.list_secrets()
         if name not in names:
             raise NotFoundError(f"no local secret named {name}", hint="see `ftk secret list`")

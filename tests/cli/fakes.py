@@ -118,11 +118,11 @@ class FakeTarget:
     def list_secrets(self) -> list[str]:
         return sorted(self.secrets)
 
-    def set_secret(self, name: str, value: str) -> str:
+    def set_secret(self, name: str, value: str, *, apply: bool = False) -> str:
         self.secrets[name] = value
-        return f"{name} stored"
+        return f"{name} stored" + (" and applied" if apply else "")
 
-    def remove_secret(self, name: str) -> str:
+    def remove_secret(self, name: str, *, apply: bool = False) -> str:
         if name not in self.secrets:
             raise NotFoundError(f"no secret named {name}")
         del self.secrets[name]

@@ -349,11 +349,12 @@ def test_secret_apply_is_refused_where_the_target_cannot_apply(fake_target, invo
     assert fake_target.secrets == {}  # nothing stored when the flag is wrong
 
 
-def test_secret_apply_runs_the_targets_apply(fake_target, invoke):
-    applied: list[bool] = []
-    fake_target.apply_secrets = lambda: applied.append(True) or "pulumi up done"
+def test_secret_apply_is_passed_to_a_stack_target(fake_target, invoke):
+    fake_target.kind = "stack"
     result = invoke(fake_target, ["secret", "set", "HF_TOKEN", "--apply"], input="v\n")
-    assert result.exit_code == 0 and applied == [True] and "pulumi up done" in result.stderr
+    assert result.exit_code == 0 and "HF_TOKEN stored and applied" in result.stderr
+    removed = invoke(fake_target, ["secret", "rm", "HF_TOKEN", "--yes", "--apply"])
+    assert removed.exit_code == 0 and fake_target.secrets == {}
 
 
 def test_deploy_syncs_the_inference_code_first(project, fake_target, invoke):
