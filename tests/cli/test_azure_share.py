@@ -1,0 +1,148 @@
+"""The Azure Files share through the real SDK against the fake: atomic writes, errors, sync
+through the CLI's engine, throttling and a network drop mid-sync."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli.errors import AuthError, NotFoundError, UnavailableError
+from cli.sync.engine import sync
+from tests.fakes.azure import FakeAzure
+from tests.fakes.azure_fixtures import *  # noqa: F403
+
+
+def _workspace(root: Path, n: int = 12) -> dict[str, bytes]:
+    files = {}
+    for i in range(n):
+        rel = f"data/part{i % 3}/file{i}.jsonl" if i % 2 else f"training/mod{i}.py"
+        content = (f"{i}:" * (i * 300 + 1)).encode()
+        files[rel] = content
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(content)
+    return files
+
+
+def test_share_round_trip_writes_atomically(azure_target, fake_azure: FakeAzure, tmp_path: Path):
+    share = azure_target.share()
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * (5 * 4096 + 7))  # > one 4 MiB range
+    share.upload_file(big, "models/big.bin")  # parent made on demand
+    share.write_bytes("runs/r1/status", b"running")
+    share.write_bytes("empty.txt", b"")
+
+    assert sorted(f.path for f in share.list_files()) == [
+        "empty.txt",
+        "models/big.bin",
+        "runs/r1/status",
+    ]
+    assert share.read_bytes("runs/r1/status") == b"running"
+    assert share.read_bytes("empty.txt") == b""
+    share.download_file("models/big.bin", tmp_path / "out" / "big.bin")
+    assert (tmp_path / "out" / "big.bin").read_bytes() == big.read_bytes()
+    assert share.exists("models/big.bin") and share.exists("models")
+    assert not share.exists("models/nope.bin")
+    # Written under a temporary name and renamed into place: never created at the final path.
+    creates = [
+        line
+        for line in fake_azure.server.requests_matching("PUT /ftkdevstore/ftk/models/")
+        if "comp=" not in line and "restype=" not in line
+    ]
+    assert creates and all(".ftk-part-" in line for line in creates)
+    assert [p for p in fake_azure.files.paths("ftk") if ".ftk-part-" in p] == []
+
+    share.delete("models/big.bin")
+    share.delete("models/big.bin")  # already gone: fine
+    assert not share.exists("models/big.bin")
+    with pytest.raises(FileNotFoundError):
+        share.read_bytes("models/big.bin")
+
+
+def test_missing_share_names_it(fake_azure: FakeAzure):
+    from cli.targets.azure import AzureTarget
+
+    target = AzureTarget.from_outputs(
+        fake_azure.outputs(FILE_SHARE_NAME="gone"), connection=fake_azure.connection()
+    )
+    with pytest.raises(NotFoundError, match="file share 'gone'") as info:
+        target.share().write_bytes("x.txt", b"x")
+    assert "FILE_SHARE_NAME" in (info.value.hint or "")
+    with pytest.raises(NotFoundError, match="file share 'gone'"):
+        list(target.share().list_files())
+
+
+def test_missing_storage_account_names_it(fake_azure: FakeAzure):
+    from cli.targets.azure import AzureTarget
+
+    target = AzureTarget.from_outputs(
+        fake_azure.outputs(STORAGE_ACCOUNT_NAME="nostore"), connection=fake_azure.connection()
+    )
+    with pytest.raises(NotFoundError, match="storage account 'nostore'"):
+        target.share().exists("x")
+
+
+def test_account_key_needs_a_role(azure_target, fake_azure: FakeAzure):
+    fake_azure.arm.deny.add("/listKeys")
+    with pytest.raises(AuthError) as info:
+        azure_target.share().exists("x")
+    assert "Storage Account Key Operator" in (info.value.hint or "")
+    assert fake_azure.arm.account_key not in str(info.value) + (info.value.hint or "")
+
+
+def test_sync_then_noop_resync(azure_target, fake_azure: FakeAzure, tmp_path: Path):
+    root = tmp_path / "ws"
+    files = _workspace(root)
+    share = azure_target.share()
+
+    first = sync(root, share)
+    assert sorted(first.uploaded) == sorted(files)
+    for rel, content in files.items():
+        assert fake_azure.files.read("ftk", rel) == content
+    manifest = json.loads(fake_azure.files.read("ftk", ".ftk/manifest.json"))
+    assert set(manifest["files"]) == set(files)
+
+    before = len(fake_azure.server.log)
+    again = sync(root, share)
+    assert again.uploaded == [] and again.bytes == 0
+    new_requests = fake_azure.server.log[before:]
+    assert not [r for r in new_requests if r.startswith("PUT")], new_requests
+
+
+def test_throttled_uploads_are_retried(azure_target, fake_azure: FakeAzure, tmp_path: Path):
+    root = tmp_path / "ws"
+    files = _workspace(root, n=6)
+    fake_azure.faults.fail("comp=range", 503, times=3)
+    fake_azure.faults.fail("GET /subscriptions", 429, times=1)  # ARM throttling too
+    result = sync(root, azure_target.share())
+    assert sorted(result.uploaded) == sorted(files)
+    assert all(fake_azure.files.read("ftk", rel) == c for rel, c in files.items())
+
+
+def test_network_drop_mid_sync_then_rerun_completes(
+    azure_target, fake_azure: FakeAzure, tmp_path: Path
+):
+    root = tmp_path / "ws"
+    files = _workspace(root, n=16)
+    share = azure_target.share()
+    # The network goes away after a few uploads: every data-plane request is dropped.
+    fake_azure.faults.drop("/ftkdevstore/ftk/", skip=12, times=10_000)
+    with pytest.raises(UnavailableError):
+        sync(root, share, workers=4)
+
+    # Nothing half-written is visible: each file at its final name is complete.
+    visible = [p for p in fake_azure.files.paths("ftk") if ".ftk-part-" not in p]
+    for rel in visible:
+        if rel in files:
+            assert fake_azure.files.read("ftk", rel) == files[rel], rel
+    assert len([p for p in visible if p in files]) < len(files)
+
+    fake_azure.faults.clear()
+    result = sync(root, share)
+    assert set(result.uploaded) | set(visible) >= set(files)
+    for rel, content in files.items():
+        assert fake_azure.files.read("ftk", rel) == content
+    assert sorted(f.path for f in share.list_files() if not f.path.startswith(".ftk/")) == sorted(
+        files
+    )

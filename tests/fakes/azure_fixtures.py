@@ -1,0 +1,48 @@
+"""Pytest fixtures for the Azure fake; test modules import them with `from ... import *`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.azure import FakeAzure
+
+__all__ = ["azure_target", "fake_azure", "infra_files", "infra_target"]
+
+
+@pytest.fixture
+def fake_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
+    """A running fake deployment (job, app, storage account, share, Log Analytics)."""
+    with FakeAzure(tmp_path_factory.mktemp("fake-azure"), lifetime=120) as fake:
+        yield fake
+
+
+@pytest.fixture
+def azure_target(fake_azure: FakeAzure):  # type: ignore[no-untyped-def]
+    """An AzureTarget for a Pulumi stack's outputs, its clients pointed at the fake."""
+    from cli.targets.azure import AzureTarget
+
+    return AzureTarget.from_outputs(fake_azure.outputs(), connection=fake_azure.connection())
+
+
+@pytest.fixture
+def infra_files(fake_azure: FakeAzure, tmp_path: Path) -> list[Path]:
+    """The AI Toolkit's infra/finetuning.config.json and infra/inference.config.json."""
+    folder = tmp_path / "infra"
+    folder.mkdir()
+    paths = []
+    for name, data in fake_azure.infra_files().items():
+        path = folder / name
+        path.write_text(json.dumps(data, indent=2))
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def infra_target(fake_azure: FakeAzure, infra_files: list[Path]):  # type: ignore[no-untyped-def]
+    from cli.targets.azure import AzureTarget
+
+    return AzureTarget.from_infra_files(infra_files, connection=fake_azure.connection())
