@@ -1,0 +1,87 @@
+"""Fixtures for training tests: small datasets in every format and configs pointing at them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+QA = [
+    ("What is the capital of France?", "Paris."),
+    ("What is the capital of Sweden?", "Stockholm."),
+    ("Is the fox quick?", "yes"),
+    ("Is the dog lazy?", "yes"),
+    ("Count: 0 1 2 3", "4 5 6"),
+    ("Sentiment of 'fine-tuning adapts a model'?", "positive"),
+    ("How do I deploy a model?", "Use Azure Container Apps with a GPU."),
+    ("Answer yes or no: is Paris in France?", "yes"),
+]
+
+
+def rows(fmt: str) -> list[dict[str, Any]]:
+    """Example rows of one data format."""
+    if fmt == "messages":
+        return [
+            {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+            for q, a in QA
+        ]
+    if fmt == "prompt_completion":
+        return [{"prompt": q + " ", "completion": a} for q, a in QA]
+    if fmt == "text":
+        return [{"text": f"Q: {q} A: {a}"} for q, a in QA]
+    if fmt == "template":
+        return [{"phrase": q, "tone": a, "extra": 1} for q, a in QA]
+    raise ValueError(fmt)
+
+
+TEMPLATE = "<|user|>\n{phrase}<|end|>\n<|assistant|>\n{tone}<|end|>"
+
+
+def write_jsonl(path: Path, items: list[Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+    return path
+
+
+def write_config(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(sections, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def fast_config(model: Path | str, train_file: str = "data/train.jsonl", **train: Any) -> dict:
+    """A config that trains a tiny model for a few steps on CPU."""
+    return {
+        "model": {"name": str(model)},
+        "data": {"train_file": train_file},
+        "quantization": {"mode": "none"},
+        "lora": {"r": 4, "alpha": 8},
+        "train": {
+            "max_steps": 2,
+            "batch_size": 2,
+            "logging_steps": 1,
+            "save_steps": 2,
+            "max_length": 64,
+            "gradient_checkpointing": False,
+            "warmup_ratio": 0.0,
+            **train,
+        },
+    }
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty workspace folder with its own model cache."""
+    root = tmp_path / "ws"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTK_MODEL_CACHE", str(tmp_path / "model-cache"))
+    monkeypatch.delenv("FTK_TIME_BUDGET_SECONDS", raising=False)
+    monkeypatch.delenv("FTK_WORKSPACE", raising=False)

@@ -1,0 +1,115 @@
+"""Command line of the training job (argparse, no torch until training starts).
+
+```
+python -m training --config runs/<run>/config.yaml [--workspace DIR] [--deadline SECONDS]
+python -m training validate --config FILE [--workspace DIR] [--json]
+```
+Exit codes: 0 succeeded, 1 failed, 2 config/data error, 75 resumable (deadline or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from training import paths
+from training.config import ConfigError, load_config
+from training.validate import validate_config_file
+
+EXIT_USER_ERROR = 2
+
+
+def _parser(validate: bool) -> argparse.ArgumentParser:
+    prog = "python -m training" + (" validate" if validate else "")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Check a training config and its data."
+        if validate
+        else "Fine-tune with QLoRA (resumes from the newest complete checkpoint).",
+    )
+    parser.add_argument("--config", required=True, type=Path, help="training config YAML")
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="root for relative paths (default: $FTK_WORKSPACE, else the current directory)",
+    )
+    if validate:
+        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    else:
+        parser.add_argument(
+            "--deadline",
+            type=float,
+            default=None,
+            help="time budget in seconds from process start (default: $FTK_TIME_BUDGET_SECONDS)",
+        )
+    return parser
+
+
+def run(argv: list[str], started_at: float | None = None) -> int:
+    """Dispatch `validate` or training; returns the exit code."""
+    if argv[:1] == ["validate"]:
+        return _validate(_parser(validate=True).parse_args(argv[1:]))
+    return _train(_parser(validate=False).parse_args(argv), started_at)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    report = validate_config_file(args.config, paths.workspace_root(args.workspace))
+    if args.json:
+        print(report.to_json())
+    else:
+        for issue in report.errors:
+            print(f"error: {issue}", file=sys.stderr)
+        for issue in report.warnings:
+            print(f"warning: {issue}", file=sys.stderr)
+        if report.ok:
+            stats = report.stats
+            print(
+                f"ok: {stats.get('format')} data, {stats.get('train_examples', 0)} train / "
+                f"{stats.get('eval_examples', 0)} eval examples"
+            )
+    return 0 if report.ok else EXIT_USER_ERROR
+
+
+def _train(args: argparse.Namespace, started_at: float | None) -> int:
+    _setup_logging()
+    deadline = args.deadline
+    if deadline is None and os.environ.get("FTK_TIME_BUDGET_SECONDS"):
+        try:
+            deadline = float(os.environ["FTK_TIME_BUDGET_SECONDS"])
+        except ValueError:
+            print("error: FTK_TIME_BUDGET_SECONDS must be a number of seconds", file=sys.stderr)
+            return EXIT_USER_ERROR
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"error: {args.config}: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    from training.train import main
+
+    return main(
+        config,
+        workspace=paths.workspace_root(args.workspace),
+        deadline=deadline,
+        started_at=started_at if started_at is not None else time.monotonic(),
+    )
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stdout,
+    )
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    for noisy in ("transformers", "datasets", "trl", "peft", "accelerate", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,375 @@
+"""The training config: one YAML file parsed into frozen, typed dataclasses (no torch).
+
+Sections `model`, `data`, `lora`, `quantization`, `train`, `output`. Every key, its type and its
+default live here and only here (`training/README.md` shows them; a test keeps the two in step).
+Unknown keys, wrong types and values outside their allowed set raise `ConfigError`, which names
+the key, its section and the line in the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TEMPLATE_FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+
+
+class ConfigError(ValueError):
+    """A problem with the training config that the user can fix; the message names the key."""
+
+    def __init__(self, message: str, *, key: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.line = line
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.message}{where}"
+
+
+def _choices(*values: str) -> dict[str, Any]:
+    return {"choices": values}
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """The base model."""
+
+    name: str = ""
+    trust_remote_code: bool = False
+    attn_implementation: str | None = field(
+        default=None, metadata=_choices("eager", "sdpa", "flash_attention_2")
+    )
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """Training and eval data, and how it is turned into token sequences."""
+
+    train_file: str = ""
+    eval_file: str | None = None
+    eval_split: float = 0.0
+    format: str = field(
+        default="auto",
+        metadata=_choices("auto", "messages", "prompt_completion", "text", "template"),
+    )
+    text_cols: tuple[str, ...] | None = None
+    text_template: str | None = None
+    completion_only_loss: bool = True
+
+
+@dataclass(frozen=True)
+class LoraSection:
+    """The LoRA adapter."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str | tuple[str, ...] = "auto"
+    bias: str = field(default="none", metadata=_choices("none", "all", "lora_only"))
+
+
+@dataclass(frozen=True)
+class QuantizationSection:
+    """How the frozen base weights are stored while training."""
+
+    mode: str = field(default="4bit", metadata=_choices("4bit", "8bit", "none"))
+    quant_type: str = field(default="nf4", metadata=_choices("nf4", "fp4"))
+    double_quant: bool = True
+    compute_dtype: str = field(
+        default="auto", metadata=_choices("auto", "bfloat16", "float16", "float32")
+    )
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    """Trainer knobs (mapped onto TRL's SFTConfig)."""
+
+    learning_rate: float = 2e-4
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 4
+    eval_batch_size: int | None = None
+    gradient_accumulation_steps: int = 1
+    max_length: int = 1024
+    packing: bool = False
+    gradient_checkpointing: bool = True
+    optimizer: str = "adamw_torch"
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    precision: str = field(default="auto", metadata=_choices("auto", "bf16", "fp16", "fp32"))
+    seed: int = 42
+    logging_steps: int = 10
+    eval_steps: int | None = None
+    save_steps: int = 100
+    save_total_limit: int | None = 2
+    num_threads: int | None = None
+
+
+@dataclass(frozen=True)
+class OutputSection:
+    """Where the run's files go."""
+
+    dir: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """A whole training config; `source` is the file it came from (None when built in code)."""
+
+    model: ModelSection
+    data: DataSection
+    lora: LoraSection = field(default_factory=LoraSection)
+    quantization: QuantizationSection = field(default_factory=QuantizationSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    output: OutputSection = field(default_factory=OutputSection)
+    source: Path | None = None
+
+
+SECTIONS: dict[str, type] = {
+    "model": ModelSection,
+    "data": DataSection,
+    "lora": LoraSection,
+    "quantization": QuantizationSection,
+    "train": TrainSection,
+    "output": OutputSection,
+}
+REQUIRED: dict[str, tuple[str, ...]] = {"model": ("name",), "data": ("train_file",)}
+
+
+def load_config(path: str | Path) -> TrainingConfig:
+    """Read and check a training config file; raises `ConfigError` naming the offending key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    return parse_config(text, source=path)
+
+
+def parse_config(text: str, source: Path | None = None) -> TrainingConfig:
+    """Parse YAML text into a `TrainingConfig` (see `load_config`)."""
+    try:
+        raw = yaml.safe_load(text)
+        lines = key_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(
+            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
+            line=mark.line + 1 if mark else None,
+        ) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("the config must be a mapping of sections (model, data, ...)", line=1)
+    return from_dict(raw, lines=lines, source=source)
+
+
+def from_dict(
+    raw: dict[str, Any], *, lines: dict[str, int] | None = None, source: Path | None = None
+) -> TrainingConfig:
+    """Build a `TrainingConfig` from plain data; `lines` maps keys to their lines in the file."""
+    lines = lines or {}
+    for name in raw:
+        if name not in SECTIONS:
+            raise ConfigError(
+                f"unknown section {name!r}; known sections: {', '.join(SECTIONS)}",
+                key=str(name),
+                line=lines.get(str(name)),
+            )
+    for name in REQUIRED:
+        if name not in raw:
+            raise ConfigError(f"missing section {name!r}", key=name)
+    sections = {
+        name: _build_section(name, cls, raw.get(name), lines) for name, cls in SECTIONS.items()
+    }
+    config = TrainingConfig(**sections, source=source)
+    _check_combinations(config, lines)
+    return config
+
+
+def to_dict(config: TrainingConfig) -> dict[str, dict[str, Any]]:
+    """The config as plain YAML-ready data (tuples become lists), without `source`."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in SECTIONS:
+        section = dataclasses.asdict(getattr(config, name))
+        out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in section.items()}
+    return out
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    """Every key of every section with its default (required keys show as empty strings)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, cls in SECTIONS.items():
+        out[name] = {}
+        for f in dataclasses.fields(cls):
+            value = f.default
+            out[name][f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _build_section(name: str, cls: type, raw: Any, lines: dict[str, int]) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"section {name!r} must be a mapping of keys", key=name, line=lines.get(name)
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = f"{name}.{key}"
+        if key not in fields:
+            raise ConfigError(
+                f"unknown key {dotted!r} in section {name!r}; known keys: {', '.join(fields)}",
+                key=dotted,
+                line=lines.get(dotted),
+            )
+        value = _coerce(value, hints[key], dotted, lines.get(dotted))
+        choices = fields[key].metadata.get("choices")
+        if choices and value is not None and value not in choices:
+            raise ConfigError(
+                f"{dotted} must be one of {', '.join(choices)} (got {value!r})",
+                key=dotted,
+                line=lines.get(dotted),
+            )
+        values[key] = value
+    for key in REQUIRED.get(name, ()):
+        if not values.get(key):
+            raise ConfigError(
+                f"missing required key {name}.{key}", key=f"{name}.{key}", line=lines.get(name)
+            )
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, key: str, line: int | None) -> Any:
+    """Check `value` against a field's type hint; ints are accepted for floats."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        if option is type(None) and value is None:
+            return None
+        if option is bool and isinstance(value, bool):
+            return value
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if option is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if option is float and isinstance(value, str) and _is_float(value):
+            return float(value)  # YAML 1.1 reads `2e-4` (no dot) as a string
+        if option is str and isinstance(value, str):
+            return value
+        is_list = typing.get_origin(option) is tuple and isinstance(value, list)
+        if is_list and all(isinstance(item, str) for item in value):
+            return tuple(value)
+    expected = " or ".join(_type_name(o) for o in options)
+    raise ConfigError(f"{key} must be {expected} (got {value!r})", key=key, line=line)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    if hint is type(None):
+        return "null"
+    if typing.get_origin(hint) is tuple:
+        return "a list of strings"
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+        hint, str(hint)
+    )
+
+
+def _check_combinations(config: TrainingConfig, lines: dict[str, int]) -> None:
+    """Cross-key checks that need no files and no torch."""
+    data, train, lora = config.data, config.train, config.lora
+
+    def fail(key: str, message: str) -> None:
+        raise ConfigError(message, key=key, line=lines.get(key))
+
+    if not 0.0 <= data.eval_split < 1.0:
+        fail("data.eval_split", "data.eval_split must be a fraction in [0, 1)")
+    if data.eval_file and data.eval_split > 0:
+        fail("data.eval_split", "set either data.eval_file or data.eval_split, not both")
+    if data.format == "template" and not data.text_template:
+        fail("data.format", "data.format 'template' needs data.text_template")
+    if data.text_template:
+        used = TEMPLATE_FIELD.findall(data.text_template)
+        if not used:
+            fail("data.text_template", "data.text_template uses no {column} placeholder")
+        if data.text_cols is not None:
+            unknown = [c for c in used if c not in data.text_cols]
+            if unknown:
+                fail(
+                    "data.text_template",
+                    f"data.text_template uses column(s) {', '.join(unknown)} "
+                    f"not listed in data.text_cols ({', '.join(data.text_cols)})",
+                )
+    if data.format not in ("auto", "template") and data.text_template:
+        fail("data.text_template", "data.text_template is only used with format 'template'")
+    positive = {
+        "train.batch_size": train.batch_size,
+        "train.gradient_accumulation_steps": train.gradient_accumulation_steps,
+        "train.max_length": train.max_length,
+        "train.logging_steps": train.logging_steps,
+        "train.save_steps": train.save_steps,
+        "lora.r": lora.r,
+        "lora.alpha": lora.alpha,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            fail(key, f"{key} must be positive (got {value})")
+    for key, value in {
+        "train.eval_batch_size": train.eval_batch_size,
+        "train.eval_steps": train.eval_steps,
+        "train.save_total_limit": train.save_total_limit,
+        "train.num_threads": train.num_threads,
+    }.items():
+        if value is not None and value <= 0:
+            fail(key, f"{key} must be positive or null (got {value})")
+    if train.max_steps <= 0 and train.epochs <= 0:
+        fail("train.epochs", "set train.epochs > 0 or train.max_steps > 0")
+    if train.learning_rate <= 0:
+        fail("train.learning_rate", "train.learning_rate must be positive")
+    if not 0.0 <= train.warmup_ratio < 1.0:
+        fail("train.warmup_ratio", "train.warmup_ratio must be a fraction in [0, 1)")
+    if not 0.0 <= lora.dropout < 1.0:
+        fail("lora.dropout", "lora.dropout must be a fraction in [0, 1)")
+    if isinstance(lora.target_modules, tuple) and not lora.target_modules:
+        fail("lora.target_modules", "lora.target_modules must not be empty")
+    if isinstance(lora.target_modules, str) and lora.target_modules not in ("auto", "all-linear"):
+        fail(
+            "lora.target_modules",
+            "lora.target_modules must be auto, all-linear or a list of module names",
+        )
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """Map `section` and `section.key` to their 1-based line numbers in YAML source text."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    lines: dict[str, int] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return lines
+    for key_node, value_node in node.value:
+        section = str(key_node.value)
+        lines[section] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.MappingNode):
+            for sub_key, _ in value_node.value:
+                lines[f"{section}.{sub_key.value}"] = sub_key.start_mark.line + 1
+    return lines

@@ -1,0 +1,271 @@
+"""Training data: read JSONL / JSON arrays, detect the format, check every row by line (no torch).
+
+Formats (one per file):
+- `messages`: `{"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...]}`
+- `prompt_completion`: `{"prompt": "...", "completion": "..."}`
+- `text`: `{"text": "..."}`
+- `template`: any columns, rendered through `data.text_template` (the AI Toolkit's `text_cols` +
+  `text_template`, e.g. `<|user|>\\n{phrase}<|end|>\\n<|assistant|>\\n{tone}<|end|>`).
+
+`check_file` returns TRL-ready examples plus line-numbered errors and warnings; training refuses to
+start on errors, `validate` prints them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.config import TEMPLATE_FIELD, DataSection
+
+FORMATS = ("messages", "prompt_completion", "text", "template")
+ROLES = ("system", "user", "assistant")
+MAX_LISTED_LINES = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a data file; `line` is 1-based, None for the whole file."""
+
+    line: int | None
+    message: str
+
+
+@dataclass
+class DataCheck:
+    """What `check_file` found: the detected format, good examples (with lines) and problems."""
+
+    path: Path
+    format: str | None
+    examples: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+class DataError(ValueError):
+    """The data cannot be trained on; the message names the file and line."""
+
+
+def read_rows(path: Path) -> tuple[list[tuple[int, Any]], list[Problem]]:
+    """Rows of a JSONL file or a JSON array, each with its line number, plus parse errors."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [], [Problem(None, "file not found")]
+    except UnicodeDecodeError:
+        return [], [Problem(None, "not UTF-8 text")]
+    if text.lstrip().startswith("["):
+        return _read_json_array(text)
+    rows: list[tuple[int, Any]] = []
+    errors: list[Problem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            errors.append(Problem(number, f"invalid JSON: {exc.msg} (column {exc.colno})"))
+    return rows, errors
+
+
+def _read_json_array(text: str) -> tuple[list[tuple[int, Any]], list[Problem]]:
+    decoder = json.JSONDecoder()
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [], [Problem(exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")]
+    rows: list[tuple[int, Any]] = []
+    pos = text.index("[") + 1
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            break
+        value, end = decoder.raw_decode(text, pos)
+        rows.append((text.count("\n", 0, pos) + 1, value))
+        pos = end
+    return rows, []
+
+
+def detect_format(row: dict[str, Any], text_template: str | None) -> str | None:
+    """The format a row is written in, or None when it matches none."""
+    if text_template:
+        return "template"
+    if "messages" in row:
+        return "messages"
+    if "prompt" in row and "completion" in row:
+        return "prompt_completion"
+    if "text" in row:
+        return "text"
+    return None
+
+
+def check_row(row: Any, fmt: str, data: DataSection) -> str | None:
+    """Why a row cannot be used in format `fmt`, or None when it is fine."""
+    if not isinstance(row, dict):
+        return f"expected a JSON object, got {type(row).__name__}"
+    if fmt == "messages":
+        return _check_messages(row)
+    if fmt == "prompt_completion":
+        return _check_text_fields(row, ("prompt", "completion"))
+    if fmt == "text":
+        return _check_text_fields(row, ("text",))
+    return _check_template_row(row, data)
+
+
+def _check_text_fields(row: dict[str, Any], names: Iterable[str]) -> str | None:
+    for name in names:
+        if name not in row:
+            return f"missing field {name!r}"
+        if not isinstance(row[name], str):
+            return f"field {name!r} must be a string"
+        if not row[name].strip():
+            return f"empty {name!r}"
+    return None
+
+
+def _check_messages(row: dict[str, Any]) -> str | None:
+    messages = row.get("messages")
+    if messages is None:
+        return "missing field 'messages'"
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty list"
+    expected = "user"
+    for index, message in enumerate(messages, start=1):
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            return f"message {index}: needs 'role' and 'content'"
+        role, content = message["role"], message["content"]
+        if role not in ROLES:
+            return f"message {index}: unknown role {role!r} (use {', '.join(ROLES)})"
+        if not isinstance(content, str):
+            return f"message {index}: 'content' must be a string"
+        if not content.strip():
+            return f"message {index}: empty content"
+        if role == "system":
+            if index != 1:
+                return f"message {index}: 'system' is only allowed as the first message"
+            continue
+        if role != expected:
+            return f"message {index}: wrong role order: expected {expected!r}, got {role!r}"
+        expected = "assistant" if role == "user" else "user"
+    if messages[-1]["role"] != "assistant":
+        return "the last message must be from the 'assistant'"
+    return None
+
+
+def _check_template_row(row: dict[str, Any], data: DataSection) -> str | None:
+    assert data.text_template is not None
+    for column in data.text_cols or ():
+        if column not in row:
+            return f"missing column {column!r} (listed in data.text_cols)"
+    for column in TEMPLATE_FIELD.findall(data.text_template):
+        if column not in row:
+            return f"unknown template column {column!r}: this row has {', '.join(row) or 'none'}"
+        value = row[column]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return f"empty column {column!r}"
+        if isinstance(value, dict | list):
+            return f"column {column!r} must be a string or number"
+    return None
+
+
+def render_template(template: str, row: dict[str, Any]) -> str:
+    """Fill `{column}` placeholders from a row; other braces are kept as they are."""
+    return TEMPLATE_FIELD.sub(lambda m: str(row[m.group(1)]), template)
+
+
+def to_example(row: dict[str, Any], fmt: str, data: DataSection) -> dict[str, Any]:
+    """A checked row in the shape TRL's SFTTrainer takes (extra columns dropped)."""
+    if fmt == "messages":
+        return {"messages": [{"role": m["role"], "content": m["content"]} for m in row["messages"]]}
+    if fmt == "prompt_completion":
+        return {"prompt": row["prompt"], "completion": row["completion"]}
+    if fmt == "text":
+        return {"text": row["text"]}
+    assert data.text_template is not None
+    return {"text": render_template(data.text_template, row)}
+
+
+def check_file(path: Path, data: DataSection) -> DataCheck:
+    """Read, detect and check every row of `path`; duplicates are warnings."""
+    rows, errors = read_rows(path)
+    fmt = None if data.format == "auto" else data.format
+    if data.format == "auto" and data.text_template:
+        fmt = "template"
+    check = DataCheck(path=path, format=fmt, errors=list(errors))
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        if check.format is None and isinstance(row, dict):
+            check.format = detect_format(row, data.text_template)
+            if check.format is None:
+                check.errors.append(
+                    Problem(
+                        line,
+                        "cannot tell the format: expected 'messages', 'prompt'+'completion' or "
+                        "'text' fields (or set data.text_template)",
+                    )
+                )
+                return check
+        reason = check_row(row, check.format or "text", data)
+        if reason:
+            check.errors.append(Problem(line, reason))
+            continue
+        key = json.dumps(row, sort_keys=True)
+        if key in seen:
+            check.warnings.append(Problem(line, f"duplicate of line {seen[key]}"))
+        else:
+            seen[key] = line
+        check.examples.append((line, to_example(row, check.format or "text", data)))
+    if not rows and not errors:
+        check.errors.append(Problem(None, "no examples in the file"))
+    return check
+
+
+def example_text(example: dict[str, Any]) -> str:
+    """All the text of an example, for length estimates."""
+    if "messages" in example:
+        return "\n".join(m["content"] for m in example["messages"])
+    if "prompt" in example:
+        return example["prompt"] + example["completion"]
+    return example["text"]
+
+
+def long_examples(
+    examples: list[tuple[int, dict[str, Any]]],
+    max_length: int,
+    count_tokens: Callable[[str], int],
+    per_message_overhead: int = 4,
+) -> list[int]:
+    """Lines of examples whose token count (plus chat-template overhead) exceeds `max_length`."""
+    lines = []
+    for line, example in examples:
+        overhead = per_message_overhead * len(example.get("messages", ()))
+        if count_tokens(example_text(example)) + overhead > max_length:
+            lines.append(line)
+    return lines
+
+
+def split_eval(
+    examples: list[dict[str, Any]], fraction: float, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Hold out `fraction` of the examples (at least one when fraction > 0), reproducibly."""
+    if fraction <= 0:
+        return examples, []
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_eval = max(1, round(len(examples) * fraction))
+    held = set(order[:n_eval])
+    train = [e for i, e in enumerate(examples) if i not in held]
+    evals = [e for i, e in enumerate(examples) if i in held]
+    return train, evals
+
+
+def format_lines(lines: list[int]) -> str:
+    """'3, 9, 12 and 4 more' style list of line numbers."""
+    shown = ", ".join(str(n) for n in lines[:MAX_LISTED_LINES])
+    extra = len(lines) - MAX_LISTED_LINES
+    return f"{shown} and {extra} more" if extra > 0 else shown

@@ -1,0 +1,79 @@
+"""What the training device can do: CUDA or CPU, bf16 support, memory; and the precision to use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from training.config import QuantizationSection, TrainSection
+from training.errors import UserError
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """The device training runs on."""
+
+    device: str  # "cuda" | "cpu"
+    name: str
+    capability: tuple[int, int] | None = None
+    memory_bytes: int | None = None
+
+    @property
+    def cuda(self) -> bool:
+        return self.device == "cuda"
+
+    @property
+    def bf16(self) -> bool:
+        """bf16 tensor cores: Ampere (8.0) or newer."""
+        return self.capability is not None and self.capability >= (8, 0)
+
+
+def detect() -> Hardware:
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return Hardware("cuda", props.name, (props.major, props.minor), props.total_memory)
+    return Hardware("cpu", "cpu")
+
+
+def resolve_precision(train: TrainSection, hw: Hardware) -> str:
+    """`train.precision` made concrete: bf16 on Ampere+, fp16 on older GPUs, fp32 on CPU."""
+    wanted = train.precision
+    if wanted == "auto":
+        if not hw.cuda:
+            return "fp32"
+        return "bf16" if hw.bf16 else "fp16"
+    if wanted == "bf16" and hw.cuda and not hw.bf16:
+        raise UserError(
+            f"train.precision bf16 needs an Ampere or newer GPU; {hw.name} has compute capability "
+            f"{hw.capability[0]}.{hw.capability[1]}: use fp16 (or auto)"
+        )
+    if wanted == "fp16" and not hw.cuda:
+        raise UserError("train.precision fp16 needs a CUDA GPU; use fp32 (or auto) on CPU")
+    return wanted
+
+
+def compute_dtype(quant: QuantizationSection, precision: str, hw: Hardware) -> torch.dtype:
+    """The dtype 4-bit layers compute in: follows the precision unless set explicitly."""
+    name = quant.compute_dtype
+    if name == "auto":
+        name = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[precision]
+    if name == "bfloat16" and hw.cuda and not hw.bf16:
+        raise UserError(
+            f"quantization.compute_dtype bfloat16 is not supported on {hw.name}; use float16"
+        )
+    return getattr(torch, name)
+
+
+def load_dtype(precision: str) -> torch.dtype:
+    """The dtype for the frozen, non-quantized base weights."""
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+
+
+def peak_memory_bytes(hw: Hardware) -> int:
+    """Peak GPU memory allocated, or the process's peak resident memory on CPU."""
+    if hw.cuda:
+        return int(torch.cuda.max_memory_allocated())
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024

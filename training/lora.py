@@ -1,0 +1,29 @@
+"""The LoRA helper: a PEFT `LoraConfig` with per-architecture default target modules."""
+
+from __future__ import annotations
+
+from peft import LoraConfig
+
+from training.catalog import target_modules_for
+from training.config import LoraSection
+
+
+def target_modules(section: LoraSection, model_type: str) -> str | list[str]:
+    """`auto`: the architecture's attention and MLP projections (all linear layers if unknown)."""
+    if isinstance(section.target_modules, tuple):
+        return list(section.target_modules)
+    if section.target_modules == "auto":
+        known = target_modules_for(model_type)
+        return list(known) if known else "all-linear"
+    return section.target_modules
+
+
+def lora_config(section: LoraSection, model_type: str) -> LoraConfig:
+    return LoraConfig(
+        r=section.r,
+        lora_alpha=section.alpha,
+        lora_dropout=section.dropout,
+        bias=section.bias,
+        target_modules=target_modules(section, model_type),
+        task_type="CAUSAL_LM",
+    )
