@@ -271,8 +271,9 @@ def history_lines(
         response = client.query_resource(workspace_resource_id, query, timespan=timespan)
     else:
         raise UsageError(
-            "no Log Analytics workspace in the target",
-            hint="set LOG_ANALYTICS_WORKSPACE_ID or LOG_ANALYTICS_NAME in the config file",
+            "the target names no Log Analytics workspace (LOG_ANALYTICS_WORKSPACE_ID or "
+            "LOG_ANALYTICS_NAME)",
+            hint="add LOG_ANALYTICS_NAME to the --infra config file; live logs work without it",
         )
     if response.status == LogsQueryStatus.PARTIAL:
         tables = response.partial_data

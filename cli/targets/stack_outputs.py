@@ -28,9 +28,9 @@ def _automation() -> ModuleType:
 def _first_error_line(exc: BaseException) -> str:
     text = str(getattr(exc, "stderr", "") or exc)
     for line in text.splitlines():
-        line = line.strip()
-        if line.lower().startswith("error:"):
-            return line[6:].strip()
+        at = line.lower().find("error:")
+        if at >= 0:
+            return line[at + 6 :].strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else type(exc).__name__
 

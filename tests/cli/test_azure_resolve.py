@@ -1,0 +1,230 @@
+"""Resolving an Azure target: AI Toolkit config files as they are, and Pulumi stack outputs
+through a mocked Automation API (no Pulumi CLI here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from cli.errors import FtkError, NotFoundError, UsageError
+from cli.targets import stack_outputs
+from cli.targets.azure import AzureTarget
+
+
+def _write(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+FINETUNING = {
+    "SUBSCRIPTION_ID": "sub-1",
+    "RESOURCE_GROUP_NAME": "rg",
+    "STORAGE_ACCOUNT_NAME": "store",
+    "FILE_SHARE_NAME": "share",
+    "ACA_JOB_NAME": "job",
+    "COMMANDS": ["cd /mount", "python3 ./finetuning/invoke_olive.py"],
+}
+
+
+def test_infra_files_are_read_as_they_are(tmp_path: Path):
+    fine = _write(tmp_path / "infra/finetuning.config.json", FINETUNING)
+    inf = _write(
+        tmp_path / "infra/inference.config.json",
+        {"SUBSCRIPTION_ID": "sub-1", "ACA_APP_NAME": "app", "ACA_APP_ENDPOINT": "https://a"},
+    )
+    target = AzureTarget.from_infra_files([fine, inf])
+    assert target.kind == "infra"
+    described = target.describe()
+    assert described["ACA_JOB_NAME"] == "job" and described["ACA_APP_NAME"] == "app"
+    assert json.loads(described["COMMANDS"])[0] == "cd /mount"
+    assert target.job_name == "job" and target.app_name == "app"
+
+
+def test_null_value_names_the_key_and_the_file(tmp_path: Path):
+    fine = _write(tmp_path / "infra/finetuning.config.json", {**FINETUNING, "ACA_JOB_NAME": None})
+    target = AzureTarget.from_infra_files([fine])
+    with pytest.raises(UsageError) as info:
+        target.start_execution("r1")
+    assert "ACA_JOB_NAME is null in" in info.value.message
+    assert str(fine) in info.value.message
+    assert info.value.exit_code == 2
+
+
+def test_missing_key_names_the_key_and_the_files(tmp_path: Path):
+    fine = _write(tmp_path / "infra/finetuning.config.json", FINETUNING)
+    target = AzureTarget.from_infra_files([fine])
+    with pytest.raises(UsageError, match=r"ACA_APP_NAME is missing from .*finetuning.config.json"):
+        target.endpoint()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("{not json", "not valid JSON"), ("[1, 2]", "JSON object"), (None, "does not exist")],
+)
+def test_bad_infra_files(tmp_path: Path, content: str | None, expected: str):
+    path = tmp_path / "infra/finetuning.config.json"
+    if content is not None:
+        _write(path, content)
+    with pytest.raises(UsageError, match=expected):
+        AzureTarget.from_infra_files([path])
+
+
+def test_conflicting_infra_files(tmp_path: Path):
+    a = _write(tmp_path / "a.json", FINETUNING)
+    b = _write(tmp_path / "b.json", {**FINETUNING, "RESOURCE_GROUP_NAME": "other"})
+    with pytest.raises(UsageError, match="RESOURCE_GROUP_NAME differs"):
+        AzureTarget.from_infra_files([a, b])
+
+
+# -- Pulumi stack, Automation API mocked -------------------------------------------------------
+
+
+class StackNotFoundError(Exception):
+    pass
+
+
+class CommandError(Exception):
+    pass
+
+
+class FakeAuto:
+    """The slice of `pulumi.automation` that `PulumiStack` uses."""
+
+    errors = SimpleNamespace(StackNotFoundError=StackNotFoundError, CommandError=CommandError)
+
+    def __init__(self, outputs: dict[str, Any], *, selected: str | None = "dev", cli: bool = True):
+        self.outputs = outputs
+        self.selected = selected
+        self.cli = cli
+        self.config: dict[tuple[str, bool], Any] = {}
+        auto = self
+
+        class LocalWorkspace:
+            def __init__(self, work_dir: str):
+                if not auto.cli:
+                    raise FileNotFoundError("pulumi")
+
+            def stack(self) -> Any:
+                return SimpleNamespace(name=auto.selected) if auto.selected else None
+
+        class Stack:
+            @staticmethod
+            def select(name: str, workspace: Any) -> Any:
+                if name not in ("dev", "prod"):
+                    raise StackNotFoundError(name)
+                return FakeStackObject(name, auto)
+
+        self.LocalWorkspace = LocalWorkspace
+        self.Stack = Stack
+
+    @staticmethod
+    def ConfigValue(value: str, secret: bool = False) -> Any:
+        return SimpleNamespace(value=value, secret=secret)
+
+
+class FakeStackObject:
+    def __init__(self, name: str, auto: FakeAuto):
+        self.name = name
+        self.auto = auto
+
+    def outputs(self) -> dict[str, Any]:
+        return {
+            k: SimpleNamespace(value=v, secret=k == "ACA_APP_API_KEY")
+            for k, v in self.auto.outputs.items()
+        }
+
+    def set_config(self, key: str, value: Any, *, path: bool = False) -> None:
+        self.auto.config[(key, path)] = value
+
+    def get_all_config(self) -> dict[str, Any]:
+        names = {k.split(".", 1)[1]: "[secret]" for k, _ in self.auto.config}
+        return {"ftk:jobSecrets": SimpleNamespace(value=json.dumps(names), secret=True)}
+
+
+OUTPUTS = {**FINETUNING, "ACA_APP_NAME": "app", "ACA_APP_API_KEY": "sk-very-secret"}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: ftk\nruntime: python\n")
+    return tmp_path
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, auto: FakeAuto) -> FakeAuto:
+    monkeypatch.setattr(stack_outputs, "_automation", lambda: auto)
+    return auto
+
+
+def test_stack_outputs_resolve_and_hide_the_key(monkeypatch, project: Path):
+    _use(monkeypatch, FakeAuto(OUTPUTS))
+    target = AzureTarget.from_stack(project, None)
+    assert target.kind == "stack"
+    assert target.describe()["ACA_JOB_NAME"] == "job"
+    assert "ACA_APP_API_KEY" not in target.describe()
+    assert "sk-very-secret" not in json.dumps(dict(target.describe()))
+    assert target.config.secret("ACA_APP_API_KEY") == "sk-very-secret"
+
+
+def test_stack_secret_is_a_pulumi_secret_at_its_path(monkeypatch, project: Path):
+    auto = _use(monkeypatch, FakeAuto(OUTPUTS))
+    target = AzureTarget.from_stack(project, "prod")
+    target._stack.set_secret("HF_TOKEN", "hf_abc")  # type: ignore[union-attr]
+    value = auto.config[("jobSecrets.HF_TOKEN", True)]
+    assert value.value == "hf_abc" and value.secret is True
+    assert target._stack.secret_names() == ["HF_TOKEN"]  # type: ignore[union-attr]
+
+
+def test_stack_without_outputs(monkeypatch, project: Path):
+    _use(monkeypatch, FakeAuto({}))
+    with pytest.raises(NotFoundError, match="has no outputs yet") as info:
+        AzureTarget.from_stack(project, None)
+    assert "pulumi up" in (info.value.hint or "")
+
+
+def test_no_stack_selected(monkeypatch, project: Path):
+    _use(monkeypatch, FakeAuto(OUTPUTS, selected=None))
+    with pytest.raises(UsageError, match="no Pulumi stack is selected") as info:
+        AzureTarget.from_stack(project, None)
+    assert "--stack" in (info.value.hint or "")
+
+
+def test_unknown_stack(monkeypatch, project: Path):
+    _use(monkeypatch, FakeAuto(OUTPUTS))
+    with pytest.raises(NotFoundError, match="stack 'staging' does not exist"):
+        AzureTarget.from_stack(project, "staging")
+
+
+def test_pulumi_cli_missing(monkeypatch, project: Path):
+    _use(monkeypatch, FakeAuto(OUTPUTS, cli=False))
+    with pytest.raises(UsageError, match="Pulumi CLI is not installed") as info:
+        AzureTarget.from_stack(project, None)
+    assert "--infra" in (info.value.hint or "")
+
+
+def test_not_a_pulumi_project(monkeypatch, tmp_path: Path):
+    _use(monkeypatch, FakeAuto(OUTPUTS))
+    with pytest.raises(UsageError, match="no Pulumi project"):
+        AzureTarget.from_stack(tmp_path, None)
+
+
+def test_stack_missing_an_output_is_not_found(monkeypatch, project: Path):
+    _use(monkeypatch, FakeAuto({k: v for k, v in OUTPUTS.items() if k != "ACA_JOB_NAME"}))
+    target = AzureTarget.from_stack(project, None)
+    with pytest.raises(NotFoundError, match="stack 'dev' has no output ACA_JOB_NAME"):
+        target.executions()
+
+
+def test_pulumi_command_errors_are_one_line(monkeypatch, project: Path):
+    _use(monkeypatch, FakeAuto(OUTPUTS))
+
+    def broken(self: Any) -> Any:
+        raise CommandError("code: 255\nstderr: error: PULUMI_ACCESS_TOKEN must be set\n")
+
+    monkeypatch.setattr(FakeStackObject, "outputs", broken)
+    with pytest.raises(FtkError, match="pulumi failed: PULUMI_ACCESS_TOKEN must be set"):
+        AzureTarget.from_stack(project, None)
