@@ -130,9 +130,10 @@ def print_table(table: Table) -> None:
 
 
 def new_table(*columns: str) -> Table:
+    """A plain table; the first column (a name people copy) is never wrapped or cut."""
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for c in columns:
-        table.add_column(c)
+    for i, c in enumerate(columns):
+        table.add_column(c, no_wrap=i == 0, overflow="fold" if i == 0 else "ellipsis")
     return table
 
 

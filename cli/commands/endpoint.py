@@ -10,14 +10,23 @@ from cli.app import App, pass_app
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--show-key", is_flag=True, help="Also print the API key.")
+@click.option("--stop", is_flag=True, help="--local only: stop the local inference server.")
 @pass_app
-def endpoint(app: App, as_json: bool, show_key: bool) -> None:
+def endpoint(app: App, as_json: bool, show_key: bool, stop: bool) -> None:
     """Show the endpoint URL (OpenAI API at URL/v1), whether it is ready, and its model."""
     from cli.commands import _ui
     from cli.console import emit_json
+    from cli.errors import UsageError
     from cli.ops.deploy import endpoint_dict
 
-    data = endpoint_dict(app.target().endpoint(), show_key=show_key)
+    target = app.target()
+    if stop:
+        stop_endpoint = getattr(target, "stop_endpoint", None)
+        if stop_endpoint is None:
+            raise UsageError("--stop is for the local server; an Azure app scales to zero")
+        _ui.ok(stop_endpoint())
+        return
+    data = endpoint_dict(target.endpoint(), show_key=show_key)
     if as_json:
         emit_json(data)
         return

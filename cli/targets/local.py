@@ -360,13 +360,21 @@ class LocalTarget:
 
     # -- endpoint ---------------------------------------------------------------------------
 
-    def _stop_server(self) -> None:
+    def _stop_server(self) -> bool:
         meta = _read_json(self.endpoint_dir / "meta.json")
-        if meta and self._alive(int(meta["pid"])):
-            self._terminate_group(int(meta["pid"]))
-            deadline = time.monotonic() + 20
-            while self._alive(int(meta["pid"])) and time.monotonic() < deadline:
-                time.sleep(POLL_S)
+        if not (meta and self._alive(int(meta["pid"]))):
+            return False
+        self._terminate_group(int(meta["pid"]))
+        deadline = time.monotonic() + 20
+        while self._alive(int(meta["pid"])) and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+        return True
+
+    def stop_endpoint(self) -> str:
+        """`ftk --local endpoint --stop`: end the local inference server (Azure scales to zero)."""
+        if not self._stop_server():
+            raise NotFoundError("no local inference server is running")
+        return "the local inference server stopped; `ftk --local deploy` starts it again"
 
     def _write_key(self) -> str:
         key = secrets.token_urlsafe(32)

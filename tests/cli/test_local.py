@@ -143,6 +143,12 @@ def test_deploy_endpoint_and_chat_through_openai(project, local_target, invoke):
     refused = invoke(LocalTarget(project), ["chat", "hi"], project)
     assert refused.exit_code == ExitCode.AUTH and "API key" in refused.stderr
 
+    assert invoke(LocalTarget(project), ["endpoint", "--stop"], project).exit_code == 0
+    down = json.loads(invoke(local_target, ["endpoint", "--json"], project).stdout)
+    assert down["ready"] is False
+    again = invoke(local_target, ["endpoint", "--stop"], project)
+    assert again.exit_code == ExitCode.NOT_FOUND
+
 
 def test_endpoint_before_any_deploy(project, local_target, invoke):
     result = invoke(local_target, ["endpoint"], project)
