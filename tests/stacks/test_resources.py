@@ -28,6 +28,7 @@ WORKSPACE = "azure-native:operationalinsights:Workspace"
 RG = "azure-native:resources:ResourceGroup"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 HF_TOKEN = "hf_SENTINEL_token"
+COMPONENT_NAMES = {"storage", "monitoring", "environment", "finetuning", "inference"}
 
 
 def gpu_profile(mocks) -> dict:
@@ -303,12 +304,12 @@ def test_every_taggable_resource_carries_project_stack_and_managed_by(pulumi_moc
 def test_every_resource_sits_under_its_component(pulumi_mocks) -> None:
     run_program({})
     for r in pulumi_mocks.resources:
-        if r.typ in (RG,) or r.typ.startswith("ftk:azure:"):
+        if r.typ == RG or r.typ.startswith("ftk:azure:"):
             continue
         urn = pulumi_mocks.urn(r)
-        assert "ftk:azure:" in urn.split("::")[2], f"{urn} has no component parent"
-        assert r.name.split("-")[0] in {"storage", "monitoring", "environment", "finetuning",
-                                        "inference"}, urn  # fmt: skip
+        parent_types = urn.split("::")[2].split("$")[:-1]
+        assert parent_types[-1].startswith("ftk:azure:"), f"{urn} has no component parent"
+        assert r.name.split("-")[0] in COMPONENT_NAMES, f"{urn}: name not under its component"
 
 
 def test_outputs_carry_the_contract_and_no_key_in_plain_text(pulumi_mocks) -> None:
