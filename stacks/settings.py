@@ -332,7 +332,12 @@ def _reject_unknown_keys(config: pulumi.Config) -> None:
     prefix = f"{config.name}:"
     set_keys = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
     for full in sorted(set_keys):
-        key = full[len(prefix) :].split(".")[0]
+        key = full[len(prefix) :]
+        if full.startswith(prefix) and "." in key and key.split(".")[0] in KEYS:
+            raise SettingsError(
+                f"{full} is a key with a dot in its name, not a path: set it with "
+                f"`pulumi config set --path '{key}' ...` (add --secret for a secret)."
+            )
         if full.startswith(prefix) and key not in KEYS:
             near = difflib.get_close_matches(key, KEYS, n=1)
             hint = f"did you mean {config.full_key(near[0])}?" if near else "see docs/infra.md"

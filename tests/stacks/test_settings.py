@@ -89,6 +89,12 @@ def test_bad_config_is_rejected_naming_key_value_and_rule(pulumi_mocks, config, 
         assert fragment in str(err.value), f"{fragment!r} missing from: {err.value}"
 
 
+def test_a_dotted_key_set_without_path_is_caught(pulumi_mocks) -> None:
+    with pytest.raises(SettingsError, match=r"--path 'jobSecrets\.HF_TOKEN'") as err:
+        load({"jobSecrets.HF_TOKEN": "hf_SECRET_VALUE"})
+    assert "hf_SECRET_VALUE" not in str(err.value)
+
+
 def test_errors_are_run_errors_so_pulumi_prints_no_traceback(pulumi_mocks) -> None:
     with pytest.raises(pulumi.RunError):
         load({"timeout": -1})
