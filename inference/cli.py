@@ -1,0 +1,108 @@
+"""`python -m inference serve|merge`: flags built from the settings fields, so each is listed once.
+
+A flag overrides its env variable, which overrides the default. User errors (a missing model, a
+bad flag value) print one line and exit 2; a model that fails to load exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from inference.models import ModelError
+from inference.settings import MergeSettings, ServerSettings
+
+_METAVARS = {"base": "MODEL", "adapter": "[NAME=]PATH", "model_cache": "DIR", "out": "DIR"}
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def add_settings_flags(parser: argparse.ArgumentParser, settings_cls: type[BaseSettings]) -> None:
+    """One `--field-name` flag per settings field, typed and documented from the field."""
+    for name, info in settings_cls.model_fields.items():
+        if info.exclude:
+            continue
+        annotation = _strip_optional(info.annotation)
+        env = info.validation_alias if isinstance(info.validation_alias, str) else None
+        env = env or f"FTK_{name.upper()}"
+        default = ""
+        if not info.is_required():
+            default = f", default {info.get_default(call_default_factory=True)!r}"
+        kwargs: dict[str, Any] = {
+            "dest": name,
+            "default": None,
+            "help": f"{info.description} (env {env}{default})",
+            "required": info.is_required(),
+        }
+        if annotation is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+            kwargs.pop("required")
+        elif typing.get_origin(annotation) is list:
+            kwargs.update(action="append", metavar=_METAVARS.get(name, "VALUE"))
+        elif typing.get_origin(annotation) is typing.Literal:
+            kwargs["choices"] = list(typing.get_args(annotation))
+        else:
+            kwargs["type"] = annotation if annotation in (int, float, Path) else str
+            kwargs["metavar"] = _METAVARS.get(name, name.upper())
+        parser.add_argument("--" + name.replace("_", "-"), **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m inference",
+        description="Serve a base model and its LoRA adapters (OpenAI API + chat UI), or merge.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="OpenAI-compatible server with a chat UI at /.", description=__doc__
+    )
+    add_settings_flags(serve, ServerSettings)
+    merge = commands.add_parser(
+        "merge", help="Merge an adapter into its base (plain safetensors).", description=__doc__
+    )
+    add_settings_flags(merge, MergeSettings)
+    return parser
+
+
+def _settings(settings_cls: type[BaseSettings], args: argparse.Namespace) -> Any:
+    given = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
+    return settings_cls(**given)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            from inference.serve import serve
+
+            return serve(_settings(ServerSettings, args))
+        from inference.merge import merge
+
+        out = merge(_settings(MergeSettings, args))
+        print(out)
+        return 0
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        return _fail(f"{where}: {first['msg']}")
+    except ModelError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,198 @@
+"""OpenAI chat-completions wire format: request and response models with shared, bounded fields.
+
+Unknown request fields are ignored (clients send many optional ones); fields we accept but cannot
+honour (`n` > 1, tools) are rejected with a clear 400 instead of being silently dropped.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Shared fields: validation and the OpenAPI docs agree, and the UI uses the same bounds.
+TEMPERATURE_MAX = 2.0
+temperature_field = Field(
+    default=1.0,
+    ge=0.0,
+    le=TEMPERATURE_MAX,
+    description="Sampling temperature; 0 means greedy decoding.",
+)
+top_p_field = Field(
+    default=1.0, gt=0.0, le=1.0, description="Nucleus sampling: keep the smallest top-p mass."
+)
+top_k_field = Field(
+    default=None, ge=0, le=1000, description="Keep only the k most likely tokens (0: no limit)."
+)
+max_tokens_field = Field(
+    default=None,
+    ge=1,
+    le=1_000_000,
+    description="Most new tokens to generate; bounded by the context and the server's limit.",
+)
+seed_field = Field(
+    default=None,
+    ge=0,
+    le=2**63 - 1,
+    description="Seed for sampling; same seed and request give the same answer.",
+)
+stop_field = Field(
+    default=None,
+    description="Up to 4 strings; generation stops before any of them.",
+)
+
+
+class ContentPart(BaseModel):
+    """One part of a message's content; only text parts are supported."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    """One turn of the conversation."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[ContentPart] | None = Field(default=None, max_length=1_000_000)
+    name: str | None = None
+
+    def text(self) -> str:
+        """The message's text (text parts joined)."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text or "" for part in self.content if part.type == "text")
+
+    @field_validator("content")
+    @classmethod
+    def _text_only(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            kinds = {part.type for part in value} - {"text"}
+            if kinds:
+                raise ValueError(f"only text content is supported, got {sorted(kinds)}")
+        return value
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """`POST /v1/chat/completions` body (the subset a local model can honour)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(min_length=1, max_length=256, description="Base model or adapter name.")
+    messages: list[ChatMessage] = Field(min_length=1, max_length=1024)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = max_tokens_field
+    max_completion_tokens: int | None = max_tokens_field
+    temperature: float = temperature_field
+    top_p: float = top_p_field
+    top_k: int | None = top_k_field
+    stop: str | list[str] | None = stop_field
+    seed: int | None = seed_field
+    n: int = Field(default=1, ge=1, le=1, description="Only 1 choice is supported.")
+    tools: list[Any] | None = Field(default=None, max_length=0, description="Not supported.")
+
+    @field_validator("temperature", "top_p", mode="before")
+    @classmethod
+    def _none_is_default(cls, value: Any) -> Any:
+        return 1.0 if value is None else value
+
+    @field_validator("stop")
+    @classmethod
+    def _bounded_stop(cls, value: str | list[str] | None) -> str | list[str] | None:
+        stops = [value] if isinstance(value, str) else (value or [])
+        if len(stops) > 4:
+            raise ValueError("at most 4 stop sequences")
+        if any(not s or len(s) > 256 for s in stops):
+            raise ValueError("stop sequences must be 1 to 256 characters")
+        return value
+
+    def stop_list(self) -> list[str]:
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+
+    def requested_max_tokens(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    system_fingerprint: str | None = None
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: Literal["stop", "length"] | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "ftk"
+    parent: str | None = Field(default=None, description="The base model of an adapter.")
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+def completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def now() -> int:
+    return int(time.time())

@@ -1,0 +1,151 @@
+"""Server settings: one typed object read from flags, then env, then defaults (pydantic-settings).
+
+Every option is declared once here; `inference.cli` builds the `serve` flags from these fields.
+Env names follow docs/architecture.md: `FTK_BASE_MODEL`, `FTK_ADAPTER`, `PORT`, `FTK_MODEL_CACHE`,
+and the API key itself from the variable named by `api_key_env` (default `FTK_API_KEY`). The other
+knobs read `FTK_<FIELD>` (for example `FTK_MAX_QUEUE`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
+
+DEFAULT_API_KEY_ENV = "FTK_API_KEY"
+
+
+class _EnvWithoutKey(EnvSettingsSource):
+    """The env source, except `api_key`: the key is read from the variable `api_key_env` names."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name == "api_key":
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class ServerSettings(BaseSettings):
+    """What `python -m inference serve` needs: the model, the adapters, the HTTP server, limits."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FTK_", populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    base: str | None = Field(
+        default=None,
+        validation_alias="FTK_BASE_MODEL",
+        description="Base model: a local folder or a model id resolved through the model cache.",
+    )
+    adapter: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="FTK_ADAPTER",
+        description="LoRA adapter as [NAME=]PATH; repeat the flag (or comma-separate in env).",
+    )
+    host: str = Field(default="0.0.0.0", description="Interface to listen on.")
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias="PORT", description="Port.")
+    api_key_env: str = Field(
+        default=DEFAULT_API_KEY_ENV,
+        description="Name of the env variable holding the API key (no key: no authentication).",
+    )
+    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
+    model_cache: Path | None = Field(
+        default=None,
+        validation_alias="FTK_MODEL_CACHE",
+        description="Model cache folder for model ids (default: ./model-cache).",
+    )
+    engine: Literal["transformers"] = Field(
+        default="transformers", description="Generation engine."
+    )
+    load_in_4bit: bool = Field(
+        default=False, description="Load the base model in 4-bit NF4 (CUDA only)."
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="Weights dtype when not 4-bit; auto = bfloat16 on CUDA, float32 on CPU.",
+    )
+    device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
+    context_length: int | None = Field(
+        default=None, ge=16, description="Override the model's context length (tokens)."
+    )
+    max_tokens_limit: int = Field(
+        default=4096, ge=1, description="Largest max_tokens a request may ask for."
+    )
+    default_max_tokens: int = Field(
+        default=512, ge=1, description="max_tokens when a request leaves it out."
+    )
+    max_queue: int = Field(
+        default=64, ge=0, description="Requests waiting beyond the running ones; more get 503."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body accepted (bytes)."
+    )
+    ui: bool = Field(default=True, description="Serve the Gradio chat UI at /.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Server log level."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        return init_settings, _EnvWithoutKey(settings_cls)
+
+    @field_validator("adapter", mode="before")
+    @classmethod
+    def _split_adapters(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        parts = [p.strip() for item in value for p in str(item).split(",")]
+        return [p for p in parts if p]
+
+    @field_validator("base", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _read_key(self) -> ServerSettings:
+        if self.api_key is None:
+            value = os.environ.get(self.api_key_env, "")
+            if value:
+                object.__setattr__(self, "api_key", SecretStr(value))
+        elif not self.api_key.get_secret_value():
+            object.__setattr__(self, "api_key", None)
+        return self
+
+    def resolved_model_cache(self) -> Path:
+        return self.model_cache or Path("model-cache")
+
+
+class MergeSettings(BaseSettings):
+    """What `python -m inference merge` needs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FTK_", populate_by_name=True, extra="ignore", frozen=True
+    )
+
+    base: str | None = Field(
+        default=None,
+        validation_alias="FTK_BASE_MODEL",
+        description="Base model: a local folder or a model id resolved through the model cache.",
+    )
+    adapter: str = Field(description="The LoRA adapter folder to merge into the base.")
+    out: Path = Field(description="Output folder (safetensors weights + tokenizer).")
+    model_cache: Path | None = Field(
+        default=None,
+        validation_alias="FTK_MODEL_CACHE",
+        description="Model cache folder for model ids (default: ./model-cache).",
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="dtype of the saved weights; auto = the base model's own (merged in float32).",
+    )
+
+    def resolved_model_cache(self) -> Path:
+        return self.model_cache or Path("model-cache")

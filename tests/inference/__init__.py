@@ -1,0 +1,1 @@
+"""Tests for the inference server (OpenAI API, UI, engine, merge)."""
