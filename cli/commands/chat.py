@@ -9,7 +9,7 @@ import click
 from cli.app import App, pass_app
 
 
-@click.command()
+@click.command(short_help="Chat with the deployed model (one answer, or interactive).")
 @click.argument("message", required=False)
 @click.option("--model", metavar="NAME", help="Model name to send (default: the deployed one).")
 @click.option("--system", "system_prompt", metavar="TEXT", help="A system message first.")

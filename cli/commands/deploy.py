@@ -7,7 +7,7 @@ import click
 from cli.app import App, pass_app
 
 
-@click.command()
+@click.command(short_help="Serve a run's adapter on the inference endpoint.")
 @click.argument("run_id", metavar="[RUN]", required=False)
 @click.option("--base-only", is_flag=True, help="Serve the base model alone, without an adapter.")
 @click.option("--base", metavar="MODEL", help="Base model (default: the one RUN was trained on).")

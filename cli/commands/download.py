@@ -9,7 +9,7 @@ import click
 from cli.app import App, pass_app
 
 
-@click.command()
+@click.command(short_help="Download a run's adapter, metrics, loss plot and summary.")
 @click.argument("run_id", metavar="RUN")
 @click.option(
     "--to",

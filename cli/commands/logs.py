@@ -7,7 +7,7 @@ import click
 from cli.app import App, pass_app
 
 
-@click.command()
+@click.command(short_help="Show or follow an execution's logs.")
 @click.argument("execution", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming until the execution ends.")
 @click.option("--tail", type=click.IntRange(min=1), metavar="N", help="Only the last N lines.")

@@ -7,7 +7,7 @@ import click
 from cli.app import App, pass_app
 
 
-@click.command()
+@click.command(short_help="Show the resolved target (no secrets).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @pass_app
 def outputs(app: App, as_json: bool) -> None:

@@ -7,7 +7,7 @@ import click
 from cli.app import App, pass_app
 
 
-@click.command()
+@click.command(short_help="List executions with status, duration and estimated cost.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
 @pass_app
 def ps(app: App, as_json: bool) -> None:

@@ -17,7 +17,7 @@ _follow_opt = click.option(
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 
 
-@click.command()
+@click.command(short_help="Validate a training config, sync, start a run.")
 @click.argument("training_yaml", required=False, type=click.Path(path_type=Path))
 @click.option("--run-id", metavar="ID", help="Name of the run (default: <config>-<UTC time>).")
 @click.option("--no-sync", is_flag=True, help="Do not sync the workspace first.")
@@ -53,7 +53,7 @@ def run(
         _ui.finish(final)
 
 
-@click.command()
+@click.command(short_help="Continue a run from its newest checkpoint.")
 @click.argument("run_id", metavar="RUN")
 @_follow_opt
 @_json_opt

@@ -9,7 +9,7 @@ import click
 from cli.app import App, pass_app
 
 
-@click.group()
+@click.group(short_help="Set, list or remove job secrets (never echoed).")
 def secret() -> None:
     """Manage the job's secrets, such as HF_TOKEN; values are never printed."""
 

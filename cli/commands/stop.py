@@ -7,7 +7,7 @@ import click
 from cli.app import App, pass_app
 
 
-@click.command()
+@click.command(short_help="Stop an execution (it checkpoints first).")
 @click.argument("execution", required=False)
 @pass_app
 def stop(app: App, execution: str | None) -> None:

@@ -7,7 +7,7 @@ import click
 from cli.app import App, pass_app
 
 
-@click.command()
+@click.command(short_help="Upload the workspace to the share (only what changed).")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--delete", is_flag=True, help="Delete files a past sync sent that are gone here.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
