@@ -168,7 +168,7 @@ async def collect(generation: Generation, model: str, request: Request) -> dict[
     task = asyncio.ensure_future(gather())
     try:
         while not task.done():
-            await asyncio.wait({task}, timeout=0.5)
+            await asyncio.wait({task}, timeout=0.25)
             if not task.done() and await request.is_disconnected():
                 task.cancel()
                 raise APIError(499, "Client closed the request.", code="client_closed")
