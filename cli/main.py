@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "deploy": "cli.commands.deploy.deploy",
     "endpoint": "cli.commands.endpoint.endpoint",
     "chat": "cli.commands.chat.chat",
+    "eval": "cli.commands.eval.eval_",
+    "quickstart": "cli.commands.quickstart.quickstart",
 }
 
 

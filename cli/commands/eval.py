@@ -1,0 +1,152 @@
+"""`ftk eval RUN --data FILE`: the base model and a run's adapter side by side on held-out data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.app import App, pass_app
+
+
+@click.command("eval", short_help="Score a run's adapter against its base model on a data file.")
+@click.argument("run_id", metavar="RUN")
+@click.option(
+    "--data",
+    "data_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Held-out examples in a training data format (JSONL).",
+)
+@click.option("--base", metavar="MODEL", help="Base model (default: the one the adapter names).")
+@click.option("--max-examples", type=click.IntRange(min=1), metavar="N", help="Score the first N.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--max-new-tokens",
+    type=click.IntRange(1, 1024),
+    metavar="N",
+    help="Tokens generated per answer (default: the longest reference + 16).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@pass_app
+def eval_(
+    app: App,
+    run_id: str,
+    data_file: Path,
+    base: str | None,
+    max_examples: int | None,
+    batch_size: int,
+    max_new_tokens: int | None,
+    as_json: bool,
+) -> None:
+    """Score RUN's adapter and its base model on FILE: exact match and mean loss.
+
+    RUN is read from ./runs/RUN (`ftk download RUN` puts it there, from Azure or --local), or with
+    --local straight from the local share. Answers are generated greedily; exact match ignores
+    case, surrounding whitespace and a final period. This runs the models on this machine.
+    """
+    from cli.console import emit_json
+    from cli.ops.evaluate import data_path, evaluate_run, find_run
+
+    share_root = None
+    if app.local:
+        share_root = getattr(app.target(), "share_root", None)
+    run = find_run(run_id, app.project_dir, share_root)
+    data = data_path(data_file, app.project_dir)
+    with EvalProgress(enabled=not as_json) as progress:
+        report = evaluate_run(
+            run,
+            data,
+            base=base,
+            max_examples=max_examples,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            on_progress=progress.update,
+        )
+    if as_json:
+        emit_json({"run_id": run_id, **report.to_dict()})
+        return
+    render_report(report)
+
+
+class EvalProgress:
+    """'scoring base 16/40' on stderr while the models answer (hidden without a terminal)."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> EvalProgress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from cli.commands import _ui
+
+        console = _ui.console()
+        self._progress = Progress(
+            TextColumn("scoring {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            disable=not (self.enabled and console.is_terminal),
+        )
+        self._progress.start()
+        return self
+
+    def update(self, label: str, done: int, total: int) -> None:
+        if label not in self._tasks:
+            self._tasks[label] = self._progress.add_task(label, total=total)
+        self._progress.update(self._tasks[label], completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def render_report(report: Any, *, samples: int = 3, summary_to_stdout: bool = True) -> None:
+    """The scores as a table on stderr, a few answers side by side, and a one-line summary
+    (on stdout for scripts, unless `summary_to_stdout` is false)."""
+    from rich.markup import escape
+
+    from cli.commands import _ui
+    from cli.ops.evaluate import summary_line
+
+    table = _ui.new_table("MODEL", "EXACT MATCH", "CORRECT", "MEAN LOSS", "TIME")
+    for score in (report.base, report.tuned):
+        if score is None:
+            continue
+        correct = "-" if score.correct is None else f"{score.correct}/{score.examples}"
+        table.add_row(
+            score.label,
+            _pct(score.exact_match),
+            correct,
+            f"{score.mean_loss:.3f}",
+            _ui.fmt_duration(score.seconds),
+        )
+    _ui.info(f"[bold]{escape(str(report.data_file))}[/] ({report.format}, {report.base.examples})")
+    _ui.print_table(table)
+    if report.tuned is not None and report.base.correct is not None and samples:
+        shown = _ui.new_table("INPUT", "EXPECTED", "BASE", "FINE-TUNED")
+        pairs = zip(report.base.samples, report.tuned.samples, strict=False)
+        for base, tuned in list(pairs)[:samples]:
+            shown.add_row(
+                escape(_short(base.prompt, 48)),
+                escape(base.reference),
+                escape(_short(base.prediction, 40)),
+                escape(_short(tuned.prediction, 40)),
+            )
+        _ui.print_table(shown)
+    if summary_to_stdout:
+        _ui.out(summary_line(report))
+    else:
+        _ui.info(f"[bold]{escape(summary_line(report))}[/]")
+
+
+def _short(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
