@@ -154,3 +154,14 @@ def test_chat_ui_is_served_at_the_root(server):
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert "gradio" in page.text.lower()
+
+
+def test_chat_ui_answers_through_gradio_only_with_the_key(server):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    ui = Client(f"{server.url}/", verbose=False)
+    args = ("Hello", "run-1", 4, 0.0, 1.0, 0)
+    with pytest.raises(AppError, match="API key"):
+        ui.predict(*args, "wrong", api_name="/respond")
+    assert isinstance(ui.predict(*args, API_KEY, api_name="/respond"), str)
