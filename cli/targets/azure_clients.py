@@ -27,6 +27,8 @@ ENV_ARM_ENDPOINT = "FTK_AZURE_ARM_ENDPOINT"
 ENV_STORAGE_ENDPOINT = "FTK_AZURE_STORAGE_ENDPOINT"  # may contain {account}
 ENV_LOGS_ENDPOINT = "FTK_AZURE_LOGS_ENDPOINT"
 ENV_CA_BUNDLE = "FTK_AZURE_CA_BUNDLE"
+ENV_POLL_SECONDS = "FTK_AZURE_POLL_SECONDS"  # long-running operations, revision readiness
+ENV_RETRY_BACKOFF = "FTK_AZURE_RETRY_BACKOFF"  # SDK retry backoff factor (seconds)
 
 
 def default_credential() -> TokenCredential:
@@ -45,7 +47,7 @@ class AzureConnection:
     storage_endpoint: str | None = None
     logs_endpoint: str = LOGS_ENDPOINT
     connection_verify: bool | str = True
-    credential_factory: Callable[[], TokenCredential] = default_credential
+    credential_factory: Callable[[], TokenCredential] | None = None  # None: DefaultAzureCredential
     # SDK retry policies (exponential backoff); throttling and 5xx are retried by the SDKs.
     retry_total: int = 6
     retry_backoff_factor: float = 0.8
@@ -69,6 +71,10 @@ class AzureConnection:
             values["logs_endpoint"] = logs.rstrip("/")
         if ca := os.environ.get(ENV_CA_BUNDLE):
             values["connection_verify"] = ca
+        if poll := os.environ.get(ENV_POLL_SECONDS):
+            values["polling_interval"] = float(poll)
+        if backoff := os.environ.get(ENV_RETRY_BACKOFF):
+            values["retry_backoff_factor"] = float(backoff)
         values.update(overrides)
         return cls(**values)
 
@@ -78,7 +84,8 @@ class AzureConnection:
     def credential(self) -> TokenCredential:
         """One credential per connection, created on first use (token caching lives in it)."""
         if not self._credential:
-            self._credential.append(self.credential_factory())
+            factory = self.credential_factory or default_credential
+            self._credential.append(factory())
         return self._credential[0]
 
     def storage_account_url(self, account: str) -> str:

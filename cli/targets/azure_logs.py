@@ -219,15 +219,32 @@ def open_http_stream(
         if response.status_code >= 400:
             raise StreamDropped(f"HTTP {response.status_code}")
         try:
-            for line in response.iter_lines(decode_unicode=True):
-                if line:
-                    yield line
+            yield from _lines_as_they_come(response)
         except (requests.RequestException, OSError) as exc:
             if "timed out" in str(exc).lower():
                 return  # a quiet job: reconnecting is enough, it is no failure
             raise StreamDropped(str(exc)) from exc
     finally:
         response.close()
+
+
+def _lines_as_they_come(response: Any) -> Iterator[str]:
+    """Each line as soon as it arrives (`iter_lines` waits for 512 bytes first)."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:  # urllib3 < 2.3
+        for line in response.iter_lines(chunk_size=1, decode_unicode=True):
+            if line:
+                yield line
+        return
+    pending = b""
+    while chunk := read1(65536):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            if line.strip():
+                yield line.decode("utf-8", errors="replace").rstrip("\r")
+    if pending.strip():
+        yield pending.decode("utf-8", errors="replace").rstrip("\r")
 
 
 # -- history ---------------------------------------------------------------------------------

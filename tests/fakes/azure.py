@@ -96,6 +96,8 @@ class FakeAzure:
             "FTK_AZURE_STORAGE_ENDPOINT": f"{self.url}/{{account}}",
             "FTK_AZURE_LOGS_ENDPOINT": self.url,
             "FTK_AZURE_CA_BUNDLE": self.server.ca_file,
+            "FTK_AZURE_POLL_SECONDS": "0",
+            "FTK_AZURE_RETRY_BACKOFF": "0",
         }
 
     def outputs(self, **overrides: Any) -> dict[str, Any]:
