@@ -29,33 +29,40 @@ def _strip_optional(annotation: Any) -> Any:
     return annotation
 
 
-def add_settings_flags(parser: argparse.ArgumentParser, settings_cls: type[BaseSettings]) -> None:
+def add_settings_flags(
+    parser: argparse.ArgumentParser,
+    settings_cls: type[BaseSettings],
+    metavars: dict[str, str] | None = None,
+) -> None:
     """One `--field-name` flag per settings field, typed and documented from the field."""
+    metavars = {**_METAVARS, **(metavars or {})}
     for name, info in settings_cls.model_fields.items():
         if info.exclude:
             continue
         annotation = _strip_optional(info.annotation)
         env = info.validation_alias if isinstance(info.validation_alias, str) else None
         env = env or f"FTK_{name.upper()}"
-        default = ""
-        if not info.is_required():
-            default = f", default {info.get_default(call_default_factory=True)!r}"
+        value = None if info.is_required() else info.get_default(call_default_factory=True)
+        where = [] if info.is_required() else [f"env {env}"]
+        if value not in (None, []):
+            where.append(f"default {value!r}")
+        suffix = f" ({', '.join(where)})" if where else ""
         kwargs: dict[str, Any] = {
             "dest": name,
             "default": None,
-            "help": f"{info.description} (env {env}{default})",
+            "help": f"{info.description}{suffix}",
             "required": info.is_required(),
         }
         if annotation is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
             kwargs.pop("required")
         elif typing.get_origin(annotation) is list:
-            kwargs.update(action="append", metavar=_METAVARS.get(name, "VALUE"))
+            kwargs.update(action="append", metavar=metavars.get(name, "VALUE"))
         elif typing.get_origin(annotation) is typing.Literal:
             kwargs["choices"] = list(typing.get_args(annotation))
         else:
             kwargs["type"] = annotation if annotation in (int, float, Path) else str
-            kwargs["metavar"] = _METAVARS.get(name, name.upper())
+            kwargs["metavar"] = metavars.get(name, name.upper())
         parser.add_argument("--" + name.replace("_", "-"), **kwargs)
 
 
@@ -66,13 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
-        "serve", help="OpenAI-compatible server with a chat UI at /.", description=__doc__
+        "serve",
+        help="OpenAI-compatible server with a chat UI at /.",
+        description="Serve a base model and its LoRA adapters: OpenAI-compatible /v1 API, chat "
+        "UI at /, /health and /ready. Flags override env variables, which override defaults.",
     )
     add_settings_flags(serve, ServerSettings)
     merge = commands.add_parser(
-        "merge", help="Merge an adapter into its base (plain safetensors).", description=__doc__
+        "merge",
+        help="Merge an adapter into its base (plain safetensors).",
+        description="Fold a LoRA adapter into its base model and save full-precision "
+        "safetensors plus the tokenizer, loadable without peft.",
     )
-    add_settings_flags(merge, MergeSettings)
+    add_settings_flags(merge, MergeSettings, metavars={"adapter": "PATH"})
     return parser
 
 

@@ -283,6 +283,7 @@ class TransformersEngine(Engine):
 
     @property
     def model_ids(self) -> list[str]:
+        """Adapters, then the base (which a request may also name exactly as `--base` said)."""
         return [a.name for a in self.adapters] + [self.base_name]
 
     def parent_of(self, model_id: str) -> str | None:
@@ -318,7 +319,8 @@ class TransformersEngine(Engine):
                 if self.state == "loading"
                 else f"The model failed to load: {self.error}"
             )
-        if request.model not in self.model_ids:
+        model = self.base_name if request.model == self.base else request.model
+        if model not in self.model_ids:
             raise APIError(
                 404,
                 f"The model {request.model!r} does not exist. Available: "
@@ -330,7 +332,7 @@ class TransformersEngine(Engine):
         max_new = self._budget(len(prompt_ids), request.max_tokens)
         self._admission.reserve()
         generation = Generation(prompt_tokens=len(prompt_ids))
-        adapter = request.model if request.model != self.base_name else None
+        adapter = model if model != self.base_name else None
         job = _Job(generation, prompt_ids, max_new, request, adapter)
         try:
             future = self._executor.submit(self._run, job)

@@ -28,6 +28,11 @@ def test_models_lists_the_adapter_first_then_the_base(client, tiny_llama):
     assert client.models.retrieve("run-1").id == "run-1"
 
 
+def test_base_answers_to_its_name_and_to_the_base_argument_as_given(client, tiny_llama):
+    by_name = _greedy(client, model=tiny_llama.name).choices[0].message.content
+    assert _greedy(client, model=str(tiny_llama)).choices[0].message.content == by_name
+
+
 def test_non_streamed_completion_uses_the_whole_conversation(client, engine):
     reply = _greedy(client)
     choice = reply.choices[0]
