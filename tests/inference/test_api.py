@@ -170,3 +170,21 @@ def test_chat_ui_answers_through_gradio_only_with_the_key(server):
     with pytest.raises(AppError, match="API key"):
         ui.predict(*args, "wrong", api_name="/respond")
     assert isinstance(ui.predict(*args, API_KEY, api_name="/respond"), str)
+
+
+def test_while_loading_ready_and_v1_say_503_but_health_is_ok(tiny_llama):
+    from fastapi.testclient import TestClient
+
+    from inference.app import create_app
+    from inference.engine import TransformersEngine
+    from inference.settings import ServerSettings
+
+    loading = TransformersEngine(str(tiny_llama))  # not loaded; no lifespan runs in this client
+    app = create_app(ServerSettings(api_key_env="FTK_TEST_NO_KEY", ui=False), loading)
+    client = TestClient(app)
+    assert client.get("/health").status_code == 200
+    assert client.get("/ready").status_code == 503
+    body = {"model": tiny_llama.name, "messages": [{"role": "user", "content": "hi"}]}
+    busy = client.post("/v1/chat/completions", json=body)
+    assert busy.status_code == 503 and "Retry-After" in busy.headers
+    assert busy.json()["error"]["code"] == "model_not_ready"

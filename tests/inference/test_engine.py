@@ -1,0 +1,65 @@
+"""The transformers engine on its own: several adapters side by side, and the token budget."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from inference.engine import GenerationRequest
+from inference.errors import APIError
+from tests.inference.conftest import make_engine
+
+MESSAGES = [{"role": "user", "content": "What is the capital of Sweden?"}]
+
+
+def _answer(engine, model: str, **kwargs) -> str:
+    async def run():
+        request = GenerationRequest(model=model, messages=MESSAGES, temperature=0, **kwargs)
+        return "".join([event.text async for event in engine.submit(request)])
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def second_adapter(tiny_llama, tmp_path_factory):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path_factory.mktemp("other") / "runs" / "run-2" / "adapter"
+    torch.manual_seed(2)
+    config = LoraConfig(
+        r=4, lora_alpha=4, target_modules=["q_proj", "o_proj"], init_lora_weights=False
+    )
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama), config).save_pretrained(out)
+    return out
+
+
+def test_each_request_gets_the_adapter_it_names(tiny_llama, adapter_dir, second_adapter, engine):
+    from inference.engine import TransformersEngine
+    from inference.models import parse_adapters
+
+    both = TransformersEngine(
+        str(tiny_llama), parse_adapters([str(adapter_dir), str(second_adapter)])
+    )
+    both.load()
+    assert both.model_ids == ["run-1", "run-2", tiny_llama.name]
+    # Interleaved on purpose: switching back and forth must not leak one adapter into another.
+    answers = {m: _answer(both, m, max_tokens=10) for m in ["run-2", tiny_llama.name, "run-1"]}
+    assert answers["run-1"] == _answer(engine, "run-1", max_tokens=10)  # single-adapter engine
+    assert answers[tiny_llama.name] == _answer(engine, tiny_llama.name, max_tokens=10)
+    assert len(set(answers.values())) == 3
+    both.shutdown()
+
+
+def test_default_max_tokens_is_capped_by_what_the_context_leaves(tiny_llama):
+    short = make_engine(tiny_llama, context_length=40, default_max_tokens=512)
+    prompt = len(short.encode(MESSAGES))
+    assert short._budget(prompt, None) == 40 - prompt
+    with pytest.raises(APIError) as exc:
+        short._budget(prompt, 40)
+    assert exc.value.code == "context_length_exceeded"
+    with pytest.raises(APIError):
+        short._budget(40, None)
+    short.shutdown()
