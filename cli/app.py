@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,10 +50,6 @@ class App:
         if self.infra_files:
             return AzureTarget.from_infra_files(list(self.infra_files))
         return AzureTarget.from_stack(self.project_dir, self.stack)
-
-    def json_or_no_tty(self, as_json: bool) -> bool:
-        """True where a prompt must not be shown (a machine reads the output, or no terminal)."""
-        return as_json or not sys.stdin.isatty()
 
 
 pass_app = click.make_pass_decorator(App)

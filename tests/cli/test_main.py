@@ -95,3 +95,18 @@ def test_local_target_is_resolved_lazily_from_the_flag(tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "[]"
     assert not (tmp_path / ".ftk" / "local" / "executions").exists()
+
+
+def test_run_validation_imports_no_torch(project):
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from cli.ops.runs import validate_config\n"
+        f"print(validate_config(Path({str(project / 'finetuning/tiny.yaml')!r}), "
+        f"Path({str(project)!r})))\n"
+        "print('TORCH', 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "TORCH False" in out
