@@ -181,7 +181,9 @@ class AzureTarget:
                 transport_kwargs=self.connection.share_transport_kwargs,
             )
             self._share = AzureFileShare(
-                factory, label=f"file share '{share}' in storage account '{account}'"
+                factory,
+                label=f"file share '{share}' in storage account '{account}'",
+                parallelism=self.connection.max_connections,
             )
         return self._share
 

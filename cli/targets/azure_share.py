@@ -44,7 +44,10 @@ def _error_code(exc: BaseException) -> str:
 class AzureFileShare:
     """One Azure Files share; `share_client_factory` builds the SDK client on first use."""
 
-    def __init__(self, share_client_factory: Callable[[], ShareClient], *, label: str):
+    def __init__(
+        self, share_client_factory: Callable[[], ShareClient], *, label: str, parallelism: int = 32
+    ):
+        self.parallelism = parallelism  # uploads worth running at once (per-request latency)
         self._factory = share_client_factory
         self._client: ShareClient | None = None
         self._lock = threading.Lock()

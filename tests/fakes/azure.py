@@ -65,10 +65,33 @@ class FakeAzure:
         self.server.stop()
 
     def _handle(self, req: Request) -> Response:
+        if req.path.startswith("/_fake/"):
+            return self._control(req)
         if req.path.startswith(f"/{self.ACCOUNT}"):
             self.files.keys = list(self.arm.on_list_keys)
             return self.files.handle(req)
         return self.arm.handle(req)
+
+    def _control(self, req: Request) -> Response:
+        """Knobs for a fake running in another process (benchmarks): latency, reset, stats."""
+        action = req.path.removeprefix("/_fake/")
+        if action == "latency":
+            self.faults.latency = float(req.query.get("ms", "0")) / 1000
+        elif action == "reset":
+            with self.files.lock:
+                for share in self.files.files:
+                    self.files.files[share].clear()
+                    self.files.dirs[share] = {""}
+            self.server.log.clear()
+        elif action != "stats":
+            return Response(404)
+        log = list(self.server.log)
+        stats = {
+            "requests": len(log),
+            "puts": sum(1 for line in log if line.startswith("PUT")),
+            "bytes": sum(len(c) for c in self.files.files[self.SHARE].values()),
+        }
+        return Response.json(200, stats)
 
     def connection(self, **overrides: Any) -> Any:
         from cli.targets.azure_clients import AzureConnection
