@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -19,6 +21,7 @@ class App:
     stack: str | None = None
     verbose: int = 0
     debug: bool = False
+    as_json: bool = False  # set by `json_option`: errors are then also written to stdout as JSON
     _target: Target | None = field(default=None, repr=False)
 
     @classmethod
@@ -52,4 +55,18 @@ class App:
         return AzureTarget.from_stack(self.project_dir, self.stack)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 pass_app = click.make_pass_decorator(App)
+
+
+def _mark_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    app = ctx.find_object(App)
+    if app is not None and value:
+        app.as_json = True
+    return value
+
+
+def json_option(help: str = "Print one JSON object on stdout.") -> Callable[[F], F]:
+    """`--json` (as `as_json`); with it, an error is also printed on stdout as a JSON object."""
+    return click.option("--json", "as_json", is_flag=True, help=help, callback=_mark_json)

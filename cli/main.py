@@ -59,9 +59,13 @@ class LazyGroup(click.Group):
         debug = debug_enabled() or bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
-        except FtkError:
+        except FtkError as exc:
             if debug:
                 traceback.print_exc()
+            if isinstance(ctx.obj, App) and ctx.obj.as_json:
+                from cli.console import emit_json
+
+                emit_json(exc.to_dict())
             raise
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise

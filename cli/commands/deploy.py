@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.app import App, pass_app
+from cli.app import App, json_option, pass_app
 
 
 @click.command(short_help="Serve a run's adapter on the inference endpoint.")
@@ -12,7 +12,7 @@ from cli.app import App, pass_app
 @click.option("--base-only", is_flag=True, help="Serve the base model alone, without an adapter.")
 @click.option("--base", metavar="MODEL", help="Base model (default: the one RUN was trained on).")
 @click.option("--no-sync", is_flag=True, help="Do not sync the workspace (inference code) first.")
-@click.option("--json", "as_json", is_flag=True, help="Print the endpoint as JSON on stdout.")
+@json_option("Print the endpoint as JSON on stdout.")
 @pass_app
 def deploy(
     app: App, run_id: str | None, base_only: bool, base: str | None, no_sync: bool, as_json: bool

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.app import App, pass_app
+from cli.app import App, json_option, pass_app
 
 
 @click.command(short_help="Download a run's adapter, metrics, loss plot and summary.")
@@ -17,7 +17,7 @@ from cli.app import App, pass_app
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder (default ./runs/RUN).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@json_option()
 @pass_app
 def download(app: App, run_id: str, dest: Path | None, as_json: bool) -> None:
     """Download RUN's adapter and results; files already here and identical are skipped."""

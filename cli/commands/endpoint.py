@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cli.app import App, pass_app
+from cli.app import App, json_option, pass_app
 
 
 @click.command(short_help="Show the endpoint URL, readiness and model.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@json_option()
 @click.option("--show-key", is_flag=True, help="Also print the API key.")
 @click.option("--stop", is_flag=True, help="--local only: stop the local inference server.")
 @pass_app

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cli.app import App, pass_app
+from cli.app import App, json_option, pass_app
 
 
 @click.command(short_help="Show the resolved target (no secrets).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@json_option()
 @pass_app
 def outputs(app: App, as_json: bool) -> None:
     """Show where ftk acts: target kind and the output-contract keys it resolved."""

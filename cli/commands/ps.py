@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cli.app import App, pass_app
+from cli.app import App, json_option, pass_app
 
 
 @click.command(short_help="List executions with status, duration and estimated cost.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list on stdout.")
+@json_option("Print a JSON list on stdout.")
 @pass_app
 def ps(app: App, as_json: bool) -> None:
     """List executions, newest first (cost = GPU profile price per second x duration)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.app import App, pass_app
+from cli.app import App, json_option, pass_app
 
 _follow_opt = click.option(
     "-f",
@@ -14,7 +14,7 @@ _follow_opt = click.option(
     is_flag=True,
     help="Stream the logs until the execution ends; exit with its outcome.",
 )
-_json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+_json_opt = json_option()
 
 
 @click.command(short_help="Validate a training config, sync, start a run.")

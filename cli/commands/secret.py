@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli.app import App, pass_app
+from cli.app import App, json_option, pass_app
 
 
 @click.group(short_help="Set, list or remove job secrets (never echoed).")
@@ -49,7 +49,7 @@ def _read_value(name: str) -> str:
 
 
 @secret.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of names on stdout.")
+@json_option("Print a JSON list of names on stdout.")
 @pass_app
 def list_(app: App, as_json: bool) -> None:
     """List secret names (never values)."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from cli.app import App, pass_app
+from cli.app import App, json_option, pass_app
 
 
 @click.command(short_help="Upload the workspace to the share (only what changed).")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--delete", is_flag=True, help="Delete files a past sync sent that are gone here.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@json_option()
 @pass_app
 def sync(app: App, dry_run: bool, delete: bool, as_json: bool) -> None:
     """Upload the project to the target's file share, incrementally.

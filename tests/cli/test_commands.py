@@ -365,3 +365,14 @@ def test_deploy_syncs_the_inference_code_first(project, fake_target, invoke):
     assert "inference/app.py" in fake_target.share().files
     invoke(fake_target, ["deploy", "r1", "--no-sync"], project)
     assert fake_target.deployed == [("r1", "b"), ("r1", "b")]
+
+
+def test_errors_under_json_are_also_a_json_object_on_stdout(tmp_path, fake_target, invoke):
+    result = invoke(fake_target, ["download", "nope", "--json"], tmp_path)
+    assert result.exit_code == ExitCode.NOT_FOUND
+    error = json.loads(result.stdout)
+    assert error["exit_code"] == 3 and "no run named nope" in error["error"]
+    assert "ftk ps" in error["hint"]
+    assert "no run named nope" in result.stderr
+    plain = invoke(fake_target, ["download", "nope"], tmp_path)
+    assert plain.stdout == ""
