@@ -376,3 +376,11 @@ def test_errors_under_json_are_also_a_json_object_on_stdout(tmp_path, fake_targe
     assert "no run named nope" in result.stderr
     plain = invoke(fake_target, ["download", "nope"], tmp_path)
     assert plain.stdout == ""
+
+
+def test_logs_of_a_queued_execution_say_it_waits_for_a_gpu(fake_target, invoke):
+    fake_target.add_execution("e1", "r1", ExecutionStatus.QUEUED)
+    result = invoke(fake_target, ["logs"])
+    assert result.exit_code == 0 and "waiting for a GPU replica" in result.stderr
+    followed = invoke(fake_target, ["logs", "-f"])
+    assert "waiting for a GPU replica" in followed.stderr and followed.exit_code == 0
