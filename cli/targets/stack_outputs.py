@@ -141,6 +141,7 @@ class _pulumi_errors:
         if command and isinstance(exc, command):
             raise FtkError(
                 f"pulumi failed: {_first_error_line(exc)}",
-                hint="run `pulumi login` if you are logged out; FTK_DEBUG=1 shows the details",
+                hint="run `pulumi login` if logged out; set PULUMI_CONFIG_PASSPHRASE for a "
+                "passphrase-encrypted stack; FTK_DEBUG=1 shows the details",
             ) from None
         return False
