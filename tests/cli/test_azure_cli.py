@@ -170,3 +170,31 @@ def test_null_in_config_file_exit_2(ftk, fake_azure: FakeAzure, infra_files: lis
     result = ftk("ps")
     assert result.exit_code == 2
     assert "ACA_JOB_NAME is null in" in result.output and "finetuning.config.json" in result.output
+
+
+def test_stack_target_secret_and_outputs(fake_azure: FakeAzure, project: Path, monkeypatch):
+    from cli.targets import stack_outputs
+    from tests.fakes.pulumi_auto import FakeAuto
+
+    (project / "Pulumi.yaml").write_text("name: ftk\nruntime: python\n")
+    auto = FakeAuto(fake_azure.outputs())
+    monkeypatch.setattr(stack_outputs, "_automation", lambda: auto)
+    monkeypatch.setattr(azure_clients, "default_credential", lambda: fake_azure.credential)
+
+    def ftk_stack(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(
+            cli, ["--project-dir", str(project), *args], input=input, env=fake_azure.env()
+        )
+
+    shown = ftk_stack("outputs", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["target"] == "stack"
+    assert "sk-fake-endpoint-key" not in shown.output
+
+    result = ftk_stack("secret", "set", "HF_TOKEN", "--apply", input="hf_value\n")
+    assert result.exit_code == 0, result.output
+    stored = auto.config[("jobSecrets.HF_TOKEN", True)]
+    assert stored.value == "hf_value" and stored.secret is True
+    assert auto.ups == 1 and "hf_value" not in result.output
+    # The job itself is changed by `pulumi up`, not by ftk.
+    assert fake_azure.arm.job_secrets == {"hf-token": "hf_fake_value"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from cli.errors import FtkError, NotFoundError, UsageError
 from cli.targets import stack_outputs
 from cli.targets.azure import AzureTarget
+from tests.fakes.pulumi_auto import CommandError, FakeAuto, FakeStackObject
 
 
 def _write(path: Path, data: Any) -> Path:
@@ -82,68 +82,6 @@ def test_conflicting_infra_files(tmp_path: Path):
 
 
 # -- Pulumi stack, Automation API mocked -------------------------------------------------------
-
-
-class StackNotFoundError(Exception):
-    pass
-
-
-class CommandError(Exception):
-    pass
-
-
-class FakeAuto:
-    """The slice of `pulumi.automation` that `PulumiStack` uses."""
-
-    errors = SimpleNamespace(StackNotFoundError=StackNotFoundError, CommandError=CommandError)
-
-    def __init__(self, outputs: dict[str, Any], *, selected: str | None = "dev", cli: bool = True):
-        self.outputs = outputs
-        self.selected = selected
-        self.cli = cli
-        self.config: dict[tuple[str, bool], Any] = {}
-        auto = self
-
-        class LocalWorkspace:
-            def __init__(self, work_dir: str):
-                if not auto.cli:
-                    raise FileNotFoundError("pulumi")
-
-            def stack(self) -> Any:
-                return SimpleNamespace(name=auto.selected) if auto.selected else None
-
-        class Stack:
-            @staticmethod
-            def select(name: str, workspace: Any) -> Any:
-                if name not in ("dev", "prod"):
-                    raise StackNotFoundError(name)
-                return FakeStackObject(name, auto)
-
-        self.LocalWorkspace = LocalWorkspace
-        self.Stack = Stack
-
-    @staticmethod
-    def ConfigValue(value: str, secret: bool = False) -> Any:
-        return SimpleNamespace(value=value, secret=secret)
-
-
-class FakeStackObject:
-    def __init__(self, name: str, auto: FakeAuto):
-        self.name = name
-        self.auto = auto
-
-    def outputs(self) -> dict[str, Any]:
-        return {
-            k: SimpleNamespace(value=v, secret=k == "ACA_APP_API_KEY")
-            for k, v in self.auto.outputs.items()
-        }
-
-    def set_config(self, key: str, value: Any, *, path: bool = False) -> None:
-        self.auto.config[(key, path)] = value
-
-    def get_all_config(self) -> dict[str, Any]:
-        names = {k.split(".", 1)[1]: "[secret]" for k, _ in self.auto.config}
-        return {"ftk:jobSecrets": SimpleNamespace(value=json.dumps(names), secret=True)}
 
 
 OUTPUTS = {**FINETUNING, "ACA_APP_NAME": "app", "ACA_APP_API_KEY": "sk-very-secret"}
