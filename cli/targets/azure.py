@@ -28,7 +28,7 @@ KEY_ROLE = "Storage Account Key Operator Service Role (or Contributor)"
 LOGS_ROLE = "Log Analytics Reader"
 RUN_ID_ENV = "FTK_RUN_ID"
 # Job replicas and getAuthToken have no typed operation in azure-mgmt-appcontainers 5.1.
-STREAM_API_VERSION = "2024-08-02-preview"
+STREAM_API_VERSION = "2023-11-02-preview"  # what `az containerapp job logs` uses
 
 # ACA execution states -> ours. "Processing": accepted, no replica yet (waiting for a GPU).
 STATUS_MAP = {
