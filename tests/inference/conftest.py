@@ -10,7 +10,7 @@ import pytest
 API_KEY = "test-key-0123456789"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _one_torch_thread() -> Iterator[None]:
     """This machine's cores are shared; one intra-op thread keeps tiny-model timings sane."""
     import torch
