@@ -63,3 +63,16 @@ def test_default_max_tokens_is_capped_by_what_the_context_leaves(tiny_llama):
     with pytest.raises(APIError):
         short._budget(40, None)
     short.shutdown()
+
+
+def test_4bit_without_cuda_warns_and_serves_full_precision(tiny_llama, engine, caplog):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this checks the CPU fallback")
+    fallback = make_engine(tiny_llama, load_in_4bit=True)
+    assert "needs CUDA" in caplog.text
+    assert fallback._model.dtype == torch.float32
+    base = tiny_llama.name
+    assert _answer(fallback, base, max_tokens=5) == _answer(engine, base, max_tokens=5)
+    fallback.shutdown()
