@@ -109,7 +109,11 @@ class EventStream(StreamingResponse):
 
 
 def _sse(payload: dict[str, Any] | str) -> str:
-    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    data = (
+        payload
+        if isinstance(payload, str)
+        else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    )
     return f"data: {data}\n\n"
 
 

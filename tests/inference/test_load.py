@@ -45,8 +45,10 @@ def _long_request(model: str) -> dict:
 
 def _first_content(lines) -> str:
     for line in lines:
-        if line.startswith("data: ") and '"content": "' in line and '"role"' not in line:
-            return line
+        if line.startswith("data: {"):
+            delta = json.loads(line[6:])["choices"][0]["delta"]
+            if delta.get("content") and "role" not in delta:
+                return line
     raise AssertionError("stream ended before any content")
 
 
