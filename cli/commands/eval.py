@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cli.app import App, pass_app
+from cli.app import App, json_option, pass_app
 
 
 @click.command("eval", short_help="Score a run's adapter against its base model on a data file.")
@@ -28,7 +28,7 @@ from cli.app import App, pass_app
     metavar="N",
     help="Tokens generated per answer (default: the longest reference + 16).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@json_option()
 @pass_app
 def eval_(
     app: App,

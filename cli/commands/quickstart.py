@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cli.app import App, pass_app
+from cli.app import App, json_option, pass_app
 
 
 class _ConsoleReporter:
@@ -77,7 +77,7 @@ class _ConsoleReporter:
     help="Another sample project laid out like examples/quickstart "
     "(quickstart.yaml, train.jsonl, eval.jsonl).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout at the end.")
+@json_option("Print one JSON object on stdout at the end.")
 @pass_app
 def quickstart(
     app: App, workspace: Path, run_id: str | None, example: Path | None, as_json: bool
