@@ -21,7 +21,7 @@ from rich.table import Table
 
 from cli.console import err_console
 from cli.errors import ExitCode, FtkError
-from cli.targets.base import Execution, ExecutionStatus, Target
+from cli.targets.base import Execution, ExecutionStatus, LogNotice, Target
 
 _console: Console | None = None
 
@@ -48,6 +48,14 @@ def warn(text: str) -> None:
 def out(text: str) -> None:
     """Data for scripts: stdout."""
     click.echo(text)
+
+
+def log_line(line: str, *, to_stderr: bool = False) -> None:
+    """One line of a log stream: the execution's output to stdout, ftk's `LogNotice`s to stderr."""
+    if isinstance(line, LogNotice):
+        info(f"[dim]{escape(line)}[/]")
+    else:
+        click.echo(line, err=to_stderr)
 
 
 class BytesProgress:
@@ -151,10 +159,7 @@ def follow_execution(
         info("[dim]queued: waiting for a GPU replica (this can take minutes)…[/]")
 
     def emit(line: str) -> None:
-        if to_stderr:
-            click.echo(line, err=True)
-        else:
-            click.echo(line)
+        log_line(line, to_stderr=to_stderr)
 
     try:
         return follow(target, execution.name, emit, tail=tail)

@@ -38,13 +38,13 @@ def logs(
         if not isinstance(target, LogHistory):
             raise UsageError("this target keeps no log history (--since/--system)")
         for line in target.query_logs(chosen.name, since=delta, system=system, tail=tail):
-            _ui.out(line)
+            _ui.log_line(line)
         return
     if not follow:
         if chosen.status == ExecutionStatus.QUEUED:
             _ui.info(f"{chosen.name} is queued: waiting for a GPU replica; follow it with -f")
         for line in target.stream_logs(chosen.name, follow=False, tail=tail):
-            _ui.out(line)
+            _ui.log_line(line)
         return
     final = _ui.follow_execution(target, chosen, tail=tail)
     _ui.finish(final)

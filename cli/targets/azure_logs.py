@@ -5,8 +5,8 @@ Live: the replica container's `logStreamEndpoint`, authorised with a token from 
 a tail of recent lines and skipping those already printed (by timestamp), so no line is printed
 twice. While the execution has no replica yet it says that it waits for a GPU replica.
 
-Lines that are ftk's own notes (not container output) are `LogNotice` instances: print them to
-stderr.
+Lines that are ftk's own notes (not container output) are `cli.targets.base.LogNotice`
+instances: commands print them to stderr.
 """
 
 from __future__ import annotations
@@ -20,15 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cli.errors import AuthError, UnavailableError, UsageError
-from cli.targets.base import ExecutionStatus
+from cli.targets.base import ExecutionStatus, LogNotice
 
 RECONNECT_TAIL = 300  # the largest tail the log stream serves
 MAX_QUIET_FAILURES = 8  # reconnects in a row that bring no new line before giving up
 READ_TIMEOUT = 300.0  # a silent stream this long is treated as dropped
-
-
-class LogNotice(str):
-    """A status line from ftk itself (waiting, reconnecting), not the container's output."""
 
 
 class StreamAuthExpired(Exception):

@@ -38,6 +38,14 @@ class Execution:
     portal_url: str | None = None
 
 
+class LogNotice(str):
+    """A status line from ftk itself (waiting, ended, no history), not the execution's output.
+
+    Targets yield these among log lines; commands print them to stderr so stdout holds only the
+    execution's own lines.
+    """
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     path: str  # posix, relative to the share root
@@ -46,7 +54,13 @@ class RemoteFile:
 
 @runtime_checkable
 class Share(Protocol):
-    """The file share the job and the app mount. Paths are posix and relative to its root."""
+    """The file share the job and the app mount. Paths are posix and relative to its root.
+
+    Optional attribute `parallelism: int`: how many requests are worth running at once (high for
+    a remote share with per-request latency). The sync engine uses it for its worker pool, else
+    `cli.sync.engine.DEFAULT_WORKERS`. It is not a protocol member, so shares without it still
+    satisfy `isinstance(x, Share)`.
+    """
 
     def list_files(self, prefix: str = "") -> Iterator[RemoteFile]: ...
 
@@ -100,7 +114,9 @@ class Target(Protocol):
     def stop_execution(self, name: str) -> None: ...
 
     def stream_logs(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
-        """Console lines of an execution; with `follow`, until it ends (reconnecting as needed)."""
+        """Console lines of an execution; with `follow`, until it ends (reconnecting as needed).
+
+        Status lines of ftk's own (waiting for a replica, ended) are `LogNotice` instances."""
 
     def list_secrets(self) -> list[str]: ...
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli.errors import FtkError, NotFoundError, UnavailableError, UsageError
-from cli.targets.base import Endpoint, Execution, ExecutionStatus
+from cli.targets.base import Endpoint, Execution, ExecutionStatus, LogNotice
 from cli.targets.local_share import LocalShare
 from stacks import contract
 
@@ -288,6 +288,7 @@ class LocalTarget:
         log = state / "log"
         while not log.exists():
             if not follow or self.get_execution(name).status.finished:
+                yield LogNotice(f"{name} has written no log yet")
                 return
             time.sleep(POLL_S)
         with log.open("r", encoding="utf-8", errors="replace") as fh:
@@ -316,8 +317,9 @@ class LocalTarget:
     ) -> Iterator[str]:
         """Timestamped history: console lines, or (`system`) the runner's events."""
         path = self._state(name) / ("events.log" if system else "log")
+        none = LogNotice(f"no {'event' if system else 'log'} lines for {name} in that time")
         if not path.exists():
-            return iter(())
+            return iter([none])
         cutoff = datetime.now(UTC) - since if since else None
         lines = []
         for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -326,7 +328,7 @@ class LocalTarget:
                 if cutoff and datetime.fromisoformat(stamp) < cutoff:
                     continue
             lines.append(f"{stamp}  {text}")
-        return iter(lines[-tail:] if tail else lines)
+        return iter((lines[-tail:] if tail else lines) or [none])
 
     # -- secrets ----------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 
 from cli.errors import ExitCode
-from cli.targets.base import ExecutionStatus
+from cli.targets.base import ExecutionStatus, LogNotice
 from tests.cli.fakes import FakeTarget
 
 # -- sync -------------------------------------------------------------------------------------
@@ -200,6 +200,26 @@ def test_logs(fake_target, invoke):
     assert bad.exit_code == ExitCode.USAGE and "30m" in bad.stderr
     combo = invoke(fake_target, ["logs", "-f", "--system"])
     assert combo.exit_code == ExitCode.USAGE
+
+
+def test_log_notices_go_to_stderr_and_log_lines_to_stdout(project, fake_target, invoke):
+    notice = LogNotice("job-1 is queued: waiting for a GPU replica")
+    real = fake_target.stream_logs
+
+    def with_notice(name, **kw):
+        yield notice
+        yield from real(name, **kw)
+
+    fake_target.stream_logs = with_notice
+    cfg = str(project / "finetuning/tiny.yaml")
+    ran = invoke(fake_target, ["run", cfg, "-f", "--run-id", "r1"], project)
+    assert ran.exit_code == 0, ran.output
+    assert ran.stdout.splitlines() == ["job-1", "training r1", "step 1 loss 2.0"]
+    assert "waiting for a GPU replica" in ran.stderr
+    for args in (["logs", "job-1"], ["logs", "job-1", "-f"]):
+        shown = invoke(fake_target, args)
+        assert shown.stdout.splitlines() == ["training r1", "step 1 loss 2.0"], args
+        assert "waiting for a GPU replica" in shown.stderr
 
 
 # -- secrets ----------------------------------------------------------------------------------
