@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="default: the share's hint")
     args = parser.parse_args()
 
-    from cli.sync.engine import sync
+    from cli.sync.engine import share_workers, sync
     from cli.targets.azure import AzureTarget
 
     with tempfile.TemporaryDirectory(prefix="ftk-bench-") as tmp:
@@ -144,7 +144,7 @@ def main() -> None:
             # A stat cache from an earlier run must not make the first sync look cheap.
             target = AzureTarget.from_outputs(fake.info["outputs"], connection=connection(fake))
             share = target.share()
-            workers = args.workers or getattr(share, "parallelism", 8)
+            workers = share_workers(share, args.workers)
             fake.control("latency", ms=args.latency_ms)
 
             start = time.perf_counter()

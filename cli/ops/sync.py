@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cli.errors import UsageError
-from cli.sync.engine import DEFAULT_WORKERS, SyncResult, plan_sync, run_sync
+from cli.sync.engine import SyncResult, plan_sync, run_sync
 from cli.targets.base import Target
 
 
@@ -23,8 +23,9 @@ def sync_workspace(
     dry_run: bool = False,
     delete: bool = False,
     progress: Progress | None = None,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
 ) -> SyncResult:
+    """Sync `project_dir` to the target's share; `workers` defaults to the share's hint."""
     if not project_dir.is_dir():
         raise UsageError(f"project folder not found: {project_dir}", hint="check --project-dir")
     share = target.share()

@@ -3,8 +3,10 @@
 Order of writes, so that an interrupted sync is always safe to re-run:
 1. entries of files about to be overwritten are dropped from the manifest first (only when such
    files exist), so the manifest never vouches for content that is half replaced;
-2. directories are created once each, parents first;
-3. files are uploaded through `Share.upload_file` (temporary name, then rename) in a bounded pool;
+2. directories are created once each, one depth level at a time (parents before children, each
+   level in the worker pool);
+3. files are uploaded through `Share.upload_file` (temporary name, then rename) in a bounded pool
+   whose size is the share's `parallelism` hint (else `DEFAULT_WORKERS`);
 4. stale files are deleted (only with `delete=True`, and only files an earlier sync wrote);
 5. the manifest is written. If uploads fail, a manifest of what did arrive is still written (best
    effort), so the re-run sends only the rest.
@@ -26,7 +28,7 @@ from cli.sync.manifest import Entry, Manifest, read_manifest, write_manifest
 from cli.sync.rules import Rules
 from cli.targets.base import Share
 
-DEFAULT_WORKERS = 8
+DEFAULT_WORKERS = 8  # local hashing, and shares that give no `parallelism` hint
 
 ProgressCallback = Callable[[str, int], None]
 """Called after each uploaded file with (path, bytes); from worker threads' completion order."""
@@ -66,6 +68,11 @@ class SyncResult:
         }
 
 
+def share_workers(share: Share, workers: int | None = None) -> int:
+    """Workers for requests to `share`: `workers` if given, else the share's hint, else 8."""
+    return workers or getattr(share, "parallelism", None) or DEFAULT_WORKERS
+
+
 def _hash_local(root: Path, files: list[str], workers: int) -> Manifest:
     cache = StatCache(root)
     result: Manifest = {}
@@ -90,11 +97,13 @@ def _hash_local(root: Path, files: list[str], workers: int) -> Manifest:
 
 
 def plan_sync(
-    root: Path, share: Share, *, delete: bool = False, workers: int = DEFAULT_WORKERS
+    root: Path, share: Share, *, delete: bool = False, workers: int | None = None
 ) -> SyncPlan:
-    """What a sync would do; reads the share's manifest, writes nothing to the share."""
+    """What a sync would do; reads the share's manifest, writes nothing to the share.
+
+    `workers` hash the local files (CPU work: the share's hint does not apply)."""
     walked = Rules(root).walk()
-    local = _hash_local(root, walked.files, workers)
+    local = _hash_local(root, walked.files, workers or DEFAULT_WORKERS)
     remote = read_manifest(share)
     upload = [p for p, e in local.items() if remote.get(p) != e]
     stale = sorted(set(remote) - set(local)) if delete else []
@@ -108,15 +117,19 @@ def plan_sync(
     )
 
 
-def _dirs_to_create(upload: list[str], existing_files: Manifest) -> list[str]:
-    def parents(paths) -> set[str]:
+def _dirs_to_create(upload: list[str], existing_files: Manifest) -> list[list[str]]:
+    """Missing directories, grouped by depth, shallowest first (each group sorted)."""
+
+    def parents(paths: list[str] | Manifest) -> set[str]:
         out: set[str] = set()
         for p in paths:
             out.update(str(d) for d in PurePosixPath(p).parents if str(d) != ".")
         return out
 
-    needed = parents(upload) - parents(existing_files)
-    return sorted(needed, key=lambda d: (d.count("/"), d))
+    levels: dict[int, list[str]] = {}
+    for d in sorted(parents(upload) - parents(existing_files)):
+        levels.setdefault(d.count("/"), []).append(d)
+    return [levels[depth] for depth in sorted(levels)]
 
 
 def _run_pool(
@@ -142,10 +155,11 @@ def run_sync(
     share: Share,
     plan: SyncPlan,
     *,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> SyncResult:
-    """Carry out a plan made by `plan_sync`."""
+    """Carry out a plan made by `plan_sync`; `workers` defaults to the share's hint."""
+    workers = share_workers(share, workers)
     result = SyncResult(skipped=plan.skipped, refused=plan.refused)
     if not plan.upload and not plan.delete:
         return result
@@ -157,8 +171,9 @@ def run_sync(
             del manifest[p]
         write_manifest(share, manifest)
 
-    for d in _dirs_to_create(plan.upload, plan.remote):
-        share.make_dirs(d)
+    # Each level waits for the one above it; within a level the creates are independent.
+    for level in _dirs_to_create(plan.upload, plan.remote):
+        _run_pool(level, share.make_dirs, workers, lambda _: None)
 
     def uploaded(rel: str) -> None:
         size = plan.local[rel].size
@@ -198,10 +213,12 @@ def sync(
     *,
     dry_run: bool = False,
     delete: bool = False,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> SyncResult:
-    """Plan and (unless `dry_run`) carry out an incremental sync of `root` to `share`."""
+    """Plan and (unless `dry_run`) carry out an incremental sync of `root` to `share`.
+
+    `workers` (default: the share's `parallelism` hint) bounds the concurrent requests."""
     plan = plan_sync(root, share, delete=delete, workers=workers)
     if dry_run:
         return SyncResult(

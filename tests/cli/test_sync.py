@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,44 @@ def test_local_share_writes_atomically_and_hides_temporaries(tmp_path):
     assert share.read_bytes("a/b/c.bin") == b"x" * 100
     leftovers = [p.name for p in (tmp_path / "share").rglob("*") if "ftk-tmp" in p.name]
     assert leftovers == [".e.txt.ftk-tmp-1234"]
+
+
+class _ConcurrentShare(MemoryShare):
+    """A share that proves concurrency: each call waits until `parties` calls run at once."""
+
+    def __init__(self, parallelism: int, parties: dict[int, int], uploads: int):
+        super().__init__()
+        self.parallelism = parallelism
+        self.dir_barriers = {
+            depth: threading.Barrier(n, timeout=10) for depth, n in parties.items()
+        }
+        self.upload_barrier = threading.Barrier(uploads, timeout=10)
+        self.made: list[str] = []
+
+    def make_dirs(self, path: str) -> None:
+        if path.startswith(".ftk"):  # the manifest's folder, written after the sync
+            return super().make_dirs(path)
+        parent = path.rpartition("/")[0]
+        assert not parent or parent in self.dirs, f"{path} created before {parent}"
+        self.dir_barriers[path.count("/")].wait()
+        self.dirs.add(path)
+        self.made.append(path)
+
+    def upload_file(self, local: Path, path: str) -> None:
+        self.upload_barrier.wait()
+        super().upload_file(local, path)
+
+
+def test_sync_uses_the_shares_parallelism_and_creates_each_level_of_dirs_at_once(tmp_path):
+    # 12 uploads at once is more than DEFAULT_WORKERS (8): only the share's hint gets there.
+    files = {
+        f"{top}/{sub}/f{i}.txt": str(i)
+        for i, (top, sub) in enumerate(
+            (t, s) for t in ("a", "b", "c") for s in ("x", "y", "z", "w")
+        )
+    }
+    root = make(tmp_path / "ws", files)
+    share = _ConcurrentShare(parallelism=12, parties={0: 3, 1: 12}, uploads=12)
+    result = sync(root, share)
+    assert sorted(result.uploaded) == sorted(files)
+    assert set(share.made[:3]) == {"a", "b", "c"} and len(share.made) == 15
