@@ -75,6 +75,7 @@ class LoraSection:
     dropout: float = 0.05
     target_modules: str | tuple[str, ...] = "auto"
     bias: str = field(default="none", metadata=_choices("none", "all", "lora_only"))
+    last_layers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -340,6 +341,7 @@ def _check_combinations(config: TrainingConfig, lines: dict[str, int]) -> None:
         "train.eval_steps": train.eval_steps,
         "train.save_total_limit": train.save_total_limit,
         "train.num_threads": train.num_threads,
+        "lora.last_layers": lora.last_layers,
     }.items():
         if value is not None and value <= 0:
             fail(key, f"{key} must be positive or null (got {value})")

@@ -18,12 +18,17 @@ def target_modules(section: LoraSection, model_type: str) -> str | list[str]:
     return section.target_modules
 
 
-def lora_config(section: LoraSection, model_type: str) -> LoraConfig:
+def lora_config(section: LoraSection, model_type: str, num_layers: int | None) -> LoraConfig:
+    """`last_layers` limits LoRA to the top layers, so backward stops there (much faster on CPU)."""
+    layers = None
+    if section.last_layers and num_layers and section.last_layers < num_layers:
+        layers = list(range(num_layers - section.last_layers, num_layers))
     return LoraConfig(
         r=section.r,
         lora_alpha=section.alpha,
         lora_dropout=section.dropout,
         bias=section.bias,
         target_modules=target_modules(section, model_type),
+        layers_to_transform=layers,
         task_type="CAUSAL_LM",
     )

@@ -225,7 +225,8 @@ def _with_lora(config: TrainingConfig, model):
 
     from training.lora import lora_config
 
-    peft_config = lora_config(config.lora, model.config.model_type)
+    num_layers = getattr(model.config.get_text_config(), "num_hidden_layers", None)
+    peft_config = lora_config(config.lora, model.config.model_type, num_layers)
     try:
         return get_peft_model(model, peft_config)
     except ValueError as exc:

@@ -62,7 +62,11 @@ def test_each_format_trains_and_the_adapter_loads(workspace: Path, tiny_llama: P
 def test_phi3_gets_fused_targets_and_eval_loss(workspace: Path, tiny_phi3: Path):
     config_path = _setup(workspace, tiny_phi3, "messages")
     config = load_config(config_path)
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, eval_split=0.25))
+    config = dataclasses.replace(
+        config,
+        data=dataclasses.replace(config.data, eval_split=0.25),
+        lora=dataclasses.replace(config.lora, last_layers=1),
+    )
     assert main(config, workspace=workspace) == 0
     run = RunDir(config_path.parent)
     summary = json.loads(run.summary.read_text())
@@ -74,6 +78,7 @@ def test_phi3_gets_fused_targets_and_eval_loss(workspace: Path, tiny_phi3: Path)
         "gate_up_proj",
         "down_proj",
     }
+    assert adapter_config["layers_to_transform"] == [1]  # the last of 2 layers
     _load_adapter(tiny_phi3, run.adapter)
 
 
