@@ -63,13 +63,19 @@ def _line(row: dict, max_steps: int) -> str:
 
 
 class CheckpointMarkerCallback(TrainerCallback):
-    """Writes `.complete` into a checkpoint once the Trainer has finished writing it."""
+    """Writes `.complete` into a checkpoint once the Trainer has written it, then rotates.
 
-    def __init__(self, run: RunDir):
+    Rotation is ours, not the Trainer's (which deletes old checkpoints before the new one is
+    marked complete): `keep` complete checkpoints survive, the newest included.
+    """
+
+    def __init__(self, run: RunDir, keep: int | None):
         self.run = run
+        self.keep = keep
 
     def on_save(self, args, state, control, **kwargs):
         self.run.mark_complete(state.global_step)
+        self.run.rotate(self.keep)
         log.info("checkpoint %d saved", state.global_step)
 
 

@@ -18,6 +18,7 @@ class Hardware:
     name: str
     capability: tuple[int, int] | None = None
     memory_bytes: int | None = None
+    gpu_count: int = 0
 
     @property
     def cuda(self) -> bool:
@@ -32,7 +33,13 @@ class Hardware:
 def detect() -> Hardware:
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        return Hardware("cuda", props.name, (props.major, props.minor), props.total_memory)
+        return Hardware(
+            "cuda",
+            props.name,
+            (props.major, props.minor),
+            props.total_memory,
+            gpu_count=torch.cuda.device_count(),
+        )
     return Hardware("cpu", "cpu")
 
 

@@ -33,6 +33,8 @@ def bnb_config(quant: QuantizationSection, dtype: torch.dtype, hw: Hardware):
     )
 
 
-def device_map(hw: Hardware) -> dict[str, int | str]:
-    """Put the whole quantized model on the one training device."""
+def device_map(hw: Hardware) -> dict[str, int | str] | str:
+    """The whole model on the one device; split across GPUs when there are several."""
+    if hw.gpu_count > 1:
+        return "auto"
     return {"": 0 if hw.cuda else "cpu"}

@@ -96,6 +96,17 @@ class RunDir:
     def mark_complete(self, step: int) -> None:
         write_atomic(self.checkpoint(step) / COMPLETE_MARKER, f"{step}\n")
 
+    def rotate(self, keep: int | None) -> list[Path]:
+        """Delete all but the newest `keep` complete checkpoints (only ever after a new one is
+        complete, so a kill at any moment leaves at least one complete checkpoint)."""
+        steps = self.checkpoint_steps()
+        if keep is None or len(steps) <= keep:
+            return []
+        removed = [self.checkpoint(step) for step in steps[: len(steps) - keep]]
+        for path in removed:
+            shutil.rmtree(path, ignore_errors=True)
+        return removed
+
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to a temp file beside `path`, then rename it over `path`."""

@@ -205,6 +205,7 @@ def _load_model(config: TrainingConfig, ref, workspace: Path, hw, precision: str
         kwargs["attn_implementation"] = config.model.attn_implementation
     if bnb is not None:
         kwargs["quantization_config"] = bnb
+    if bnb is not None or hw.gpu_count > 1:
         kwargs["device_map"] = quant.device_map(hw)
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if config.train.gradient_checkpointing:
@@ -317,7 +318,7 @@ def _trainer(config, run: RunDir, model, tokenizer, train_ds, eval_ds, loss_args
             eval_steps=t.eval_steps or t.save_steps,
             save_strategy="steps",
             save_steps=t.save_steps,
-            save_total_limit=t.save_total_limit,
+            save_total_limit=None,  # CheckpointMarkerCallback rotates complete checkpoints
             include_num_input_tokens_seen="non_padding",
             report_to="none",
             disable_tqdm=True,
@@ -334,7 +335,7 @@ def _trainer(config, run: RunDir, model, tokenizer, train_ds, eval_ds, loss_args
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         processing_class=tokenizer,
-        callbacks=[MetricsCallback(run.metrics), CheckpointMarkerCallback(run)],
+        callbacks=[MetricsCallback(run.metrics), CheckpointMarkerCallback(run, t.save_total_limit)],
     )
     trainer.remove_callback(PrinterCallback)  # MetricsCallback prints one short line instead
     if precision != "bf16":

@@ -165,4 +165,5 @@ def test_sigterm_then_truncated_checkpoint_then_deadline_then_finish(
     assert summary["steps"] == first + 3
     steps = _metric_steps(run)
     assert steps == list(range(1, first + 4))
+    assert len(run.checkpoint_steps(complete_only=False)) == 2  # save_total_limit
     _load_adapter(tiny_llama, run.adapter)
