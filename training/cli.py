@@ -113,3 +113,5 @@ def _setup_logging() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     for noisy in ("transformers", "datasets", "trl", "peft", "accelerate", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # bitsandbytes warns at import about optional CPU kernels it does not need.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
