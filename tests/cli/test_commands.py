@@ -398,6 +398,14 @@ def test_errors_under_json_are_also_a_json_object_on_stdout(tmp_path, fake_targe
     assert plain.stdout == ""
 
 
+def test_eval_errors_under_json_are_a_json_object_too(tmp_path, fake_target, invoke):
+    (tmp_path / "held_out.jsonl").write_text("{}\n")
+    args = ["eval", "nope", "--data", "held_out.jsonl", "--json"]
+    result = invoke(fake_target, args, tmp_path)
+    assert result.exit_code == ExitCode.NOT_FOUND
+    assert json.loads(result.stdout)["kind"] == "NotFoundError"
+
+
 def test_logs_of_a_queued_execution_say_it_waits_for_a_gpu(fake_target, invoke):
     fake_target.add_execution("e1", "r1", ExecutionStatus.QUEUED)
     result = invoke(fake_target, ["logs"])
