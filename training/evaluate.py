@@ -297,7 +297,7 @@ class _Scorer:
             input_ids[i, width - len(prompt) :] = torch.tensor(prompt)
             mask[i, width - len(prompt) :] = 1
         longest = max(len(r) for _, r in batch)
-        new_tokens = self.max_new_tokens or min(longest + 16, MAX_NEW_TOKENS_CAP)
+        new_tokens = self.max_new_tokens or min(longest + 8, MAX_NEW_TOKENS_CAP)
         with torch.no_grad():
             out = model.generate(
                 input_ids=input_ids.to(self.device),

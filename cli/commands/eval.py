@@ -26,7 +26,7 @@ from cli.app import App, json_option, pass_app
     "--max-new-tokens",
     type=click.IntRange(1, 1024),
     metavar="N",
-    help="Tokens generated per answer (default: the longest reference + 16).",
+    help="Tokens generated per answer (default: the longest reference + 8).",
 )
 @json_option()
 @pass_app
@@ -131,20 +131,30 @@ def render_report(report: Any, *, samples: int = 3, summary_to_stdout: bool = Tr
     _ui.info(f"[bold]{escape(str(report.data_file))}[/] ({report.format}, {report.base.examples})")
     _ui.print_table(table)
     if report.tuned is not None and report.base.correct is not None and samples:
-        shown = _ui.new_table("INPUT", "EXPECTED", "BASE", "FINE-TUNED")
-        pairs = zip(report.base.samples, report.tuned.samples, strict=False)
-        for base, tuned in list(pairs)[:samples]:
-            shown.add_row(
-                escape(_short(base.prompt, 48)),
-                escape(base.reference),
-                escape(_short(base.prediction, 40)),
-                escape(_short(tuned.prediction, 40)),
-            )
-        _ui.print_table(shown)
+        _ui.print_table(_samples_table(report, samples))
     if summary_to_stdout:
         _ui.out(summary_line(report))
     else:
         _ui.info(f"[bold]{escape(summary_line(report))}[/]")
+
+
+def _samples_table(report: Any, count: int) -> Any:
+    """A few held-out examples, one line each: what was asked, expected, and both answers."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for name in ("INPUT", "EXPECTED", "BASE", "FINE-TUNED"):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=len(name))
+    pairs = list(zip(report.base.samples, report.tuned.samples, strict=False))[:count]
+    for base, tuned in pairs:
+        table.add_row(
+            escape(_short(base.prompt, 34)),
+            escape(_short(base.reference, 10)),
+            escape(_short(base.prediction, 24)),
+            escape(_short(tuned.prediction, 10)),
+        )
+    return table
 
 
 def _short(text: str, width: int) -> str:

@@ -8,6 +8,8 @@ when scoring starts.
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,6 +119,8 @@ def evaluate_run(
 ) -> EvalReport:
     """Score the base model and the run's adapter on `data_file`."""
     try:
+        from transformers.utils import logging as hf_logging
+
         from training.evaluate import EvalDataError, evaluate
     except ImportError as exc:
         raise UsageError(
@@ -124,17 +128,22 @@ def evaluate_run(
             hint="pip install -e '.[train]'",
         ) from None
     base_path = resolve_base(base or run.base_model, cache or model_cache())
+    hf_logging.disable_progress_bar()  # our own progress display says how far scoring is
+    # Library chatter (bitsandbytes' optional CPU kernels, deprecations) is not for this screen.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     try:
-        return evaluate(
-            base_path,
-            run.adapter,
-            data_file,
-            data=run.data,
-            max_examples=max_examples,
-            batch_size=batch_size,
-            max_new_tokens=max_new_tokens,
-            on_progress=on_progress,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return evaluate(
+                base_path,
+                run.adapter,
+                data_file,
+                data=run.data,
+                max_examples=max_examples,
+                batch_size=batch_size,
+                max_new_tokens=max_new_tokens,
+                on_progress=on_progress,
+            )
     except EvalDataError as exc:
         raise UsageError(str(exc), hint="fix the file; it uses the training data formats") from None
 
