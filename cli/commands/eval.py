@@ -21,7 +21,14 @@ from cli.app import App, json_option, pass_app
 )
 @click.option("--base", metavar="MODEL", help="Base model (default: the one the adapter names).")
 @click.option("--max-examples", type=click.IntRange(min=1), metavar="N", help="Score the first N.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    metavar="N",
+    help="Examples per forward pass.",
+)
 @click.option(
     "--max-new-tokens",
     type=click.IntRange(1, 1024),
