@@ -80,3 +80,22 @@ def test_cli_unknown_key_exits_2_without_traceback(workspace: Path, capsys):
     assert run(["--config", str(path), "--workspace", str(workspace)]) == 2
     err = capsys.readouterr().err
     assert "model.nmae" in err and "line 3" in err and "Traceback" not in err
+
+
+def test_cli_takes_the_deadline_from_the_job_env(workspace: Path, monkeypatch):
+    import training.train
+
+    seen = {}
+
+    def fake_main(config, workspace, deadline, started_at):
+        seen.update(deadline=deadline, workspace=workspace, model=config.model.name)
+        return 75
+
+    monkeypatch.setattr(training.train, "main", fake_main)
+    monkeypatch.setenv("FTK_TIME_BUDGET_SECONDS", "1800")
+    monkeypatch.setenv("FTK_WORKSPACE", str(workspace))
+    path = write_config(workspace / "runs/r1/config.yaml", fast_config("org/model"))
+    assert run(["--config", str(path)]) == 75
+    assert seen == {"deadline": 1800.0, "workspace": workspace.resolve(), "model": "org/model"}
+    assert run(["--config", str(path), "--deadline", "60"]) == 75
+    assert seen["deadline"] == 60.0
