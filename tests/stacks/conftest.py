@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
 import pulumi
 import pytest
 
@@ -9,10 +12,18 @@ from tests.stacks.mocks import RecordingMocks
 
 
 @pytest.fixture
-def pulumi_mocks() -> RecordingMocks:
-    """Fresh mocks for this test (project ftk, stack dev)."""
+def pulumi_mocks() -> Iterator[RecordingMocks]:
+    """Fresh mocks for this test (project ftk, stack dev), on an event loop of its own.
+
+    Pulumi's mocks need a current event loop; a test that ran `asyncio.run` earlier in the same
+    worker (the server tests do) leaves none, so each stack test gets a fresh one.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(
         mocks, project="ftk", stack="dev", preview=False, monitor=mocks.monitor
     )
-    return mocks
+    yield mocks
+    asyncio.set_event_loop(None)
+    loop.close()
