@@ -155,9 +155,6 @@ def follow_execution(
     """Stream logs until the execution ends; Ctrl-C leaves it running and says how to reattach."""
     from cli.ops.executions import follow
 
-    if execution.status == ExecutionStatus.QUEUED:
-        info("[dim]queued: waiting for a GPU replica (this can take minutes)…[/]")
-
     def emit(line: str) -> None:
         log_line(line, to_stderr=to_stderr)
 

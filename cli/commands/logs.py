@@ -25,7 +25,7 @@ def logs(
     from cli.commands import _ui
     from cli.errors import UsageError
     from cli.ops.executions import parse_since, resolve_execution
-    from cli.targets.base import ExecutionStatus, LogHistory
+    from cli.targets.base import LogHistory
 
     if follow and (system or since):
         raise UsageError("--follow cannot be combined with --system or --since")
@@ -41,8 +41,6 @@ def logs(
             _ui.log_line(line)
         return
     if not follow:
-        if chosen.status == ExecutionStatus.QUEUED:
-            _ui.info(f"{chosen.name} is queued: waiting for a GPU replica; follow it with -f")
         for line in target.stream_logs(chosen.name, follow=False, tail=tail):
             _ui.log_line(line)
         return

@@ -116,7 +116,8 @@ class Target(Protocol):
     def stream_logs(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
         """Console lines of an execution; with `follow`, until it ends (reconnecting as needed).
 
-        Status lines of ftk's own (waiting for a replica, ended) are `LogNotice` instances."""
+        Status lines of ftk's own (waiting for a replica, ended) are `LogNotice` instances; the
+        target, not the caller, says that a queued execution waits for a replica."""
 
     def list_secrets(self) -> list[str]: ...
 

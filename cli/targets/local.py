@@ -236,8 +236,13 @@ class LocalTarget:
         stop_requested = (state / "stop_requested").exists()
         code = ended["exit_code"] if ended else None
         if ended is None:
-            alive = self._alive(int(meta["pid"]))
-            status = ExecutionStatus.RUNNING if alive else ExecutionStatus.FAILED
+            # A runner stopped before it could install its SIGTERM handler writes no exit.json.
+            if self._alive(int(meta["pid"])):
+                status = ExecutionStatus.RUNNING
+            elif stop_requested:
+                status = ExecutionStatus.STOPPED
+            else:
+                status = ExecutionStatus.FAILED
         elif stop_requested and code != 0:
             status = ExecutionStatus.STOPPED
         elif code == 0:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli.errors import NotFoundError
-from cli.targets.base import Endpoint, Execution, ExecutionStatus, RemoteFile
+from cli.targets.base import Endpoint, Execution, ExecutionStatus, LogNotice, RemoteFile
 
 
 class MemoryShare:
@@ -109,6 +109,8 @@ class FakeTarget:
 
     def stream_logs(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
         e = self.get_execution(name)
+        if e.status == ExecutionStatus.QUEUED:
+            yield LogNotice(f"{name} is queued: waiting for a GPU replica")
         lines = self.logs.get(name, [])
         yield from lines[-tail:] if tail else lines
         if follow:

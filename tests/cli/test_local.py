@@ -99,6 +99,16 @@ def test_an_execution_whose_runner_vanished_is_failed(project):
     assert LocalTarget(project).get_execution("r1-x").status == ExecutionStatus.FAILED
 
 
+def test_a_runner_stopped_before_it_could_write_its_exit_is_stopped_not_failed(project):
+    # `ftk stop` right after `ftk run`: SIGTERM can land before the runner installs its handler.
+    state = project / ".ftk/local/executions/r1-y"
+    state.mkdir(parents=True)
+    meta = {"name": "r1-y", "run_id": "r1", "pid": 2**22 + 12346, "started_at": None}
+    (state / "meta.json").write_text(json.dumps(meta))
+    (state / "stop_requested").touch()
+    assert LocalTarget(project).get_execution("r1-y").status == ExecutionStatus.STOPPED
+
+
 def test_local_secrets_store_names_only(project, local_target, invoke, monkeypatch):
     monkeypatch.delenv("FTK_TEST_TOKEN", raising=False)
     args = ["secret", "set", "FTK_TEST_TOKEN"]
