@@ -28,18 +28,35 @@ class _EnvWithoutKey(EnvSettingsSource):
         return super().get_field_value(field, field_name)
 
 
-class ServerSettings(BaseSettings):
-    """What `python -m inference serve` needs: the model, the adapters, the HTTP server, limits."""
+# Fields both commands take, defined once so their env names and help agree.
+BaseModelField = Annotated[
+    str | None,
+    Field(
+        validation_alias="FTK_BASE_MODEL",
+        description="Base model: a local folder or a model id resolved through the model cache.",
+    ),
+]
+ModelCacheField = Annotated[
+    Path | None,
+    Field(
+        validation_alias="FTK_MODEL_CACHE",
+        description="Model cache folder for model ids (default: ./model-cache).",
+    ),
+]
+
+
+class _FtkSettings(BaseSettings):
+    """Settings read from flags first, then `FTK_*` environment variables."""
 
     model_config = SettingsConfigDict(
         env_prefix="FTK_", populate_by_name=True, extra="ignore", frozen=True
     )
 
-    base: str | None = Field(
-        default=None,
-        validation_alias="FTK_BASE_MODEL",
-        description="Base model: a local folder or a model id resolved through the model cache.",
-    )
+
+class ServerSettings(_FtkSettings):
+    """What `python -m inference serve` needs: the model, the adapters, the HTTP server, limits."""
+
+    base: BaseModelField = None
     adapter: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias="FTK_ADAPTER",
@@ -52,11 +69,7 @@ class ServerSettings(BaseSettings):
         description="Name of the env variable holding the API key (no key: no authentication).",
     )
     api_key: SecretStr | None = Field(default=None, exclude=True, repr=False)
-    model_cache: Path | None = Field(
-        default=None,
-        validation_alias="FTK_MODEL_CACHE",
-        description="Model cache folder for model ids (default: ./model-cache).",
-    )
+    model_cache: ModelCacheField = None
     engine: Literal["transformers"] = Field(
         default="transformers", description="Generation engine."
     )
@@ -123,25 +136,13 @@ class ServerSettings(BaseSettings):
         return self.model_cache or Path("model-cache")
 
 
-class MergeSettings(BaseSettings):
+class MergeSettings(_FtkSettings):
     """What `python -m inference merge` needs."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="FTK_", populate_by_name=True, extra="ignore", frozen=True
-    )
-
-    base: str | None = Field(
-        default=None,
-        validation_alias="FTK_BASE_MODEL",
-        description="Base model: a local folder or a model id resolved through the model cache.",
-    )
+    base: BaseModelField = None
     adapter: str = Field(description="The LoRA adapter folder to merge into the base.")
     out: Path = Field(description="Output folder (safetensors weights + tokenizer).")
-    model_cache: Path | None = Field(
-        default=None,
-        validation_alias="FTK_MODEL_CACHE",
-        description="Model cache folder for model ids (default: ./model-cache).",
-    )
+    model_cache: ModelCacheField = None
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="auto",
         description="dtype of the saved weights; auto = the base model's own (merged in float32).",
