@@ -27,6 +27,7 @@ import gc
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -187,6 +188,15 @@ def main() -> None:
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     work = Path(tempfile.mkdtemp(prefix="ftk-bench-train-"))
+    try:
+        compare(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # models and checkpoints: ~40 MB a run
+
+
+def compare(args: argparse.Namespace, work: Path) -> None:
+    import torch
+
     model = build_model(work / "model", args.hidden, args.layers)
     data = work / "train.jsonl"
     write_data(data, n=args.steps * args.batch_size)
