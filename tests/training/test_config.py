@@ -115,3 +115,12 @@ def test_pure_modules_do_not_import_torch():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_shipped_examples_validate_from_the_repo_root(example: Path):
+    # `ftk run training/examples/<name>.yaml` from a fresh clone must pass local validation.
+    from training.validate import validate_config_file
+
+    report = validate_config_file(example, ROOT)
+    assert report.ok, report.to_dict()
