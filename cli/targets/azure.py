@@ -8,7 +8,7 @@ azure-monitor-query; all clients come from one injectable `AzureConnection`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -73,13 +73,15 @@ class AzureTarget:
 
     def __init__(
         self,
-        config: TargetConfig,
+        config: TargetConfig | Callable[[], TargetConfig],
         *,
         kind: str,
         connection: AzureConnection | None = None,
         stack: PulumiStack | None = None,
     ):
-        self.config = config
+        # A stack's outputs are read on first use: its secret verbs need only its config, so they
+        # work between `pulumi stack init` and the first `pulumi up`.
+        self._config = config
         self._kind = kind
         self.connection = connection or AzureConnection.from_env()
         self._stack = stack
@@ -92,7 +94,7 @@ class AzureTarget:
         cls, project_dir: Path, stack: str | None, *, connection: AzureConnection | None = None
     ) -> AzureTarget:
         pulumi_stack = PulumiStack.open(project_dir, stack)
-        return cls(pulumi_stack.config(), kind="stack", connection=connection, stack=pulumi_stack)
+        return cls(pulumi_stack.config, kind="stack", connection=connection, stack=pulumi_stack)
 
     @classmethod
     def from_infra_files(
@@ -117,6 +119,11 @@ class AzureTarget:
             origin="given outputs", values=values, secrets=secrets, from_stack=kind == "stack"
         )
         return cls(config, kind=kind, connection=connection)
+
+    @cached_property
+    def config(self) -> TargetConfig:
+        """The output-contract values; for a stack, read (or found missing) here, once."""
+        return self._config if isinstance(self._config, TargetConfig) else self._config()
 
     # -- names ----------------------------------------------------------------------------
 
@@ -360,6 +367,8 @@ class AzureTarget:
         names: set[str] = set()
         if self._stack is not None:
             names.update(self._stack.secret_names())
+            if not self._stack.has_outputs():
+                return sorted(names)  # not deployed yet: there is no job to read
         job = self._get_job()
         for container in ((job.get("properties") or {}).get("template") or {}).get(
             "containers"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -71,9 +72,17 @@ class PulumiStack:
             stack = auto.Stack.select(name, workspace)
         return cls(stack, auto)
 
-    def config(self) -> TargetConfig:
+    @cached_property
+    def _outputs(self) -> dict[str, Any]:
         with _pulumi_errors(self._auto, self.name):
-            outputs = self._stack.outputs()
+            return dict(self._stack.outputs())
+
+    def has_outputs(self) -> bool:
+        """False until the first `pulumi up`; the config (job secrets) exists before that."""
+        return bool(self._outputs)
+
+    def config(self) -> TargetConfig:
+        outputs = self._outputs
         if not outputs:
             raise NotFoundError(
                 f"stack '{self.name}' has no outputs yet", hint="run `pulumi up` first"

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from cli.errors import FtkError, NotFoundError, UsageError
+from cli.main import cli
 from cli.targets import stack_outputs
 from cli.targets.azure import AzureTarget
 from tests.fakes.pulumi_auto import CommandError, FakeAuto, FakeStackObject
@@ -119,9 +121,35 @@ def test_stack_secret_is_a_pulumi_secret_at_its_path(monkeypatch, project: Path)
 
 def test_stack_without_outputs(monkeypatch, project: Path):
     _use(monkeypatch, FakeAuto({}))
+    target = AzureTarget.from_stack(project, None)
     with pytest.raises(NotFoundError, match="has no outputs yet") as info:
-        AzureTarget.from_stack(project, None)
+        target.describe()
     assert "pulumi up" in (info.value.hint or "")
+
+
+def test_secrets_before_the_first_up(monkeypatch, project: Path):
+    """`pulumi stack init dev` -> `ftk secret set HF_TOKEN` -> `pulumi up`: the day in DESIGN."""
+    auto = _use(monkeypatch, FakeAuto({}))
+
+    def ftk(*args: str, input: str | None = None) -> Any:
+        return CliRunner().invoke(cli, ["--project-dir", str(project), *args], input=input)
+
+    stored = ftk("secret", "set", "HF_TOKEN", input="hf_before_up\n")
+    assert stored.exit_code == 0, stored.output
+    assert auto.config[("jobSecrets.HF_TOKEN", True)].value == "hf_before_up"
+    assert "hf_before_up" not in stored.output and "pulumi up" in stored.output
+
+    listed = ftk("secret", "list")
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.split() == ["HF_TOKEN"]
+
+    applied = ftk("secret", "set", "WANDB_API_KEY", "--apply", input="w\n")
+    assert applied.exit_code == 0, applied.output
+    assert auto.ups == 1
+
+    ps = ftk("ps")
+    assert ps.exit_code == 3, ps.output
+    assert "stack 'dev' has no outputs yet" in ps.output and "pulumi up" in ps.output
 
 
 def test_no_stack_selected(monkeypatch, project: Path):
@@ -164,5 +192,6 @@ def test_pulumi_command_errors_are_one_line(monkeypatch, project: Path):
         raise CommandError("code: 255\nstderr: error: PULUMI_ACCESS_TOKEN must be set\n")
 
     monkeypatch.setattr(FakeStackObject, "outputs", broken)
+    target = AzureTarget.from_stack(project, None)
     with pytest.raises(FtkError, match="pulumi failed: PULUMI_ACCESS_TOKEN must be set"):
-        AzureTarget.from_stack(project, None)
+        target.describe()

@@ -43,6 +43,9 @@ class FakeStack:
         self.config: dict[str, str] = {}
         self.ups = 0
 
+    def has_outputs(self) -> bool:
+        return True
+
     def secret_names(self) -> list[str]:
         return sorted(self.config)
 
