@@ -1,0 +1,184 @@
+"""`ftk chat` and `ftk endpoint` against an Azure target (stack outputs or `--infra` files): the
+endpoint's key comes from the stack's secret output or the app's secrets through ARM, reaches a
+loopback OpenAI-compatible stand-in as the bearer key, and is never printed unless asked."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from cli.targets import azure_clients, stack_outputs
+from tests.fakes.azure import FakeAzure
+from tests.fakes.azure_fixtures import *  # noqa: F403
+from tests.fakes.pulumi_auto import FakeAuto
+
+KEY = "sk-fake-endpoint-key"  # what FakeAzure's stack output and app secret hold
+
+
+class _StandIn(BaseHTTPRequestHandler):
+    """Streams "echo: <last user message>" word by word, only for `Bearer KEY`."""
+
+    timeout = 10  # a stuck client cannot hold a server thread forever
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append(body)  # type: ignore[attr-defined]
+        if self.headers.get("Authorization") != f"Bearer {KEY}":
+            error = {"error": {"message": "bad key", "type": "invalid_request_error"}}
+            data = json.dumps(error).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        words = ("echo: " + body["messages"][-1]["content"]).split(" ")
+        for i, word in enumerate(words):
+            delta = {"content": word if i == 0 else " " + word}
+            chunk = {
+                "id": "c1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+            }
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+
+@pytest.fixture
+def standin() -> Iterator[ThreadingHTTPServer]:
+    """The inference app's stand-in on plain http://127.0.0.1 (the openai client accepts it)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
+    server.daemon_threads = True
+    server.requests = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _url(server: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def app_at(fake_azure: FakeAzure, monkeypatch):  # type: ignore[no-untyped-def]
+    """Point the fake app at the stand-in: no ingress FQDN, so ACA_APP_ENDPOINT is the URL."""
+    monkeypatch.setattr(azure_clients, "default_credential", lambda: fake_azure.credential)
+    ingress = fake_azure.arm.apps[fake_azure.APP]["properties"]["configuration"]["ingress"]
+    ingress.pop("fqdn")
+
+
+def _stack_ftk(fake_azure: FakeAzure, project: Path, monkeypatch, **outputs):  # type: ignore[no-untyped-def]
+    (project / "Pulumi.yaml").write_text("name: ftk\nruntime: python\n")
+    auto = FakeAuto(fake_azure.outputs(**outputs))
+    monkeypatch.setattr(stack_outputs, "_automation", lambda: auto)
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, ["--project-dir", str(project), *args], env=fake_azure.env())
+
+    return run
+
+
+def _infra_ftk(fake_azure: FakeAzure, project: Path, tmp_path: Path, url: str):  # type: ignore[no-untyped-def]
+    """`ftk --infra ...` with the AI Toolkit's files; they hold no key (no secret output)."""
+    folder = tmp_path / "infra-chat"
+    folder.mkdir()
+    infra = []
+    for name, data in fake_azure.infra_files().items():
+        assert "ACA_APP_API_KEY" not in data
+        if "ACA_APP_ENDPOINT" in data:
+            data = {**data, "ACA_APP_ENDPOINT": url}
+        (folder / name).write_text(json.dumps(data))
+        infra += ["--infra", str(folder / name)]
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(
+            cli, [*infra, "--project-dir", str(project), *args], env=fake_azure.env()
+        )
+
+    return run
+
+
+def test_stack_chat_streams_with_the_secret_output_key(
+    fake_azure: FakeAzure, project: Path, standin, app_at, monkeypatch
+):
+    ftk = _stack_ftk(fake_azure, project, monkeypatch, ACA_APP_ENDPOINT=_url(standin))
+    result = ftk("chat", "hi there")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "echo: hi there\n"
+    assert KEY not in result.output
+    (request,) = standin.requests
+    assert request["model"] == "microsoft/Phi-3-mini-4k-instruct" and request["stream"] is True
+
+    shown = ftk("endpoint", "--json")
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["url"] == _url(standin) and data.get("api_key") is None
+    assert KEY not in shown.output
+    with_key = ftk("endpoint", "--show-key", "--json")
+    assert with_key.exit_code == 0, with_key.output
+    assert json.loads(with_key.stdout)["api_key"] == KEY
+
+
+def test_infra_chat_reads_the_key_from_the_app_secrets(
+    fake_azure: FakeAzure, project: Path, tmp_path: Path, standin, app_at
+):
+    ftk = _infra_ftk(fake_azure, project, tmp_path, _url(standin))
+    result = ftk("chat", "hello")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "echo: hello\n"
+    assert KEY not in result.output
+    assert any("listSecrets" in line for line in fake_azure.server.log)
+
+    assert KEY not in ftk("endpoint", "--json").output
+    with_key = ftk("endpoint", "--show-key", "--json")
+    assert json.loads(with_key.stdout)["api_key"] == KEY
+
+
+def test_wrong_stack_key_exit_4_with_hint(
+    fake_azure: FakeAzure, project: Path, standin, app_at, monkeypatch
+):
+    ftk = _stack_ftk(
+        fake_azure, project, monkeypatch, ACA_APP_ENDPOINT=_url(standin), ACA_APP_API_KEY="sk-old"
+    )
+    result = ftk("chat", "hi")
+    assert result.exit_code == 4, result.output
+    assert "refused the API key" in result.output and "hint:" in result.output
+    assert "Traceback" not in result.output and "sk-old" not in result.output
+    assert len(standin.requests) == 1  # a refused key is not retried
+
+
+def test_infra_app_without_the_key_secret_exit_4(
+    fake_azure: FakeAzure, project: Path, tmp_path: Path, standin, app_at
+):
+    fake_azure.arm.app_secrets.clear()
+    result = _infra_ftk(fake_azure, project, tmp_path, _url(standin))("chat", "hi")
+    assert result.exit_code == 4, result.output
+    assert "refused the API key" in result.output and "hint:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_infra_chat_without_secret_permission_exit_4_names_role(
+    fake_azure: FakeAzure, project: Path, tmp_path: Path, standin, app_at
+):
+    fake_azure.arm.deny.add("/listSecrets")
+    result = _infra_ftk(fake_azure, project, tmp_path, _url(standin))("chat", "hi")
+    assert result.exit_code == 4, result.output
+    assert "Container Apps Contributor" in result.output
+    assert "Traceback" not in result.output and standin.requests == []
