@@ -8,5 +8,5 @@ from stacks.settings import load_settings
 settings = load_settings()
 # Resource group, storage + share, Log Analytics, GPU environment, fine-tuning job, inference app.
 stack = build(settings)
-# The output contract (stacks/contract.py); the API key only as a secret output.
+# The output contract (contract/outputs.py); the API key only as a secret output.
 export_outputs(stack)

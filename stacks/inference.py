@@ -9,18 +9,13 @@ import pulumi
 import pulumi_azure_native.app as app
 import pulumi_random as random
 
+from contract.commands import SERVE_COMMANDS, bash_script
 from stacks.component import FtkComponent
-from stacks.job import VOLUME_NAME, bash_script
+from stacks.job import VOLUME_NAME
 
 API_KEY_SECRET = "ftk-api-key"
 HEALTH_PATH = "/health"  # alive (liveness)
 READY_PATH = "/ready"  # model loaded (startup, readiness)
-SERVE_COMMANDS = (
-    'cd "$MOUNT_PATH"',
-    "if [ -f requirements-serve.txt ]; then "
-    "pip install --no-cache-dir -q -r requirements-serve.txt; fi",
-    "exec python -m inference serve --host 0.0.0.0",
-)
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native.app as app
 
+from contract.commands import bash_script
+from contract.secrets import aca_secret_name
 from stacks.component import FtkComponent
-from stacks.settings import job_secret_name
 
 VOLUME_NAME = "share"
-
-
-def bash_script(commands: Sequence[str]) -> str:
-    """One bash script: any failing command fails the execution (the template joined with '; ')."""
-    return "set -euo pipefail; " + "\n".join(commands)
 
 
 @dataclass(frozen=True)
@@ -52,9 +48,9 @@ class FinetuningJob(FtkComponent):
     ) -> None:
         super().__init__("FinetuningJob", name, opts)
         env = [app.EnvironmentVarArgs(name=k, value=v) for k, v in args.env.items()]
-        env += [app.EnvironmentVarArgs(name=k, secret_ref=job_secret_name(k)) for k in args.secrets]
+        env += [app.EnvironmentVarArgs(name=k, secret_ref=aca_secret_name(k)) for k in args.secrets]
         secrets = [
-            app.SecretArgs(name=job_secret_name(k), value=pulumi.Output.secret(v))
+            app.SecretArgs(name=aca_secret_name(k), value=pulumi.Output.secret(v))
             for k, v in args.secrets.items()
         ]
         job = app.Job(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 
-from stacks import contract
+from contract import outputs as keys
 from stacks.program import Stack
 
 
@@ -19,30 +19,30 @@ def stack_outputs(stack: Stack) -> dict[str, Any]:
     s = stack.settings
     monitoring = stack.monitoring
     out: dict[str, Any] = {
-        contract.SUBSCRIPTION_ID: stack.subscription_id,
-        contract.RESOURCE_GROUP_NAME: stack.resource_group_name,
-        contract.STORAGE_ACCOUNT_NAME: stack.storage.account_name,
-        contract.FILE_SHARE_NAME: stack.storage.share_name,
-        contract.ACA_JOB_NAME: stack.job.job_name,
-        contract.COMMANDS: list(s.commands),
-        contract.LOCATION: stack.location,
-        contract.ACA_ENVIRONMENT_NAME: stack.environment.environment_name,
-        contract.ACA_ENVIRONMENT_STORAGE_NAME: stack.environment.storage_name,
-        contract.LOG_ANALYTICS_WORKSPACE_ID: (
+        keys.SUBSCRIPTION_ID: stack.subscription_id,
+        keys.RESOURCE_GROUP_NAME: stack.resource_group_name,
+        keys.STORAGE_ACCOUNT_NAME: stack.storage.account_name,
+        keys.FILE_SHARE_NAME: stack.storage.share_name,
+        keys.ACA_JOB_NAME: stack.job.job_name,
+        keys.COMMANDS: list(s.commands),
+        keys.LOCATION: stack.location,
+        keys.ACA_ENVIRONMENT_NAME: stack.environment.environment_name,
+        keys.ACA_ENVIRONMENT_STORAGE_NAME: stack.environment.storage_name,
+        keys.LOG_ANALYTICS_WORKSPACE_ID: (
             monitoring.customer_id if monitoring else stack.environment.log_customer_id
         ),
-        contract.GPU_PROFILE: s.gpu.type,
-        contract.MOUNT_PATH: s.mount_path,
-        contract.JOB_TIMEOUT_SECONDS: s.timeout,
-        contract.JOB_SECRET_NAMES: list(s.job_secret_names),
+        keys.GPU_PROFILE: s.gpu.type,
+        keys.MOUNT_PATH: s.mount_path,
+        keys.JOB_TIMEOUT_SECONDS: s.timeout,
+        keys.JOB_SECRET_NAMES: list(s.job_secret_names),
     }
     if monitoring is not None:
-        out[contract.LOG_ANALYTICS_NAME] = monitoring.workspace_name
+        out[keys.LOG_ANALYTICS_NAME] = monitoring.workspace_name
     if stack.inference is not None:
-        out[contract.ACA_APP_NAME] = stack.inference.app_name
-        out[contract.ACA_APP_ENDPOINT] = stack.inference.endpoint
-        out[contract.INFERENCE_BASE_MODEL] = s.inference.base_model if s.inference else ""
-        out[contract.ACA_APP_API_KEY] = pulumi.Output.secret(stack.inference.api_key)
+        out[keys.ACA_APP_NAME] = stack.inference.app_name
+        out[keys.ACA_APP_ENDPOINT] = stack.inference.endpoint
+        out[keys.INFERENCE_BASE_MODEL] = s.inference.base_model if s.inference else ""
+        out[keys.ACA_APP_API_KEY] = pulumi.Output.secret(stack.inference.api_key)
     return out
 
 

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.resources as resources
 
+from contract import env as contract_env
 from stacks.environment import Environment, EnvironmentArgs
 from stacks.gpu import normalize_region
 from stacks.inference import InferenceApp, InferenceAppArgs
@@ -91,12 +92,6 @@ def build(settings: Settings) -> Stack:
             tags=tags,
         ),
     )
-    shared_env = {
-        "MOUNT_PATH": settings.mount_path,
-        "FTK_MODEL_CACHE": settings.model_cache,
-        "HF_HOME": f"{settings.model_cache}/hf",
-        "PYTHONUNBUFFERED": "1",
-    }
     job = FinetuningJob(
         "finetuning",
         FinetuningJobArgs(
@@ -113,7 +108,9 @@ def build(settings: Settings) -> Stack:
             replica_retry_limit=settings.replica_retry_limit,
             mount_path=settings.mount_path,
             storage_name=environment.storage_name,
-            env={**shared_env, "FTK_TIME_BUDGET_SECONDS": str(settings.time_budget_seconds)},
+            env=contract_env.job_env(
+                settings.mount_path, time_budget_seconds=settings.time_budget_seconds
+            ),
             secrets={n: settings.job_secret(n) for n in settings.job_secret_names},
             tags=tags,
         ),
@@ -138,12 +135,9 @@ def build(settings: Settings) -> Stack:
                 startup_probe=inf.startup_probe,
                 mount_path=settings.mount_path,
                 storage_name=environment.storage_name,
-                env={
-                    **shared_env,
-                    "FTK_BASE_MODEL": inf.base_model,
-                    "FTK_ADAPTER": "",
-                    "PORT": str(inf.port),
-                },
+                env=contract_env.app_env(
+                    settings.mount_path, base_model=inf.base_model, port=inf.port
+                ),
                 tags=tags,
             ),
         )

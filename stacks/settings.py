@@ -17,8 +17,12 @@ from typing import Any, Final
 
 import pulumi
 
+from contract import env
+from contract.commands import JOB_COMMANDS
+from contract.outputs import DEFAULT_MOUNT_PATH
+from contract.secrets import RULE as SECRET_NAME_RULE
+from contract.secrets import is_valid_secret_name
 from stacks import gpu, naming
-from stacks.contract import DEFAULT_MOUNT_PATH
 
 
 class SettingsError(pulumi.RunError):
@@ -28,14 +32,7 @@ class SettingsError(pulumi.RunError):
 DEFAULT_GPU_PROFILE: Final = "Consumption-GPU-NC24-A100"
 DEFAULT_IMAGE: Final = "docker.io/pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime"
 DEFAULT_BASE_MODEL: Final = "microsoft/Phi-3-mini-4k-instruct"
-# The job's default commands (docs/architecture.md, "Job execution command"). `ftk run` sets
-# FTK_RUN_ID on each execution; `set -u` makes an execution started without it fail at once.
-DEFAULT_COMMANDS: Final = (
-    'cd "$MOUNT_PATH"',
-    "if [ -f requirements-train.txt ]; then "
-    "pip install --no-cache-dir -q -r requirements-train.txt; fi",
-    'python -m training --config "runs/$FTK_RUN_ID/config.yaml" --workspace "$MOUNT_PATH"',
-)
+DEFAULT_COMMANDS: Final = JOB_COMMANDS  # the `commands` key's default
 STORAGE_SKUS: Final = (
     "Standard_LRS",
     "Standard_ZRS",
@@ -168,7 +165,7 @@ class Settings:
 
     @property
     def model_cache(self) -> str:
-        return f"{self.mount_path}/model-cache"
+        return env.model_cache_path(self.mount_path)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -207,11 +204,6 @@ class Settings:
                 f"({self.gpu.gpu}) is offered in {where} (as of {gpu.REGIONS_AS_OF}). "
                 f"Pick one of those, or set {_full('skipRegionCheck')} true if Azure added it."
             )
-
-
-def job_secret_name(env_name: str) -> str:
-    """The ACA secret behind env var `env_name`: `HF_TOKEN` -> `hf-token`."""
-    return env_name.lower().replace("_", "-")
 
 
 def _full(key: str) -> str:
@@ -471,11 +463,8 @@ def _job_secrets(r: _Reader, config: pulumi.Config) -> tuple[tuple[str, ...], An
         )
     for name, value in raw.items():
         # Never echo the value: it is a secret.
-        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
-            raise SettingsError(
-                f"{key}.{name} is invalid: a secret's name is its env var name, upper-case "
-                "letters, digits and '_' (e.g. HF_TOKEN)."
-            )
+        if not is_valid_secret_name(name):
+            raise SettingsError(f"{key}.{name} is invalid: {SECRET_NAME_RULE}.")
         if not isinstance(value, str) or not value:
             raise SettingsError(f"{key}.{name} is invalid: the value must be a non-empty string.")
     return tuple(sorted(raw)), config.get_secret_object("jobSecrets")

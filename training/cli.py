@@ -17,11 +17,13 @@ import time
 import warnings
 from pathlib import Path
 
+from contract import env as ftk_env
+from contract.exit_codes import TrainingExit
 from training import paths
 from training.config import ConfigError, load_config
 from training.validate import validate_config_file
 
-EXIT_USER_ERROR = 2
+EXIT_USER_ERROR = TrainingExit.USER_ERROR
 
 
 def _parser(validate: bool) -> argparse.ArgumentParser:
@@ -79,11 +81,11 @@ def _validate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace, started_at: float | None) -> int:
     _setup_logging()
     deadline = args.deadline
-    if deadline is None and os.environ.get("FTK_TIME_BUDGET_SECONDS"):
+    if deadline is None and os.environ.get(ftk_env.TIME_BUDGET):
         try:
-            deadline = float(os.environ["FTK_TIME_BUDGET_SECONDS"])
+            deadline = float(os.environ[ftk_env.TIME_BUDGET])
         except ValueError:
-            print("error: FTK_TIME_BUDGET_SECONDS must be a number of seconds", file=sys.stderr)
+            print(f"error: {ftk_env.TIME_BUDGET} must be a number of seconds", file=sys.stderr)
             return EXIT_USER_ERROR
     try:
         config = load_config(args.config)

@@ -15,9 +15,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from contract.layout import COMPLETE_MARKER  # a cached model is complete once it exists
 from training import catalog, paths
 
-COMPLETE_MARKER = ".complete"
 log = logging.getLogger(__name__)
 
 

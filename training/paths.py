@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract import env as ftk_env
+from contract import layout
 from training import catalog
 from training.config import TrainingConfig
 
@@ -15,7 +17,7 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 def workspace_root(value: str | Path | None = None) -> Path:
     """`--workspace`, else `$FTK_WORKSPACE`, else the current directory."""
-    return Path(value or os.environ.get("FTK_WORKSPACE") or ".").resolve()
+    return Path(value or os.environ.get(ftk_env.WORKSPACE) or ".").resolve()
 
 
 def in_workspace(value: str, workspace: Path) -> Path:
@@ -35,8 +37,8 @@ def run_dir(config: TrainingConfig, workspace: Path) -> Path:
 
 def model_cache(workspace: Path) -> Path:
     """`$FTK_MODEL_CACHE`, else `<workspace>/model-cache`."""
-    env = os.environ.get("FTK_MODEL_CACHE")
-    return Path(env) if env else workspace / "model-cache"
+    env = os.environ.get(ftk_env.MODEL_CACHE)
+    return Path(env) if env else workspace / layout.MODEL_CACHE_DIR
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ import re
 import shutil
 from pathlib import Path
 
-STATUSES = ("running", "succeeded", "failed", "resumable")
-COMPLETE_MARKER = ".complete"
+from contract import layout
+from contract.layout import COMPLETE_MARKER, STATUSES
+
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -28,27 +29,27 @@ class RunDir:
 
     @property
     def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
+        return self.root / layout.CHECKPOINTS_DIR
 
     @property
     def adapter(self) -> Path:
-        return self.root / "adapter"
+        return self.root / layout.ADAPTER_DIR
 
     @property
     def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
+        return self.root / layout.METRICS_FILE
 
     @property
     def loss_plot(self) -> Path:
-        return self.root / "loss.png"
+        return self.root / layout.LOSS_PLOT_FILE
 
     @property
     def summary(self) -> Path:
-        return self.root / "summary.json"
+        return self.root / layout.SUMMARY_FILE
 
     @property
     def status_file(self) -> Path:
-        return self.root / "status"
+        return self.root / layout.STATUS_FILE
 
     def status(self) -> str | None:
         try:

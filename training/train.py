@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from contract.exit_codes import TrainingExit
 from training import dataset, paths
 from training.config import ConfigError, TrainingConfig, to_dict
 from training.errors import UserError
@@ -27,7 +28,6 @@ from training.models import ModelNotFoundError
 from training.rundir import RunDir, write_atomic
 from training.validate import validate_config
 
-EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR, EXIT_RESUMABLE = 0, 1, 2, 75
 log = logging.getLogger("training")
 
 
@@ -67,20 +67,20 @@ def main(
     except Interrupted:
         log.warning("SIGTERM before training started: nothing to save, run is resumable")
         run.set_status("resumable")
-        return EXIT_RESUMABLE
+        return TrainingExit.RESUMABLE
     except (ConfigError, dataset.DataError, UserError, ModelNotFoundError) as exc:
         log.error("%s", exc)
         run.set_status("failed")
-        return EXIT_USER_ERROR
+        return TrainingExit.USER_ERROR
     except Exception:
         log.exception("training failed")
         run.set_status("failed")
-        return EXIT_FAILED
+        return TrainingExit.FAILED
     finally:
         restore()
     run.set_status(outcome.status)
     log.info("run %s: %s", outcome.status, run.root)
-    return EXIT_OK if outcome.status == "succeeded" else EXIT_RESUMABLE
+    return TrainingExit.OK if outcome.status == "succeeded" else TrainingExit.RESUMABLE
 
 
 def _on_sigterm(stopper) -> Callable[[], None]:

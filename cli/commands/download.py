@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cli.app import App, json_option, pass_app
+from contract.layout import RunLayout
 
 
 @click.command(short_help="Download a run's adapter, metrics, loss plot and summary.")
@@ -26,7 +27,7 @@ def download(app: App, run_id: str, dest: Path | None, as_json: bool) -> None:
     from cli.ops.download import download_run, wanted_files
 
     share = app.target().share()
-    folder = dest or app.project_dir / "runs" / run_id
+    folder = dest or app.project_dir / RunLayout(run_id).folder
     files = wanted_files(share, run_id)
     with _ui.BytesProgress("downloading") as progress:
         progress.start(len(files), sum(f.size for f in files))

@@ -14,10 +14,10 @@ def outputs(app: App, as_json: bool) -> None:
     """Show where ftk acts: target kind and the output-contract keys it resolved."""
     from cli.commands import _ui
     from cli.console import emit_json
-    from stacks import contract
+    from contract import outputs as keys
 
     target = app.target()
-    keys = {k: v for k, v in target.describe().items() if k not in contract.SECRET_KEYS}
+    keys = {k: v for k, v in target.describe().items() if k not in keys.SECRET_KEYS}
     if as_json:
         emit_json({"target": target.kind, **keys})
         return

@@ -8,15 +8,12 @@ from typing import Any
 from cli.errors import NotFoundError, UsageError
 from cli.ops.runs import check_run_id, read_run_status
 from cli.targets.base import Endpoint, ExecutionStatus, Share, Target
-
-
-def adapter_path(run_id: str) -> str:
-    return f"runs/{run_id}/adapter"
+from contract.layout import RunLayout
 
 
 def base_model_of(share: Share, run_id: str) -> str | None:
     """The base model a run's adapter was trained on (PEFT records it in adapter_config.json)."""
-    path = f"{adapter_path(run_id)}/adapter_config.json"
+    path = RunLayout(run_id).adapter_config
     if not share.exists(path):
         return None
     try:
@@ -30,7 +27,7 @@ def newest_run_with_adapter(target: Target, share: Share) -> str | None:
     for e in target.executions():  # newest first
         if e.status == ExecutionStatus.SUCCEEDED and e.run_id and e.run_id not in seen:
             seen.add(e.run_id)
-            if share.exists(f"{adapter_path(e.run_id)}/adapter_config.json"):
+            if share.exists(RunLayout(e.run_id).adapter_config):
                 return e.run_id
     return None
 

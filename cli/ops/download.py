@@ -11,8 +11,8 @@ from typing import Any
 from cli.errors import NotFoundError
 from cli.ops.runs import check_run_id, read_run_status
 from cli.targets.base import RemoteFile, Share
+from contract.layout import RESULT_FILES, RunLayout
 
-RESULT_FILES = ("metrics.jsonl", "loss.png", "summary.json", "status", "config.yaml")
 SMALL = 1 << 20  # files up to this size are compared by content; larger ones (weights) by size
 
 
@@ -35,16 +35,17 @@ class DownloadResult:
 
 
 def wanted_files(share: Share, run_id: str) -> list[RemoteFile]:
-    prefix = f"runs/{run_id}/"
+    run = RunLayout(run_id)
+    prefix = run.prefix()
     files = list(share.list_files(prefix))
     if not files:
         raise NotFoundError(f"no run named {run_id} on the share", hint="see `ftk ps` for run ids")
     picked = [
         f
         for f in files
-        if f.path.startswith(prefix + "adapter/") or f.path[len(prefix) :] in RESULT_FILES
+        if f.path.startswith(run.adapter + "/") or f.path[len(prefix) :] in RESULT_FILES
     ]
-    if not any(f.path == prefix + "adapter/adapter_config.json" for f in picked):
+    if not any(f.path == run.adapter_config for f in picked):
         status = read_run_status(share, run_id) or "unknown"
         hints = {
             "running": "it is still training: follow it with `ftk logs -f`, then download it",
@@ -75,7 +76,7 @@ def download_run(
 ) -> DownloadResult:
     check_run_id(run_id)
     files = wanted_files(share, run_id)
-    prefix = f"runs/{run_id}/"
+    prefix = RunLayout(run_id).prefix()
     result = DownloadResult(run_id, dest)
     for remote in files:
         rel = remote.path[len(prefix) :]

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from cli.errors import NotFoundError, UsageError
 from cli.ops.runs import check_run_id
+from contract import layout
+from contract.layout import RunLayout
 
 if TYPE_CHECKING:
     from training.config import DataSection
@@ -37,11 +39,12 @@ class RunFiles:
 def find_run(run_id: str, project_dir: Path, share_root: Path | None = None) -> RunFiles:
     """The run's files in `./runs/RUN`, else under `share_root/runs/RUN` (the local share)."""
     check_run_id(run_id)
-    candidates = [project_dir / "runs" / run_id]
+    run = RunLayout(run_id)
+    candidates = [project_dir / run.folder]
     if share_root is not None:
-        candidates.append(share_root / "runs" / run_id)
+        candidates.append(share_root / run.folder)
     for root in candidates:
-        if (root / "adapter" / "adapter_config.json").is_file():
+        if (root / layout.ADAPTER_DIR / layout.ADAPTER_CONFIG_FILE).is_file():
             return RunFiles(run_id, root, _base_model(root), _data_section(root))
     if any(c.is_dir() for c in candidates):
         raise NotFoundError(

@@ -12,7 +12,7 @@ from typing import Any
 from cli import pricing
 from cli.errors import ExitCode, NotFoundError, UsageError
 from cli.targets.base import Execution, ExecutionStatus, Target
-from stacks import contract
+from contract import outputs as keys
 
 
 def active(executions: list[Execution]) -> list[Execution]:
@@ -49,7 +49,7 @@ class ExecutionRow:
 
 
 def list_executions(target: Target, now: datetime | None = None) -> list[ExecutionRow]:
-    profile = target.describe().get(contract.GPU_PROFILE)
+    profile = target.describe().get(keys.GPU_PROFILE)
     rows = []
     for e in target.executions():
         seconds = duration_seconds(e, now)

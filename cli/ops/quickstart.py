@@ -122,12 +122,13 @@ def model_name(config: Path) -> str:
 def resolve_base_model(name: str, cache: Path) -> tuple[Path, bool]:
     """The base model's folder (in `cache` unless it is a local folder), and whether it had to be
     converted or downloaded just now."""
+    from contract.layout import COMPLETE_MARKER
     from training import paths
     from training.catalog import find
 
     entry = find(name)
     before = paths.cache_folder(cache, entry.hf_id if entry else name)
-    existed = Path(name).is_dir() or (before / ".complete").is_file()
+    existed = Path(name).is_dir() or (before / COMPLETE_MARKER).is_file()
     try:
         path = eval_ops.resolve_base(name, cache)
     except NotFoundError as exc:

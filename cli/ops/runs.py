@@ -17,6 +17,7 @@ from cli.ops.executions import active
 from cli.ops.sync import Progress, sync_workspace
 from cli.sync.engine import SyncResult
 from cli.targets.base import Execution, Share, Target
+from contract.layout import RunLayout
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 CONFIG_DIR = "finetuning"
@@ -101,11 +102,11 @@ def check_run_id(run_id: str) -> str:
 
 
 def run_config_path(run_id: str) -> str:
-    return f"runs/{run_id}/config.yaml"
+    return RunLayout(run_id).config
 
 
 def read_run_status(share: Share, run_id: str) -> str | None:
-    path = f"runs/{run_id}/status"
+    path = RunLayout(run_id).status
     if not share.exists(path):
         return None
     return share.read_bytes(path).decode("utf-8", errors="replace").strip() or None
@@ -141,7 +142,7 @@ def start_run(
         )
     others = active(target.executions())
     synced = sync_workspace(target, project_dir, progress=progress) if sync else None
-    share.make_dirs(f"runs/{run_id}")
+    share.make_dirs(RunLayout(run_id).folder)
     share.write_bytes(run_config_path(run_id), config.read_bytes())
     warnings += _missing_local_secrets(target)
     execution = target.start_execution(run_id)

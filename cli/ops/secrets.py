@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from cli.errors import UsageError
 from cli.targets.base import Target
-
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*[A-Za-z0-9]$")
+from contract.secrets import RULE, is_valid_secret_name
 
 
 def check_name(name: str) -> str:
-    if not NAME.match(name) or len(name) > 200:
-        raise UsageError(
-            f"invalid secret name {name!r}",
-            hint="use an environment variable name such as HF_TOKEN (letters, digits, '_')",
-        )
+    """The name, if it follows the one rule the stack also enforces (contract.secrets)."""
+    if not is_valid_secret_name(name):
+        upper = name.upper()
+        hint = f"did you mean {upper}? " if is_valid_secret_name(upper) else ""
+        raise UsageError(f"invalid secret name {name!r}", hint=hint + RULE)
     return name
-
-
-def aca_secret_name(name: str) -> str:
-    """The ACA secret backing env var `name`: `HF_TOKEN` -> `hf-token`."""
-    return check_name(name).lower().replace("_", "-")
 
 
 def _check_apply(target: Target, apply: bool) -> None:

@@ -20,13 +20,18 @@ from cli.targets.azure_config import TargetConfig
 from cli.targets.azure_errors import azure_call
 from cli.targets.base import Endpoint, Execution, ExecutionStatus, Share
 from cli.targets.stack_outputs import PulumiStack
-from stacks import contract
+from contract import env as ftk_env
+from contract import outputs as keys
+from contract.commands import JOB_COMMANDS, bash_script
+from contract.exit_codes import TrainingExit
+from contract.layout import RunLayout
+from contract.secrets import RULE as SECRET_NAME_RULE
+from contract.secrets import aca_secret_name
 
 JOB_ROLE = "Container Apps Jobs Operator (or Contributor)"
 SECRET_ROLE = "Container Apps Contributor"
 KEY_ROLE = "Storage Account Key Operator Service Role (or Contributor)"
 LOGS_ROLE = "Log Analytics Reader"
-RUN_ID_ENV = "FTK_RUN_ID"
 # Job replicas and getAuthToken have no typed operation in azure-mgmt-appcontainers 5.1.
 STREAM_API_VERSION = "2023-11-02-preview"  # what `az containerapp job logs` uses
 
@@ -42,11 +47,7 @@ STATUS_MAP = {
 }
 
 # An --infra job (made by the AI Toolkit's bicep) runs its own command; ours replaces it.
-INFRA_RUN_SCRIPT = """set -euo pipefail
-cd "${MOUNT_PATH:-/mount}"
-if [ -f requirements-train.txt ]; then pip install --no-cache-dir -q -r requirements-train.txt; fi
-python -m training --config "runs/$FTK_RUN_ID/config.yaml" --workspace "$PWD"
-"""
+INFRA_RUN_SCRIPT = bash_script(JOB_COMMANDS)
 
 
 def _when(value: Any) -> datetime | None:
@@ -61,7 +62,7 @@ def _when(value: Any) -> datetime | None:
 def _run_id(template: Mapping[str, Any] | None) -> str | None:
     for container in (template or {}).get("containers") or []:
         for var in container.get("env") or []:
-            if var.get("name") == RUN_ID_ENV and var.get("value"):
+            if var.get("name") == ftk_env.RUN_ID and var.get("value"):
                 return str(var["value"])
     return None
 
@@ -113,8 +114,8 @@ class AzureTarget:
         connection: AzureConnection | None = None,
     ) -> AzureTarget:
         """From already-read values (tests; secret keys are kept apart)."""
-        values = {k: v for k, v in outputs.items() if k not in contract.SECRET_KEYS}
-        secrets = {k: v for k, v in outputs.items() if k in contract.SECRET_KEYS}
+        values = {k: v for k, v in outputs.items() if k not in keys.SECRET_KEYS}
+        secrets = {k: v for k, v in outputs.items() if k in keys.SECRET_KEYS}
         config = TargetConfig(
             origin="given outputs", values=values, secrets=secrets, from_stack=kind == "stack"
         )
@@ -136,23 +137,23 @@ class AzureTarget:
 
     @cached_property
     def subscription(self) -> str:
-        return self.config.require(contract.SUBSCRIPTION_ID)
+        return self.config.require(keys.SUBSCRIPTION_ID)
 
     @cached_property
     def resource_group(self) -> str:
-        return self.config.require(contract.RESOURCE_GROUP_NAME)
+        return self.config.require(keys.RESOURCE_GROUP_NAME)
 
     @cached_property
     def job_name(self) -> str:
-        return self.config.require(contract.ACA_JOB_NAME, purpose="for the fine-tuning job")
+        return self.config.require(keys.ACA_JOB_NAME, purpose="for the fine-tuning job")
 
     @cached_property
     def app_name(self) -> str:
-        return self.config.require(contract.ACA_APP_NAME, purpose="for the inference app")
+        return self.config.require(keys.ACA_APP_NAME, purpose="for the inference app")
 
     @property
     def mount_path(self) -> str:
-        return self.config.get(contract.MOUNT_PATH) or contract.DEFAULT_MOUNT_PATH
+        return self.config.get(keys.MOUNT_PATH) or keys.DEFAULT_MOUNT_PATH
 
     def _job_label(self) -> str:
         return f"job '{self.job_name}' in resource group '{self.resource_group}'"
@@ -178,8 +179,8 @@ class AzureTarget:
         if self._share is None:
             from cli.targets.azure_share import AzureFileShare, share_client_factory
 
-            account = self.config.require(contract.STORAGE_ACCOUNT_NAME, purpose="for the share")
-            share = self.config.require(contract.FILE_SHARE_NAME, purpose="for the share")
+            account = self.config.require(keys.STORAGE_ACCOUNT_NAME, purpose="for the share")
+            share = self.config.require(keys.FILE_SHARE_NAME, purpose="for the share")
             factory = share_client_factory(
                 account_url=self.connection.storage_account_url(account),
                 share_name=share,
@@ -199,10 +200,10 @@ class AzureTarget:
         client = self.connection.storage_mgmt(self.subscription)
         with azure_call(f"keys of storage account '{account}'", role=KEY_ROLE):
             result = client.storage_accounts.list_keys(self.resource_group, account).as_dict()
-        keys = [k.get("value") for k in result.get("keys") or [] if k.get("value")]
-        if not keys:
+        found = [k.get("value") for k in result.get("keys") or [] if k.get("value")]
+        if not found:
             raise NotFoundError(f"storage account '{account}' returned no keys")
-        return str(keys[0])
+        return str(found[0])
 
     # -- executions -----------------------------------------------------------------------
 
@@ -213,11 +214,10 @@ class AzureTarget:
     def start_execution(self, run_id: str, env: Mapping[str, str] | None = None) -> Execution:
         job = self._get_job()
         template = (job.get("properties") or {}).get("template") or {}
-        extra = {RUN_ID_ENV: run_id, **(env or {})}
+        extra = {ftk_env.RUN_ID: run_id, **(env or {})}
         if self.kind == "infra":
-            extra.setdefault("MOUNT_PATH", self.mount_path)
-            extra.setdefault("FTK_MODEL_CACHE", f"{self.mount_path}/model-cache")
-            extra.setdefault("HF_HOME", f"{self.mount_path}/model-cache/hf")
+            for name, value in ftk_env.share_env(self.mount_path).items():
+                extra.setdefault(name, value)
         body: dict[str, Any] = {
             "containers": [self._execution_container(c, extra) for c in template["containers"]]
         }
@@ -296,7 +296,7 @@ class AzureTarget:
                 and e.status == ExecutionStatus.FAILED
                 and self._run_status(e.run_id) == ("resumable")
             ):
-                e = replace(e, status=ExecutionStatus.RESUMABLE, exit_code=75)
+                e = replace(e, status=ExecutionStatus.RESUMABLE, exit_code=TrainingExit.RESUMABLE)
             out.append(e)
         return out
 
@@ -304,7 +304,7 @@ class AzureTarget:
         if not run_id:
             return None
         try:
-            return self.share().read_bytes(f"runs/{run_id}/status").decode().strip() or None
+            return self.share().read_bytes(RunLayout(run_id).status).decode().strip() or None
         except (FileNotFoundError, UnicodeDecodeError):
             return None
 
@@ -340,8 +340,8 @@ class AzureTarget:
     ) -> Iterator[str]:
         from cli.targets.azure_logs import history_lines
 
-        workspace_id = self.config.get(contract.LOG_ANALYTICS_WORKSPACE_ID)
-        workspace_name = self.config.get(contract.LOG_ANALYTICS_NAME)
+        workspace_id = self.config.get(keys.LOG_ANALYTICS_WORKSPACE_ID)
+        workspace_name = self.config.get(keys.LOG_ANALYTICS_NAME)
         resource_id = (
             self._resource_id("Microsoft.OperationalInsights/workspaces", workspace_name)
             if workspace_name and not workspace_id
@@ -386,8 +386,8 @@ class AzureTarget:
             secrets[:] = [s for s in secrets if s.get("name") != secret]
             secrets.append({"name": secret, "value": value})
             for container in containers:
-                env = [e for e in container.get("env") or [] if e.get("name") != name]
-                container["env"] = [*env, {"name": name, "secretRef": secret}]
+                kept = [e for e in container.get("env") or [] if e.get("name") != name]
+                container["env"] = [*kept, {"name": name, "secretRef": secret}]
 
         self._patch_job_secrets(change)
         return (
@@ -450,10 +450,10 @@ class AzureTarget:
     def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
         from cli.targets.azure_deploy import update_app_env, wait_ready
 
-        adapter = f"{self.mount_path}/runs/{run_id}/adapter" if run_id else None
-        changes: dict[str, str | None] = {"FTK_ADAPTER": adapter}
+        adapter = RunLayout(run_id, root=self.mount_path).adapter if run_id else None
+        changes: dict[str, str | None] = {ftk_env.ADAPTER: adapter}
         if base_model:
-            changes["FTK_BASE_MODEL"] = base_model
+            changes[ftk_env.BASE_MODEL] = base_model
         update_app_env(self.apps, self.resource_group, self.app_name, changes)
         app = wait_ready(
             self.apps,
@@ -476,28 +476,29 @@ class AzureTarget:
     def _endpoint_of(self, app: Mapping[str, Any], *, ready: bool, model: str | None) -> Endpoint:
         props = app.get("properties") or {}
         fqdn = ((props.get("configuration") or {}).get("ingress") or {}).get("fqdn")
-        url = f"https://{fqdn}" if fqdn else self.config.get(contract.ACA_APP_ENDPOINT)
+        url = f"https://{fqdn}" if fqdn else self.config.get(keys.ACA_APP_ENDPOINT)
         if not url:
             raise NotFoundError(
                 f"container app '{self.app_name}' has no ingress",
                 hint="enable external ingress on the app (the stack does), or set ACA_APP_ENDPOINT",
             )
-        env = {}
+        app_env = {}
         for container in (props.get("template") or {}).get("containers") or []:
-            env.update({e.get("name"): e for e in container.get("env") or []})
+            app_env.update({e.get("name"): e for e in container.get("env") or []})
         if model is None:
-            adapter = (env.get("FTK_ADAPTER") or {}).get("value")
-            base = (env.get("FTK_BASE_MODEL") or {}).get("value")
+            adapter = (app_env.get(ftk_env.ADAPTER) or {}).get("value")
+            base = (app_env.get(ftk_env.BASE_MODEL) or {}).get("value")
             model = adapter.rstrip("/").split("/")[-2] if adapter else base
-        return Endpoint(url=url.rstrip("/"), api_key=self._api_key(env), ready=ready, model=model)
+        api_key = self._api_key(app_env)
+        return Endpoint(url=url.rstrip("/"), api_key=api_key, ready=ready, model=model)
 
-    def _api_key(self, env: Mapping[str, Any]) -> str | None:
+    def _api_key(self, app_env: Mapping[str, Any]) -> str | None:
         """The endpoint's key: the stack's secret output, else the app secret behind
         FTK_API_KEY (read through listSecrets). Never printed unless the user asks."""
-        key = self.config.secret(contract.ACA_APP_API_KEY)
+        key = self.config.secret(keys.ACA_APP_API_KEY)
         if key:
             return key
-        ref = (env.get("FTK_API_KEY") or {}).get("secretRef")
+        ref = (app_env.get(ftk_env.API_KEY) or {}).get("secretRef")
         if not ref:
             return None
         with azure_call(f"secrets of container app '{self.app_name}'", role=SECRET_ROLE):
@@ -511,10 +512,10 @@ class AzureTarget:
 
 
 def _aca_secret_name(name: str) -> str:
-    """The ACA secret backing env var `name` (docs/architecture.md): HF_TOKEN -> hf-token."""
-    if not name or not all(c.isalnum() or c == "_" for c in name):
-        raise UsageError(f"invalid secret name {name!r}", hint="use a name such as HF_TOKEN")
-    return name.lower().replace("_", "-")
+    try:
+        return aca_secret_name(name)
+    except ValueError:
+        raise UsageError(f"invalid secret name {name!r}", hint=SECRET_NAME_RULE) from None
 
 
 class _LiveSource:

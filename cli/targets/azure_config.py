@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cli.errors import NotFoundError, UsageError
-from stacks import contract
+from contract import outputs as keys
 
 
 def _text(value: Any) -> str:
@@ -63,8 +63,8 @@ class TargetConfig:
 
     def public(self) -> dict[str, str]:
         """Every resolved non-secret key, contract keys first, for `ftk outputs`."""
-        ordered = [*contract.AI_TOOLKIT_KEYS, *contract.FTK_KEYS]
-        keys = [k for k in ordered if k in self.values] + sorted(
-            k for k in self.values if k not in ordered and k not in contract.SECRET_KEYS
+        ordered = [*keys.AI_TOOLKIT_KEYS, *keys.FTK_KEYS]
+        shown = [k for k in ordered if k in self.values] + sorted(
+            k for k in self.values if k not in ordered and k not in keys.SECRET_KEYS
         )
-        return {k: _text(self.values[k]) for k in keys if self.values[k] is not None}
+        return {k: _text(self.values[k]) for k in shown if self.values[k] is not None}

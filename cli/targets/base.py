@@ -99,7 +99,7 @@ class Target(Protocol):
         """'local', 'stack' or 'infra'."""
 
     def describe(self) -> Mapping[str, str]:
-        """Resolved contract keys (stacks.contract), never a secret."""
+        """Resolved contract keys (contract.outputs), never a secret."""
 
     def share(self) -> Share: ...
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from cli.errors import UsageError
 from cli.targets.azure_config import TargetConfig
-from stacks import contract
+from contract import outputs as keys
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def read_infra_files(files: list[Path]) -> TargetConfig:
             if value is None:
                 nulls.setdefault(key, str(path))
                 continue
-            if key in contract.SECRET_KEYS:
+            if key in keys.SECRET_KEYS:
                 secrets[key] = value
                 continue
             if key in values and values[key] != value:

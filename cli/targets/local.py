@@ -32,9 +32,12 @@ from pathlib import Path
 from cli.errors import FtkError, NotFoundError, UnavailableError, UsageError
 from cli.targets.base import Endpoint, Execution, ExecutionStatus, LogNotice
 from cli.targets.local_share import LocalShare
-from stacks import contract
+from contract import env as ftk_env
+from contract import outputs as keys
+from contract.commands import serve_argv, train_argv
+from contract.exit_codes import TrainingExit
+from contract.layout import RunLayout
 
-RESUMABLE_EXIT = 75
 RUNNER = Path(__file__).with_name("local_runner.py")
 POLL_S = 0.2
 
@@ -54,37 +57,23 @@ ServeCommand = Callable[[ServeSpec], list[str]]
 
 
 def default_train_command(config: Path, workspace: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "training",
-        "--config",
-        str(config),
-        "--workspace",
-        str(workspace),
-    ]
+    return train_argv(sys.executable, config, workspace)
 
 
 def default_serve_command(spec: ServeSpec) -> list[str]:
-    argv = [sys.executable, "-m", "inference", "serve", "--base", spec.base_model]
-    if spec.adapter:
-        argv += ["--adapter", f"{spec.adapter[0]}={spec.adapter[1]}"]
-    return [
-        *argv,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(spec.port),
-        "--api-key-env",
-        "FTK_API_KEY",
-        "--model-cache",
-        str(spec.model_cache),
-    ]
+    return serve_argv(
+        sys.executable,
+        base_model=spec.base_model,
+        adapter=spec.adapter,
+        host="127.0.0.1",
+        port=spec.port,
+        model_cache=spec.model_cache,
+    )
 
 
 def default_model_cache() -> Path:
     """`$FTK_MODEL_CACHE`, else a per-user cache shared by all projects (models download once)."""
-    if env := os.environ.get("FTK_MODEL_CACHE"):
+    if env := os.environ.get(ftk_env.MODEL_CACHE):
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "ftk" / "model-cache"
@@ -155,15 +144,15 @@ class LocalTarget:
 
     def describe(self) -> Mapping[str, str]:
         out = {
-            contract.FILE_SHARE_NAME: str(self.share_root),
-            contract.MOUNT_PATH: str(self.share_root),
-            contract.ACA_JOB_NAME: "local",
-            contract.GPU_PROFILE: "local",
-            "FTK_MODEL_CACHE": str(self.model_cache),
+            keys.FILE_SHARE_NAME: str(self.share_root),
+            keys.MOUNT_PATH: str(self.share_root),
+            keys.ACA_JOB_NAME: "local",
+            keys.GPU_PROFILE: "local",
+            ftk_env.MODEL_CACHE: str(self.model_cache),
         }
         meta = _read_json(self.endpoint_dir / "meta.json")
         if meta:
-            out[contract.ACA_APP_ENDPOINT] = meta["url"]
+            out[keys.ACA_APP_ENDPOINT] = meta["url"]
         return out
 
     def share(self) -> LocalShare:
@@ -186,7 +175,7 @@ class LocalTarget:
 
     def _spawn(self, state: Path, argv: list[str], env: Mapping[str, str]) -> int:
         state.mkdir(parents=True, exist_ok=True)
-        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        full_env = {**os.environ, **env, ftk_env.PYTHONUNBUFFERED: "1"}
         proc = subprocess.Popen(
             [sys.executable, str(RUNNER), str(state), "--", *argv],
             cwd=self.share_root,
@@ -206,7 +195,7 @@ class LocalTarget:
     # -- executions -------------------------------------------------------------------------
 
     def start_execution(self, run_id: str, env: Mapping[str, str] | None = None) -> Execution:
-        config = self.share_root / "runs" / run_id / "config.yaml"
+        config = self.share_root / RunLayout(run_id).config
         if not config.is_file():
             raise NotFoundError(
                 f"run {run_id} has no config.yaml on the local share",
@@ -216,10 +205,10 @@ class LocalTarget:
         name = f"{run_id}-{started:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
         state = self.exec_root / name
         child_env = {
-            "FTK_RUN_ID": run_id,
-            "FTK_WORKSPACE": str(self.share_root),
-            "MOUNT_PATH": str(self.share_root),
-            "FTK_MODEL_CACHE": str(self.model_cache),
+            ftk_env.RUN_ID: run_id,
+            ftk_env.WORKSPACE: str(self.share_root),
+            ftk_env.MOUNT_PATH: str(self.share_root),
+            ftk_env.MODEL_CACHE: str(self.model_cache),
             **(env or {}),
         }
         argv = self._train_command(config, self.share_root)
@@ -247,7 +236,7 @@ class LocalTarget:
             status = ExecutionStatus.STOPPED
         elif code == 0:
             status = ExecutionStatus.SUCCEEDED
-        elif code == RESUMABLE_EXIT:
+        elif code == TrainingExit.RESUMABLE:
             status = ExecutionStatus.RESUMABLE
         else:
             status = ExecutionStatus.FAILED
@@ -397,8 +386,8 @@ class LocalTarget:
             raise UsageError("no base model to serve", hint="pass --base MODEL")
         adapter = None
         if run_id:
-            folder = self.share_root / "runs" / run_id / "adapter"
-            if not (folder / "adapter_config.json").is_file():
+            folder = self.share_root / RunLayout(run_id).adapter
+            if not (self.share_root / RunLayout(run_id).adapter_config).is_file():
                 raise NotFoundError(
                     f"run {run_id} has no adapter on the local share",
                     hint=f"see `ftk --local ps`; continue an unfinished run: `ftk resume {run_id}`",
@@ -412,7 +401,7 @@ class LocalTarget:
         key = self._write_key()
         spec = ServeSpec(base_model, adapter, _free_port(), self.model_cache)
         url = f"http://127.0.0.1:{spec.port}"
-        env = {"FTK_API_KEY": key, "FTK_MODEL_CACHE": str(self.model_cache)}
+        env = {ftk_env.API_KEY: key, ftk_env.MODEL_CACHE: str(self.model_cache)}
         pid = self._spawn(self.endpoint_dir, self._serve_command(spec), env)
         model = run_id or base_model
         meta = {

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stacks import contract
+from contract import outputs as keys
 from tests.stacks.mocks import (
     API_KEY,
     CUSTOMER_ID,
@@ -108,7 +108,7 @@ def test_custom_commands_are_joined_by_newlines_not_semicolons(pulumi_mocks) -> 
     run = run_program({"commands": ["echo a", "false", "echo never"]})
     script = container(pulumi_mocks, JOB)["command"][2]
     assert script == "set -euo pipefail; echo a\nfalse\necho never"
-    assert run.value(contract.COMMANDS) == ["echo a", "false", "echo never"]
+    assert run.value(keys.COMMANDS) == ["echo a", "false", "echo never"]
 
 
 def test_job_secrets_reach_the_container_only_by_secret_ref(pulumi_mocks) -> None:
@@ -122,7 +122,7 @@ def test_job_secrets_reach_the_container_only_by_secret_ref(pulumi_mocks) -> Non
     env = env_of(container(pulumi_mocks, JOB))
     assert env["HF_TOKEN"] == {"name": "HF_TOKEN", "secretRef": "hf-token"}, urn
     assert HF_TOKEN not in json.dumps(reveal(job.inputs["template"])), urn
-    assert run.value(contract.JOB_SECRET_NAMES) == ["HF_TOKEN"]
+    assert run.value(keys.JOB_SECRET_NAMES) == ["HF_TOKEN"]
 
 
 def test_inference_app_is_https_only_with_probes_and_scale_to_zero(pulumi_mocks) -> None:
@@ -146,7 +146,7 @@ def test_inference_app_is_https_only_with_probes_and_scale_to_zero(pulumi_mocks)
     assert c["volumeMounts"] == [{"volumeName": "share", "mountPath": "/mount"}], urn
     assert "python -m inference serve" in c["command"][2]
     assert "requirements-serve.txt" in c["command"][2]
-    assert run.value(contract.ACA_APP_ENDPOINT).startswith("https://ftk-dev-app.")
+    assert run.value(keys.ACA_APP_ENDPOINT).startswith("https://ftk-dev-app.")
 
 
 def test_inference_app_env_and_api_key_secret(pulumi_mocks) -> None:
@@ -165,14 +165,14 @@ def test_inference_app_env_and_api_key_secret(pulumi_mocks) -> None:
     assert env["FTK_MODEL_CACHE"]["value"] == "/mount/model-cache"
     password = pulumi_mocks.one(PASSWORD)
     assert password.inputs["length"] >= 32, pulumi_mocks.urn(password)
-    value, secret = run.outputs[contract.ACA_APP_API_KEY]
+    value, secret = run.outputs[keys.ACA_APP_API_KEY]
     assert (value, secret) == (API_KEY, True)
 
 
 def test_inference_can_be_switched_off(pulumi_mocks) -> None:
     run = run_program({"inferenceEnabled": False})
     assert not pulumi_mocks.of_type(APP) and not pulumi_mocks.of_type(PASSWORD)
-    for key in (contract.ACA_APP_NAME, contract.ACA_APP_ENDPOINT, contract.ACA_APP_API_KEY):
+    for key in (keys.ACA_APP_NAME, keys.ACA_APP_ENDPOINT, keys.ACA_APP_API_KEY):
         assert key not in run.outputs
     assert pulumi_mocks.one(JOB)
 
@@ -223,8 +223,8 @@ def test_environment_sends_app_logs_to_the_workspace(pulumi_mocks) -> None:
         "destination": "log-analytics",
         "logAnalyticsConfiguration": {"customerId": CUSTOMER_ID, "sharedKey": LOG_KEY},
     }, urn
-    assert run.value(contract.LOG_ANALYTICS_WORKSPACE_ID) == CUSTOMER_ID
-    assert run.value(contract.LOG_ANALYTICS_NAME) == workspace.inputs["workspaceName"]
+    assert run.value(keys.LOG_ANALYTICS_WORKSPACE_ID) == CUSTOMER_ID
+    assert run.value(keys.LOG_ANALYTICS_NAME) == workspace.inputs["workspaceName"]
 
 
 def test_job_and_app_run_in_the_environment_it_created(pulumi_mocks) -> None:
@@ -269,9 +269,9 @@ def test_existing_resources_are_referenced_never_created(pulumi_mocks) -> None:
     assert job.inputs["environmentId"].endswith("/envs/shared-env")
     assert job.inputs["location"] == "northeurope"  # the existing group's region
     assert reveal(job.inputs["template"])["volumes"][0]["storageName"] == "shared-mount"
-    assert run.value(contract.STORAGE_ACCOUNT_NAME) == "sharedstore01"
-    assert run.value(contract.FILE_SHARE_NAME) == "shared-share"
-    assert run.value(contract.RESOURCE_GROUP_NAME) == "shared-rg"
+    assert run.value(keys.STORAGE_ACCOUNT_NAME) == "sharedstore01"
+    assert run.value(keys.FILE_SHARE_NAME) == "shared-share"
+    assert run.value(keys.RESOURCE_GROUP_NAME) == "shared-rg"
 
 
 def test_missing_pieces_are_created_next_to_existing_ones(pulumi_mocks) -> None:
@@ -314,17 +314,17 @@ def test_every_resource_sits_under_its_component(pulumi_mocks) -> None:
 
 def test_outputs_carry_the_contract_and_no_key_in_plain_text(pulumi_mocks) -> None:
     run = run_program({}, secrets={"jobSecrets": {"HF_TOKEN": HF_TOKEN}})
-    for key in (*contract.AI_TOOLKIT_KEYS, *contract.FTK_KEYS, *contract.STACK_ONLY_KEYS):
+    for key in (*keys.AI_TOOLKIT_KEYS, *keys.FTK_KEYS, *keys.STACK_ONLY_KEYS):
         assert key in run.outputs, f"output {key} missing"
     for key, (value, secret) in run.outputs.items():
         if secret:
-            assert key in contract.SECRET_KEYS, f"{key} is secret but not in SECRET_KEYS"
+            assert key in keys.SECRET_KEYS, f"{key} is secret but not in SECRET_KEYS"
             continue
         text = json.dumps(value)
         for sentinel in (STORAGE_KEY, LOG_KEY, API_KEY, HF_TOKEN):
             assert sentinel not in text, f"output {key} leaks {sentinel}"
-    assert run.outputs[contract.ACA_APP_API_KEY][1] is True
-    assert run.value(contract.SUBSCRIPTION_ID) == "00000000-1111-2222-3333-444444444444"
-    assert run.value(contract.GPU_PROFILE) == "Consumption-GPU-NC24-A100"
-    assert run.value(contract.MOUNT_PATH) == "/mount"
-    assert run.value(contract.JOB_TIMEOUT_SECONDS) == 10800
+    assert run.outputs[keys.ACA_APP_API_KEY][1] is True
+    assert run.value(keys.SUBSCRIPTION_ID) == "00000000-1111-2222-3333-444444444444"
+    assert run.value(keys.GPU_PROFILE) == "Consumption-GPU-NC24-A100"
+    assert run.value(keys.MOUNT_PATH) == "/mount"
+    assert run.value(keys.JOB_TIMEOUT_SECONDS) == 10800

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from stacks import contract
+from contract import outputs as keys
 from stacks.settings import KEYS
 from tests.stacks.mocks import run_program
 
@@ -36,7 +36,7 @@ def test_dev_stack_builds_a_serverless_a100_that_scales_to_zero(pulumi_mocks) ->
     app = pulumi_mocks.one("azure-native:app:ContainerApp")
     assert app.inputs["template"]["scale"]["minReplicas"] == 0
     assert pulumi_mocks.one("azure-native:resources:ResourceGroup")
-    assert run.value(contract.LOCATION) == "swedencentral"
+    assert run.value(keys.LOCATION) == "swedencentral"
 
 
 def test_prod_stack_uses_another_region_a_dedicated_profile_and_an_existing_group(
@@ -55,8 +55,8 @@ def test_prod_stack_uses_another_region_a_dedicated_profile_and_an_existing_grou
         2,
     )
     assert env.inputs["tags"]["cost-center"] == "ml-platform"
-    assert run.value(contract.LOCATION) == "westus3"
-    assert run.value(contract.RESOURCE_GROUP_NAME) == "ml-platform-prod"
+    assert run.value(keys.LOCATION) == "westus3"
+    assert run.value(keys.RESOURCE_GROUP_NAME) == "ml-platform-prod"
 
 
 def test_pulumi_yaml_documents_exactly_the_keys_ftk_reads() -> None:

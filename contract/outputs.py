@@ -1,6 +1,7 @@
 """The output contract: stack output keys, shared with the AI Toolkit's infra config files.
 
-Kept free of pulumi imports so the CLI can read the key names without loading Pulumi.
+`pulumi stack output --json`, the `--infra` JSON files and the local target all carry these keys,
+so one reader serves every source.
 """
 
 from typing import Final

@@ -1,0 +1,77 @@
+"""The job's and the app's command lines: what the stack declares, what `--infra` runs, and what
+the local target spawns. One definition each, so the three cannot drift apart.
+
+The stack's job container runs `bash -c "<job_script>"`; `set -euo pipefail` makes any failing
+step fail the execution (the AI Toolkit's template joins its commands with "; ", which hides
+failures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+from contract import env, layout
+
+TRAIN_REQUIREMENTS: Final = "requirements-train.txt"
+SERVE_REQUIREMENTS: Final = "requirements-serve.txt"
+
+
+def _install(requirements: str) -> str:
+    return f"if [ -f {requirements} ]; then pip install --no-cache-dir -q -r {requirements}; fi"
+
+
+# The job's default commands. `ftk run` sets FTK_RUN_ID on each execution; `set -u` makes an
+# execution started without it fail at once.
+JOB_COMMANDS: Final = (
+    f'cd "${env.MOUNT_PATH}"',
+    _install(TRAIN_REQUIREMENTS),
+    f'python -m training --config "{layout.RUNS_DIR}/${env.RUN_ID}/{layout.CONFIG_FILE}" '
+    f'--workspace "${env.MOUNT_PATH}"',
+)
+
+# The inference app's command: serve settings come from env (contract.env), so `ftk deploy`
+# changes them with a new revision, never with a new command.
+SERVE_COMMANDS: Final = (
+    f'cd "${env.MOUNT_PATH}"',
+    _install(SERVE_REQUIREMENTS),
+    "exec python -m inference serve --host 0.0.0.0",
+)
+
+
+def bash_script(commands: Sequence[str]) -> str:
+    """One bash script: any failing command fails the execution."""
+    return "set -euo pipefail; " + "\n".join(commands)
+
+
+def train_argv(python: str, config: Path, workspace: Path) -> list[str]:
+    """`python -m training` for one run's config (the local target's execution)."""
+    return [python, "-m", "training", "--config", str(config), "--workspace", str(workspace)]
+
+
+def serve_argv(
+    python: str,
+    *,
+    base_model: str,
+    adapter: tuple[str, Path] | None,
+    host: str,
+    port: int,
+    model_cache: Path,
+) -> list[str]:
+    """`python -m inference serve` (the local target's endpoint). The API key is read from the
+    environment variable `contract.env.API_KEY`, never passed as an argument."""
+    argv = [python, "-m", "inference", "serve", "--base", base_model]
+    if adapter:
+        argv += ["--adapter", f"{adapter[0]}={adapter[1]}"]
+    return [
+        *argv,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--api-key-env",
+        env.API_KEY,
+        "--model-cache",
+        str(model_cache),
+    ]

@@ -1,0 +1,67 @@
+"""Environment variable names shared by the stack, the job, the app and the CLI, and the
+environment each of them gets.
+
+The job and the app read their settings from these variables; the stack sets them on the ACA job
+and app, `ftk deploy` changes the app's, and the local target sets them on its subprocesses.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from contract import layout
+
+MOUNT_PATH: Final = "MOUNT_PATH"  # where the share is mounted (default /mount)
+MODEL_CACHE: Final = "FTK_MODEL_CACHE"  # base models, downloaded once (on the share)
+HF_HOME: Final = "HF_HOME"  # Hugging Face's own cache, kept under the model cache
+PYTHONUNBUFFERED: Final = "PYTHONUNBUFFERED"  # log lines reach the log stream as they are printed
+WORKSPACE: Final = "FTK_WORKSPACE"  # root for a training config's relative paths
+TIME_BUDGET: Final = "FTK_TIME_BUDGET_SECONDS"  # seconds an execution may train before it saves
+RUN_ID: Final = "FTK_RUN_ID"  # the run an execution works on
+BASE_MODEL: Final = "FTK_BASE_MODEL"  # the app's base model
+ADAPTER: Final = "FTK_ADAPTER"  # the app's adapters: `[NAME=]PATH`, comma-separated
+API_KEY: Final = "FTK_API_KEY"  # the app's API key (from a secretRef, never a plain value)
+PORT: Final = "PORT"  # the app's HTTP port
+
+
+def model_cache_path(mount_path: str) -> str:
+    """The model cache on a share mounted at `mount_path`."""
+    return f"{mount_path}/{layout.MODEL_CACHE_DIR}"
+
+
+def share_env(mount_path: str, model_cache: str | None = None) -> dict[str, str]:
+    """What both the job and the app need to find the share and the model cache."""
+    cache = model_cache or model_cache_path(mount_path)
+    return {
+        MOUNT_PATH: mount_path,
+        MODEL_CACHE: cache,
+        HF_HOME: f"{cache}/{layout.HF_HOME_DIR}",
+        PYTHONUNBUFFERED: "1",
+    }
+
+
+def job_env(
+    mount_path: str, *, time_budget_seconds: int | None = None, model_cache: str | None = None
+) -> dict[str, str]:
+    """The fine-tuning job's plain environment (secrets are added by name, as secretRefs)."""
+    env = share_env(mount_path, model_cache)
+    if time_budget_seconds is not None:
+        env[TIME_BUDGET] = str(time_budget_seconds)
+    return env
+
+
+def app_env(
+    mount_path: str,
+    *,
+    base_model: str,
+    port: int,
+    adapter: str = "",
+    model_cache: str | None = None,
+) -> dict[str, str]:
+    """The inference app's plain environment (the API key is a secretRef on API_KEY)."""
+    return {
+        **share_env(mount_path, model_cache),
+        BASE_MODEL: base_model,
+        ADAPTER: adapter,
+        PORT: str(port),
+    }

@@ -1,0 +1,90 @@
+"""Where things live on the share the job and the app mount (paths are posix, share-relative).
+
+```
+<workspace files>                synced from the user's project
+.ftk/manifest.json               what the last sync wrote
+model-cache/<org>--<name>/       base models, downloaded once (HF_HOME under model-cache/hf)
+runs/<run id>/                   one run: config.yaml, checkpoints/, adapter/, metrics.jsonl,
+                                 loss.png, summary.json, status
+```
+`RunLayout` names a run's paths on the share; the training code (`training.rundir.RunDir`) builds
+the same names under a local folder.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Final
+
+MANIFEST: Final = ".ftk/manifest.json"
+MODEL_CACHE_DIR: Final = "model-cache"
+HF_HOME_DIR: Final = "hf"  # under the model cache
+RUNS_DIR: Final = "runs"
+
+# Inside a run folder.
+CONFIG_FILE: Final = "config.yaml"
+CHECKPOINTS_DIR: Final = "checkpoints"
+ADAPTER_DIR: Final = "adapter"
+ADAPTER_CONFIG_FILE: Final = "adapter_config.json"  # PEFT's; records the base model
+METRICS_FILE: Final = "metrics.jsonl"
+LOSS_PLOT_FILE: Final = "loss.png"
+SUMMARY_FILE: Final = "summary.json"
+STATUS_FILE: Final = "status"
+COMPLETE_MARKER: Final = ".complete"  # written last into a checkpoint folder
+# What `ftk download` fetches besides the adapter.
+RESULT_FILES: Final = (METRICS_FILE, LOSS_PLOT_FILE, SUMMARY_FILE, STATUS_FILE, CONFIG_FILE)
+
+# A run's status file holds one of these words.
+STATUSES: Final = ("running", "succeeded", "failed", "resumable")
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """The share paths of one run, relative to the share root (or to `root`, e.g. a mount path)."""
+
+    run_id: str
+    root: str = ""
+
+    @property
+    def folder(self) -> str:
+        return posixpath.join(self.root, RUNS_DIR, self.run_id)
+
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.folder, *parts)
+
+    @property
+    def config(self) -> str:
+        return self.path(CONFIG_FILE)
+
+    @property
+    def status(self) -> str:
+        return self.path(STATUS_FILE)
+
+    @property
+    def adapter(self) -> str:
+        return self.path(ADAPTER_DIR)
+
+    @property
+    def adapter_config(self) -> str:
+        return self.path(ADAPTER_DIR, ADAPTER_CONFIG_FILE)
+
+    @property
+    def checkpoints(self) -> str:
+        return self.path(CHECKPOINTS_DIR)
+
+    @property
+    def metrics(self) -> str:
+        return self.path(METRICS_FILE)
+
+    @property
+    def summary(self) -> str:
+        return self.path(SUMMARY_FILE)
+
+    @property
+    def loss_plot(self) -> str:
+        return self.path(LOSS_PLOT_FILE)
+
+    def prefix(self) -> str:
+        """`runs/<run>/`: what every file of the run starts with (for listing the share)."""
+        return self.folder + "/"
