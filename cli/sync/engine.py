@@ -42,6 +42,8 @@ class SyncPlan:
     delete: list[str]
     refused: list[str]
     skipped: int
+    allowed: list[str] = field(default_factory=list)  # secret-looking, sent: named in .ftkallow
+    reasons: dict[str, str] = field(default_factory=dict)  # refused/allowed path -> why
 
     @property
     def upload_bytes(self) -> int:
@@ -56,6 +58,8 @@ class SyncResult:
     refused: list[str] = field(default_factory=list)
     bytes: int = 0
     dry_run: bool = False
+    allowed: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The `ftk sync --json` shape."""
@@ -64,6 +68,7 @@ class SyncResult:
             "deleted": self.deleted,
             "skipped": self.skipped,
             "refused": self.refused,
+            "allowed": self.allowed,
             "bytes": self.bytes,
         }
 
@@ -114,20 +119,29 @@ def plan_sync(
         delete=stale,
         refused=walked.refused,
         skipped=len(local) - len(upload),
+        allowed=walked.allowed,
+        reasons=walked.reasons,
+    )
+
+
+def dry_run_result(plan: SyncPlan) -> SyncResult:
+    """What carrying out `plan` would report."""
+    return SyncResult(
+        uploaded=plan.upload,
+        deleted=plan.delete,
+        skipped=plan.skipped,
+        refused=plan.refused,
+        bytes=plan.upload_bytes,
+        dry_run=True,
+        allowed=plan.allowed,
+        reasons=plan.reasons,
     )
 
 
 def _dirs_to_create(upload: list[str], existing_files: Manifest) -> list[list[str]]:
     """Missing directories, grouped by depth, shallowest first (each group sorted)."""
-
-    def parents(paths: list[str] | Manifest) -> set[str]:
-        out: set[str] = set()
-        for p in paths:
-            out.update(str(d) for d in PurePosixPath(p).parents if str(d) != ".")
-        return out
-
     levels: dict[int, list[str]] = {}
-    for d in sorted(parents(upload) - parents(existing_files)):
+    for d in sorted(_parents(upload) - _parents(existing_files)):
         levels.setdefault(d.count("/"), []).append(d)
     return [levels[depth] for depth in sorted(levels)]
 
@@ -150,6 +164,13 @@ def _run_pool(
     pool.shutdown(wait=True)
 
 
+def _parents(paths: list[str] | Manifest) -> set[str]:
+    out: set[str] = set()
+    for p in paths:
+        out.update(str(d) for d in PurePosixPath(p).parents if str(d) != ".")
+    return out
+
+
 def run_sync(
     root: Path,
     share: Share,
@@ -160,7 +181,9 @@ def run_sync(
 ) -> SyncResult:
     """Carry out a plan made by `plan_sync`; `workers` defaults to the share's hint."""
     workers = share_workers(share, workers)
-    result = SyncResult(skipped=plan.skipped, refused=plan.refused)
+    result = SyncResult(
+        skipped=plan.skipped, refused=plan.refused, allowed=plan.allowed, reasons=plan.reasons
+    )
     if not plan.upload and not plan.delete:
         return result
 
@@ -221,12 +244,5 @@ def sync(
     `workers` (default: the share's `parallelism` hint) bounds the concurrent requests."""
     plan = plan_sync(root, share, delete=delete, workers=workers)
     if dry_run:
-        return SyncResult(
-            uploaded=plan.upload,
-            deleted=plan.delete,
-            skipped=plan.skipped,
-            refused=plan.refused,
-            bytes=plan.upload_bytes,
-            dry_run=True,
-        )
+        return dry_run_result(plan)
     return run_sync(root, share, plan, workers=workers, on_progress=on_progress)

@@ -66,7 +66,7 @@ def test_gitignore_and_ftkignore_with_negation(tmp_path):
     assert result.uploaded == [".ftkignore", ".gitignore", "keep.log", "main.py"]
 
 
-def test_secret_looking_files_are_refused_unless_negated_in_ftkignore(tmp_path):
+def test_secret_looking_files_are_refused_unless_named_in_ftkallow(tmp_path):
     root = make(
         tmp_path,
         {
@@ -90,9 +90,11 @@ def test_secret_looking_files_are_refused_unless_negated_in_ftkignore(tmp_path):
     assert result.uploaded == ["ok.json"]
     assert ".env" not in share.files
 
-    (root / ".ftkignore").write_text("!certs/server.pem\n")
+    (root / ".ftkignore").write_text("!certs/server.pem\n")  # ignore rules cannot send it
+    assert "certs/server.pem" in sync(root, share).refused
+    (root / ".ftkallow").write_text("certs/server.pem\n")
     again = sync(root, share)
-    assert "certs/server.pem" in again.uploaded
+    assert "certs/server.pem" in again.uploaded and again.allowed == ["certs/server.pem"]
     assert "certs/server.pem" not in again.refused and ".env" in again.refused
 
 
@@ -112,6 +114,7 @@ def test_noop_resync_uploads_nothing_and_does_not_rehash(tmp_path, monkeypatch):
         "deleted": [],
         "skipped": 30,
         "refused": [],
+        "allowed": [],
         "bytes": 0,
     }
     assert hashed == [] and len(share.writes) == writes_before  # not even the manifest
