@@ -1,9 +1,14 @@
-"""A `Share` over a local folder, with atomic writes (temporary name, then `os.replace`)."""
+"""A `Share` over a local folder, with atomic writes (temporary name, then `os.replace`).
+
+Uploads keep the source file's permission bits (a 0600 file stays 0600 on the share), and the
+temporary is created 0600 so its content is never readable by others, even for a moment.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -60,7 +65,10 @@ class LocalShare:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp(dest)
         try:
-            shutil.copyfile(local, tmp)
+            mode = stat.S_IMODE(local.stat().st_mode) & 0o777
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            shutil.copyfile(local, tmp)  # into the 0600 file: same inode, same mode
+            os.chmod(tmp, mode)  # exactly the source's bits, whatever the umask
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
