@@ -68,3 +68,5 @@ def render_sync(result) -> None:
         f"{verb} {len(result.uploaded)} files ({mb:.1f} MB){deleted if result.deleted else ''}, "
         f"{result.skipped} unchanged"
     )
+    if result.swept:
+        _ui.info(f"  removed {len(result.swept)} stale temporary files an interrupted sync left")

@@ -9,7 +9,10 @@ Order of writes, so that an interrupted sync is always safe to re-run:
    whose size is the share's `parallelism` hint (else `DEFAULT_WORKERS`);
 4. stale files are deleted (only with `delete=True`, and only files an earlier sync wrote);
 5. the manifest is written. If uploads fail, a manifest of what did arrive is still written (best
-   effort), so the re-run sends only the rest.
+   effort), so the re-run sends only the rest;
+6. temporaries that an interrupted (killed) earlier sync left in the workspace's folders on the
+   share are removed once stale (`cli.sync.temps`), when the share offers `sweep_temporaries`.
+   Only syncs that wrote something sweep, so a no-op re-sync stays a couple of reads.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from cli.errors import FtkError, UnavailableError
 from cli.sync.cache import StatCache, sha256_file
 from cli.sync.manifest import Entry, Manifest, read_manifest, write_manifest
 from cli.sync.rules import Rules
+from cli.sync.temps import STALE_AFTER_S
 from cli.targets.base import Share
 
 DEFAULT_WORKERS = 8  # local hashing, and shares that give no `parallelism` hint
@@ -60,6 +64,7 @@ class SyncResult:
     dry_run: bool = False
     allowed: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
+    swept: list[str] = field(default_factory=list)  # stale temporaries removed from the share
 
     def to_dict(self) -> dict[str, Any]:
         """The `ftk sync --json` shape."""
@@ -70,6 +75,7 @@ class SyncResult:
             "refused": self.refused,
             "allowed": self.allowed,
             "bytes": self.bytes,
+            "swept": self.swept,
         }
 
 
@@ -171,6 +177,22 @@ def _parents(paths: list[str] | Manifest) -> set[str]:
     return out
 
 
+def _sweep(share: Share, plan: SyncPlan, workers: int) -> list[str]:
+    """Remove stale temporaries from every folder a sync of this workspace writes to."""
+    sweep = getattr(share, "sweep_temporaries", None)
+    if sweep is None:
+        return []
+    folders = sorted({"", ".ftk"} | _parents(list(plan.local)) | _parents(plan.remote))
+    removed: list[str] = []
+
+    def one(folder: str) -> None:
+        with contextlib.suppress(Exception):  # best effort: a leftover is invisible anyway
+            removed.extend(sweep(folder, STALE_AFTER_S))
+
+    _run_pool(folders, one, workers, lambda _: None)
+    return sorted(removed)
+
+
 def run_sync(
     root: Path,
     share: Share,
@@ -227,6 +249,7 @@ def run_sync(
     write_manifest(share, manifest)
     result.uploaded.sort()
     result.deleted.sort()
+    result.swept = _sweep(share, plan, workers)
     return result
 
 

@@ -2,21 +2,23 @@
 
 Uploads keep the source file's permission bits (a 0600 file stays 0600 on the share), and the
 temporary is created 0600 so its content is never readable by others, even for a moment.
+Temporary names come from `cli.sync.temps` (fixed length, so they fit wherever the real name
+fits); `sweep_temporaries` removes the stale ones an interrupted sync left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
-import uuid
+import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from cli.errors import NotFoundError, UsageError
+from cli.sync.temps import is_temporary, temporary_name
 from cli.targets.base import RemoteFile
-
-TMP_MARK = ".ftk-tmp-"
 
 
 class LocalShare:
@@ -39,7 +41,7 @@ class LocalShare:
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames.sort()
             for name in sorted(filenames):
-                if TMP_MARK in name:
+                if is_temporary(name):
                     continue
                 full = Path(dirpath) / name
                 rel = full.relative_to(self.root).as_posix()
@@ -57,8 +59,9 @@ class LocalShare:
     def make_dirs(self, path: str) -> None:
         self._path(path).mkdir(parents=True, exist_ok=True)
 
-    def _tmp(self, dest: Path) -> Path:
-        return dest.with_name(f".{dest.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+    @staticmethod
+    def _tmp(dest: Path) -> Path:
+        return dest.with_name(PurePosixPath(temporary_name(dest.name)).name)
 
     def upload_file(self, local: Path, path: str) -> None:
         dest = self._path(path)
@@ -91,3 +94,18 @@ class LocalShare:
 
     def delete(self, path: str) -> None:
         self._path(path).unlink(missing_ok=True)
+
+    def sweep_temporaries(self, directory: str, older_than: float) -> list[str]:
+        """Remove temporaries in `directory` not written for `older_than` seconds (by mtime)."""
+        base = self._path(directory) if directory else self.root
+        removed: list[str] = []
+        now = time.time()
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.scandir(base):
+                if not is_temporary(entry.name) or not entry.is_file(follow_symlinks=False):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime >= older_than:
+                        os.unlink(entry.path)
+                        removed.append(PurePosixPath(directory, entry.name).as_posix())
+        return sorted(removed)

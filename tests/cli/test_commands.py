@@ -17,7 +17,7 @@ def test_sync_json_shape_and_refusals(project, fake_target, invoke):
     result = invoke(fake_target, ["sync", "--json"], project)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"uploaded", "deleted", "skipped", "refused", "allowed", "bytes"}
+    assert set(data) == {"uploaded", "deleted", "skipped", "refused", "allowed", "bytes", "swept"}
     assert "finetuning/tiny.yaml" in data["uploaded"] and data["refused"] == [".env"]
     assert "hf_secret" not in result.output
 

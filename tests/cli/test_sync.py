@@ -13,7 +13,6 @@ from cli.errors import UnavailableError
 from cli.sync import cache as cache_mod
 from cli.sync.engine import sync
 from cli.sync.manifest import MANIFEST_PATH, read_manifest
-from cli.targets.local_share import LocalShare
 from tests.cli.fakes import MemoryShare
 
 
@@ -116,6 +115,7 @@ def test_noop_resync_uploads_nothing_and_does_not_rehash(tmp_path, monkeypatch):
         "refused": [],
         "allowed": [],
         "bytes": 0,
+        "swept": [],
     }
     assert hashed == [] and len(share.writes) == writes_before  # not even the manifest
 
@@ -197,19 +197,6 @@ def test_dry_run_writes_nothing(tmp_path):
     result = sync(root, share, dry_run=True)
     assert result.uploaded == ["a.txt"] and result.bytes == 1
     assert share.files == {}
-
-
-def test_local_share_writes_atomically_and_hides_temporaries(tmp_path):
-    share = LocalShare(tmp_path / "share")
-    src = tmp_path / "src.bin"
-    src.write_bytes(b"x" * 100)
-    share.upload_file(src, "a/b/c.bin")
-    share.write_bytes("a/d.txt", b"hi")
-    (tmp_path / "share" / "a" / ".e.txt.ftk-tmp-1234").write_bytes(b"half")
-    assert [f.path for f in share.list_files("a")] == ["a/d.txt", "a/b/c.bin"]
-    assert share.read_bytes("a/b/c.bin") == b"x" * 100
-    leftovers = [p.name for p in (tmp_path / "share").rglob("*") if "ftk-tmp" in p.name]
-    assert leftovers == [".e.txt.ftk-tmp-1234"]
 
 
 class _ConcurrentShare(MemoryShare):
