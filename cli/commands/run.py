@@ -73,11 +73,12 @@ def resume(app: App, run_id: str, follow: bool, as_json: bool) -> None:
 
 def _report_start(started, *, as_json: bool, follow: bool) -> None:
     from cli.commands import _ui
-    from cli.commands.sync import render_sync
+    from cli.commands.sync import render_secret_notices, render_sync
     from cli.console import emit_json
 
-    if started.sync is not None and not as_json:
-        render_sync(started.sync)
+    if started.sync is not None:
+        # Secret notices go to stderr even with --json: a sent secret is never silent.
+        (render_secret_notices if as_json else render_sync)(started.sync)
     for w in started.warnings:
         _ui.warn(w)
     if started.others_active:

@@ -15,8 +15,10 @@ from cli.app import App, json_option, pass_app
 def sync(app: App, dry_run: bool, delete: bool, as_json: bool) -> None:
     """Upload the project to the target's file share, incrementally.
 
-    Honors .gitignore and .ftkignore (gitignore syntax, `!` re-includes); refuses files that look
-    like secrets (.env*, *.pem, *.key, ...) unless a `!` line in .ftkignore names them.
+    Honors .gitignore and .ftkignore (gitignore syntax, `!` re-includes). Refuses files that look
+    like secrets (.env, prod.env, id_rsa, *.pem, .aws/credentials, service-account JSON, ...)
+    whatever the ignore rules say; a line in .ftkallow naming one such file sends it, with a
+    notice on every sync.
     """
     from cli.commands import _ui
     from cli.console import emit_json
@@ -28,16 +30,32 @@ def sync(app: App, dry_run: bool, delete: bool, as_json: bool) -> None:
             target, app.project_dir, dry_run=dry_run, delete=delete, progress=progress
         )
     if as_json:
+        render_secret_notices(result)  # stderr: --json never hides that a secret was sent
         emit_json(result.to_dict())
         return
     render_sync(result)
 
 
-def render_sync(result) -> None:
+def render_secret_notices(result) -> None:
+    """The refused and the allowed secret-looking files; printed on every sync."""
     from cli.commands import _ui
 
     for path in result.refused:
-        _ui.warn(f"refused {path}: looks like a secret (add `!{path}` to .ftkignore to send it)")
+        why = result.reasons.get(path, "secret")
+        _ui.warn(
+            f"refused {path}: looks like a secret ({why}); to send it anyway, add the line "
+            f"'{path}' to .ftkallow"
+        )
+    sent = "would send" if result.dry_run else "sending"
+    for path in result.allowed:
+        why = result.reasons.get(path, "secret")
+        _ui.warn(f"{sent} {path} although it looks like a secret ({why}): allowed by .ftkallow")
+
+
+def render_sync(result) -> None:
+    from cli.commands import _ui
+
+    render_secret_notices(result)
     verb = "would upload" if result.dry_run else "uploaded"
     if result.dry_run:
         for path in result.uploaded:
@@ -50,3 +68,5 @@ def render_sync(result) -> None:
         f"{verb} {len(result.uploaded)} files ({mb:.1f} MB){deleted if result.deleted else ''}, "
         f"{result.skipped} unchanged"
     )
+    if result.swept:
+        _ui.info(f"  removed {len(result.swept)} stale temporary files an interrupted sync left")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cli.errors import UsageError
-from cli.sync.engine import SyncResult, plan_sync, run_sync
+from cli.sync.engine import SyncResult, dry_run_result, plan_sync, run_sync
 from cli.targets.base import Target
 
 
@@ -31,14 +31,7 @@ def sync_workspace(
     share = target.share()
     plan = plan_sync(project_dir, share, delete=delete, workers=workers)
     if dry_run:
-        return SyncResult(
-            uploaded=plan.upload,
-            deleted=plan.delete,
-            skipped=plan.skipped,
-            refused=plan.refused,
-            bytes=plan.upload_bytes,
-            dry_run=True,
-        )
+        return dry_run_result(plan)
     if progress is not None:
         progress.start(len(plan.upload), plan.upload_bytes)
     on_progress = progress.advance if progress is not None else None

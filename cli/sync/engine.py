@@ -9,7 +9,10 @@ Order of writes, so that an interrupted sync is always safe to re-run:
    whose size is the share's `parallelism` hint (else `DEFAULT_WORKERS`);
 4. stale files are deleted (only with `delete=True`, and only files an earlier sync wrote);
 5. the manifest is written. If uploads fail, a manifest of what did arrive is still written (best
-   effort), so the re-run sends only the rest.
+   effort), so the re-run sends only the rest;
+6. temporaries that an interrupted (killed) earlier sync left in the workspace's folders on the
+   share are removed once stale (`cli.sync.temps`), when the share offers `sweep_temporaries`.
+   Only syncs that wrote something sweep, so a no-op re-sync stays a couple of reads.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from cli.errors import FtkError, UnavailableError
 from cli.sync.cache import StatCache, sha256_file
 from cli.sync.manifest import Entry, Manifest, read_manifest, write_manifest
 from cli.sync.rules import Rules
+from cli.sync.temps import STALE_AFTER_S
 from cli.targets.base import Share
 
 DEFAULT_WORKERS = 8  # local hashing, and shares that give no `parallelism` hint
@@ -42,6 +46,8 @@ class SyncPlan:
     delete: list[str]
     refused: list[str]
     skipped: int
+    allowed: list[str] = field(default_factory=list)  # secret-looking, sent: named in .ftkallow
+    reasons: dict[str, str] = field(default_factory=dict)  # refused/allowed path -> why
 
     @property
     def upload_bytes(self) -> int:
@@ -56,6 +62,9 @@ class SyncResult:
     refused: list[str] = field(default_factory=list)
     bytes: int = 0
     dry_run: bool = False
+    allowed: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+    swept: list[str] = field(default_factory=list)  # stale temporaries removed from the share
 
     def to_dict(self) -> dict[str, Any]:
         """The `ftk sync --json` shape."""
@@ -64,7 +73,9 @@ class SyncResult:
             "deleted": self.deleted,
             "skipped": self.skipped,
             "refused": self.refused,
+            "allowed": self.allowed,
             "bytes": self.bytes,
+            "swept": self.swept,
         }
 
 
@@ -114,20 +125,29 @@ def plan_sync(
         delete=stale,
         refused=walked.refused,
         skipped=len(local) - len(upload),
+        allowed=walked.allowed,
+        reasons=walked.reasons,
+    )
+
+
+def dry_run_result(plan: SyncPlan) -> SyncResult:
+    """What carrying out `plan` would report."""
+    return SyncResult(
+        uploaded=plan.upload,
+        deleted=plan.delete,
+        skipped=plan.skipped,
+        refused=plan.refused,
+        bytes=plan.upload_bytes,
+        dry_run=True,
+        allowed=plan.allowed,
+        reasons=plan.reasons,
     )
 
 
 def _dirs_to_create(upload: list[str], existing_files: Manifest) -> list[list[str]]:
     """Missing directories, grouped by depth, shallowest first (each group sorted)."""
-
-    def parents(paths: list[str] | Manifest) -> set[str]:
-        out: set[str] = set()
-        for p in paths:
-            out.update(str(d) for d in PurePosixPath(p).parents if str(d) != ".")
-        return out
-
     levels: dict[int, list[str]] = {}
-    for d in sorted(parents(upload) - parents(existing_files)):
+    for d in sorted(_parents(upload) - _parents(existing_files)):
         levels.setdefault(d.count("/"), []).append(d)
     return [levels[depth] for depth in sorted(levels)]
 
@@ -150,6 +170,29 @@ def _run_pool(
     pool.shutdown(wait=True)
 
 
+def _parents(paths: list[str] | Manifest) -> set[str]:
+    out: set[str] = set()
+    for p in paths:
+        out.update(str(d) for d in PurePosixPath(p).parents if str(d) != ".")
+    return out
+
+
+def _sweep(share: Share, plan: SyncPlan, workers: int) -> list[str]:
+    """Remove stale temporaries from every folder a sync of this workspace writes to."""
+    sweep = getattr(share, "sweep_temporaries", None)
+    if sweep is None:
+        return []
+    folders = sorted({"", ".ftk"} | _parents(list(plan.local)) | _parents(plan.remote))
+    removed: list[str] = []
+
+    def one(folder: str) -> None:
+        with contextlib.suppress(Exception):  # best effort: a leftover is invisible anyway
+            removed.extend(sweep(folder, STALE_AFTER_S))
+
+    _run_pool(folders, one, workers, lambda _: None)
+    return sorted(removed)
+
+
 def run_sync(
     root: Path,
     share: Share,
@@ -160,7 +203,9 @@ def run_sync(
 ) -> SyncResult:
     """Carry out a plan made by `plan_sync`; `workers` defaults to the share's hint."""
     workers = share_workers(share, workers)
-    result = SyncResult(skipped=plan.skipped, refused=plan.refused)
+    result = SyncResult(
+        skipped=plan.skipped, refused=plan.refused, allowed=plan.allowed, reasons=plan.reasons
+    )
     if not plan.upload and not plan.delete:
         return result
 
@@ -204,6 +249,7 @@ def run_sync(
     write_manifest(share, manifest)
     result.uploaded.sort()
     result.deleted.sort()
+    result.swept = _sweep(share, plan, workers)
     return result
 
 
@@ -221,12 +267,5 @@ def sync(
     `workers` (default: the share's `parallelism` hint) bounds the concurrent requests."""
     plan = plan_sync(root, share, delete=delete, workers=workers)
     if dry_run:
-        return SyncResult(
-            uploaded=plan.upload,
-            deleted=plan.delete,
-            skipped=plan.skipped,
-            refused=plan.refused,
-            bytes=plan.upload_bytes,
-            dry_run=True,
-        )
+        return dry_run_result(plan)
     return run_sync(root, share, plan, workers=workers, on_progress=on_progress)

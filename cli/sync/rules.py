@@ -1,22 +1,29 @@
-"""Which workspace files a sync sends: gitignore-syntax ignore rules and secret-file refusal.
+"""Which workspace files a sync sends: gitignore-syntax ignore rules, then secret-file refusal.
 
 Rules come from built-in defaults, then the project's root `.gitignore`, then its `.ftkignore`
 (later lines win, `!` negates, as in git). A file inside an ignored directory cannot be re-included,
 as in git, because ignored directories are never walked.
 
-Files that look like secrets (`.env*`, keys, certificates, credential JSONs) are refused even when
-no rule ignores them, unless a `!` negation in `.ftkignore` names them: shipping a secret to a
-share that a job mounts must be a deliberate act.
+Refusal is a separate step that ignore rules cannot undo: a file that looks like a secret
+(`cli.sync.secrets`) is refused even when a `!` line re-includes it. Only a line in the root
+`.ftkallow` naming that one file (its exact path, no wildcards) sends it, and every sync then
+reports it: shipping a secret to a share that a job mounts must be a deliberate, visible act.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pathspec
+
+from cli.errors import UsageError
+from cli.sync.secrets import secret_reason
+
+ALLOW_FILE = ".ftkallow"
+_WILDCARDS = frozenset("*?[")
 
 # `.ftk/` and `runs/` are anchored: they are the share's own folders (manifest, run outputs) at the
 # root. `training/` and `inference/` must never appear here: the job runs them from the share.
@@ -33,32 +40,16 @@ DEFAULT_IGNORES = (
     "/runs/",
     "/model-cache/",
     ".DS_Store",
-)
-
-SECRET_PATTERNS = (
-    ".env*",
-    "*.pem",
-    "*.key",
-    "*.pfx",
-    "*.p12",
-    "id_rsa*",
-    "id_dsa*",
-    "id_ecdsa*",
-    "id_ed25519*",
-    ".netrc",
-    ".pypirc",
-    "*credential*.json",
-    "*credentials*.json",
-    "client_secret*.json",
-    "service-account*.json",
-    "service_account*.json",
+    ".env/",  # a virtualenv folder named like the env file (the file `.env` is refused instead)
 )
 
 
 @dataclass(frozen=True)
 class WalkResult:
-    files: list[str]  # posix paths relative to the root, sorted
-    refused: list[str]  # secret-looking files that were not explicitly allowed
+    files: list[str]  # posix paths relative to the root, sorted (allowed secrets included)
+    refused: list[str]  # secret-looking files that `.ftkallow` does not name
+    allowed: list[str] = field(default_factory=list)  # secret-looking files `.ftkallow` names
+    reasons: dict[str, str] = field(default_factory=dict)  # refused or allowed path -> why
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -66,6 +57,24 @@ def _read_lines(path: Path) -> list[str]:
         return path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return []
+
+
+def read_allow_file(root: Path) -> set[str]:
+    """The paths `.ftkallow` names: one workspace-relative file per line, `#` comments.
+
+    A line with a wildcard is an error, not a pattern: each secret is allowed by its own name."""
+    allowed: set[str] = set()
+    for number, raw in enumerate(_read_lines(root / ALLOW_FILE), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if _WILDCARDS & set(line) or line.startswith("!") or line.endswith("/"):
+            raise UsageError(
+                f"{ALLOW_FILE} line {number}: '{line}' is not one file's path",
+                hint="name each file to send on its own line, e.g. certs/public.pem",
+            )
+        allowed.add(line.removeprefix("./").lstrip("/"))
+    return allowed
 
 
 class Rules:
@@ -76,22 +85,28 @@ class Rules:
         ftkignore = _read_lines(root / ".ftkignore")
         lines = [*DEFAULT_IGNORES, *_read_lines(root / ".gitignore"), *ftkignore]
         self._ignore = pathspec.GitIgnoreSpec.from_lines(lines)
-        self._secret = pathspec.GitIgnoreSpec.from_lines(SECRET_PATTERNS)
-        allowed = [ln.strip()[1:] for ln in ftkignore if ln.strip().startswith("!")]
-        self._allowed_secrets = pathspec.GitIgnoreSpec.from_lines(allowed)
+        self._allowed = read_allow_file(root)
 
     def ignored(self, rel: str, *, is_dir: bool = False) -> bool:
         return self._ignore.match_file(rel + "/" if is_dir else rel)
 
-    def refused(self, rel: str) -> bool:
-        return self._secret.match_file(rel) and not self._allowed_secrets.match_file(rel)
-
     def walk(self) -> WalkResult:
         files: list[str] = []
         refused: list[str] = []
+        allowed: list[str] = []
+        reasons: dict[str, str] = {}
         for rel in self._iter_files():
-            (refused if self.refused(rel) else files).append(rel)
-        return WalkResult(sorted(files), sorted(refused))
+            why = secret_reason(self.root, rel)
+            if why is None:
+                files.append(rel)
+                continue
+            reasons[rel] = why
+            if rel in self._allowed:
+                allowed.append(rel)
+                files.append(rel)
+            else:
+                refused.append(rel)
+        return WalkResult(sorted(files), sorted(refused), sorted(allowed), reasons)
 
     def _iter_files(self) -> Iterator[str]:
         root = str(self.root)

@@ -2,7 +2,15 @@
 
 Writes are atomic: data goes to a hidden temporary file in the same directory, which is renamed
 over the final name once complete, so the job never sees a half-written file. Temporary files
-are invisible to `list_files` and removed when an upload fails.
+are invisible to `list_files`, removed when an upload fails, and, when a killed process left them,
+removed by `sweep_temporaries` once stale (`cli.sync.temps`: fixed-length names, the age rule).
+
+Age is measured on the service's clock alone: the listing's `Last-Modified` of each file against
+the `Date` header of the same response (Azure/azure-rest-api-specs, specification/storage/
+data-plane/Microsoft.FileStorage/stable/2025-01-05/file.json: `FileProperty` carries
+`Last-Modified` when the listing asks `include=Timestamps`; every response carries `Date`, "the
+time at which the response was initiated"), so a skewed local clock cannot make a live
+temporary look stale.
 """
 
 from __future__ import annotations
@@ -10,12 +18,14 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import threading
-import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.errors import NotFoundError
+from cli.sync.temps import TEMP_PREFIX, is_temporary, temporary_name
 from cli.targets.azure_errors import azure_call
 from cli.targets.base import RemoteFile
 
@@ -23,17 +33,7 @@ if TYPE_CHECKING:
     from azure.storage.fileshare import ShareClient, ShareFileClient
 
 RANGE_SIZE = 4 * 1024 * 1024  # the service's largest range per Put Range
-TMP_MARK = ".ftk-part-"
 DATA_ROLE = "Storage Account Key Operator Service Role (or Contributor) on the storage account"
-
-
-def is_temporary(path: str) -> bool:
-    return TMP_MARK in posixpath.basename(path)
-
-
-def _temporary_name(path: str) -> str:
-    parent, name = posixpath.split(path)
-    return posixpath.join(parent, f".{name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
 
 
 def _error_code(exc: BaseException) -> str:
@@ -164,7 +164,7 @@ class AzureFileShare:
     def download_file(self, path: str, local: Path) -> None:
 
         local.parent.mkdir(parents=True, exist_ok=True)
-        partial = local.with_name(f".{local.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+        partial = local.with_name(temporary_name(local.name))
         try:
             with self._call(f"downloading '{path}'"), partial.open("wb") as handle:
                 self._file(path).download_file().readinto(handle)
@@ -184,11 +184,48 @@ class AzureFileShare:
             if cause is not None and _error_code(cause) == "ShareNotFound":
                 raise self._missing(cause, path) from None
 
+    def sweep_temporaries(self, directory: str, older_than: float) -> list[str]:
+        """Delete temporaries in `directory` whose last write is `older_than` seconds old or more.
+
+        One listing per directory, filtered by the service to names starting with "." (every
+        temporary ftk makes or made does); a missing directory has none."""
+        directory = directory.strip("/")
+        server_now: list[datetime] = []
+
+        def response_date(pipeline_response: Any) -> None:
+            header = pipeline_response.http_response.headers.get("Date")
+            with contextlib.suppress(TypeError, ValueError):
+                server_now.append(parsedate_to_datetime(header))
+
+        try:
+            with self._call(f"listing '{directory or '/'}'"):
+                entries = list(
+                    self.client.get_directory_client(directory).list_directories_and_files(
+                        name_starts_with=TEMP_PREFIX[:1],
+                        include=["timestamps"],
+                        raw_response_hook=response_date,
+                    )
+                )
+        except NotFoundError:
+            return []
+        now = server_now[-1] if server_now else datetime.now(UTC)
+        removed: list[str] = []
+        for entry in entries:
+            modified = entry.get("last_modified")
+            if entry.get("is_directory") or not is_temporary(entry["name"]) or modified is None:
+                continue
+            if (now - modified).total_seconds() < older_than:
+                continue  # possibly a concurrent sync's live upload
+            path = posixpath.join(directory, entry["name"]) if directory else entry["name"]
+            self.delete(path)
+            removed.append(path)
+        return sorted(removed)
+
     # -- helpers --------------------------------------------------------------------------
 
     def _atomic_write(self, path: str, size: int, chunks: Callable[[], Iterator[bytes]]) -> None:
         path = path.strip("/")
-        temporary = _temporary_name(path)
+        temporary = temporary_name(path)
         tmp_client = self._file(temporary)
         try:
             with self._call(f"uploading '{path}'"):

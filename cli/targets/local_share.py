@@ -1,17 +1,24 @@
-"""A `Share` over a local folder, with atomic writes (temporary name, then `os.replace`)."""
+"""A `Share` over a local folder, with atomic writes (temporary name, then `os.replace`).
+
+Uploads keep the source file's permission bits (a 0600 file stays 0600 on the share), and the
+temporary is created 0600 so its content is never readable by others, even for a moment.
+Temporary names come from `cli.sync.temps` (fixed length, so they fit wherever the real name
+fits); `sweep_temporaries` removes the stale ones an interrupted sync left.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import uuid
+import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from cli.errors import NotFoundError, UsageError
+from cli.sync.temps import is_temporary, temporary_name
 from cli.targets.base import RemoteFile
-
-TMP_MARK = ".ftk-tmp-"
 
 
 class LocalShare:
@@ -34,7 +41,7 @@ class LocalShare:
         for dirpath, dirnames, filenames in os.walk(base):
             dirnames.sort()
             for name in sorted(filenames):
-                if TMP_MARK in name:
+                if is_temporary(name):
                     continue
                 full = Path(dirpath) / name
                 rel = full.relative_to(self.root).as_posix()
@@ -52,15 +59,19 @@ class LocalShare:
     def make_dirs(self, path: str) -> None:
         self._path(path).mkdir(parents=True, exist_ok=True)
 
-    def _tmp(self, dest: Path) -> Path:
-        return dest.with_name(f".{dest.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
+    @staticmethod
+    def _tmp(dest: Path) -> Path:
+        return dest.with_name(PurePosixPath(temporary_name(dest.name)).name)
 
     def upload_file(self, local: Path, path: str) -> None:
         dest = self._path(path)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp(dest)
         try:
-            shutil.copyfile(local, tmp)
+            mode = stat.S_IMODE(local.stat().st_mode) & 0o777
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            shutil.copyfile(local, tmp)  # into the 0600 file: same inode, same mode
+            os.chmod(tmp, mode)  # exactly the source's bits, whatever the umask
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
@@ -83,3 +94,18 @@ class LocalShare:
 
     def delete(self, path: str) -> None:
         self._path(path).unlink(missing_ok=True)
+
+    def sweep_temporaries(self, directory: str, older_than: float) -> list[str]:
+        """Remove temporaries in `directory` not written for `older_than` seconds (by mtime)."""
+        base = self._path(directory) if directory else self.root
+        removed: list[str] = []
+        now = time.time()
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.scandir(base):
+                if not is_temporary(entry.name) or not entry.is_file(follow_symlinks=False):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime >= older_than:
+                        os.unlink(entry.path)
+                        removed.append(PurePosixPath(directory, entry.name).as_posix())
+        return sorted(removed)

@@ -10,6 +10,7 @@ import pytest
 
 from cli.errors import AuthError, NotFoundError, UnavailableError
 from cli.sync.engine import sync
+from cli.sync.temps import STALE_AFTER_S, is_temporary
 from tests.fakes.azure import FakeAzure
 from tests.fakes.azure_fixtures import *  # noqa: F403
 
@@ -50,8 +51,8 @@ def test_share_round_trip_writes_atomically(azure_target, fake_azure: FakeAzure,
         for line in fake_azure.server.requests_matching("PUT /ftkdevstore/ftk/models/")
         if "comp=" not in line and "restype=" not in line
     ]
-    assert creates and all(".ftk-part-" in line for line in creates)
-    assert [p for p in fake_azure.files.paths("ftk") if ".ftk-part-" in p] == []
+    assert creates and all("/.ftk-tmp-" in line for line in creates)
+    assert [p for p in fake_azure.files.paths("ftk") if is_temporary(p)] == []
 
     share.delete("models/big.bin")
     share.delete("models/big.bin")  # already gone: fine
@@ -132,7 +133,7 @@ def test_network_drop_mid_sync_then_rerun_completes(
         sync(root, share, workers=4)
 
     # Nothing half-written is visible: each file at its final name is complete.
-    visible = [p for p in fake_azure.files.paths("ftk") if ".ftk-part-" not in p]
+    visible = [p for p in fake_azure.files.paths("ftk") if not is_temporary(p)]
     for rel in visible:
         if rel in files:
             assert fake_azure.files.read("ftk", rel) == files[rel], rel
@@ -146,3 +147,57 @@ def test_network_drop_mid_sync_then_rerun_completes(
     assert sorted(f.path for f in share.list_files() if not f.path.startswith(".ftk/")) == sorted(
         files
     )
+
+
+def test_names_that_fit_azure_files_sync_even_at_the_limit(
+    azure_target, fake_azure: FakeAzure, tmp_path: Path
+):
+    root = tmp_path / "ws"
+    (root / "data").mkdir(parents=True)
+    names = ["data/" + "n" * 255, "data/" + "é" * 127 + "x"]  # 255: the limit of both sides
+    for rel in names:
+        (root / rel).write_text("x")
+    share = azure_target.share()
+    result = sync(root, share)
+    assert sorted(result.uploaded) == sorted(names)
+    assert all(fake_azure.files.read("ftk", rel) == b"x" for rel in names)
+    share.write_bytes("runs/" + "r" * 255, b"ok")
+    assert share.read_bytes("runs/" + "r" * 255) == b"ok"
+    with pytest.raises(Exception, match="InvalidResourceName"):  # the fake does enforce it
+        share.write_bytes("n" * 256, b"too long")
+
+
+def test_next_sync_sweeps_stale_temporaries_but_not_a_live_one(
+    azure_target, fake_azure: FakeAzure, tmp_path: Path
+):
+    root = tmp_path / "ws"
+    files = _workspace(root, n=4)
+    share = azure_target.share()
+    sync(root, share)
+
+    # What a `kill -9` mid-sync leaves: temporaries next to the files being written.
+    stale = [
+        "data/part1/.ftk-tmp-0123456789abcdef",
+        "data/part1/.file1.jsonl.ftk-part-0123456789ab",  # the name + suffix of earlier versions
+        ".ftk/.ftk-tmp-fedcba9876543210",  # the manifest's
+        ".ftk-tmp-00112233445566aa",
+    ]
+    live = "training/.ftk-tmp-00000000000000ff"  # a concurrent sync's upload, written just now
+    others = ["runs/r1/.ftk-tmp-0123456789abcdef", "training/.ftk-tmp-notes.txt"]
+    for path in [*stale, *others]:
+        fake_azure.files.put("ftk", path, b"half", age_s=STALE_AFTER_S + 60)
+    fake_azure.files.put("ftk", live, b"half", age_s=STALE_AFTER_S - 60)
+    assert not [f for f in share.list_files() if is_temporary(f.path)]  # invisible to readers
+
+    changed = next(iter(files))
+    (root / changed).write_bytes(b"changed")
+    before = len(fake_azure.server.log)
+    result = sync(root, share)
+    assert result.uploaded == [changed]
+    assert sorted(result.swept) == sorted(stale)
+    remaining = fake_azure.files.paths("ftk")
+    assert not set(stale) & set(remaining)
+    assert live in remaining and set(others) <= set(remaining)
+    # One filtered listing per folder, asking the service for timestamps.
+    listings = [r for r in fake_azure.server.log[before:] if "comp=list" in r]
+    assert listings and all("prefix=." in r and "include=" in r for r in listings)

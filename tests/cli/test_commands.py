@@ -17,12 +17,12 @@ def test_sync_json_shape_and_refusals(project, fake_target, invoke):
     result = invoke(fake_target, ["sync", "--json"], project)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"uploaded", "deleted", "skipped", "refused", "bytes"}
+    assert set(data) == {"uploaded", "deleted", "skipped", "refused", "allowed", "bytes", "swept"}
     assert "finetuning/tiny.yaml" in data["uploaded"] and data["refused"] == [".env"]
     assert "hf_secret" not in result.output
 
     human = invoke(fake_target, ["sync"], project)
-    assert "refused .env" in human.stderr and "!.env" in human.stderr
+    assert "refused .env" in human.stderr and "'.env' to .ftkallow" in human.stderr
     assert "uploaded 0 files" in human.stderr
 
 

@@ -13,7 +13,6 @@ from cli.errors import UnavailableError
 from cli.sync import cache as cache_mod
 from cli.sync.engine import sync
 from cli.sync.manifest import MANIFEST_PATH, read_manifest
-from cli.targets.local_share import LocalShare
 from tests.cli.fakes import MemoryShare
 
 
@@ -66,7 +65,7 @@ def test_gitignore_and_ftkignore_with_negation(tmp_path):
     assert result.uploaded == [".ftkignore", ".gitignore", "keep.log", "main.py"]
 
 
-def test_secret_looking_files_are_refused_unless_negated_in_ftkignore(tmp_path):
+def test_secret_looking_files_are_refused_unless_named_in_ftkallow(tmp_path):
     root = make(
         tmp_path,
         {
@@ -90,9 +89,11 @@ def test_secret_looking_files_are_refused_unless_negated_in_ftkignore(tmp_path):
     assert result.uploaded == ["ok.json"]
     assert ".env" not in share.files
 
-    (root / ".ftkignore").write_text("!certs/server.pem\n")
+    (root / ".ftkignore").write_text("!certs/server.pem\n")  # ignore rules cannot send it
+    assert "certs/server.pem" in sync(root, share).refused
+    (root / ".ftkallow").write_text("certs/server.pem\n")
     again = sync(root, share)
-    assert "certs/server.pem" in again.uploaded
+    assert "certs/server.pem" in again.uploaded and again.allowed == ["certs/server.pem"]
     assert "certs/server.pem" not in again.refused and ".env" in again.refused
 
 
@@ -112,7 +113,9 @@ def test_noop_resync_uploads_nothing_and_does_not_rehash(tmp_path, monkeypatch):
         "deleted": [],
         "skipped": 30,
         "refused": [],
+        "allowed": [],
         "bytes": 0,
+        "swept": [],
     }
     assert hashed == [] and len(share.writes) == writes_before  # not even the manifest
 
@@ -194,19 +197,6 @@ def test_dry_run_writes_nothing(tmp_path):
     result = sync(root, share, dry_run=True)
     assert result.uploaded == ["a.txt"] and result.bytes == 1
     assert share.files == {}
-
-
-def test_local_share_writes_atomically_and_hides_temporaries(tmp_path):
-    share = LocalShare(tmp_path / "share")
-    src = tmp_path / "src.bin"
-    src.write_bytes(b"x" * 100)
-    share.upload_file(src, "a/b/c.bin")
-    share.write_bytes("a/d.txt", b"hi")
-    (tmp_path / "share" / "a" / ".e.txt.ftk-tmp-1234").write_bytes(b"half")
-    assert [f.path for f in share.list_files("a")] == ["a/d.txt", "a/b/c.bin"]
-    assert share.read_bytes("a/b/c.bin") == b"x" * 100
-    leftovers = [p.name for p in (tmp_path / "share").rglob("*") if "ftk-tmp" in p.name]
-    assert leftovers == [".e.txt.ftk-tmp-1234"]
 
 
 class _ConcurrentShare(MemoryShare):

@@ -1,10 +1,19 @@
 """The Azure Files REST subset ftk uses, in memory: directories, create/put-range/rename/get/list/
-delete/properties, with account-key (SharedKey) auth checked on every request."""
+delete/properties, with account-key (SharedKey) auth checked on every request.
+
+Listing follows Azure/azure-rest-api-specs specification/storage/data-plane/Microsoft.FileStorage/
+stable/2025-01-05/file.json (`Directory_ListFilesAndDirectoriesSegment`): `prefix` filters names,
+and `include=Timestamps` adds each file's `Last-Modified` (RFC 1123) and `LastWriteTime`
+(ISO 8601) to its `Properties`. Every write (create, Put Range) sets the file's last-modified time;
+tests place files written long ago with `put(..., age_s=...)`, as a killed writer leaves them.
+"""
 
 from __future__ import annotations
 
 import posixpath
 import threading
+import time
+from datetime import UTC, datetime
 from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
@@ -12,6 +21,11 @@ from xml.sax.saxutils import escape
 from tests.fakes.http import Request, Response
 
 ETAG = '"0x8DC0000000000001"'
+# "Directory and file names for Azure files ... must not exceed 255 characters in length"
+# (MicrosoftDocs/azure-docs, includes/data-box-naming-conventions.md, ms.date 2019-05-21); a name
+# that breaks the naming rules fails with 400 (the REST naming doc). The error code is one of the
+# spec's `ErrorCode` values; which one the service picks for this case is not documented.
+MAX_NAME = 255
 
 
 def _error(status: int, code: str) -> Response:
@@ -34,6 +48,7 @@ class FakeFileShares:
         self.account = account
         self.files: dict[str, dict[str, bytearray]] = {name: {} for name in shares}
         self.dirs: dict[str, set[str]] = {name: {""} for name in shares}
+        self.modified: dict[str, dict[str, float]] = {name: {} for name in shares}  # epoch s
         self.keys: list[str] = []  # account keys that sign requests (set by listKeys)
         self.lock = threading.Lock()
 
@@ -45,6 +60,15 @@ class FakeFileShares:
     def paths(self, share: str) -> list[str]:
         with self.lock:
             return sorted(self.files[share])
+
+    def put(self, share: str, path: str, data: bytes, *, age_s: float = 0.0) -> None:
+        """Place a file directly (its folders too), last written `age_s` seconds ago."""
+        with self.lock:
+            parts = path.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                self.dirs[share].add("/".join(parts[:i]))
+            self.files[share][path] = bytearray(data)
+            self.modified[share][path] = time.time() - age_s
 
     # -- REST -------------------------------------------------------------------------------
 
@@ -64,6 +88,8 @@ class FakeFileShares:
         files, dirs = self.files[share], self.dirs[share]
         restype, comp = req.query.get("restype"), req.query.get("comp")
         method = req.method
+        if method == "PUT" and any(len(part) > MAX_NAME for part in path.split("/")):
+            return _error(400, "InvalidResourceName")
         if restype == "share":
             return _ok(200)
         if restype == "directory":
@@ -77,7 +103,7 @@ class FakeFileShares:
             if path not in dirs:
                 return _error(404, "ResourceNotFound")
             if method == "GET" and comp == "list":
-                return self._list(share, path)
+                return self._list(share, path, req.query)
             if method in ("GET", "HEAD"):
                 return _ok(200)
             if method == "DELETE":
@@ -86,6 +112,8 @@ class FakeFileShares:
                 dirs.discard(path)
                 return _ok(202)
         if method == "PUT" and comp == "range":
+            if path in files:
+                self.modified[share][path] = time.time()
             return self._put_range(req, files, path)
         if method == "PUT" and comp == "rename":
             return self._rename(req, share, path)
@@ -93,11 +121,13 @@ class FakeFileShares:
             if posixpath.dirname(path) not in dirs:
                 return _error(404, "ParentNotFound")
             files[path] = bytearray(int(req.headers.get("x-ms-content-length", "0")))
+            self.modified[share][path] = time.time()
             return _ok(201)
         if path not in files:
             return _error(404, "ResourceNotFound")
         if method == "DELETE":
             del files[path]
+            self.modified[share].pop(path, None)
             return _ok(202)
         if method == "HEAD":
             return _ok(200, **self._file_headers(len(files[path])))
@@ -135,6 +165,7 @@ class FakeFileShares:
         if path in files and not replace:
             return _error(409, "ResourceAlreadyExists")
         files[path] = files.pop(source)
+        self.modified[share][path] = self.modified[share].pop(source, time.time())
         return _ok(200)
 
     def _get(self, req: Request, data: bytearray) -> Response:
@@ -153,19 +184,29 @@ class FakeFileShares:
         }
         return Response(206, chunk, headers)
 
-    def _list(self, share: str, directory: str) -> Response:
+    def _list(self, share: str, directory: str, query: dict[str, str]) -> Response:
         prefix = f"{directory}/" if directory else ""
+        name_prefix = query.get("prefix", "")
+        timestamps = "timestamps" in query.get("include", "").lower().split(",")
         entries = []
         for d in sorted(self.dirs[share]):
-            if d and d.startswith(prefix) and "/" not in d[len(prefix) :]:
-                name = escape(d[len(prefix) :])
-                entries.append(f"<Directory><Name>{name}</Name><Properties /></Directory>")
+            name = d[len(prefix) :]
+            if d and d.startswith(prefix) and "/" not in name and name.startswith(name_prefix):
+                entries.append(f"<Directory><Name>{escape(name)}</Name><Properties /></Directory>")
         for f, content in sorted(self.files[share].items()):
-            if f.startswith(prefix) and "/" not in f[len(prefix) :]:
-                name = escape(f[len(prefix) :])
+            name = f[len(prefix) :]
+            if f.startswith(prefix) and "/" not in name and name.startswith(name_prefix):
+                extra = ""
+                if timestamps:
+                    when = self.modified[share].get(f, time.time())
+                    iso = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+                    extra = (
+                        f"<LastWriteTime>{iso}</LastWriteTime>"
+                        f"<Last-Modified>{formatdate(when, usegmt=True)}</Last-Modified>"
+                    )
                 entries.append(
-                    f"<File><Name>{name}</Name><Properties><Content-Length>{len(content)}"
-                    "</Content-Length></Properties></File>"
+                    f"<File><Name>{escape(name)}</Name><Properties><Content-Length>{len(content)}"
+                    f"</Content-Length>{extra}</Properties></File>"
                 )
         body = (
             '<?xml version="1.0" encoding="utf-8"?>'

@@ -1,0 +1,243 @@
+"""Sync's secret-file refusal: names (any case), JSON keys by content, and `.ftkallow`.
+
+The counts of these lists are quoted in docs/security.md; keep them in step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli.errors import UsageError
+from cli.sync import secrets as secrets_mod
+from cli.sync.engine import sync
+from cli.sync.secrets import MAX_CONTENT_BYTES
+from tests.cli.fakes import MemoryShare
+
+SECRET_NAMES = [
+    ".env",
+    "prod.env",
+    "local.env",
+    "Prod.ENV",
+    ".env.production",
+    ".env.local",
+    "config/.ENV",
+    ".envrc",
+    "id_rsa",
+    "ID_RSA",
+    "keys/id_ed25519",
+    "id_ecdsa_sk",
+    "deploy_rsa",
+    "server.PEM",
+    "tls/private.key",
+    "putty.ppk",
+    "AuthKey_ABC123.p8",
+    "cert.p12",
+    "cert.PFX",
+    "release.keystore",
+    "android.jks",
+    ".aws/credentials",
+    "home/.AWS/config",
+    "credentials",
+    ".git-credentials",
+    ".npmrc",
+    ".pypirc",
+    ".netrc",
+    "_netrc",
+    ".pgpass",
+    ".htpasswd",
+    ".s3cfg",
+    ".docker/config.json",
+    ".kube/config",
+    "kubeconfig.yaml",
+    ".ssh/config",
+    ".azure/msal_token_cache.json",
+    ".config/gcloud/application_default_credentials.json",
+    "gcp-credentials.json",
+    "new_user_credentials.csv",
+    "client_secret_123.apps.googleusercontent.com.json",
+    "my-service-account.json",
+    "secrets.toml",
+    ".streamlit/secrets.toml",
+    ".huggingface/token",
+    ".cache/huggingface/token",
+    "terraform.tfstate",
+    "vault.kdbx",
+    "vpn/office.ovpn",
+]
+
+ORDINARY_NAMES = [
+    "environment.yml",
+    "keyboard.py",
+    "tokenizer.json",
+    "train.jsonl",
+    "tokens.py",
+    "secret_sauce.md",
+    "special_tokens_map.json",
+    "tokenizer_config.json",
+    "keys.py",
+    "env.py",
+    "envs/cartpole.py",
+    ".env.example",
+    "sample.env",
+    "id_rsa.pub",
+    "credentials.py",
+    "password_strength.py",
+    "docs/secrets.md",
+    "rsa_utils.py",
+    "certs/ca.crt",
+    "adapter_config.json",
+    "data/keyframes.jsonl",
+    "pem_parser.py",
+    "docker-compose.yml",
+    "model.safetensors",
+]
+
+SERVICE_ACCOUNT = {
+    "type": "service_account",
+    "project_id": "p",
+    "private_key_id": "0123",
+    "private_key": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+    "client_email": "x@p.iam.gserviceaccount.com",
+}
+SECRET_CONTENTS = {
+    "keys/prod-4f2a.json": SERVICE_ACCOUNT,
+    "azure-auth.json": {  # `az ad sp create-for-rbac --sdk-auth`
+        "clientId": "00000000-0000-0000-0000-000000000000",
+        "clientSecret": "s3cr3t",
+        "subscriptionId": "s",
+        "tenantId": "t",
+    },
+    "rbac.json": {"appId": "a", "displayName": "ftk", "password": "p", "tenant": "t"},
+    "adc.json": {"type": "authorized_user", "client_id": "c", "refresh_token": "r"},
+    "oauth.json": {"installed": {"client_id": "c", "client_secret": "s"}},
+}
+ORDINARY_CONTENTS = {
+    "config.json": {"type": "service_account_template", "fields": ["private_key"]},
+    "vocab.json": {"password": 1, "private_key": 2, "clientSecret": 3},
+    "list.json": [{"type": "service_account", "private_key": "x"}],
+    "broken.json": "{not json: private_key",
+}
+
+
+def make(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return root
+
+
+def test_secret_looking_names_are_refused_in_any_case_and_ordinary_ones_sent(tmp_path):
+    root = make(tmp_path, {name: "x" for name in SECRET_NAMES + ORDINARY_NAMES})
+    share = MemoryShare()
+    result = sync(root, share)
+    assert sorted(result.refused) == sorted(SECRET_NAMES)
+    assert sorted(result.uploaded) == sorted(ORDINARY_NAMES)
+    assert not set(SECRET_NAMES) & set(share.files)
+    assert result.reasons["prod.env"] == "environment file"
+    assert result.reasons["ID_RSA"] == "SSH private key"
+
+
+def test_credential_json_is_recognised_by_content_whatever_its_name(tmp_path):
+    texts = {rel: json.dumps(doc) for rel, doc in SECRET_CONTENTS.items()}
+    texts |= {
+        rel: doc if isinstance(doc, str) else json.dumps(doc)
+        for rel, doc in ORDINARY_CONTENTS.items()
+    }
+    root = make(tmp_path, texts)
+    result = sync(root, MemoryShare())
+    assert sorted(result.refused) == sorted(SECRET_CONTENTS)
+    assert sorted(result.uploaded) == sorted(ORDINARY_CONTENTS)
+    assert "service-account key" in result.reasons["keys/prod-4f2a.json"]
+    assert "clientSecret" in result.reasons["azure-auth.json"]
+
+
+def test_content_check_reads_only_small_json_files(tmp_path, monkeypatch):
+    big = dict(SERVICE_ACCOUNT, padding="x" * MAX_CONTENT_BYTES)
+    root = make(tmp_path, {"big.json": json.dumps(big), "key.txt": json.dumps(SERVICE_ACCOUNT)})
+    checked: list[bytes] = []
+    real = secrets_mod.reason_by_content
+    monkeypatch.setattr(secrets_mod, "reason_by_content", lambda d: checked.append(d) or real(d))
+    result = sync(root, MemoryShare())
+    # A large file is not a key file (bounded reads); only `.json` files are parsed.
+    assert result.refused == [] and sorted(result.uploaded) == ["big.json", "key.txt"]
+    assert checked == []
+
+
+def test_a_negation_in_ftkignore_does_not_reinclude_secrets(tmp_path):
+    root = make(
+        tmp_path,
+        {
+            ".gitignore": "deploy/\n*.pem\n",
+            ".ftkignore": "!deploy/\n!*.pem\n!deploy/.env\n",
+            "deploy/.env": "HF_TOKEN=hf_x",
+            "deploy/run.sh": "echo",
+            "certs/server.pem": "key",
+        },
+    )
+    share = MemoryShare()
+    result = sync(root, share)
+    assert sorted(result.refused) == ["certs/server.pem", "deploy/.env"]
+    assert "deploy/run.sh" in result.uploaded and "deploy/.env" not in share.files
+
+
+def test_ftkallow_sends_one_named_file_and_reports_it_on_every_sync(tmp_path):
+    root = make(
+        tmp_path,
+        {
+            ".ftkallow": "# public certificate the server needs\ncerts/public.pem\n./DEPLOY.key\n",
+            "certs/public.pem": "cert",
+            "certs/private.pem": "key",
+            "DEPLOY.key": "k",
+        },
+    )
+    share = MemoryShare()
+    first = sync(root, share)
+    assert first.allowed == ["DEPLOY.key", "certs/public.pem"]
+    assert first.refused == ["certs/private.pem"]
+    assert share.files["certs/public.pem"] == b"cert"
+    again = sync(root, share)  # nothing changed: still reported
+    assert again.uploaded == [] and again.allowed == ["DEPLOY.key", "certs/public.pem"]
+    assert again.to_dict()["allowed"] == ["DEPLOY.key", "certs/public.pem"]
+
+
+def test_ftkallow_does_not_override_ignore_rules(tmp_path):
+    root = make(tmp_path, {".ftkallow": "old/.env\n", ".ftkignore": "old/\n", "old/.env": "x"})
+    result = sync(root, MemoryShare())
+    assert result.allowed == [] and "old/.env" not in result.uploaded
+
+
+@pytest.mark.parametrize("line", ["*.pem", "certs/", "!x.pem", "certs/[ab].pem", "a?.key"])
+def test_ftkallow_lines_must_name_one_file(tmp_path, line):
+    root = make(tmp_path, {".ftkallow": f"ok.pem\n{line}\n", "ok.pem": "x"})
+    with pytest.raises(UsageError, match=r"\.ftkallow line 2") as info:
+        sync(root, MemoryShare())
+    assert "on its own line" in (info.value.hint or "")
+
+
+def test_cli_prints_refusals_and_allowed_secrets_even_with_json(project, fake_target, invoke):
+    (project / ".env").write_text("HF_TOKEN=hf_secret")
+    (project / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----")
+    (project / ".ftkallow").write_text("id_rsa\n")
+    for args in (["sync", "--json"], ["sync"], ["sync", "--json"]):
+        result = invoke(fake_target, args, project)
+        assert result.exit_code == 0, result.output
+        assert "refused .env: looks like a secret (environment file)" in result.stderr
+        assert "'.env' to .ftkallow" in result.stderr
+        assert "id_rsa although it looks like a secret (SSH private key)" in result.stderr
+        assert "hf_secret" not in result.output and "BEGIN" not in result.output
+        if "--json" in args:
+            data = json.loads(result.stdout)
+            assert data["refused"] == [".env"] and data["allowed"] == ["id_rsa"]
+
+
+def test_run_reports_allowed_secrets_too(project, fake_target, invoke):
+    (project / "deploy.pem").write_text("k")
+    (project / ".ftkallow").write_text("deploy.pem\n")
+    result = invoke(fake_target, ["run", "--json"], project)
+    assert result.exit_code == 0, result.output
+    assert "deploy.pem although it looks like a secret" in result.stderr
+    assert json.loads(result.stdout)["sync"]["allowed"] == ["deploy.pem"]
