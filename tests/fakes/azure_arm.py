@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.fakes.arm_spec import operation
 from tests.fakes.http import DropConnection, Request, Response
+from tests.fakes.openapi import validate
 
 ARM_TOKEN = "fake-arm-token"
 _ARM = re.compile(
@@ -36,13 +38,22 @@ def _not_found(what: str) -> Response:
 @dataclass
 class FakeExecution:
     name: str
-    template: dict[str, Any]
+    template: dict[str, Any]  # the effective template the execution runs with (see `_start`)
     status: str = "Running"
     lines: list[str] = field(default_factory=list)  # console lines, as the container printed
     queued_polls: int = 0  # answer "Processing" (no replica yet) to this many GETs first
     finish_when_drained: str | None = "Succeeded"  # the log stream ends the execution so
     start_time: str = field(default_factory=_now)
     end_time: str | None = None
+
+    def mounted(self, path: str) -> bool:
+        """Whether the execution's container has a volume (of its template) at `path`."""
+        volumes = {v.get("name") for v in self.template.get("volumes") or []}
+        return any(
+            m.get("mountPath") == path and m.get("volumeName") in volumes
+            for c in self.template.get("containers") or []
+            for m in c.get("volumeMounts") or []
+        )
 
     def env(self, name: str) -> str | None:
         for container in self.template.get("containers", []):
@@ -80,6 +91,7 @@ class FakeArm:
         }
         self.queries: list[str] = []
         self.on_list_keys: list[str] = []  # the keys handed out (the Files fake accepts them)
+        self.spec_violations: list[str] = []  # requests (or answers) the spec does not allow
 
     # -- helpers for tests ------------------------------------------------------------------
 
@@ -129,10 +141,8 @@ class FakeArm:
         if not match or match["sub"] != self.sub or match["rg"] != self.rg:
             return _not_found(req.path)
         with self.lock:
-            if match["kind"] == "jobs":
-                return self._job(req, match["name"], match["rest"] or "")
-            if match["kind"] == "containerApps":
-                return self._app(req, match["name"], match["rest"] or "")
+            if match["ns"] == "Microsoft.App":
+                return self._checked(req, match["kind"], match["name"], match["rest"] or "")
             if match["kind"] == "storageAccounts" and match["rest"] == "/listKeys":
                 if match["name"] != self.account:
                     return _not_found(f"Microsoft.Storage/storageAccounts/{match['name']}")
@@ -146,6 +156,43 @@ class FakeArm:
                     },
                 )
         return _not_found(req.path)
+
+    # -- the spec -------------------------------------------------------------------------
+
+    def _checked(self, req: Request, kind: str, name: str, rest: str) -> Response:
+        """Serve a Microsoft.App request whose body and answer follow the vendored spec: a body
+        with a property the spec lacks is refused (400) and recorded in `spec_violations`, so
+        the test fails even when the CLI would swallow the error; so is an answer of ours that
+        strays from the spec (500)."""
+        op = operation(req.method, kind, rest)
+        if op is None:
+            self.spec_violations.append(f"{req.method} {req.path}: no such Microsoft.App operation")
+            return _not_found(req.path)
+        if req.query.get("api-version") != op.api_version:
+            problem = f"{op.operation_id}: api-version {req.query.get('api-version')!r}"
+            self.spec_violations.append(f"{problem}, the fake speaks {op.api_version}")
+            return Response.json(
+                400, {"error": {"code": "InvalidApiVersionParameter", "message": problem}}
+            )
+        if op.body is not None and req.body:
+            errors = validate(req.json(), op.body, check_required=not op.partial)
+            if errors:
+                self.spec_violations += [f"{op.operation_id} body: {e}" for e in errors]
+                return Response.json(
+                    400,
+                    {"error": {"code": "InvalidRequestContent", "message": "; ".join(errors)}},
+                )
+        response = (self._job if kind == "jobs" else self._app)(req, name, rest)
+        if op.answer is not None and response.status == 200 and response.body:
+            import json
+
+            errors = validate(json.loads(response.body), op.answer, check_enum=True)
+            if errors:
+                self.spec_violations += [f"{op.operation_id} answer: {e}" for e in errors]
+                return Response.json(
+                    500, {"error": {"code": "FakeStrayed", "message": str(errors)}}
+                )
+        return response
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -183,8 +230,9 @@ class FakeArm:
                 200, {"value": [{"name": k, "value": v} for k, v in self.job_secrets.items()]}
             )
         if rest == "/start" and req.method == "POST":
-            template = req.json() or copy.deepcopy(job["properties"]["template"])
-            execution = FakeExecution(name=f"{name}-{uuid.uuid4().hex[:7]}", template=template)
+            execution = FakeExecution(
+                name=f"{name}-{uuid.uuid4().hex[:7]}", template=_effective_template(job, req)
+            )
             self.executions.append(execution)
             return Response.json(200, {"name": execution.name, "id": self._execution_id(execution)})
         if rest == "/getAuthToken" and req.method == "POST":
@@ -241,7 +289,7 @@ class FakeArm:
                 "status": status,
                 "startTime": execution.start_time,
                 "endTime": execution.end_time,
-                "template": execution.template,
+                "template": _execution_template(execution.template),
             },
         }
 
@@ -398,6 +446,38 @@ class FakeArm:
                 },
             )
         return _not_found(req.path)
+
+
+def _effective_template(job: dict[str, Any], req: Request) -> dict[str, Any]:
+    """What an execution runs with. A start request's template replaces the job's *entire*
+    template (MicrosoftDocs/azure-docs articles/container-apps/jobs.md, "Start a job execution
+    on demand", and the REST reference of Jobs_Start), and the spec's JobExecutionTemplate /
+    JobExecutionContainer have no volumes or volumeMounts (Azure/azure-rest-api-specs,
+    Microsoft.App stable/2026-07-01; microsoft/azure-container-apps#909 asks for inheritance and
+    is open). So an override runs with its own containers only: no volumes, no mounts, secret
+    refs as given. Without a body the job's template runs as it is."""
+    override = req.json() if req.body else None
+    if not override:
+        return copy.deepcopy(job["properties"]["template"])
+    return {
+        "containers": copy.deepcopy(override.get("containers") or []),
+        "initContainers": copy.deepcopy(override.get("initContainers") or []),
+    }
+
+
+_EXECUTION_CONTAINER_KEYS = ("image", "name", "command", "args", "env", "resources")
+
+
+def _execution_template(template: dict[str, Any]) -> dict[str, Any]:
+    """An effective template as the spec's JobExecutionTemplate reports it."""
+
+    def shape(containers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: c[k] for k in _EXECUTION_CONTAINER_KEYS if k in c} for c in containers]
+
+    out = {"containers": shape(template.get("containers") or [])}
+    if template.get("initContainers"):
+        out["initContainers"] = shape(template["initContainers"])
+    return out
 
 
 def _job_json(arm: FakeArm, name: str) -> dict[str, Any]:
