@@ -352,6 +352,7 @@ class AzureTarget:
         lines = history_lines(
             client,
             execution=name,
+            job=self.job_name,
             since=since,
             system=system,
             tail=tail,

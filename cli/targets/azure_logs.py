@@ -250,23 +250,42 @@ SYSTEM_TABLE = "ContainerAppSystemLogs_CL"
 DEFAULT_HISTORY = timedelta(days=30)
 
 
-def history_query(execution: str, *, system: bool, tail: int | None) -> str:
-    if not all(c.isalnum() or c in "-_." for c in execution):
-        raise UsageError(f"invalid execution name {execution!r}")
-    table = SYSTEM_TABLE if system else CONSOLE_TABLE
-    query = (
-        f"{table} | where * has '{execution}' "
-        "| project TimeGenerated, Log = tostring(column_ifexists('Log_s', ''))"
-    )
-    if tail:
-        query += f" | top {int(tail)} by TimeGenerated desc"
-    return query + " | order by TimeGenerated asc"
+def _kql_name(value: str, what: str) -> str:
+    if not value or not all(c.isalnum() or c in "-_." for c in value):
+        raise UsageError(f"invalid {what} {value!r}")
+    return value
+
+
+def history_query(execution: str, *, job: str, system: bool, tail: int | None) -> str:
+    """The KQL for one execution's history, on the documented columns.
+
+    Console (MicrosoftDocs/azure-docs articles/container-apps/jobs.md, "job execution logs", and
+    log-monitoring.md): a job's lines carry `ContainerJobName_s` and `ContainerGroupName_s`, the
+    replica, whose name starts with the execution name; `Log_s` is the line. Lines of one
+    ingestion batch share `TimeGenerated`, so they are ordered by the container's own timestamp
+    `_timestamp_d` (as the docs' query does), which keeps a batch's lines in order. System events
+    (ContainerAppSystemLogs_CL) name the execution in `ExecutionName_s`.
+    """
+    execution = _kql_name(execution, "execution name")
+    job = _kql_name(job, "job name")
+    if system:
+        where = f"{SYSTEM_TABLE} | where ExecutionName_s == '{execution}'"
+        key = "TimeGenerated"
+    else:
+        where = (
+            f"{CONSOLE_TABLE} | where ContainerJobName_s == '{job}' "
+            f"and ContainerGroupName_s startswith '{execution}'"
+        )
+        key = "_timestamp_d"
+    top = f" | top {int(tail)} by {key} desc" if tail else ""
+    return f"{where}{top} | order by {key} asc | project TimeGenerated, Log_s"
 
 
 def history_lines(
     client: Any,
     *,
     execution: str,
+    job: str,
     since: timedelta | None,
     system: bool,
     tail: int | None,
@@ -276,7 +295,7 @@ def history_lines(
     """Timestamped lines from Log Analytics (ingestion lags the live stream by minutes)."""
     from azure.monitor.query import LogsQueryStatus
 
-    query = history_query(execution, system=system, tail=tail)
+    query = history_query(execution, job=job, system=system, tail=tail)
     timespan = since or DEFAULT_HISTORY
     if workspace_id:
         response = client.query_workspace(workspace_id, query, timespan=timespan)

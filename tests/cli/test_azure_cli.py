@@ -110,7 +110,13 @@ def test_ctrl_c_during_logs_follow(ftk, fake_azure: FakeAzure, monkeypatch):
 
 def test_history_since(ftk, fake_azure: FakeAzure, infra_files: list[Path]):
     fake_azure.arm.log_rows["ContainerAppConsoleLogs_CL"].append(
-        {"TimeGenerated": "2026-01-01T10:00:00Z", "Log_s": "old line", "ExecutionName_s": "e1"}
+        {
+            "TimeGenerated": "2026-01-01T10:00:00Z",
+            "_timestamp_d": 1767261600.0,
+            "ContainerJobName_s": fake_azure.JOB,
+            "ContainerGroupName_s": "e1-abcde",
+            "Log_s": "old line",
+        }
     )
     fake_azure.arm.add_execution("e1", "r1", status="Succeeded")
     # The AI Toolkit's files name no Log Analytics workspace: a clear usage error.

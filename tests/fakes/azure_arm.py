@@ -15,6 +15,7 @@ from typing import Any
 
 from tests.fakes.arm_spec import operation
 from tests.fakes.http import DropConnection, Request, Response
+from tests.fakes.log_analytics import evaluate_query
 from tests.fakes.openapi import validate
 
 ARM_TOKEN = "fake-arm-token"
@@ -364,33 +365,27 @@ class FakeArm:
     # -- Log Analytics ----------------------------------------------------------------------
 
     def _logs_query(self, req: Request) -> Response:
+        """The Log Analytics query API, for the query shapes ftk sends and nothing else: a
+        query of another shape is refused (400) and recorded in `spec_violations`, so a drift
+        in ftk's KQL fails a test instead of meeting a real workspace first. Rows hold only
+        the documented columns (`LOG_COLUMNS`)."""
         if req.headers.get("authorization") != f"Bearer {ARM_TOKEN}":
             return Response.json(
                 401, {"error": {"code": "InvalidAuthenticationToken", "message": "no token"}}
             )
         query = req.json().get("query", "")
         self.queries.append(query)
-        table = next((t for t in self.log_rows if t in query), None)
-        wanted = re.search(r"has '([^']+)'", query)
-        rows = [
-            [row["TimeGenerated"], row["Log_s"]]
-            for row in self.log_rows.get(table or "", [])
-            if wanted is None or wanted[1] in str(row.get("ExecutionName_s", ""))
+        found = evaluate_query(query, self.log_rows)
+        if isinstance(found, str):
+            self.spec_violations.append(f"Log Analytics: {found}")
+            return Response.json(400, {"error": {"code": "BadArgumentError", "message": found}})
+        columns = [
+            {"name": "TimeGenerated", "type": "datetime"},
+            {"name": "Log_s", "type": "string"},
         ]
+        rows = [[row["TimeGenerated"], row["Log_s"]] for row in found]
         return Response.json(
-            200,
-            {
-                "tables": [
-                    {
-                        "name": "PrimaryResult",
-                        "columns": [
-                            {"name": "TimeGenerated", "type": "datetime"},
-                            {"name": "Log", "type": "string"},
-                        ],
-                        "rows": rows,
-                    }
-                ]
-            },
+            200, {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": rows}]}
         )
 
     # -- container apps ---------------------------------------------------------------------
