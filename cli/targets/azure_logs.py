@@ -1,9 +1,10 @@
 """Console logs of a job execution: the live replica log stream, and Log Analytics history.
 
-Live: the replica container's `logStreamEndpoint`, authorised with a token from the job's
-`getAuthToken`. When the stream drops or the token expires it reconnects by itself, asking for
-a tail of recent lines and skipping those already printed (by timestamp), so no line is printed
-twice. While the execution has no replica yet it says that it waits for a GPU replica.
+Live: the URL `az containerapp job logs show` builds (`job_stream_urls`), authorised with a
+token from the job's `getAuthToken`. When the stream drops or the token expires it reconnects by
+itself, asking for a tail of recent lines and skipping those already printed (by timestamp), so
+no line is printed twice. While the execution has no replica yet it says that it waits for a GPU
+replica.
 
 Lines that are ftk's own notes (not container output) are `cli.targets.base.LogNotice`
 instances: commands print them to stderr.
@@ -23,6 +24,7 @@ from cli.errors import AuthError, UnavailableError, UsageError
 from cli.targets.base import ExecutionStatus, LogNotice
 
 RECONNECT_TAIL = 300  # the largest tail the log stream serves
+MAX_TAIL = 300  # `az containerapp job logs show --tail`: "must be between 0 and 300"
 MAX_QUIET_FAILURES = 8  # reconnects in a row that bring no new line before giving up
 READ_TIMEOUT = 300.0  # a silent stream this long is treated as dropped
 
@@ -41,7 +43,7 @@ class LiveSource(Protocol):
     def execution_status(self, name: str) -> ExecutionStatus: ...
 
     def log_endpoints(self, name: str) -> list[str]:
-        """logStreamEndpoint of each running replica container (empty while queued)."""
+        """The log stream URL of each replica container (empty while queued)."""
 
     def stream_token(self) -> str: ...
 
@@ -113,6 +115,46 @@ class Dedup:
         return True
 
 
+def check_tail(tail: int | None) -> None:
+    if tail is not None and not 0 <= tail <= MAX_TAIL:
+        raise UsageError(f"--tail must be between 0 and {MAX_TAIL}", hint="as in az containerapp")
+
+
+def job_stream_urls(
+    event_stream_endpoint: str | None,
+    replicas: list[dict[str, Any]],
+    *,
+    subscription: str,
+    resource_group: str,
+    job: str,
+    execution: str,
+) -> list[str]:
+    """The log stream URL of each container of each replica of a job execution.
+
+    As `az containerapp job logs show` builds it (Azure/azure-cli-extensions,
+    src/containerapp/azext_containerapp/custom.py `stream_job_logs`, commit 004c93f871b6): the
+    host of the job's `eventStreamEndpoint` (everything before `/subscriptions/`) plus
+    `/subscriptions/{s}/resourceGroups/{rg}/jobs/{job}/executions/{e}/replicas/{r}/containers/{c}
+    /logstream`. A replica container's own `logStreamEndpoint` is used only when the job has no
+    `eventStreamEndpoint`. No stable spec describes the stream; see docs/azure.md.
+    """
+    base = None
+    if event_stream_endpoint and "/subscriptions/" in event_stream_endpoint:
+        base = event_stream_endpoint[: event_stream_endpoint.index("/subscriptions/")]
+    urls = []
+    for replica in replicas:
+        for container in (replica.get("properties") or {}).get("containers") or []:
+            if base is not None:
+                urls.append(
+                    f"{base}/subscriptions/{subscription}/resourceGroups/{resource_group}"
+                    f"/jobs/{job}/executions/{execution}/replicas/{replica.get('name')}"
+                    f"/containers/{container.get('name')}/logstream"
+                )
+            elif container.get("logStreamEndpoint"):
+                urls.append(container["logStreamEndpoint"])
+    return urls
+
+
 def live_lines(
     source: LiveSource,
     name: str,
@@ -123,6 +165,7 @@ def live_lines(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[str]:
     """Yield an execution's console lines; with `follow`, until it ends."""
+    check_tail(tail)
     dedup = Dedup()
     token: str | None = None
     waiting_said = False

@@ -129,6 +129,14 @@ def test_history_since(ftk, fake_azure: FakeAzure, infra_files: list[Path]):
     assert result.stdout.strip() == "2026-01-01 10:00:00 old line"
 
 
+def test_logs_tail_beyond_300_is_refused_before_any_stream(ftk, fake_azure: FakeAzure):
+    fake_azure.arm.add_execution("e1", "r1")
+    result = ftk("logs", "e1", "--tail", "500")
+    assert result.exit_code == 2
+    assert "0<=x<=300" in result.output or "300" in result.output
+    assert fake_azure.arm.stream_connections == 0
+
+
 def test_secret_set_reads_stdin_and_never_echoes(ftk, fake_azure: FakeAzure):
     result = ftk("secret", "set", "WANDB_API_KEY", input="wb-very-secret\n")
     assert result.exit_code == 0, result.output

@@ -35,6 +35,37 @@ def test_follow_survives_drops_and_token_expiry_without_repeats(
     assert execution.status == "Succeeded"
 
 
+def test_the_stream_url_is_the_one_az_builds(azure_target, fake_azure: FakeAzure):
+    execution = _running(fake_azure, n=3)
+    assert list(azure_target.stream_logs(execution.name, follow=True)) == execution.lines
+    job_path = (
+        f"/subscriptions/{fake_azure.SUBSCRIPTION}/resourceGroups/{fake_azure.RESOURCE_GROUP}"
+        f"/jobs/{fake_azure.JOB}/executions/{execution.name}"
+        f"/replicas/{execution.name}-replica/containers/finetune/logstream?"
+    )
+    assert fake_azure.server.requests_matching(f"GET {job_path}")
+    assert fake_azure.server.requests_matching("GET /logstream/") == []
+
+
+def test_without_an_event_stream_endpoint_the_replica_endpoint_is_used(
+    azure_target, fake_azure: FakeAzure
+):
+    fake_azure.arm.job_event_stream = False
+    execution = _running(fake_azure, n=3)
+    assert list(azure_target.stream_logs(execution.name, follow=True)) == execution.lines
+    assert fake_azure.server.requests_matching("GET /logstream/")
+
+
+@pytest.mark.parametrize("tail", [-1, 301, 1000])
+def test_tail_outside_what_az_allows_is_a_usage_error(azure_target, fake_azure: FakeAzure, tail):
+    from cli.errors import UsageError
+
+    execution = _running(fake_azure, finish_when_drained=None)
+    with pytest.raises(UsageError, match="between 0 and 300"):
+        list(azure_target.stream_logs(execution.name, follow=True, tail=tail))
+    assert fake_azure.arm.stream_connections == 0
+
+
 def test_identical_lines_are_kept_but_replays_are_not(azure_target, fake_azure: FakeAzure):
     execution = _running(fake_azure)
     execution.lines = ["same"] * 3 + ["other"] + ["same"] * 2

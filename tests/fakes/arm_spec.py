@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from tests.fakes.openapi import API_VERSION
 
 # The preview api-version ftk sends to the two routes no stable spec has (cli/targets/azure.py).
-PREVIEW_API_VERSION = "2023-11-02-preview"
+PREVIEW_API_VERSION = "2024-02-02-preview"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,18 @@ _ARM = re.compile(
 )
 
 
+# The job log stream as `az containerapp job logs show` addresses it, on the host of the job's
+# eventStreamEndpoint (Azure/azure-cli-extensions src/containerapp/azext_containerapp/custom.py,
+# `stream_job_logs`, commit 004c93f871b6). No spec documents this route or its answers: the fake
+# follows az (Bearer token from getAuthToken; follow, output, tailLines parameters; tailLines
+# 0-300, which az checks before calling).
+_JOB_LOG_STREAM = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/jobs/(?P<job>[^/]+)"
+    r"/executions/(?P<execution>[^/]+)/replicas/(?P<replica>[^/]+)/containers/(?P<c>[^/]+)"
+    r"/logstream$"
+)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -86,6 +98,7 @@ class FakeArm:
         self.stream_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
         self.stream_plan: list[dict[str, Any]] = []  # per log-stream connection: what goes wrong
         self.stream_connections = 0
+        self.job_event_stream = True  # False: the job has no eventStreamEndpoint (fallback)
         self.log_rows: dict[str, list[dict[str, Any]]] = {
             "ContainerAppConsoleLogs_CL": [],
             "ContainerAppSystemLogs_CL": [],
@@ -110,8 +123,12 @@ class FakeArm:
     # -- dispatch ---------------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
-        if req.path.startswith("/logstream/"):
-            return self._log_stream(req)
+        if req.path.startswith("/logstream/"):  # a replica's own logStreamEndpoint
+            return self._log_stream(req, req.path.rstrip("/").split("/")[3])
+        if found := _JOB_LOG_STREAM.match(req.path):
+            if (found["sub"], found["rg"], found["job"]) != (self.sub, self.rg, self.job_name):
+                return Response(404, b"no such job")
+            return self._log_stream(req, found["execution"])
         if req.path.startswith("/v1/"):
             return self._logs_query(req)
         if req.headers.get("authorization") != f"Bearer {ARM_TOKEN}":
@@ -202,7 +219,14 @@ class FakeArm:
         if job is None:
             return _not_found(f"Microsoft.App/jobs/{name}")
         if rest == "" and req.method == "GET":
-            return Response.json(200, job)
+            answer = copy.deepcopy(job)
+            if self.job_event_stream:
+                # Shaped as public examples show it; az uses only what precedes /subscriptions/.
+                answer["properties"]["eventStreamEndpoint"] = (
+                    f"{self.url}/subscriptions/{self.sub}/resourceGroups/{self.rg}"
+                    f"/containerApps/{name}/eventstream"
+                )
+            return Response.json(200, answer)
         if rest == "" and req.method == "PATCH":
             props = req.json().get("properties", {})
             config = props.get("configuration")
@@ -315,7 +339,7 @@ class FakeArm:
 
     # -- live log stream --------------------------------------------------------------------
 
-    def _log_stream(self, req: Request) -> Response:
+    def _log_stream(self, req: Request, name: str) -> Response:
         token = req.headers.get("authorization", "").removeprefix("Bearer ")
         plan = self.stream_plan.pop(0) if self.stream_plan else {}
         self.stream_connections += 1
@@ -323,12 +347,14 @@ class FakeArm:
             self.stream_tokens.pop(token, None)
         if self.stream_tokens.get(token, 0) < time.time():
             return Response(401, b"token expired", {"Content-Type": "text/plain"})
-        name = req.path.rstrip("/").split("/")[3]
         try:
             execution = self.execution(name)
         except StopIteration:
             return Response(404, b"no such replica")
         tail = int(req.query.get("tailLines", "0") or 0)
+        if not 0 <= tail <= 300:
+            self.spec_violations.append(f"log stream: tailLines={tail} (az allows 0-300)")
+            return Response(400, b"tailLines must be between 0 and 300")
         follow = req.query.get("follow", "false") == "true"
         drop_after = plan.get("drop_after")
         return Response(
