@@ -302,12 +302,14 @@ def _kql_name(value: str, what: str) -> str:
 def history_query(execution: str, *, job: str, system: bool, tail: int | None) -> str:
     """The KQL for one execution's history, on the documented columns.
 
-    Console (MicrosoftDocs/azure-docs articles/container-apps/jobs.md, "job execution logs", and
-    log-monitoring.md): a job's lines carry `ContainerJobName_s` and `ContainerGroupName_s`, the
-    replica, whose name starts with the execution name; `Log_s` is the line. Lines of one
-    ingestion batch share `TimeGenerated`, so they are ordered by the container's own timestamp
-    `_timestamp_d` (as the docs' query does), which keeps a batch's lines in order. System events
-    (ContainerAppSystemLogs_CL) name the execution in `ExecutionName_s`.
+    Console: MicrosoftDocs/azure-docs articles/container-apps/jobs-get-started-cli.md ("Query job
+    execution logs", ms.date 2023-08-17) reads a job execution's lines as
+    `ContainerAppConsoleLogs_CL | where ContainerGroupName_s startswith '<execution>' | order by
+    _timestamp_d asc`: the replica's name starts with the execution's, and `_timestamp_d` (the
+    container's own time) keeps the lines of one ingestion batch, which share `TimeGenerated`,
+    in order. `ContainerJobName_s == job` keeps other jobs' replicas out. System events
+    (ContainerAppSystemLogs_CL) name the execution in `ExecutionName_s` (shown for job
+    executions by Microsoft's App Service support blog, azureossd.github.io, 2023-10-30).
     """
     execution = _kql_name(execution, "execution name")
     job = _kql_name(job, "job name")

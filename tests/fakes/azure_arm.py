@@ -471,12 +471,13 @@ class FakeArm:
 
 def _effective_template(job: dict[str, Any], req: Request) -> dict[str, Any]:
     """What an execution runs with. A start request's template replaces the job's *entire*
-    template (MicrosoftDocs/azure-docs articles/container-apps/jobs.md, "Start a job execution
-    on demand", and the REST reference of Jobs_Start), and the spec's JobExecutionTemplate /
-    JobExecutionContainer have no volumes or volumeMounts (Azure/azure-rest-api-specs,
-    Microsoft.App stable/2026-07-01; microsoft/azure-container-apps#909 asks for inheritance and
-    is open). So an override runs with its own containers only: no volumes, no mounts, secret
-    refs as given. Without a body the job's template runs as it is."""
+    template (MicrosoftDocs/azure-docs articles/container-apps/jobs.md, as quoted publicly: "the
+    job's entire template configuration is replaced"; see docs/azure.md), and the spec's
+    JobExecutionTemplate / JobExecutionContainer have no volumes or volumeMounts
+    (Azure/azure-rest-api-specs, Microsoft.App stable/2026-07-01; microsoft/azure-container-apps
+    #909 asks for inheritance and is open). So an override runs with its own containers only:
+    no volumes, no mounts, secret refs as given. Without a body the job's template runs as it
+    is."""
     override = req.json() if req.body else None
     if not override:
         return copy.deepcopy(job["properties"]["template"])

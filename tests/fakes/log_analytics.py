@@ -1,11 +1,12 @@
 """The two Container Apps log tables, as far as ftk reads them, and the only query shapes the
 fake Log Analytics evaluates.
 
-Columns (MicrosoftDocs/azure-docs articles/container-apps/log-monitoring.md and jobs.md): a
-job's console line has `ContainerJobName_s`, `ContainerGroupName_s` (the replica; its name starts
-with the execution name), `Log_s`, `TimeGenerated` (shared by a whole ingestion batch) and
-`_timestamp_d` (the container's own time, epoch seconds); a system event names its execution in
-`ExecutionName_s`. A row with any other column is a test bug and raises.
+Columns: a job's console line has `ContainerGroupName_s` (the replica; its name starts with the
+execution name), `Log_s` and `_timestamp_d` (the container's own time, epoch seconds), as the
+query in MicrosoftDocs/azure-docs articles/container-apps/jobs-get-started-cli.md uses them,
+plus `ContainerJobName_s` and `TimeGenerated` (shared by a whole ingestion batch); a system event
+names its execution in `ExecutionName_s` (azureossd.github.io, 2023-10-30). A row with any other
+column is a test bug and raises.
 """
 
 from __future__ import annotations
