@@ -3,12 +3,14 @@ allow, and an execution started with a template override runs with that template
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from azure.core.exceptions import HttpResponseError
 
 from tests.fakes.azure import FakeAzure
 from tests.fakes.azure_fixtures import *  # noqa: F403
-from tests.fakes.openapi import validate
+from tests.fakes.openapi import SPEC_DIR, validate
 
 
 def test_the_fake_refuses_a_property_the_spec_lacks(azure_target, fake_azure: FakeAzure):
@@ -82,3 +84,49 @@ def test_an_override_runs_without_the_jobs_volumes(azure_target, fake_azure: Fak
 def test_a_run_execution_has_the_share_mounted(azure_target, fake_azure: FakeAzure):
     execution = azure_target.start_execution("r1")
     assert fake_azure.arm.execution(execution.name).mounted("/mount")
+
+
+_EXAMPLES = SPEC_DIR / "examples"
+
+
+@pytest.mark.parametrize(
+    ("example", "where", "definition", "partial"),
+    [
+        ("Job_Get.json", ("responses", "200", "body"), "Job", False),
+        (
+            "Job_Executions_Get.json",
+            ("responses", "200", "body"),
+            "ContainerAppJobExecutions",
+            False,
+        ),
+        ("Job_ListSecrets.json", ("responses", "200", "body"), "JobSecretsCollection", False),
+        ("Job_Patch.json", ("parameters", "JobEnvelope"), "JobPatchProperties", True),
+        ("Job_Patch.json", ("responses", "200", "body"), "Job", False),
+        ("Jobs_Start.request.json", (), "JobExecutionTemplate", False),
+    ],
+)
+def test_microsofts_examples_pass_the_vendored_definitions(example, where, definition, partial):
+    data = json.loads((_EXAMPLES / example).read_text())
+    for key in where:
+        data = data[key]
+    assert validate(data, definition, check_required=not partial) == []
+
+
+def test_the_fakes_answers_keep_the_examples_shape(azure_target, fake_azure: FakeAzure):
+    """Every key the fake answers with appears in Microsoft's example of that answer."""
+    fake_azure.arm.add_execution("e1", "r1", status="Succeeded", start_time="2026-01-01T00:00:00Z")
+    job = azure_target._get_job()
+    listed = [
+        e.as_dict()
+        for e in azure_target.apps.jobs_executions.list(fake_azure.RESOURCE_GROUP, fake_azure.JOB)
+    ]
+    example_job = json.loads((_EXAMPLES / "Job_Get.json").read_text())["responses"]["200"]["body"]
+    example_list = json.loads((_EXAMPLES / "Job_Executions_Get.json").read_text())
+    example_execution = example_list["responses"]["200"]["body"]["value"][0]
+    assert set(job) <= set(example_job)
+    assert set(job["properties"]["configuration"]) - {"secrets"} <= set(
+        example_job["properties"]["configuration"]
+    )
+    for execution in listed:
+        assert set(execution) <= set(example_execution) | {"type"}
+        assert set(execution["properties"]) <= set(example_execution["properties"])
