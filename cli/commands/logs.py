@@ -10,7 +10,9 @@ from cli.app import App, pass_app
 @click.command(short_help="Show or follow an execution's logs.")
 @click.argument("execution", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep streaming until the execution ends.")
-@click.option("--tail", type=click.IntRange(min=1), metavar="N", help="Only the last N lines.")
+@click.option(
+    "--tail", type=click.IntRange(0, 300), metavar="N", help="Only the last N lines (0-300)."
+)
 @click.option("--system", is_flag=True, help="Platform events (scheduling, start, exit) instead.")
 @click.option("--since", metavar="DURATION", help="History from the log store, e.g. 30m, 1h, 2d.")
 @pass_app

@@ -33,7 +33,10 @@ SECRET_ROLE = "Container Apps Contributor"
 KEY_ROLE = "Storage Account Key Operator Service Role (or Contributor)"
 LOGS_ROLE = "Log Analytics Reader"
 # Job replicas and getAuthToken have no typed operation in azure-mgmt-appcontainers 5.1.
-STREAM_API_VERSION = "2023-11-02-preview"  # what `az containerapp job logs` uses
+# What `az containerapp job logs show` uses for them: ContainerAppsJobPreviewClient's
+# PREVIEW_API_VERSION (Azure/azure-cli-extensions src/containerapp/azext_containerapp/_clients.py,
+# commit 00083cfe9230). No stable spec has these routes.
+STREAM_API_VERSION = "2024-02-02-preview"
 
 # ACA execution states -> ours. "Processing": accepted, no replica yet (waiting for a GPU).
 STATUS_MAP = {
@@ -352,6 +355,7 @@ class AzureTarget:
         lines = history_lines(
             client,
             execution=name,
+            job=self.job_name,
             since=since,
             system=system,
             tail=tail,
@@ -524,6 +528,7 @@ class _LiveSource:
     def __init__(self, target: AzureTarget):
         self.target = target
         self._token_expires = 0.0
+        self._event_stream: str | None = None  # the job's eventStreamEndpoint, read once
 
     def execution_status(self, name: str) -> ExecutionStatus:
         return self.target.get_execution(name).status
@@ -550,13 +555,21 @@ class _LiveSource:
             return response.json() if response.content else {}
 
     def log_endpoints(self, name: str) -> list[str]:
+        from cli.targets.azure_logs import job_stream_urls
+
         data = self._send("GET", f"/executions/{name}/replicas", f"replicas of execution '{name}'")
-        endpoints = []
-        for replica in data.get("value") or []:
-            for container in (replica.get("properties") or {}).get("containers") or []:
-                if container.get("logStreamEndpoint"):
-                    endpoints.append(container["logStreamEndpoint"])
-        return endpoints
+        if self._event_stream is None:
+            props = self.target._get_job().get("properties") or {}
+            self._event_stream = props.get("eventStreamEndpoint") or ""
+        target = self.target
+        return job_stream_urls(
+            self._event_stream,
+            data.get("value") or [],
+            subscription=target.subscription,
+            resource_group=target.resource_group,
+            job=target.job_name,
+            execution=name,
+        )
 
     def stream_token(self) -> str:
         data = self._send(

@@ -1,9 +1,10 @@
 """Console logs of a job execution: the live replica log stream, and Log Analytics history.
 
-Live: the replica container's `logStreamEndpoint`, authorised with a token from the job's
-`getAuthToken`. When the stream drops or the token expires it reconnects by itself, asking for
-a tail of recent lines and skipping those already printed (by timestamp), so no line is printed
-twice. While the execution has no replica yet it says that it waits for a GPU replica.
+Live: the URL `az containerapp job logs show` builds (`job_stream_urls`), authorised with a
+token from the job's `getAuthToken`. When the stream drops or the token expires it reconnects by
+itself, asking for a tail of recent lines and skipping those already printed (by timestamp), so
+no line is printed twice. While the execution has no replica yet it says that it waits for a GPU
+replica.
 
 Lines that are ftk's own notes (not container output) are `cli.targets.base.LogNotice`
 instances: commands print them to stderr.
@@ -23,6 +24,7 @@ from cli.errors import AuthError, UnavailableError, UsageError
 from cli.targets.base import ExecutionStatus, LogNotice
 
 RECONNECT_TAIL = 300  # the largest tail the log stream serves
+MAX_TAIL = 300  # `az containerapp job logs show --tail`: "must be between 0 and 300"
 MAX_QUIET_FAILURES = 8  # reconnects in a row that bring no new line before giving up
 READ_TIMEOUT = 300.0  # a silent stream this long is treated as dropped
 
@@ -41,7 +43,7 @@ class LiveSource(Protocol):
     def execution_status(self, name: str) -> ExecutionStatus: ...
 
     def log_endpoints(self, name: str) -> list[str]:
-        """logStreamEndpoint of each running replica container (empty while queued)."""
+        """The log stream URL of each replica container (empty while queued)."""
 
     def stream_token(self) -> str: ...
 
@@ -113,6 +115,46 @@ class Dedup:
         return True
 
 
+def check_tail(tail: int | None) -> None:
+    if tail is not None and not 0 <= tail <= MAX_TAIL:
+        raise UsageError(f"--tail must be between 0 and {MAX_TAIL}", hint="as in az containerapp")
+
+
+def job_stream_urls(
+    event_stream_endpoint: str | None,
+    replicas: list[dict[str, Any]],
+    *,
+    subscription: str,
+    resource_group: str,
+    job: str,
+    execution: str,
+) -> list[str]:
+    """The log stream URL of each container of each replica of a job execution.
+
+    As `az containerapp job logs show` builds it (Azure/azure-cli-extensions,
+    src/containerapp/azext_containerapp/custom.py `stream_job_logs`, commit 004c93f871b6): the
+    host of the job's `eventStreamEndpoint` (everything before `/subscriptions/`) plus
+    `/subscriptions/{s}/resourceGroups/{rg}/jobs/{job}/executions/{e}/replicas/{r}/containers/{c}
+    /logstream`. A replica container's own `logStreamEndpoint` is used only when the job has no
+    `eventStreamEndpoint`. No stable spec describes the stream; see docs/azure.md.
+    """
+    base = None
+    if event_stream_endpoint and "/subscriptions/" in event_stream_endpoint:
+        base = event_stream_endpoint[: event_stream_endpoint.index("/subscriptions/")]
+    urls = []
+    for replica in replicas:
+        for container in (replica.get("properties") or {}).get("containers") or []:
+            if base is not None:
+                urls.append(
+                    f"{base}/subscriptions/{subscription}/resourceGroups/{resource_group}"
+                    f"/jobs/{job}/executions/{execution}/replicas/{replica.get('name')}"
+                    f"/containers/{container.get('name')}/logstream"
+                )
+            elif container.get("logStreamEndpoint"):
+                urls.append(container["logStreamEndpoint"])
+    return urls
+
+
 def live_lines(
     source: LiveSource,
     name: str,
@@ -123,6 +165,7 @@ def live_lines(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[str]:
     """Yield an execution's console lines; with `follow`, until it ends."""
+    check_tail(tail)
     dedup = Dedup()
     token: str | None = None
     waiting_said = False
@@ -250,23 +293,44 @@ SYSTEM_TABLE = "ContainerAppSystemLogs_CL"
 DEFAULT_HISTORY = timedelta(days=30)
 
 
-def history_query(execution: str, *, system: bool, tail: int | None) -> str:
-    if not all(c.isalnum() or c in "-_." for c in execution):
-        raise UsageError(f"invalid execution name {execution!r}")
-    table = SYSTEM_TABLE if system else CONSOLE_TABLE
-    query = (
-        f"{table} | where * has '{execution}' "
-        "| project TimeGenerated, Log = tostring(column_ifexists('Log_s', ''))"
-    )
-    if tail:
-        query += f" | top {int(tail)} by TimeGenerated desc"
-    return query + " | order by TimeGenerated asc"
+def _kql_name(value: str, what: str) -> str:
+    if not value or not all(c.isalnum() or c in "-_." for c in value):
+        raise UsageError(f"invalid {what} {value!r}")
+    return value
+
+
+def history_query(execution: str, *, job: str, system: bool, tail: int | None) -> str:
+    """The KQL for one execution's history, on the documented columns.
+
+    Console: MicrosoftDocs/azure-docs articles/container-apps/jobs-get-started-cli.md ("Query job
+    execution logs", ms.date 2023-08-17) reads a job execution's lines as
+    `ContainerAppConsoleLogs_CL | where ContainerGroupName_s startswith '<execution>' | order by
+    _timestamp_d asc`: the replica's name starts with the execution's, and `_timestamp_d` (the
+    container's own time) keeps the lines of one ingestion batch, which share `TimeGenerated`,
+    in order. `ContainerJobName_s == job` keeps other jobs' replicas out. System events
+    (ContainerAppSystemLogs_CL) name the execution in `ExecutionName_s` (shown for job
+    executions by Microsoft's App Service support blog, azureossd.github.io, 2023-10-30).
+    """
+    execution = _kql_name(execution, "execution name")
+    job = _kql_name(job, "job name")
+    if system:
+        where = f"{SYSTEM_TABLE} | where ExecutionName_s == '{execution}'"
+        key = "TimeGenerated"
+    else:
+        where = (
+            f"{CONSOLE_TABLE} | where ContainerJobName_s == '{job}' "
+            f"and ContainerGroupName_s startswith '{execution}'"
+        )
+        key = "_timestamp_d"
+    top = f" | top {int(tail)} by {key} desc" if tail else ""
+    return f"{where}{top} | order by {key} asc | project TimeGenerated, Log_s"
 
 
 def history_lines(
     client: Any,
     *,
     execution: str,
+    job: str,
     since: timedelta | None,
     system: bool,
     tail: int | None,
@@ -276,7 +340,7 @@ def history_lines(
     """Timestamped lines from Log Analytics (ingestion lags the live stream by minutes)."""
     from azure.monitor.query import LogsQueryStatus
 
-    query = history_query(execution, system=system, tail=tail)
+    query = history_query(execution, job=job, system=system, tail=tail)
     timespan = since or DEFAULT_HISTORY
     if workspace_id:
         response = client.query_workspace(workspace_id, query, timespan=timespan)

@@ -110,7 +110,13 @@ def test_ctrl_c_during_logs_follow(ftk, fake_azure: FakeAzure, monkeypatch):
 
 def test_history_since(ftk, fake_azure: FakeAzure, infra_files: list[Path]):
     fake_azure.arm.log_rows["ContainerAppConsoleLogs_CL"].append(
-        {"TimeGenerated": "2026-01-01T10:00:00Z", "Log_s": "old line", "ExecutionName_s": "e1"}
+        {
+            "TimeGenerated": "2026-01-01T10:00:00Z",
+            "_timestamp_d": 1767261600.0,
+            "ContainerJobName_s": fake_azure.JOB,
+            "ContainerGroupName_s": "e1-abcde",
+            "Log_s": "old line",
+        }
     )
     fake_azure.arm.add_execution("e1", "r1", status="Succeeded")
     # The AI Toolkit's files name no Log Analytics workspace: a clear usage error.
@@ -121,6 +127,14 @@ def test_history_since(ftk, fake_azure: FakeAzure, infra_files: list[Path]):
     result = ftk("logs", "e1", "--since", "2h")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "2026-01-01 10:00:00 old line"
+
+
+def test_logs_tail_beyond_300_is_refused_before_any_stream(ftk, fake_azure: FakeAzure):
+    fake_azure.arm.add_execution("e1", "r1")
+    result = ftk("logs", "e1", "--tail", "500")
+    assert result.exit_code == 2
+    assert "0<=x<=300" in result.output or "300" in result.output
+    assert fake_azure.arm.stream_connections == 0
 
 
 def test_secret_set_reads_stdin_and_never_echoes(ftk, fake_azure: FakeAzure):

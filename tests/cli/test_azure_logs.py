@@ -35,6 +35,37 @@ def test_follow_survives_drops_and_token_expiry_without_repeats(
     assert execution.status == "Succeeded"
 
 
+def test_the_stream_url_is_the_one_az_builds(azure_target, fake_azure: FakeAzure):
+    execution = _running(fake_azure, n=3)
+    assert list(azure_target.stream_logs(execution.name, follow=True)) == execution.lines
+    job_path = (
+        f"/subscriptions/{fake_azure.SUBSCRIPTION}/resourceGroups/{fake_azure.RESOURCE_GROUP}"
+        f"/jobs/{fake_azure.JOB}/executions/{execution.name}"
+        f"/replicas/{execution.name}-replica/containers/finetune/logstream?"
+    )
+    assert fake_azure.server.requests_matching(f"GET {job_path}")
+    assert fake_azure.server.requests_matching("GET /logstream/") == []
+
+
+def test_without_an_event_stream_endpoint_the_replica_endpoint_is_used(
+    azure_target, fake_azure: FakeAzure
+):
+    fake_azure.arm.job_event_stream = False
+    execution = _running(fake_azure, n=3)
+    assert list(azure_target.stream_logs(execution.name, follow=True)) == execution.lines
+    assert fake_azure.server.requests_matching("GET /logstream/")
+
+
+@pytest.mark.parametrize("tail", [-1, 301, 1000])
+def test_tail_outside_what_az_allows_is_a_usage_error(azure_target, fake_azure: FakeAzure, tail):
+    from cli.errors import UsageError
+
+    execution = _running(fake_azure, finish_when_drained=None)
+    with pytest.raises(UsageError, match="between 0 and 300"):
+        list(azure_target.stream_logs(execution.name, follow=True, tail=tail))
+    assert fake_azure.arm.stream_connections == 0
+
+
 def test_identical_lines_are_kept_but_replays_are_not(azure_target, fake_azure: FakeAzure):
     execution = _running(fake_azure)
     execution.lines = ["same"] * 3 + ["other"] + ["same"] * 2
@@ -73,25 +104,57 @@ def test_ctrl_c_while_following_leaves_the_job_running(azure_target, fake_azure:
     assert fake_azure.server.requests_matching("/stop") == []
 
 
-def test_history_from_log_analytics(azure_target, fake_azure: FakeAzure):
-    rows = fake_azure.arm.log_rows
-    rows["ContainerAppConsoleLogs_CL"] += [
-        {"TimeGenerated": "2026-01-01T10:00:00Z", "Log_s": "epoch 1", "ExecutionName_s": "ex-1"},
-        {"TimeGenerated": "2026-01-01T10:05:00Z", "Log_s": "other", "ExecutionName_s": "ex-2"},
+def _console(job: str, group: str, stamp: float, text: str, batch: str) -> dict:
+    return {
+        "TimeGenerated": batch,
+        "_timestamp_d": stamp,
+        "ContainerJobName_s": job,
+        "ContainerGroupName_s": group,
+        "Log_s": text,
+    }
+
+
+def test_history_reads_one_executions_lines_in_the_order_written(
+    azure_target, fake_azure: FakeAzure
+):
+    job, batch = fake_azure.JOB, "2026-01-01T10:00:05Z"  # one ingestion batch: one TimeGenerated
+    fake_azure.arm.log_rows["ContainerAppConsoleLogs_CL"] += [
+        _console(job, "ftk-dev-job-x1-7d9f-abcde", 1767261602.0, "step 2", batch),
+        _console(job, "ftk-dev-job-x1-7d9f-abcde", 1767261601.0, "step 1", batch),
+        _console(job, "ftk-dev-job-x2-0000-zzzzz", 1767261600.5, "another execution", batch),
+        _console("other-job", "ftk-dev-job-x1-7d9f-abcde", 1767261600.0, "other job", batch),
+        _console(job, "ftk-dev-job-x1-7d9f-abcde", 1767261603.0, "step 3", batch),
     ]
-    rows["ContainerAppSystemLogs_CL"] += [
+    out = list(azure_target.query_logs("ftk-dev-job-x1", since=timedelta(hours=2), system=False))
+    assert out == [f"2026-01-01 10:00:05 step {i}" for i in (1, 2, 3)]
+    tail = list(azure_target.query_logs("ftk-dev-job-x1", since=None, system=False, tail=2))
+    assert tail == [f"2026-01-01 10:00:05 step {i}" for i in (2, 3)]
+
+
+def test_system_events_of_an_execution(azure_target, fake_azure: FakeAzure):
+    fake_azure.arm.log_rows["ContainerAppSystemLogs_CL"] += [
         {
             "TimeGenerated": "2026-01-01T09:59:00Z",
             "Log_s": "Pulling image",
             "ExecutionName_s": "ex-1",
-        }
+        },
+        {"TimeGenerated": "2026-01-01T09:58:00Z", "Log_s": "other", "ExecutionName_s": "ex-2"},
     ]
-    console = list(azure_target.query_logs("ex-1", since=timedelta(hours=2), system=False))
-    assert console == ["2026-01-01 10:00:00 epoch 1"]
     system = list(azure_target.query_logs("ex-1", since=None, system=True, tail=5))
     assert system == ["2026-01-01 09:59:00 Pulling image"]
     assert "ContainerAppSystemLogs_CL" in fake_azure.arm.queries[-1]
-    assert "top 5 by TimeGenerated" in fake_azure.arm.queries[-1]
+
+
+def test_the_fake_refuses_a_query_shape_it_does_not_know(azure_target, fake_azure: FakeAzure):
+    from azure.core.exceptions import HttpResponseError
+
+    client = azure_target.connection.logs_query()
+    with pytest.raises(HttpResponseError):
+        client.query_workspace(
+            fake_azure.WORKSPACE_ID, "ContainerAppConsoleLogs_CL | where * has 'x'", timespan=None
+        )
+    assert fake_azure.arm.spec_violations
+    fake_azure.arm.spec_violations.clear()
 
 
 def test_history_by_workspace_name_with_infra_files(infra_files, fake_azure: FakeAzure):
@@ -116,7 +179,7 @@ def test_history_by_workspace_name_with_infra_files(infra_files, fake_azure: Fak
 
 def test_history_query_refuses_odd_names():
     with pytest.raises(Exception, match="invalid execution name"):
-        history_query("x' | delete", system=False, tail=None)
+        history_query("x' | delete", job="j", system=False, tail=None)
 
 
 def test_dedup_uses_timestamps():

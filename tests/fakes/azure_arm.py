@@ -13,12 +13,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.fakes.arm_spec import operation
 from tests.fakes.http import DropConnection, Request, Response
+from tests.fakes.log_analytics import evaluate_query
+from tests.fakes.openapi import validate
 
 ARM_TOKEN = "fake-arm-token"
 _ARM = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
     r"(?P<ns>Microsoft\.App|Microsoft\.Storage)/(?P<kind>[^/]+)/(?P<name>[^/]+)(?P<rest>/.*)?$"
+)
+
+
+# The job log stream as `az containerapp job logs show` addresses it, on the host of the job's
+# eventStreamEndpoint (Azure/azure-cli-extensions src/containerapp/azext_containerapp/custom.py,
+# `stream_job_logs`, commit 004c93f871b6). No spec documents this route or its answers: the fake
+# follows az (Bearer token from getAuthToken; follow, output, tailLines parameters; tailLines
+# 0-300, which az checks before calling).
+_JOB_LOG_STREAM = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/jobs/(?P<job>[^/]+)"
+    r"/executions/(?P<execution>[^/]+)/replicas/(?P<replica>[^/]+)/containers/(?P<c>[^/]+)"
+    r"/logstream$"
 )
 
 
@@ -36,13 +51,22 @@ def _not_found(what: str) -> Response:
 @dataclass
 class FakeExecution:
     name: str
-    template: dict[str, Any]
+    template: dict[str, Any]  # the effective template the execution runs with (see `_start`)
     status: str = "Running"
     lines: list[str] = field(default_factory=list)  # console lines, as the container printed
     queued_polls: int = 0  # answer "Processing" (no replica yet) to this many GETs first
     finish_when_drained: str | None = "Succeeded"  # the log stream ends the execution so
     start_time: str = field(default_factory=_now)
     end_time: str | None = None
+
+    def mounted(self, path: str) -> bool:
+        """Whether the execution's container has a volume (of its template) at `path`."""
+        volumes = {v.get("name") for v in self.template.get("volumes") or []}
+        return any(
+            m.get("mountPath") == path and m.get("volumeName") in volumes
+            for c in self.template.get("containers") or []
+            for m in c.get("volumeMounts") or []
+        )
 
     def env(self, name: str) -> str | None:
         for container in self.template.get("containers", []):
@@ -74,12 +98,14 @@ class FakeArm:
         self.stream_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
         self.stream_plan: list[dict[str, Any]] = []  # per log-stream connection: what goes wrong
         self.stream_connections = 0
+        self.job_event_stream = True  # False: the job has no eventStreamEndpoint (fallback)
         self.log_rows: dict[str, list[dict[str, Any]]] = {
             "ContainerAppConsoleLogs_CL": [],
             "ContainerAppSystemLogs_CL": [],
         }
         self.queries: list[str] = []
         self.on_list_keys: list[str] = []  # the keys handed out (the Files fake accepts them)
+        self.spec_violations: list[str] = []  # requests (or answers) the spec does not allow
 
     # -- helpers for tests ------------------------------------------------------------------
 
@@ -97,8 +123,12 @@ class FakeArm:
     # -- dispatch ---------------------------------------------------------------------------
 
     def handle(self, req: Request) -> Response:
-        if req.path.startswith("/logstream/"):
-            return self._log_stream(req)
+        if req.path.startswith("/logstream/"):  # a replica's own logStreamEndpoint
+            return self._log_stream(req, req.path.rstrip("/").split("/")[3])
+        if found := _JOB_LOG_STREAM.match(req.path):
+            if (found["sub"], found["rg"], found["job"]) != (self.sub, self.rg, self.job_name):
+                return Response(404, b"no such job")
+            return self._log_stream(req, found["execution"])
         if req.path.startswith("/v1/"):
             return self._logs_query(req)
         if req.headers.get("authorization") != f"Bearer {ARM_TOKEN}":
@@ -129,10 +159,8 @@ class FakeArm:
         if not match or match["sub"] != self.sub or match["rg"] != self.rg:
             return _not_found(req.path)
         with self.lock:
-            if match["kind"] == "jobs":
-                return self._job(req, match["name"], match["rest"] or "")
-            if match["kind"] == "containerApps":
-                return self._app(req, match["name"], match["rest"] or "")
+            if match["ns"] == "Microsoft.App":
+                return self._checked(req, match["kind"], match["name"], match["rest"] or "")
             if match["kind"] == "storageAccounts" and match["rest"] == "/listKeys":
                 if match["name"] != self.account:
                     return _not_found(f"Microsoft.Storage/storageAccounts/{match['name']}")
@@ -147,6 +175,43 @@ class FakeArm:
                 )
         return _not_found(req.path)
 
+    # -- the spec -------------------------------------------------------------------------
+
+    def _checked(self, req: Request, kind: str, name: str, rest: str) -> Response:
+        """Serve a Microsoft.App request whose body and answer follow the vendored spec: a body
+        with a property the spec lacks is refused (400) and recorded in `spec_violations`, so
+        the test fails even when the CLI would swallow the error; so is an answer of ours that
+        strays from the spec (500)."""
+        op = operation(req.method, kind, rest)
+        if op is None:
+            self.spec_violations.append(f"{req.method} {req.path}: no such Microsoft.App operation")
+            return _not_found(req.path)
+        if req.query.get("api-version") != op.api_version:
+            problem = f"{op.operation_id}: api-version {req.query.get('api-version')!r}"
+            self.spec_violations.append(f"{problem}, the fake speaks {op.api_version}")
+            return Response.json(
+                400, {"error": {"code": "InvalidApiVersionParameter", "message": problem}}
+            )
+        if op.body is not None and req.body:
+            errors = validate(req.json(), op.body, check_required=not op.partial)
+            if errors:
+                self.spec_violations += [f"{op.operation_id} body: {e}" for e in errors]
+                return Response.json(
+                    400,
+                    {"error": {"code": "InvalidRequestContent", "message": "; ".join(errors)}},
+                )
+        response = (self._job if kind == "jobs" else self._app)(req, name, rest)
+        if op.answer is not None and response.status == 200 and response.body:
+            import json
+
+            errors = validate(json.loads(response.body), op.answer, check_enum=True)
+            if errors:
+                self.spec_violations += [f"{op.operation_id} answer: {e}" for e in errors]
+                return Response.json(
+                    500, {"error": {"code": "FakeStrayed", "message": str(errors)}}
+                )
+        return response
+
     # -- jobs -------------------------------------------------------------------------------
 
     def _job(self, req: Request, name: str, rest: str) -> Response:
@@ -154,7 +219,14 @@ class FakeArm:
         if job is None:
             return _not_found(f"Microsoft.App/jobs/{name}")
         if rest == "" and req.method == "GET":
-            return Response.json(200, job)
+            answer = copy.deepcopy(job)
+            if self.job_event_stream:
+                # Shaped as public examples show it; az uses only what precedes /subscriptions/.
+                answer["properties"]["eventStreamEndpoint"] = (
+                    f"{self.url}/subscriptions/{self.sub}/resourceGroups/{self.rg}"
+                    f"/containerApps/{name}/eventstream"
+                )
+            return Response.json(200, answer)
         if rest == "" and req.method == "PATCH":
             props = req.json().get("properties", {})
             config = props.get("configuration")
@@ -183,8 +255,9 @@ class FakeArm:
                 200, {"value": [{"name": k, "value": v} for k, v in self.job_secrets.items()]}
             )
         if rest == "/start" and req.method == "POST":
-            template = req.json() or copy.deepcopy(job["properties"]["template"])
-            execution = FakeExecution(name=f"{name}-{uuid.uuid4().hex[:7]}", template=template)
+            execution = FakeExecution(
+                name=f"{name}-{uuid.uuid4().hex[:7]}", template=_effective_template(job, req)
+            )
             self.executions.append(execution)
             return Response.json(200, {"name": execution.name, "id": self._execution_id(execution)})
         if rest == "/getAuthToken" and req.method == "POST":
@@ -241,7 +314,7 @@ class FakeArm:
                 "status": status,
                 "startTime": execution.start_time,
                 "endTime": execution.end_time,
-                "template": execution.template,
+                "template": _execution_template(execution.template),
             },
         }
 
@@ -266,7 +339,7 @@ class FakeArm:
 
     # -- live log stream --------------------------------------------------------------------
 
-    def _log_stream(self, req: Request) -> Response:
+    def _log_stream(self, req: Request, name: str) -> Response:
         token = req.headers.get("authorization", "").removeprefix("Bearer ")
         plan = self.stream_plan.pop(0) if self.stream_plan else {}
         self.stream_connections += 1
@@ -274,12 +347,14 @@ class FakeArm:
             self.stream_tokens.pop(token, None)
         if self.stream_tokens.get(token, 0) < time.time():
             return Response(401, b"token expired", {"Content-Type": "text/plain"})
-        name = req.path.rstrip("/").split("/")[3]
         try:
             execution = self.execution(name)
         except StopIteration:
             return Response(404, b"no such replica")
         tail = int(req.query.get("tailLines", "0") or 0)
+        if not 0 <= tail <= 300:
+            self.spec_violations.append(f"log stream: tailLines={tail} (az allows 0-300)")
+            return Response(400, b"tailLines must be between 0 and 300")
         follow = req.query.get("follow", "false") == "true"
         drop_after = plan.get("drop_after")
         return Response(
@@ -316,33 +391,27 @@ class FakeArm:
     # -- Log Analytics ----------------------------------------------------------------------
 
     def _logs_query(self, req: Request) -> Response:
+        """The Log Analytics query API, for the query shapes ftk sends and nothing else: a
+        query of another shape is refused (400) and recorded in `spec_violations`, so a drift
+        in ftk's KQL fails a test instead of meeting a real workspace first. Rows hold only
+        the documented columns (`LOG_COLUMNS`)."""
         if req.headers.get("authorization") != f"Bearer {ARM_TOKEN}":
             return Response.json(
                 401, {"error": {"code": "InvalidAuthenticationToken", "message": "no token"}}
             )
         query = req.json().get("query", "")
         self.queries.append(query)
-        table = next((t for t in self.log_rows if t in query), None)
-        wanted = re.search(r"has '([^']+)'", query)
-        rows = [
-            [row["TimeGenerated"], row["Log_s"]]
-            for row in self.log_rows.get(table or "", [])
-            if wanted is None or wanted[1] in str(row.get("ExecutionName_s", ""))
+        found = evaluate_query(query, self.log_rows)
+        if isinstance(found, str):
+            self.spec_violations.append(f"Log Analytics: {found}")
+            return Response.json(400, {"error": {"code": "BadArgumentError", "message": found}})
+        columns = [
+            {"name": "TimeGenerated", "type": "datetime"},
+            {"name": "Log_s", "type": "string"},
         ]
+        rows = [[row["TimeGenerated"], row["Log_s"]] for row in found]
         return Response.json(
-            200,
-            {
-                "tables": [
-                    {
-                        "name": "PrimaryResult",
-                        "columns": [
-                            {"name": "TimeGenerated", "type": "datetime"},
-                            {"name": "Log", "type": "string"},
-                        ],
-                        "rows": rows,
-                    }
-                ]
-            },
+            200, {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": rows}]}
         )
 
     # -- container apps ---------------------------------------------------------------------
@@ -398,6 +467,39 @@ class FakeArm:
                 },
             )
         return _not_found(req.path)
+
+
+def _effective_template(job: dict[str, Any], req: Request) -> dict[str, Any]:
+    """What an execution runs with. A start request's template replaces the job's *entire*
+    template (MicrosoftDocs/azure-docs articles/container-apps/jobs.md, as quoted publicly: "the
+    job's entire template configuration is replaced"; see docs/azure.md), and the spec's
+    JobExecutionTemplate / JobExecutionContainer have no volumes or volumeMounts
+    (Azure/azure-rest-api-specs, Microsoft.App stable/2026-07-01; microsoft/azure-container-apps
+    #909 asks for inheritance and is open). So an override runs with its own containers only:
+    no volumes, no mounts, secret refs as given. Without a body the job's template runs as it
+    is."""
+    override = req.json() if req.body else None
+    if not override:
+        return copy.deepcopy(job["properties"]["template"])
+    return {
+        "containers": copy.deepcopy(override.get("containers") or []),
+        "initContainers": copy.deepcopy(override.get("initContainers") or []),
+    }
+
+
+_EXECUTION_CONTAINER_KEYS = ("image", "name", "command", "args", "env", "resources")
+
+
+def _execution_template(template: dict[str, Any]) -> dict[str, Any]:
+    """An effective template as the spec's JobExecutionTemplate reports it."""
+
+    def shape(containers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: c[k] for k in _EXECUTION_CONTAINER_KEYS if k in c} for c in containers]
+
+    out = {"containers": shape(template.get("containers") or [])}
+    if template.get("initContainers"):
+        out["initContainers"] = shape(template["initContainers"])
+    return out
 
 
 def _job_json(arm: FakeArm, name: str) -> dict[str, Any]:

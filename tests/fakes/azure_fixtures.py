@@ -15,9 +15,12 @@ __all__ = ["azure_target", "fake_azure", "infra_files", "infra_target"]
 
 @pytest.fixture
 def fake_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
-    """A running fake deployment (job, app, storage account, share, Log Analytics)."""
+    """A running fake deployment (job, app, storage account, share, Log Analytics). A test
+    whose requests stray from the vendored Microsoft.App spec fails, whatever the CLI did with
+    the fake's 400 (a test that provokes one on purpose clears `arm.spec_violations`)."""
     with FakeAzure(tmp_path_factory.mktemp("fake-azure"), lifetime=120) as fake:
         yield fake
+    assert fake.arm.spec_violations == [], "requests the Microsoft.App spec does not allow"
 
 
 @pytest.fixture
