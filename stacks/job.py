@@ -10,13 +10,7 @@ import pulumi_azure_native.app as app
 
 from stacks.component import FtkComponent
 from stacks.settings import job_secret_name
-
-VOLUME_NAME = "share"
-
-
-def bash_script(commands: Sequence[str]) -> str:
-    """One bash script: any failing command fails the execution (the template joined with '; ')."""
-    return "set -euo pipefail; " + "\n".join(commands)
+from stacks.share_mount import share_container, share_volume
 
 
 @dataclass(frozen=True)
@@ -51,8 +45,6 @@ class FinetuningJob(FtkComponent):
         self, name: str, args: FinetuningJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("FinetuningJob", name, opts)
-        env = [app.EnvironmentVarArgs(name=k, value=v) for k, v in args.env.items()]
-        env += [app.EnvironmentVarArgs(name=k, secret_ref=job_secret_name(k)) for k in args.secrets]
         secrets = [
             app.SecretArgs(name=job_secret_name(k), value=pulumi.Output.secret(v))
             for k, v in args.secrets.items()
@@ -75,24 +67,18 @@ class FinetuningJob(FtkComponent):
             ),
             template=app.JobTemplateArgs(
                 containers=[
-                    app.ContainerArgs(
+                    share_container(
                         name=args.job_name,
                         image=args.image,
-                        command=["/bin/bash", "-c", bash_script(args.commands)],
-                        env=env,
-                        resources=app.ContainerResourcesArgs(cpu=args.cpu, memory=args.memory),
-                        volume_mounts=[
-                            app.VolumeMountArgs(volume_name=VOLUME_NAME, mount_path=args.mount_path)
-                        ],
+                        commands=args.commands,
+                        cpu=args.cpu,
+                        memory=args.memory,
+                        mount_path=args.mount_path,
+                        env=args.env,
+                        secret_env={k: job_secret_name(k) for k in args.secrets},
                     )
                 ],
-                volumes=[
-                    app.VolumeArgs(
-                        name=VOLUME_NAME,
-                        storage_type=app.StorageType.AZURE_FILE,
-                        storage_name=args.storage_name,
-                    )
-                ],
+                volumes=[share_volume(args.storage_name)],
             ),
             tags=dict(args.tags),
             opts=self._child(),

@@ -12,12 +12,16 @@ from tests.stacks.mocks import RecordingMocks
 
 
 @pytest.fixture
-def pulumi_mocks() -> Iterator[RecordingMocks]:
+def pulumi_mocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingMocks]:
     """Fresh mocks for this test (project ftk, stack dev), on an event loop of its own.
+
+    The config env vars that `set_stack_config` writes are put back as they were afterwards.
 
     Pulumi's mocks need a current event loop; a test that ran `asyncio.run` earlier in the same
     worker (the server tests do) leaves none, so each stack test gets a fresh one.
     """
+    for name in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS"):
+        monkeypatch.delenv(name, raising=False)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     mocks = RecordingMocks()

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pulumi
 import pytest
 
-from stacks.settings import DEFAULT_COMMANDS, SettingsError, load_settings
+from stacks.reader import load_settings
+from stacks.settings import DEFAULT_COMMANDS, SettingsError
 from tests.stacks.mocks import run_program, set_stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(config: dict, **kwargs) -> object:
@@ -38,9 +44,10 @@ def test_short_timeout_keeps_a_proportional_margin(pulumi_mocks) -> None:
 
 def test_startup_budget_fits_aca_probe_limits(pulumi_mocks) -> None:
     inf = load({"inferenceStartupSeconds": 2460}).inference
-    delay, period, failures = inf.startup_probe
-    assert delay <= 60 and period <= 240 and failures <= 10
-    assert delay + period * failures >= 2460
+    probe = inf.startup_probe
+    assert probe.initial_delay_seconds <= 60 and probe.period_seconds <= 240
+    assert probe.failure_threshold <= 10
+    assert probe.initial_delay_seconds + probe.period_seconds * probe.failure_threshold >= 2460
 
 
 @pytest.mark.parametrize(
@@ -142,3 +149,18 @@ def test_skip_region_check_lets_a_newer_region_through(pulumi_mocks) -> None:
 def test_region_missing_from_the_table_only_warns(pulumi_mocks) -> None:
     run = run_program({}, location="East US 2")
     assert run.value("LOCATION") == "eastus2"
+
+
+def test_a_typo_is_caught_from_the_config_the_language_host_passes(pulumi_mocks, monkeypatch):
+    # `pulumi up` hands the program its config as PULUMI_CONFIG; nothing else is set here.
+    pulumi.runtime.set_all_config({})
+    config = {"ftk:gpuProfle": "NC24-A100", "azure-native:location": "swedencentral"}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    with pytest.raises(SettingsError, match="ftk:gpuProfle is not a key ftk reads"):
+        load_settings()
+
+
+def test_the_program_reads_no_private_pulumi_module() -> None:
+    for path in (ROOT / "stacks").glob("*.py"):
+        text = path.read_text()
+        assert "runtime.config." not in text and "CONFIG.get()" not in text, path
