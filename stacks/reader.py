@@ -7,13 +7,13 @@ and the `Settings` type live in `stacks.settings`.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from typing import Any
 
 import pulumi
 
 from stacks import gpu, naming
+from stacks.config_reader import ConfigReader
 from stacks.contract import DEFAULT_MOUNT_PATH
 from stacks.settings import (
     DEFAULT_BASE_MODEL,
@@ -33,72 +33,10 @@ from stacks.settings import (
 )
 
 
-class _Reader:
-    """Reads raw config strings and turns them into typed values, or one clear error."""
-
-    def __init__(self, config: pulumi.Config) -> None:
-        self.config = config
-
-    def fail(self, key: str, value: object, rule: str) -> SettingsError:
-        shown = value if isinstance(value, str) else json.dumps(value)
-        return SettingsError(f"{self.config.full_key(key)} = {shown!r} is invalid: {rule}.")
-
-    def raw(self, key: str) -> str | None:
-        assert key in KEYS, key
-        value = self.config.get(key)
-        return None if value is None or value.strip() == "" else value.strip()
-
-    def string(self, key: str, default: str | None = None, pattern: str = r"\S+") -> str | None:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if not re.fullmatch(pattern, value):
-            raise self.fail(key, value, "must not be empty nor contain spaces")
-        return value
-
-    def integer(self, key: str, default: int, lo: int, hi: int, unit: str = "") -> int:
-        value = self.raw(key)
-        if value is None:
-            return default
-        rule = f"must be a whole number{unit} from {lo} to {hi}"
-        if not re.fullmatch(r"[+-]?\d+", value) or not lo <= int(value) <= hi:
-            raise self.fail(key, value, rule)
-        return int(value)
-
-    def optional_int(self, key: str, lo: int, hi: int) -> int | None:
-        return None if self.raw(key) is None else self.integer(key, 0, lo, hi)
-
-    def boolean(self, key: str, default: bool = False) -> bool:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if value.lower() not in ("true", "false"):
-            raise self.fail(key, value, "must be true or false")
-        return value.lower() == "true"
-
-    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = self.raw(key) or default
-        if value not in allowed:
-            near = difflib.get_close_matches(value, allowed, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise self.fail(key, value, f"must be one of {', '.join(allowed)}{hint}")
-        return value
-
-    def json_value(self, key: str) -> Any:
-        value = self.raw(key)
-        if value is None:
-            return None
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            # A plain string where an object was expected; the caller's rule explains.
-            return value
-
-
 def load_settings(config: pulumi.Config | None = None) -> Settings:
     """Read and validate the stack's config (project namespace, plus azure-native:location)."""
     config = config or pulumi.Config()
-    r = _Reader(config)
+    r = ConfigReader(config)
     _reject_unknown_keys(config)
 
     existing = Existing(**{n.field: r.boolean(n.existing_key) for n in NAME_KEYS if n.existing_key})
@@ -161,7 +99,7 @@ def _reject_unknown_keys(config: pulumi.Config) -> None:
             raise SettingsError(f"{full} is not a key ftk reads; {hint}")
 
 
-def _name_overrides(r: _Reader, existing: Existing) -> dict[str, str]:
+def _name_overrides(r: ConfigReader, existing: Existing) -> dict[str, str]:
     overrides: dict[str, str] = {}
     for n in NAME_KEYS:
         value = r.raw(n.key)
@@ -180,7 +118,7 @@ def _name_overrides(r: _Reader, existing: Existing) -> dict[str, str]:
     return overrides
 
 
-def _location(r: _Reader, existing: Existing) -> tuple[str | None, str]:
+def _location(r: ConfigReader, existing: Existing) -> tuple[str | None, str]:
     pattern = r"[A-Za-z][A-Za-z0-9 ]*"
     value = r.raw("location")
     if value is not None:
@@ -199,7 +137,9 @@ def _location(r: _Reader, existing: Existing) -> tuple[str | None, str]:
     return None, "location of the existing resource group"
 
 
-def _gpu_counts(r: _Reader, profile: gpu.GpuProfile, max_instances: int) -> tuple[int | None, ...]:
+def _gpu_counts(
+    r: ConfigReader, profile: gpu.GpuProfile, max_instances: int
+) -> tuple[int | None, ...]:
     if profile.serverless:
         for key in ("gpuMinimumCount", "gpuMaximumCount"):
             if r.raw(key) is not None:
@@ -217,7 +157,7 @@ def _gpu_counts(r: _Reader, profile: gpu.GpuProfile, max_instances: int) -> tupl
     return lo, hi
 
 
-def _profile_name(r: _Reader) -> str:
+def _profile_name(r: ConfigReader) -> str:
     value = r.string("gpuWorkloadProfileName", "GPU") or "GPU"
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,31}", value) or value == "Consumption":
         raise r.fail(
@@ -228,7 +168,7 @@ def _profile_name(r: _Reader) -> str:
     return value
 
 
-def _cpu(r: _Reader, profile: gpu.GpuProfile) -> float:
+def _cpu(r: ConfigReader, profile: gpu.GpuProfile) -> float:
     value = r.raw("cpu")
     if value is None:
         return profile.replica_vcpu
@@ -239,10 +179,11 @@ def _cpu(r: _Reader, profile: gpu.GpuProfile) -> float:
     if not 0 < cpu <= profile.node_vcpu:
         rule = f"must be a number of vCPUs above 0, at most {profile.node_vcpu:g} on {profile.type}"
         raise r.fail("cpu", value, rule)
+    _warn_above_allocatable(r, "cpu", value, cpu, profile.allocatable_vcpu, profile)
     return cpu
 
 
-def _memory(r: _Reader, profile: gpu.GpuProfile) -> str:
+def _memory(r: ConfigReader, profile: gpu.GpuProfile) -> str:
     value = r.raw("memory")
     if value is None:
         return f"{profile.replica_memory_gib:g}Gi"
@@ -253,10 +194,30 @@ def _memory(r: _Reader, profile: gpu.GpuProfile) -> str:
             value,
             f"must look like '220Gi', at most {profile.node_memory_gib:g}Gi on {profile.type}",
         )
+    gib = float(m.group(1))
+    _warn_above_allocatable(r, "memory", value, gib, profile.allocatable_memory_gib, profile)
     return value
 
 
-def _commands(r: _Reader) -> tuple[str, ...]:
+def _warn_above_allocatable(
+    r: ConfigReader,
+    key: str,
+    value: str,
+    amount: float,
+    allocatable: float,
+    profile: gpu.GpuProfile,
+) -> None:
+    # A dedicated node keeps part of itself for the runtime (stacks/gpu.py says how much ftk
+    # leaves free); a replica asking for more may never be scheduled.
+    if amount > allocatable:
+        pulumi.log.warn(
+            f"{r.config.full_key(key)} = {value!r} is more than ftk expects a {profile.type} node "
+            f"to have free ({allocatable:g}: the runtime reserves part of each node); replicas "
+            "that ask for it may never be scheduled."
+        )
+
+
+def _commands(r: ConfigReader) -> tuple[str, ...]:
     value = r.json_value("commands")
     if value is None:
         return DEFAULT_COMMANDS
@@ -269,14 +230,14 @@ def _commands(r: _Reader) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _mount_path(r: _Reader) -> str:
+def _mount_path(r: ConfigReader) -> str:
     value = r.raw("mountPath") or DEFAULT_MOUNT_PATH
     if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", value):
         raise r.fail("mountPath", value, "must be an absolute path like /mount, no trailing '/'")
     return value
 
 
-def _job_secrets(r: _Reader, config: pulumi.Config) -> tuple[tuple[str, ...], Any]:
+def _job_secrets(r: ConfigReader, config: pulumi.Config) -> tuple[tuple[str, ...], Any]:
     raw = r.json_value("jobSecrets")
     if raw is None:
         return (), None
@@ -298,7 +259,7 @@ def _job_secrets(r: _Reader, config: pulumi.Config) -> tuple[tuple[str, ...], An
     return tuple(sorted(raw)), config.get_secret_object("jobSecrets")
 
 
-def _inference(r: _Reader, max_instances: int, job_image: str) -> InferenceSettings | None:
+def _inference(r: ConfigReader, max_instances: int, job_image: str) -> InferenceSettings | None:
     if not r.boolean("inferenceEnabled", True):
         return None
     return InferenceSettings(
@@ -317,7 +278,7 @@ def _inference(r: _Reader, max_instances: int, job_image: str) -> InferenceSetti
     )
 
 
-def _tags(r: _Reader) -> dict[str, str]:
+def _tags(r: ConfigReader) -> dict[str, str]:
     value = r.json_value("tags")
     if value is None:
         return {}

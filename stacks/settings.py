@@ -208,20 +208,27 @@ class Settings:
         return pulumi.Output.secret(self.job_secrets.apply(lambda d: str(d[name])))
 
     def check_region(self, location: str) -> None:
-        """Reject a region known to lack the GPU; warn about one the table does not know."""
+        """Reject a region the docs say lacks the GPU; warn about one they do not list."""
         offered = gpu.region_offers(self.gpu, location)
         where = ", ".join(gpu.regions_with(self.gpu))
+        source = f"{gpu.REGIONS_SOURCE}, read {gpu.REGIONS_AS_OF}"
         if offered is None:
             pulumi.log.warn(
-                f"{self.location_key} = {location!r}: ftk's GPU region table "
-                f"(as of {gpu.REGIONS_AS_OF}) does not list this region; {self.gpu.type} "
-                f"was known in: {where}. Azure will reject the environment if it lacks the GPU."
+                f"{self.location_key} = {location!r}: the GPU region list ({source}) does not "
+                f"list this region for {self.gpu.type}; it lists: {where}. Going ahead: Azure "
+                "will reject the environment if the region lacks the GPU."
             )
         elif not offered and not self.skip_region_check:
             raise SettingsError(
-                f"{self.location_key} = {location!r} is invalid: gpuProfile {self.gpu.type} "
-                f"({self.gpu.gpu}) is offered in {where} (as of {gpu.REGIONS_AS_OF}). "
-                f"Pick one of those, or set {_full('skipRegionCheck')} true if Azure added it."
+                f"{self.location_key} = {location!r} is invalid: {source} says {self.gpu.type} "
+                f"({self.gpu.gpu}) is not offered there; it is in {where}. Pick one of those, or "
+                f"set {_full('skipRegionCheck')} true if Azure has added it since."
+            )
+        if gpu.needs_new_environment(self.gpu, location) and self.existing.environment:
+            pulumi.log.warn(
+                f"{self.gpu.type} in {location}: Azure adds this profile only to a workload "
+                "profiles environment newly created in the region (gpu-serverless-overview, "
+                "'Supported regions'); the existing environment must already carry it."
             )
 
 

@@ -29,5 +29,10 @@ def pulumi_mocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingMocks]:
         mocks, project="ftk", stack="dev", preview=False, monitor=mocks.monitor
     )
     yield mocks
+    # A test that read secret config outside `pulumi.runtime.test` leaves Output tasks pending;
+    # finish them on this loop so none is carried into the next test's loop.
+    pending = asyncio.all_tasks(loop)
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
     asyncio.set_event_loop(None)
     loop.close()
