@@ -328,6 +328,21 @@ def test_existing_environment_without_a_dedicated_gpu_profile_needs_a_new_one(
     assert "workload-profile add" not in str(err.value)
 
 
+def test_existing_west_europe_environment_without_a_t4_profile_needs_a_new_one(
+    pulumi_mocks,
+) -> None:
+    # gpu-serverless-overview.md: T4 in West Europe only in a newly created environment.
+    config = {
+        **EXISTING,
+        "gpuProfile": "Consumption-GPU-NC8as-T4",
+        "gpuWorkloadProfileName": "T4",
+    }
+    with pytest.raises(Exception, match="no workload profile named 'T4'") as err:
+        run_program(config, location="westeurope")
+    assert "newly created there" in str(err.value)
+    assert "workload-profile add" not in str(err.value)
+
+
 def test_every_taggable_resource_carries_project_stack_and_managed_by(pulumi_mocks) -> None:
     run_program({"tags": {"cost-center": "ml", "stack": "spoofed"}})
     taggable = (RG, ACCOUNT, WORKSPACE, ENV, JOB, APP)
