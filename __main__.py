@@ -2,7 +2,7 @@
 
 from stacks.outputs import export_outputs
 from stacks.program import build
-from stacks.settings import load_settings
+from stacks.reader import load_settings
 
 # Config is read and validated before any resource is declared.
 settings = load_settings()

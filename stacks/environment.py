@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_azure_native.app as app
 
+from stacks import gpu
 from stacks.component import FtkComponent
 from stacks.settings import SettingsError
 
@@ -136,16 +137,41 @@ class Environment(FtkComponent):
 
 
 def _require_profile(args: EnvironmentArgs, env_id: str, profiles: Any) -> str:
-    """An existing environment must already carry the GPU profile (it cannot be added later)."""
+    """An existing environment must already carry the GPU profile the job and the app name."""
     names = [getattr(p, "name", None) or (p or {}).get("name") for p in profiles or []]
     if profiles is not None and args.gpu_profile_name not in names:
         raise SettingsError(
             f"existing environment {args.environment_name!r} has no workload profile named "
             f"{args.gpu_profile_name!r} (it has: {', '.join(map(str, names)) or 'none'}); set "
-            "gpuWorkloadProfileName to its GPU profile's name. Azure adds GPU profiles to an "
-            "environment only when it is created."
+            f"gpuWorkloadProfileName to its GPU profile's name, or {_how_to_add(args)}"
         )
     return env_id
+
+
+def _how_to_add(args: EnvironmentArgs) -> str:
+    """What the docs allow for adding this GPU profile to an environment that exists."""
+    profile = gpu.GPU_PROFILES.get(args.gpu_profile_type)
+    if profile is None or not profile.serverless:
+        # workload-profiles-overview.md: "GPU-enabled Dedicated profiles must be configured
+        # when creating an environment."
+        return (
+            "use a new environment (unset existingEnvironment): Azure takes a dedicated GPU "
+            "profile only when it creates the environment."
+        )
+    location = args.location if isinstance(args.location, str) else ""
+    if gpu.needs_new_environment(profile, location):
+        # gpu-serverless-overview.md, "Supported regions", footnote 1.
+        return (
+            f"use a new environment (unset existingEnvironment): in {location}, Azure adds "
+            f"{profile.type} only to a workload profiles environment newly created there."
+        )
+    # gpu-serverless-overview.md: a consumption GPU profile is managed "in the same manner as
+    # any other workload profile" (workload-profiles-manage-cli.md: `workload-profile add`).
+    return (
+        f"add it: `az containerapp env workload-profile add --name {args.environment_name} "
+        f"--resource-group RG --workload-profile-name {args.gpu_profile_name} "
+        f"--workload-profile-type {profile.type}`."
+    )
 
 
 def _customer_id(logs: Any) -> str:

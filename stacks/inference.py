@@ -9,9 +9,10 @@ import pulumi
 import pulumi_azure_native.app as app
 import pulumi_random as random
 
-from contract.commands import SERVE_COMMANDS, bash_script
+from contract.commands import SERVE_COMMANDS
 from stacks.component import FtkComponent
-from stacks.job import VOLUME_NAME
+from stacks.settings import StartupProbe
+from stacks.share_mount import share_container, share_volume
 
 API_KEY_SECRET = "ftk-api-key"
 HEALTH_PATH = "/health"  # alive (liveness)
@@ -33,7 +34,7 @@ class InferenceAppArgs:
     port: int
     min_replicas: int
     max_replicas: int
-    startup_probe: tuple[int, int, int]  # initial delay, period, failure threshold
+    startup_probe: StartupProbe
     mount_path: str
     storage_name: pulumi.Input[str]
     env: Mapping[str, str]  # plain env vars (FTK_BASE_MODEL, FTK_ADAPTER, PORT, ...)
@@ -56,8 +57,6 @@ class InferenceApp(FtkComponent):
         super().__init__("InferenceApp", name, opts)
         key = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=self._child())
         self.api_key = pulumi.Output.secret(key.result)
-        env = [app.EnvironmentVarArgs(name=k, value=v) for k, v in args.env.items()]
-        env.append(app.EnvironmentVarArgs(name="FTK_API_KEY", secret_ref=API_KEY_SECRET))
         container_app = app.ContainerApp(
             f"{name}-app",
             container_app_name=args.app_name,
@@ -78,26 +77,20 @@ class InferenceApp(FtkComponent):
             ),
             template=app.TemplateArgs(
                 containers=[
-                    app.ContainerArgs(
+                    share_container(
                         name=args.app_name,
                         image=args.image,
-                        command=["/bin/bash", "-c", bash_script(SERVE_COMMANDS)],
-                        env=env,
-                        resources=app.ContainerResourcesArgs(cpu=args.cpu, memory=args.memory),
+                        commands=SERVE_COMMANDS,
+                        cpu=args.cpu,
+                        memory=args.memory,
+                        mount_path=args.mount_path,
+                        env=args.env,
+                        secret_env={"FTK_API_KEY": API_KEY_SECRET},
                         probes=_probes(args),
-                        volume_mounts=[
-                            app.VolumeMountArgs(volume_name=VOLUME_NAME, mount_path=args.mount_path)
-                        ],
                     )
                 ],
                 scale=app.ScaleArgs(min_replicas=args.min_replicas, max_replicas=args.max_replicas),
-                volumes=[
-                    app.VolumeArgs(
-                        name=VOLUME_NAME,
-                        storage_type=app.StorageType.AZURE_FILE,
-                        storage_name=args.storage_name,
-                    )
-                ],
+                volumes=[share_volume(args.storage_name)],
             ),
             tags=dict(args.tags),
             opts=self._child(),
@@ -111,7 +104,7 @@ class InferenceApp(FtkComponent):
 
 
 def _probes(args: InferenceAppArgs) -> list[app.ContainerAppProbeArgs]:
-    delay, period, failures = args.startup_probe
+    startup = args.startup_probe
 
     def http(path: str) -> app.ContainerAppProbeHttpGetArgs:
         return app.ContainerAppProbeHttpGetArgs(path=path, port=args.port, scheme=app.Scheme.HTTP)
@@ -121,9 +114,9 @@ def _probes(args: InferenceAppArgs) -> list[app.ContainerAppProbeArgs]:
         app.ContainerAppProbeArgs(
             type=app.Type.STARTUP,
             http_get=http(READY_PATH),
-            initial_delay_seconds=delay,
-            period_seconds=period,
-            failure_threshold=failures,
+            initial_delay_seconds=startup.initial_delay_seconds,
+            period_seconds=startup.period_seconds,
+            failure_threshold=startup.failure_threshold,
             timeout_seconds=5,
         ),
         app.ContainerAppProbeArgs(

@@ -8,11 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native.app as app
 
-from contract.commands import bash_script
 from contract.secrets import aca_secret_name
 from stacks.component import FtkComponent
-
-VOLUME_NAME = "share"
+from stacks.share_mount import share_container, share_volume
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,6 @@ class FinetuningJob(FtkComponent):
         self, name: str, args: FinetuningJobArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("FinetuningJob", name, opts)
-        env = [app.EnvironmentVarArgs(name=k, value=v) for k, v in args.env.items()]
-        env += [app.EnvironmentVarArgs(name=k, secret_ref=aca_secret_name(k)) for k in args.secrets]
         secrets = [
             app.SecretArgs(name=aca_secret_name(k), value=pulumi.Output.secret(v))
             for k, v in args.secrets.items()
@@ -71,24 +67,18 @@ class FinetuningJob(FtkComponent):
             ),
             template=app.JobTemplateArgs(
                 containers=[
-                    app.ContainerArgs(
+                    share_container(
                         name=args.job_name,
                         image=args.image,
-                        command=["/bin/bash", "-c", bash_script(args.commands)],
-                        env=env,
-                        resources=app.ContainerResourcesArgs(cpu=args.cpu, memory=args.memory),
-                        volume_mounts=[
-                            app.VolumeMountArgs(volume_name=VOLUME_NAME, mount_path=args.mount_path)
-                        ],
+                        commands=args.commands,
+                        cpu=args.cpu,
+                        memory=args.memory,
+                        mount_path=args.mount_path,
+                        env=args.env,
+                        secret_env={k: aca_secret_name(k) for k in args.secrets},
                     )
                 ],
-                volumes=[
-                    app.VolumeArgs(
-                        name=VOLUME_NAME,
-                        storage_type=app.StorageType.AZURE_FILE,
-                        storage_name=args.storage_name,
-                    )
-                ],
+                volumes=[share_volume(args.storage_name)],
             ),
             tags=dict(args.tags),
             opts=self._child(),

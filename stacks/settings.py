@@ -1,27 +1,22 @@
-"""The stack's config, read once into a frozen, typed `Settings` and validated at program start.
+"""The stack's settings: the frozen, typed `Settings`, its config keys and their defaults.
 
 Every key lives in the project namespace (`pulumi config set gpuProfile ...` writes
 `ftk:gpuProfile`); `KEYS` lists them and Pulumi.yaml documents them. Each default is written
-here and only here. A bad value raises `SettingsError`, which names the key, the value and the
-rule, before anything is sent to Azure.
+here and only here. `stacks.reader.load_settings` reads and validates the config into
+`Settings`; a bad value raises `SettingsError`, which names the key, the value and the rule,
+before anything is sent to Azure.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import pulumi
 
 from contract import env
 from contract.commands import JOB_COMMANDS
-from contract.outputs import DEFAULT_MOUNT_PATH
-from contract.secrets import RULE as SECRET_NAME_RULE
-from contract.secrets import is_valid_secret_name
 from stacks import gpu, naming
 
 
@@ -46,26 +41,35 @@ PROBE_MAX_DELAY: Final = 60
 PROBE_MAX_PERIOD: Final = 240
 PROBE_MAX_FAILURES: Final = 10
 
-# (config key, name kind in naming.RULES, StackNames field, existing-flag key or None)
+
+class NameKey(NamedTuple):
+    """One resource name the user may set (and, for most, reference instead of create)."""
+
+    key: str  # config key of the name
+    kind: str  # its rule in naming.RULES
+    field: str  # the StackNames / Existing field
+    existing_key: str | None  # config key of the "reference an existing one" flag
+
+
 NAME_KEYS: Final = (
-    ("resourceGroupName", "resourceGroup", "resource_group", "existingResourceGroup"),
-    ("storageAccountName", "storageAccount", "storage_account", "existingStorageAccount"),
-    ("fileShareName", "fileShare", "file_share", "existingFileShare"),
-    ("acaLogAnalyticsName", "logAnalytics", "log_analytics", "existingLogAnalytics"),
-    ("acaEnvironmentName", "environment", "environment", "existingEnvironment"),
-    (
+    NameKey("resourceGroupName", "resourceGroup", "resource_group", "existingResourceGroup"),
+    NameKey("storageAccountName", "storageAccount", "storage_account", "existingStorageAccount"),
+    NameKey("fileShareName", "fileShare", "file_share", "existingFileShare"),
+    NameKey("acaLogAnalyticsName", "logAnalytics", "log_analytics", "existingLogAnalytics"),
+    NameKey("acaEnvironmentName", "environment", "environment", "existingEnvironment"),
+    NameKey(
         "acaEnvironmentStorageName",
         "environmentStorage",
         "environment_storage",
         "existingEnvironmentStorage",
     ),
-    ("acaJobName", "job", "job", None),
-    ("acaAppName", "containerApp", "app", None),
+    NameKey("acaJobName", "job", "job", None),
+    NameKey("acaAppName", "containerApp", "app", None),
 )
 KEYS: Final = (
     "location",
-    *(k for k, _, _, _ in NAME_KEYS),
-    *(e for _, _, _, e in NAME_KEYS if e),
+    *(n.key for n in NAME_KEYS),
+    *(n.existing_key for n in NAME_KEYS if n.existing_key),
     "storageSku",
     "fileShareQuotaGiB",
     "shareSoftDeleteDays",
@@ -106,6 +110,14 @@ class Existing:
     environment_storage: bool = False
 
 
+class StartupProbe(NamedTuple):
+    """The inference app's startup probe timing."""
+
+    initial_delay_seconds: int
+    period_seconds: int
+    failure_threshold: int
+
+
 @dataclass(frozen=True)
 class InferenceSettings:
     """The inference app; absent from `Settings` when `inferenceEnabled` is false."""
@@ -118,11 +130,11 @@ class InferenceSettings:
     startup_seconds: int
 
     @property
-    def startup_probe(self) -> tuple[int, int, int]:
-        """(initial delay, period, failures) covering `startup_seconds` within ACA limits."""
+    def startup_probe(self) -> StartupProbe:
+        """Timing that covers `startup_seconds` within ACA's probe limits."""
         delay = min(PROBE_MAX_DELAY, self.startup_seconds)
         period = max(1, -(-(self.startup_seconds - delay) // PROBE_MAX_FAILURES))
-        return delay, min(period, PROBE_MAX_PERIOD), PROBE_MAX_FAILURES
+        return StartupProbe(delay, min(period, PROBE_MAX_PERIOD), PROBE_MAX_FAILURES)
 
 
 @dataclass(frozen=True)
@@ -180,7 +192,9 @@ class Settings:
     def names(self, seed: str) -> naming.StackNames:
         """Physical names: the user's, else derived (`seed` keeps the storage account unique)."""
         derived = naming.derived_names(self.project, self.stack, seed)
-        fields = {f: self.name_overrides.get(f, getattr(derived, f)) for _, _, f, _ in NAME_KEYS}
+        fields = {
+            n.field: self.name_overrides.get(n.field, getattr(derived, n.field)) for n in NAME_KEYS
+        }
         return naming.StackNames(**fields)
 
     def job_secret(self, name: str) -> pulumi.Output[str]:
@@ -189,312 +203,29 @@ class Settings:
         return pulumi.Output.secret(self.job_secrets.apply(lambda d: str(d[name])))
 
     def check_region(self, location: str) -> None:
-        """Reject a region known to lack the GPU; warn about one the table does not know."""
+        """Reject a region the docs say lacks the GPU; warn about one they do not list."""
         offered = gpu.region_offers(self.gpu, location)
         where = ", ".join(gpu.regions_with(self.gpu))
+        source = f"{gpu.REGIONS_SOURCE}, read {gpu.REGIONS_AS_OF}"
         if offered is None:
             pulumi.log.warn(
-                f"{self.location_key} = {location!r}: ftk's GPU region table "
-                f"(as of {gpu.REGIONS_AS_OF}) does not list this region; {self.gpu.type} "
-                f"was known in: {where}. Azure will reject the environment if it lacks the GPU."
+                f"{self.location_key} = {location!r}: the GPU region list ({source}) does not "
+                f"list this region for {self.gpu.type}; it lists: {where}. Going ahead: Azure "
+                "will reject the environment if the region lacks the GPU."
             )
         elif not offered and not self.skip_region_check:
             raise SettingsError(
-                f"{self.location_key} = {location!r} is invalid: gpuProfile {self.gpu.type} "
-                f"({self.gpu.gpu}) is offered in {where} (as of {gpu.REGIONS_AS_OF}). "
-                f"Pick one of those, or set {_full('skipRegionCheck')} true if Azure added it."
+                f"{self.location_key} = {location!r} is invalid: {source} says {self.gpu.type} "
+                f"({self.gpu.gpu}) is not offered there; it is in {where}. Pick one of those, or "
+                f"set {_full('skipRegionCheck')} true if Azure has added it since."
+            )
+        if gpu.needs_new_environment(self.gpu, location) and self.existing.environment:
+            pulumi.log.warn(
+                f"{self.gpu.type} in {location}: Azure adds this profile only to a workload "
+                "profiles environment newly created in the region (gpu-serverless-overview, "
+                "'Supported regions'); the existing environment must already carry it."
             )
 
 
 def _full(key: str) -> str:
     return f"{pulumi.get_project()}:{key}"
-
-
-class _Reader:
-    """Reads raw config strings and turns them into typed values, or one clear error."""
-
-    def __init__(self, config: pulumi.Config) -> None:
-        self.config = config
-
-    def fail(self, key: str, value: object, rule: str) -> SettingsError:
-        shown = value if isinstance(value, str) else json.dumps(value)
-        return SettingsError(f"{self.config.full_key(key)} = {shown!r} is invalid: {rule}.")
-
-    def raw(self, key: str) -> str | None:
-        assert key in KEYS, key
-        value = self.config.get(key)
-        return None if value is None or value.strip() == "" else value.strip()
-
-    def string(self, key: str, default: str | None = None, pattern: str = r"\S+") -> str | None:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if not re.fullmatch(pattern, value):
-            raise self.fail(key, value, "must not be empty nor contain spaces")
-        return value
-
-    def integer(self, key: str, default: int, lo: int, hi: int, unit: str = "") -> int:
-        value = self.raw(key)
-        if value is None:
-            return default
-        rule = f"must be a whole number{unit} from {lo} to {hi}"
-        if not re.fullmatch(r"[+-]?\d+", value) or not lo <= int(value) <= hi:
-            raise self.fail(key, value, rule)
-        return int(value)
-
-    def optional_int(self, key: str, lo: int, hi: int) -> int | None:
-        return None if self.raw(key) is None else self.integer(key, 0, lo, hi)
-
-    def boolean(self, key: str, default: bool = False) -> bool:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if value.lower() not in ("true", "false"):
-            raise self.fail(key, value, "must be true or false")
-        return value.lower() == "true"
-
-    def choice(self, key: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = self.raw(key) or default
-        if value not in allowed:
-            near = difflib.get_close_matches(value, allowed, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise self.fail(key, value, f"must be one of {', '.join(allowed)}{hint}")
-        return value
-
-    def json_value(self, key: str) -> Any:
-        value = self.raw(key)
-        if value is None:
-            return None
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            # A plain string where an object was expected; the caller's rule explains.
-            return value
-
-
-def load_settings(config: pulumi.Config | None = None) -> Settings:
-    """Read and validate the stack's config (project namespace, plus azure-native:location)."""
-    config = config or pulumi.Config()
-    r = _Reader(config)
-    _reject_unknown_keys(config)
-
-    existing = Existing(**{f: r.boolean(e) for _, _, f, e in NAME_KEYS if e})
-    overrides = _name_overrides(r, existing)
-    location, location_key = _location(r, existing)
-
-    profile = gpu.GPU_PROFILES[r.choice("gpuProfile", DEFAULT_GPU_PROFILE, tuple(gpu.GPU_PROFILES))]
-    max_instances = r.integer("maximumInstanceCount", 1, 1, 100)
-    gpu_min, gpu_max = _gpu_counts(r, profile, max_instances)
-    timeout = r.integer("timeout", 10800, 1, 86400, " of seconds")
-    secret_names, secrets = _job_secrets(r, config)
-    image = r.string("image", DEFAULT_IMAGE) or DEFAULT_IMAGE
-    return Settings(
-        project=pulumi.get_project(),
-        stack=pulumi.get_stack(),
-        location=location,
-        location_key=location_key,
-        name_overrides=overrides,
-        existing=existing,
-        storage_sku=r.choice("storageSku", "Standard_LRS", STORAGE_SKUS),
-        file_share_quota_gib=r.integer("fileShareQuotaGiB", 1024, 1, 102400, " of GiB"),
-        share_soft_delete_days=r.integer("shareSoftDeleteDays", 7, 1, 365, " of days"),
-        log_retention_days=r.integer("logRetentionDays", 30, 30, 730, " of days"),
-        gpu=profile,
-        gpu_workload_profile_name=_profile_name(r),
-        gpu_minimum_count=gpu_min,
-        gpu_maximum_count=gpu_max,
-        maximum_instance_count=max_instances,
-        cpu=_cpu(r, profile),
-        memory=_memory(r, profile),
-        image=image,
-        commands=_commands(r),
-        timeout=timeout,
-        replica_retry_limit=r.integer("replicaRetryLimit", 0, 0, 10),
-        mount_path=_mount_path(r),
-        job_secret_names=secret_names,
-        job_secrets=secrets,
-        inference=_inference(r, max_instances, image),
-        skip_region_check=r.boolean("skipRegionCheck"),
-        extra_tags=_tags(r),
-    )
-
-
-def _reject_unknown_keys(config: pulumi.Config) -> None:
-    # A typo ("gpuProfle") would otherwise fall back to a default without a word.
-    prefix = f"{config.name}:"
-    set_keys = set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.get_config_env())
-    for full in sorted(set_keys):
-        key = full[len(prefix) :]
-        if full.startswith(prefix) and "." in key and key.split(".")[0] in KEYS:
-            raise SettingsError(
-                f"{full} is a key with a dot in its name, not a path: set it with "
-                f"`pulumi config set --path '{key}' ...` (add --secret for a secret)."
-            )
-        if full.startswith(prefix) and key not in KEYS:
-            near = difflib.get_close_matches(key, KEYS, n=1)
-            hint = f"did you mean {config.full_key(near[0])}?" if near else "see docs/infra.md"
-            raise SettingsError(f"{full} is not a key ftk reads; {hint}")
-
-
-def _name_overrides(r: _Reader, existing: Existing) -> dict[str, str]:
-    overrides: dict[str, str] = {}
-    for key, kind, attr, existing_key in NAME_KEYS:
-        value = r.raw(key)
-        if value is None:
-            if existing_key and getattr(existing, attr):
-                raise r.fail(existing_key, "true", f"needs {r.config.full_key(key)} set too")
-            continue
-        rule = naming.RULES[kind]
-        if not rule.obeyed_by(value):
-            raise r.fail(key, value, f"Azure requires {rule.text}")
-        overrides[attr] = value
-    if existing.file_share and not existing.storage_account:
-        raise r.fail("existingFileShare", "true", "needs existingStorageAccount true as well")
-    if existing.environment_storage and not existing.environment:
-        raise r.fail("existingEnvironmentStorage", "true", "needs existingEnvironment true too")
-    return overrides
-
-
-def _location(r: _Reader, existing: Existing) -> tuple[str | None, str]:
-    pattern = r"[A-Za-z][A-Za-z0-9 ]*"
-    value = r.raw("location")
-    if value is not None:
-        if not re.fullmatch(pattern, value):
-            raise r.fail("location", value, "must be an Azure region such as swedencentral")
-        return gpu.normalize_region(value), r.config.full_key("location")
-    provider = pulumi.Config("azure-native").get("location")
-    if provider:
-        return gpu.normalize_region(provider), "azure-native:location"
-    if not existing.resource_group:
-        raise SettingsError(
-            f"No region: set {r.config.full_key('location')} or azure-native:location "
-            "(e.g. `pulumi config set azure-native:location swedencentral`), or name an "
-            "existing resource group whose region is used."
-        )
-    return None, "location of the existing resource group"
-
-
-def _gpu_counts(r: _Reader, profile: gpu.GpuProfile, max_instances: int) -> tuple[int | None, ...]:
-    if profile.serverless:
-        for key in ("gpuMinimumCount", "gpuMaximumCount"):
-            if r.raw(key) is not None:
-                raise r.fail(
-                    key,
-                    r.raw(key),
-                    f"serverless profile {profile.type} takes no node counts (ARM rejects "
-                    "them); unset it, or pick a dedicated profile such as NC24-A100",
-                )
-        return None, None
-    lo = r.integer("gpuMinimumCount", 0, 0, 100)
-    hi = r.integer("gpuMaximumCount", max_instances, 1, 100)
-    if lo > hi:
-        raise r.fail("gpuMinimumCount", str(lo), f"must not exceed gpuMaximumCount ({hi})")
-    return lo, hi
-
-
-def _profile_name(r: _Reader) -> str:
-    value = r.string("gpuWorkloadProfileName", "GPU") or "GPU"
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,31}", value) or value == "Consumption":
-        raise r.fail(
-            "gpuWorkloadProfileName",
-            value,
-            "must be 1-32 letters, digits or '-', start with a letter, and not be 'Consumption'",
-        )
-    return value
-
-
-def _cpu(r: _Reader, profile: gpu.GpuProfile) -> float:
-    value = r.raw("cpu")
-    if value is None:
-        return profile.replica_vcpu
-    try:
-        cpu = float(value)
-    except ValueError:
-        cpu = -1.0
-    if not 0 < cpu <= profile.node_vcpu:
-        rule = f"must be a number of vCPUs above 0, at most {profile.node_vcpu:g} on {profile.type}"
-        raise r.fail("cpu", value, rule)
-    return cpu
-
-
-def _memory(r: _Reader, profile: gpu.GpuProfile) -> str:
-    value = r.raw("memory")
-    if value is None:
-        return f"{profile.replica_memory_gib:g}Gi"
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)Gi", value)
-    if not m or not 0 < float(m.group(1)) <= profile.node_memory_gib:
-        raise r.fail(
-            "memory",
-            value,
-            f"must look like '220Gi', at most {profile.node_memory_gib:g}Gi on {profile.type}",
-        )
-    return value
-
-
-def _commands(r: _Reader) -> tuple[str, ...]:
-    value = r.json_value("commands")
-    if value is None:
-        return DEFAULT_COMMANDS
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(c, str) and c.strip() for c in value)
-    ):
-        raise r.fail("commands", value, "must be a non-empty list of non-empty strings")
-    return tuple(value)
-
-
-def _mount_path(r: _Reader) -> str:
-    value = r.raw("mountPath") or DEFAULT_MOUNT_PATH
-    if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", value):
-        raise r.fail("mountPath", value, "must be an absolute path like /mount, no trailing '/'")
-    return value
-
-
-def _job_secrets(r: _Reader, config: pulumi.Config) -> tuple[tuple[str, ...], Any]:
-    raw = r.json_value("jobSecrets")
-    if raw is None:
-        return (), None
-    key = config.full_key("jobSecrets")
-    if not isinstance(raw, dict):
-        raise SettingsError(
-            f"{key} is invalid: must be an object of NAME: value; set one with "
-            f"`pulumi config set --secret --path 'jobSecrets.HF_TOKEN'`."
-        )
-    for name, value in raw.items():
-        # Never echo the value: it is a secret.
-        if not is_valid_secret_name(name):
-            raise SettingsError(f"{key}.{name} is invalid: {SECRET_NAME_RULE}.")
-        if not isinstance(value, str) or not value:
-            raise SettingsError(f"{key}.{name} is invalid: the value must be a non-empty string.")
-    return tuple(sorted(raw)), config.get_secret_object("jobSecrets")
-
-
-def _inference(r: _Reader, max_instances: int, job_image: str) -> InferenceSettings | None:
-    if not r.boolean("inferenceEnabled", True):
-        return None
-    return InferenceSettings(
-        base_model=r.string("inferenceBaseModel", DEFAULT_BASE_MODEL) or DEFAULT_BASE_MODEL,
-        image=r.string("inferenceImage", job_image) or job_image,
-        port=r.integer("inferencePort", 8000, 1, 65535),
-        min_replicas=r.integer("inferenceMinReplicas", 0, 0, max_instances),
-        max_replicas=max_instances,
-        startup_seconds=r.integer(
-            "inferenceStartupSeconds",
-            1800,
-            10,
-            PROBE_MAX_DELAY + PROBE_MAX_PERIOD * PROBE_MAX_FAILURES,
-            " of seconds",
-        ),
-    )
-
-
-def _tags(r: _Reader) -> dict[str, str]:
-    value = r.json_value("tags")
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise r.fail("tags", value, "must be an object of string: string")
-    return dict(value)

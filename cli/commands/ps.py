@@ -1,4 +1,4 @@
-"""`ftk ps`: executions of the fine-tuning job with status, duration and estimated GPU cost."""
+"""`ftk ps`: executions of the fine-tuning job with status, duration and estimated cost."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from cli.app import App, json_option, pass_app
 @json_option("Print a JSON list on stdout.")
 @pass_app
 def ps(app: App, as_json: bool) -> None:
-    """List executions, newest first (cost = GPU profile price per second x duration)."""
+    """List executions, newest first.
+
+    The estimated cost is the duration times what one replica of the stack's GPU profile is
+    billed per second: its GPU, vCPUs and memory at the active rate (see `cli/pricing.py`).
+    """
     from cli import pricing
     from cli.commands import _ui
     from cli.console import emit_json
@@ -36,4 +40,7 @@ def ps(app: App, as_json: bool) -> None:
             _ui.fmt_cost(r.cost, pricing.CURRENCY),
         )
     _ui.print_table(table)
-    _ui.info(f"[dim]GPU prices as of {pricing.PRICES_AS_OF:%Y-%m-%d}, estimates only[/]")
+    _ui.info(
+        f"[dim]estimates: GPU + vCPU + memory seconds of one replica, prices as of "
+        f"{pricing.PRICES_AS_OF:%Y-%m-%d} ({pricing.SOURCE})[/]"
+    )

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
+
+from cli import pricing
 from cli.errors import ExitCode
 from cli.targets.base import ExecutionStatus, LogNotice
 from tests.cli.fakes import FakeTarget
+
+T4 = "Consumption-GPU-NC8as-T4"
 
 # -- sync -------------------------------------------------------------------------------------
 
@@ -151,10 +156,13 @@ def test_ps_json_has_duration_and_cost(fake_target, invoke):
     rows = json.loads(result.stdout)
     assert rows[0]["name"] == "e1" and rows[0]["status"] == "succeeded"
     assert rows[0]["duration_s"] == 3600
-    assert 0.3 < rows[0]["estimated_cost"] < 1.5  # a T4 hour
+    # A T4 hour: the GPU plus the replica's 8 vCPU and 56 GiB, all billed per second.
+    assert rows[0]["estimated_cost"] == pytest.approx(pricing.price_per_second(T4) * 3600)
+    assert 1.5 < rows[0]["estimated_cost"] < 2.5
 
     table = invoke(fake_target, ["ps"])
     assert "e1" in table.stderr and "1h00m" in table.stderr and "USD" in table.stderr
+    assert "GPU + vCPU + memory" in table.stderr and "2026-12-01" in table.stderr
 
 
 def test_ps_unknown_profile_shows_no_cost(invoke):

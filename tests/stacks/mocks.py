@@ -8,6 +8,7 @@ leaks into a plain output.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from pulumi.runtime.mocks import MockMonitor
 
 from stacks.outputs import stack_outputs
 from stacks.program import Stack, build
-from stacks.settings import load_settings
+from stacks.reader import load_settings
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 STORAGE_KEY = "storage-key-SENTINEL"
@@ -161,7 +162,12 @@ def set_stack_config(
     values.update({f"ftk:{k}": text(v) for k, v in (secrets or {}).items()})
     if location is not None:
         values["azure-native:location"] = location
-    pulumi.runtime.set_all_config(values, secret_keys=[f"ftk:{k}" for k in secrets or {}])
+    secret_keys = [f"ftk:{k}" for k in secrets or {}]
+    # As the language host does: the whole config as JSON in PULUMI_CONFIG (the pulumi_mocks
+    # fixture restores the variable after each test), plus the runtime's config map.
+    os.environ["PULUMI_CONFIG"] = json.dumps(values)
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secret_keys)
+    pulumi.runtime.set_all_config(values, secret_keys=secret_keys)
 
 
 def build_stack(config: dict[str, Any] | None = None, **kwargs: Any) -> Stack:

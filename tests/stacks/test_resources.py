@@ -64,6 +64,29 @@ def test_dedicated_gpu_profile_scales_from_zero_to_the_maximum(pulumi_mocks, pro
     assert (gpu["minimumCount"], gpu["maximumCount"]) == (0, 3)
 
 
+@pytest.mark.parametrize(
+    ("profile", "size"),
+    [("NC24-A100", (22, "200Gi")), ("NC48-A100", (22, "200Gi")), ("NC96-A100", (22, "200Gi"))],
+)
+def test_dedicated_replicas_leave_the_runtime_its_share_of_the_node(
+    pulumi_mocks, profile, size
+) -> None:
+    # A replica asking for the whole node (NC24-A100: 24 vCPU / 220 GiB) is never scheduled:
+    # the runtime keeps part of each node (workload-profiles-overview.md).
+    run_program({"gpuProfile": profile}, location="westus3")
+    for typ in (JOB, APP):
+        c = container(pulumi_mocks, typ)
+        got = (c["resources"]["cpu"], c["resources"]["memory"])
+        assert got == size, pulumi_mocks.urn(pulumi_mocks.one(typ))
+
+
+def test_serverless_replicas_get_the_whole_profile(pulumi_mocks) -> None:
+    run_program({"gpuProfile": "Consumption-GPU-NC8as-T4"})
+    for typ in (JOB, APP):
+        c = container(pulumi_mocks, typ)
+        assert (c["resources"]["cpu"], c["resources"]["memory"]) == (8, "56Gi")
+
+
 def test_job_runs_once_per_execution_with_the_timeout_and_share(pulumi_mocks) -> None:
     run_program({"timeout": 7200, "replicaRetryLimit": 1})
     job = pulumi_mocks.one(JOB)
@@ -281,10 +304,43 @@ def test_missing_pieces_are_created_next_to_existing_ones(pulumi_mocks) -> None:
     assert pulumi_mocks.one(ENV).inputs["location"] == "swedencentral"
 
 
-def test_existing_environment_without_the_gpu_profile_is_rejected(pulumi_mocks) -> None:
+def test_existing_environment_without_a_serverless_gpu_profile_says_how_to_add_it(
+    pulumi_mocks,
+) -> None:
+    # Serverless GPU profiles are managed like any other profile (gpu-serverless-overview.md).
     config = {**EXISTING, "gpuWorkloadProfileName": "A100"}
-    with pytest.raises(Exception, match="no workload profile named 'A100'"):
+    with pytest.raises(Exception, match="no workload profile named 'A100'") as err:
         run_program(config)
+    message = str(err.value)
+    assert "az containerapp env workload-profile add --name shared-env" in message
+    assert "--workload-profile-type Consumption-GPU-NC24-A100" in message
+    assert "only when" not in message
+
+
+def test_existing_environment_without_a_dedicated_gpu_profile_needs_a_new_one(
+    pulumi_mocks,
+) -> None:
+    # "GPU-enabled Dedicated profiles must be configured when creating an environment."
+    config = {**EXISTING, "gpuProfile": "NC24-A100", "gpuWorkloadProfileName": "A100"}
+    with pytest.raises(Exception, match="no workload profile named 'A100'") as err:
+        run_program(config)
+    assert "only when it creates the environment" in str(err.value)
+    assert "workload-profile add" not in str(err.value)
+
+
+def test_existing_west_europe_environment_without_a_t4_profile_needs_a_new_one(
+    pulumi_mocks,
+) -> None:
+    # gpu-serverless-overview.md: T4 in West Europe only in a newly created environment.
+    config = {
+        **EXISTING,
+        "gpuProfile": "Consumption-GPU-NC8as-T4",
+        "gpuWorkloadProfileName": "T4",
+    }
+    with pytest.raises(Exception, match="no workload profile named 'T4'") as err:
+        run_program(config, location="westeurope")
+    assert "newly created there" in str(err.value)
+    assert "workload-profile add" not in str(err.value)
 
 
 def test_every_taggable_resource_carries_project_stack_and_managed_by(pulumi_mocks) -> None:

@@ -10,7 +10,8 @@ import pytest
 from cli.errors import UsageError
 from cli.ops.secrets import check_name
 from contract.secrets import aca_secret_name
-from stacks.settings import SettingsError, load_settings
+from stacks.reader import load_settings
+from stacks.settings import SettingsError
 from tests.stacks.mocks import set_stack_config
 
 ACCEPTED = ["HF_TOKEN", "WANDB_API_KEY", "A", "X1", "OPENAI_KEY_2", "HF__TOKEN", "A" * 63]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pulumi
 import pytest
 
-from stacks.settings import DEFAULT_COMMANDS, SettingsError, load_settings
+from stacks.reader import load_settings
+from stacks.settings import DEFAULT_COMMANDS, SettingsError
 from tests.stacks.mocks import run_program, set_stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(config: dict, **kwargs) -> object:
@@ -32,15 +38,24 @@ def test_t4_profile_defaults_to_its_own_replica_size(pulumi_mocks) -> None:
     assert (s.cpu, s.memory) == (8, "56Gi")
 
 
+def test_a_dedicated_replica_sized_past_what_the_node_has_free_warns(
+    pulumi_mocks, warnings
+) -> None:
+    s = load({"gpuProfile": "NC24-A100", "cpu": 24, "memory": "220Gi"}, location="westus3")
+    assert (s.cpu, s.memory) == (24, "220Gi")  # allowed: the margin is ftk's, not Azure's
+    assert len(warnings) == 2 and all("may never be scheduled" in w for w in warnings)
+
+
 def test_short_timeout_keeps_a_proportional_margin(pulumi_mocks) -> None:
     assert load({"timeout": 100}).time_budget_seconds == 90
 
 
 def test_startup_budget_fits_aca_probe_limits(pulumi_mocks) -> None:
     inf = load({"inferenceStartupSeconds": 2460}).inference
-    delay, period, failures = inf.startup_probe
-    assert delay <= 60 and period <= 240 and failures <= 10
-    assert delay + period * failures >= 2460
+    probe = inf.startup_probe
+    assert probe.initial_delay_seconds <= 60 and probe.period_seconds <= 240
+    assert probe.failure_threshold <= 10
+    assert probe.initial_delay_seconds + probe.period_seconds * probe.failure_threshold >= 2460
 
 
 @pytest.mark.parametrize(
@@ -123,22 +138,84 @@ def test_job_secret_values_are_kept_out_of_the_settings_repr(pulumi_mocks) -> No
     assert "hf_SECRET_VALUE" not in repr(s)
 
 
-def test_region_known_to_lack_the_gpu_is_rejected_before_any_resource(pulumi_mocks) -> None:
+T4 = "Consumption-GPU-NC8as-T4"
+
+
+@pytest.fixture
+def warnings(monkeypatch) -> list[str]:
+    """What the program passed to `pulumi.log.warn`."""
+    seen: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: seen.append(msg))
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("profile", "location"),
+    [(T4, "westus"), (T4, "westus2"), (T4, "centralindia"), (None, "canadacentral")],
+)
+def test_regions_the_docs_list_for_the_gpu_pass_without_a_word(
+    pulumi_mocks, warnings, profile, location
+) -> None:
+    run = run_program({"gpuProfile": profile} if profile else {}, location=location)
+    assert run.value("LOCATION") == location
+    assert warnings == []
+
+
+@pytest.mark.parametrize("location", ["westeurope", "Central India", "westus2"])
+def test_region_the_docs_say_lacks_the_gpu_is_rejected_before_any_resource(
+    pulumi_mocks, location
+) -> None:
     with pytest.raises(SettingsError) as err:
-        run_program({"gpuProfile": "Consumption-GPU-NC8as-T4"}, location="westus")
+        run_program({}, location=location)  # serverless A100: "No" in these rows
     message = str(err.value)
-    assert "azure-native:location = 'westus'" in message
+    assert f"azure-native:location = {location.replace(' ', '').lower()!r}" in message
+    assert "gpu-serverless-overview" in message and "not offered there" in message
     assert "swedencentral" in message and "skipRegionCheck" in message
     assert not [r for r in pulumi_mocks.resources if r.typ.startswith("azure-native:")]
 
 
 def test_skip_region_check_lets_a_newer_region_through(pulumi_mocks) -> None:
-    run = run_program(
-        {"gpuProfile": "Consumption-GPU-NC8as-T4", "skipRegionCheck": True}, location="westus"
-    )
-    assert run.value("LOCATION") == "westus"
+    run = run_program({"skipRegionCheck": True}, location="westeurope")
+    assert run.value("LOCATION") == "westeurope"
 
 
-def test_region_missing_from_the_table_only_warns(pulumi_mocks) -> None:
+def test_region_missing_from_the_table_only_warns(pulumi_mocks, warnings) -> None:
     run = run_program({}, location="East US 2")
     assert run.value("LOCATION") == "eastus2"
+    [warning] = warnings
+    assert "'eastus2'" in warning and "does not list this region" in warning
+
+
+def test_dedicated_profile_outside_the_listed_regions_only_warns(pulumi_mocks, warnings) -> None:
+    # The docs list where NC*-A100 is (West US 3, North Europe), never where it is absent.
+    run = run_program({"gpuProfile": "NC24-A100"}, location="swedencentral")
+    assert run.value("LOCATION") == "swedencentral"
+    assert len(warnings) == 1 and "NC24-A100" in warnings[0]
+
+
+def test_west_europe_t4_in_an_existing_environment_warns_it_needs_a_new_one(
+    pulumi_mocks, warnings
+) -> None:
+    existing = {"existingEnvironment": True, "acaEnvironmentName": "shared-env"}
+    run_program({"gpuProfile": T4, **existing}, location="westeurope")
+    assert any("newly created" in w for w in warnings), warnings
+
+
+def test_west_europe_t4_in_a_new_environment_passes_without_a_word(pulumi_mocks, warnings) -> None:
+    run_program({"gpuProfile": T4}, location="westeurope")
+    assert warnings == []
+
+
+def test_a_typo_is_caught_from_the_config_the_language_host_passes(pulumi_mocks, monkeypatch):
+    # `pulumi up` hands the program its config as PULUMI_CONFIG; nothing else is set here.
+    pulumi.runtime.set_all_config({})
+    config = {"ftk:gpuProfle": "NC24-A100", "azure-native:location": "swedencentral"}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    with pytest.raises(SettingsError, match="ftk:gpuProfle is not a key ftk reads"):
+        load_settings()
+
+
+def test_the_program_reads_no_private_pulumi_module() -> None:
+    for path in (ROOT / "stacks").glob("*.py"):
+        text = path.read_text()
+        assert "runtime.config." not in text and "CONFIG.get()" not in text, path

@@ -55,13 +55,15 @@ def test_long_examples_are_counted_with_the_models_tokenizer(workspace: Path, ti
     assert "1 example(s) are longer than train.max_length=64 tokens and will" in warning.message
 
 
-def test_gated_multi_gpu_catalog_model_warns(workspace: Path):
+def test_gated_catalog_model_warns_with_one_gpu_sizing_advice(workspace: Path):
     write_jsonl(workspace / "data/train.jsonl", rows("text"))
     cfg = fast_config(Path("x"))
     cfg["model"]["name"] = "meta-llama/Meta-Llama-3-8B-Instruct"
     report = validate_config_file(write_config(workspace / "c.yaml", cfg), workspace)
     assert report.ok
-    assert any("2 A100" in w.message for w in report.warnings)
+    [warning] = [w for w in report.warnings if "Meta-Llama-3-8B" in w.message]
+    assert "One serverless A100" in warning.message and "HF_TOKEN" in warning.message
+    assert "2 A100" not in warning.message and "2 x" not in warning.message
 
 
 def test_cli_validate_json_and_exit_code(workspace: Path, tiny_llama: Path, capsys):
