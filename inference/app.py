@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from inference.engine import TransformersEngine, build_engine
@@ -24,8 +24,10 @@ from inference.protocol import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
+    Health,
     ModelCard,
     ModelList,
+    Readiness,
 )
 from inference.settings import ServerSettings
 from inference.streaming import GenerationStream, collect, to_generation
@@ -44,19 +46,24 @@ v1 = APIRouter(
 
 
 @probes.get("/health")
-async def health() -> dict[str, str]:
+async def health() -> Health:
     """Alive (the process answers); no key needed."""
-    return {"status": "ok"}
+    return Health()
 
 
-@probes.get("/ready", responses={503: {"description": "Loading, or the load failed"}})
-async def ready(request: Request) -> JSONResponse:
+@probes.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Loading, or the load failed"}},
+)
+async def ready(request: Request, response: Response) -> Readiness:
     """200 once the model is loaded; no key needed."""
     engine: TransformersEngine = request.app.state.engine
     if engine.state == "ready":
-        return JSONResponse({"status": "ready", "models": engine.model_ids})
-    body = {"status": engine.state, "error": engine.error}
-    return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+        return Readiness(status="ready", models=engine.model_ids)
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return Readiness(status=engine.state, error=engine.error)
 
 
 @v1.get("/models", response_model=ModelList)

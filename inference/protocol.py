@@ -221,6 +221,18 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["loading", "ready", "failed"]
+    models: list[str] | None = Field(
+        default=None, exclude_if=_is_none, description="When ready: what `model` may name."
+    )
+    error: str | None = Field(default=None, exclude_if=_is_none, description="Why it failed.")
+
+
 def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
