@@ -8,9 +8,30 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+
+def _valid_unicode(value: str) -> str:
+    """JSON may carry lone UTF-16 surrogates (`"\\ud800"`); no tokenizer can use them."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"invalid text: a lone UTF-16 surrogate at character {exc.start}"
+        ) from None
+    return value
+
+
+# Every string a request carries: valid Unicode, else a 400 naming the field.
+Text = Annotated[str, AfterValidator(_valid_unicode)]
 
 # Shared fields: validation and the OpenAPI docs agree, and the UI uses the same bounds.
 TEMPERATURE_MAX = 2.0
@@ -50,7 +71,7 @@ class ContentPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: str
-    text: str | None = None
+    text: Text | None = None
 
 
 class ChatMessage(BaseModel):
@@ -59,8 +80,8 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[ContentPart] | None = Field(default=None, max_length=1_000_000)
-    name: str | None = None
+    content: Text | list[ContentPart] | None = Field(default=None, max_length=1_000_000)
+    name: Text | None = None
 
     def text(self) -> str:
         """The message's text (text parts joined)."""
@@ -91,7 +112,7 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: str = Field(min_length=1, max_length=256, description="Base model or adapter name.")
+    model: Text = Field(min_length=1, max_length=256, description="Base model or adapter name.")
     messages: list[ChatMessage] = Field(min_length=1, max_length=1024)
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -100,7 +121,7 @@ class ChatCompletionRequest(BaseModel):
     temperature: float = temperature_field
     top_p: float = top_p_field
     top_k: int | None = top_k_field
-    stop: str | list[str] | None = stop_field
+    stop: Text | list[Text] | None = stop_field
     seed: int | None = seed_field
     n: int = Field(default=1, ge=1, le=1, description="Only 1 choice is supported.")
     tools: list[Any] | None = Field(default=None, max_length=0, description="Not supported.")
@@ -155,9 +176,15 @@ class ChatCompletion(BaseModel):
     system_fingerprint: str | None = None
 
 
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
 class Delta(BaseModel):
-    role: Literal["assistant"] | None = None
-    content: str | None = None
+    """What a chunk adds; unset fields are left out, as OpenAI does (`{}` on the last chunk)."""
+
+    role: Literal["assistant"] | None = Field(default=None, exclude_if=_is_none)
+    content: str | None = Field(default=None, exclude_if=_is_none)
 
 
 class ChunkChoice(BaseModel):
@@ -173,7 +200,11 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChunkChoice]
-    usage: Usage | None = None
+    usage: Usage | None = Field(
+        default=None,
+        exclude_if=_is_none,
+        description="Only on the last chunk, with `stream_options.include_usage`.",
+    )
     system_fingerprint: str | None = None
 
 
@@ -188,6 +219,18 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["loading", "ready", "failed"]
+    models: list[str] | None = Field(
+        default=None, exclude_if=_is_none, description="When ready: what `model` may name."
+    )
+    error: str | None = Field(default=None, exclude_if=_is_none, description="Why it failed.")
 
 
 def completion_id() -> str:

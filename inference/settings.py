@@ -16,7 +16,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
-DEFAULT_API_KEY_ENV = "FTK_API_KEY"
+from contract import env as ftk_env
+from contract.layout import MODEL_CACHE_DIR
+
+DEFAULT_API_KEY_ENV = ftk_env.API_KEY
 
 
 class _EnvWithoutKey(EnvSettingsSource):
@@ -32,14 +35,14 @@ class _EnvWithoutKey(EnvSettingsSource):
 BaseModelField = Annotated[
     str | None,
     Field(
-        validation_alias="FTK_BASE_MODEL",
+        validation_alias=ftk_env.BASE_MODEL,
         description="Base model: a local folder or a model id resolved through the model cache.",
     ),
 ]
 ModelCacheField = Annotated[
     Path | None,
     Field(
-        validation_alias="FTK_MODEL_CACHE",
+        validation_alias=ftk_env.MODEL_CACHE,
         description="Model cache folder for model ids (default: ./model-cache).",
     ),
 ]
@@ -59,11 +62,13 @@ class ServerSettings(_FtkSettings):
     base: BaseModelField = None
     adapter: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        validation_alias="FTK_ADAPTER",
+        validation_alias=ftk_env.ADAPTER,
         description="LoRA adapter as [NAME=]PATH; repeat the flag (or comma-separate in env).",
     )
     host: str = Field(default="0.0.0.0", description="Interface to listen on.")
-    port: int = Field(default=8000, ge=0, le=65535, validation_alias="PORT", description="Port.")
+    port: int = Field(
+        default=8000, ge=0, le=65535, validation_alias=ftk_env.PORT, description="Port."
+    )
     api_key_env: str = Field(
         default=DEFAULT_API_KEY_ENV,
         description="Name of the env variable holding the API key (no key: no authentication).",
@@ -133,7 +138,7 @@ class ServerSettings(_FtkSettings):
         return self
 
     def resolved_model_cache(self) -> Path:
-        return self.model_cache or Path("model-cache")
+        return self.model_cache or Path(MODEL_CACHE_DIR)
 
 
 class MergeSettings(_FtkSettings):
@@ -149,4 +154,4 @@ class MergeSettings(_FtkSettings):
     )
 
     def resolved_model_cache(self) -> Path:
-        return self.model_cache or Path("model-cache")
+        return self.model_cache or Path(MODEL_CACHE_DIR)

@@ -1,8 +1,9 @@
 """The Gradio chat page at `/`: same engine, same queue, same key as the API.
 
 History, streaming, a model picker and the sliders of the AI Toolkit template (max new tokens,
-temperature, top-p, top-k). When the server has an API key, the page asks for it and checks it on
-every message.
+temperature, top-p, top-k). When the server has an API key, the whole Gradio mount sits behind
+`inference.guards.UIGate`: a person signs in with the key once (a session cookie), a script sends
+the bearer header; without either, no Gradio route is reached.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.routing import Mount
 
-from inference.engine import Engine, GenerationRequest
-from inference.errors import APIError
+from inference.engine import TransformersEngine
+from inference.generation import EngineError, GenerationRequest
+from inference.guards import UIGate, login
 from inference.protocol import TEMPERATURE_MAX
 from inference.settings import ServerSettings
 
@@ -38,12 +41,8 @@ def history_to_messages(message: str, history: list[dict[str, Any]]) -> list[dic
     return [*turns, {"role": "user", "content": message}]
 
 
-def build_ui(engine: Engine, settings: ServerSettings) -> Any:
+def build_ui(engine: TransformersEngine, settings: ServerSettings) -> Any:
     import gradio as gr
-
-    from inference.app import key_matches
-
-    needs_key = settings.api_key is not None
 
     async def respond(
         message: str,
@@ -53,10 +52,7 @@ def build_ui(engine: Engine, settings: ServerSettings) -> Any:
         temperature: float,
         top_p: float,
         top_k: float,
-        api_key: str = "",
     ) -> AsyncIterator[str]:
-        if not key_matches(api_key or None, settings):
-            raise gr.Error("Enter this server's API key (the 'API key' box below).")
         request = GenerationRequest(
             model=model,
             messages=history_to_messages(message, history),
@@ -67,7 +63,7 @@ def build_ui(engine: Engine, settings: ServerSettings) -> Any:
         )
         try:
             generation = engine.submit(request)
-        except APIError as exc:
+        except EngineError as exc:
             raise gr.Error(exc.message) from exc
         answer = ""
         try:
@@ -85,23 +81,25 @@ def build_ui(engine: Engine, settings: ServerSettings) -> Any:
         gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p"),
         gr.Slider(0, 200, value=50, step=1, label="Top-k (0 = off)"),
     ]
-    if needs_key:
-        inputs.append(gr.Textbox(label="API key", type="password"))
     return gr.ChatInterface(
         respond,
         title="ftk chat",
         description="Chat with the served model. The same endpoint speaks the OpenAI API at /v1.",
         additional_inputs=inputs,
-        additional_inputs_accordion=gr.Accordion("Settings", open=needs_key),
+        additional_inputs_accordion=gr.Accordion("Settings", open=False),
         concurrency_limit=4,
         analytics_enabled=False,
         flagging_mode="never",
     )
 
 
-def mount_ui(app: FastAPI, engine: Engine, settings: ServerSettings) -> None:
-    """Mount the chat page at `/` (after every other route, which keep precedence)."""
+def mount_ui(app: FastAPI, engine: TransformersEngine, settings: ServerSettings) -> None:
+    """Mount the chat page at `/` (after every other route, which keep precedence), behind the
+    key gate when the server has a key."""
     import gradio as gr
+
+    if settings.api_key is not None:
+        app.include_router(login)
 
     gr.mount_gradio_app(
         app,
@@ -113,3 +111,7 @@ def mount_ui(app: FastAPI, engine: Engine, settings: ServerSettings) -> None:
         ssr_mode=False,
         mcp_server=False,
     )
+    mount = app.routes[-1]  # mount_gradio_app adds the Gradio app last
+    if not isinstance(mount, Mount):
+        raise RuntimeError(f"expected the Gradio mount as the last route, got {mount!r}")
+    mount.app = UIGate(mount.app, settings)

@@ -154,22 +154,19 @@ def test_probes_answer_without_a_key(server):
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
 
 
-def test_chat_ui_is_served_at_the_root(server):
-    page = httpx.get(f"{server.url}/", follow_redirects=True)
+def test_chat_ui_is_served_at_the_root_with_the_key(server):
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    page = httpx.get(f"{server.url}/", headers=headers, follow_redirects=True)
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert "gradio" in page.text.lower()
 
 
-def test_chat_ui_answers_through_gradio_only_with_the_key(server):
+def test_chat_ui_answers_through_gradio_with_the_key(server):
     from gradio_client import Client
-    from gradio_client.exceptions import AppError
 
-    ui = Client(f"{server.url}/", verbose=False)
-    args = ("Hello", "run-1", 4, 0.0, 1.0, 0)
-    with pytest.raises(AppError, match="API key"):
-        ui.predict(*args, "wrong", api_name="/respond")
-    assert isinstance(ui.predict(*args, API_KEY, api_name="/respond"), str)
+    ui = Client(f"{server.url}/", verbose=False, headers={"Authorization": f"Bearer {API_KEY}"})
+    assert isinstance(ui.predict("Hello", "run-1", 4, 0.0, 1.0, 0, api_name="/respond"), str)
 
 
 def test_while_loading_ready_and_v1_say_503_but_health_is_ok(tiny_llama):

@@ -6,8 +6,7 @@ import asyncio
 
 import pytest
 
-from inference.engine import GenerationRequest
-from inference.errors import APIError
+from inference.generation import ContextTooLong, GenerationRequest
 from tests.inference.conftest import make_engine
 
 MESSAGES = [{"role": "user", "content": "What is the capital of Sweden?"}]
@@ -57,10 +56,10 @@ def test_default_max_tokens_is_capped_by_what_the_context_leaves(tiny_llama):
     short = make_engine(tiny_llama, context_length=40, default_max_tokens=512)
     prompt = len(short.encode(MESSAGES))
     assert short._budget(prompt, None) == 40 - prompt
-    with pytest.raises(APIError) as exc:
+    with pytest.raises(ContextTooLong) as exc:
         short._budget(prompt, 40)
-    assert exc.value.code == "context_length_exceeded"
-    with pytest.raises(APIError):
+    assert exc.value.param == "max_tokens"
+    with pytest.raises(ContextTooLong):
         short._budget(40, None)
     short.shutdown()
 

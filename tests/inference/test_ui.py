@@ -1,4 +1,4 @@
-"""The chat page's handler: same engine, whole history, streaming, and the API key check."""
+"""The chat page's handler: same engine, whole history, streaming, engine refusals shown."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import itertools
 import pytest
 
 from inference.ui import history_to_messages
-from tests.inference.conftest import API_KEY
 
 
 def _respond(engine, **settings):
@@ -45,10 +44,10 @@ def test_ui_streams_growing_answers_from_the_engine(engine):
     assert all(b.startswith(a) for a, b in itertools.pairwise(partials))
 
 
-def test_ui_asks_for_the_key_when_one_is_configured(engine):
+def test_ui_shows_an_engine_refusal_as_a_gradio_error(engine):
     import gradio as gr
 
-    respond = _respond(engine, api_key=API_KEY)
-    with pytest.raises(gr.Error):
-        _collect(respond("Hi", [], "run-1", 4, 0.0, 1.0, 0, "wrong"))
-    assert _collect(respond("Hi", [], "run-1", 4, 0.0, 1.0, 0, API_KEY))
+    respond = _respond(engine, api_key_env="FTK_TEST_NO_KEY")
+    with pytest.raises(gr.Error, match="invalid text"):
+        _collect(respond("bad \ud800 text", [], "run-1", 4, 0.0, 1.0, 0))
+    assert _collect(respond("Hi", [], "run-1", 4, 0.0, 1.0, 0))
