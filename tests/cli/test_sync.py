@@ -13,7 +13,7 @@ from cli.errors import UnavailableError
 from cli.sync import cache as cache_mod
 from cli.sync.engine import sync
 from cli.sync.manifest import MANIFEST_PATH, read_manifest
-from cli.targets.local_share import LocalShare
+from cli.targets.local.share import LocalShare
 from tests.cli.fakes import MemoryShare
 
 

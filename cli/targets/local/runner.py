@@ -1,13 +1,19 @@
-"""The small wrapper that runs one `--local` execution and records how it ended.
+"""The small wrapper that runs one `--local` process (a training execution, the inference server)
+and records how it ended.
 
-    python -m cli.targets.local_runner STATE_DIR -- COMMAND...
+    python cli/targets/local/runner.py STATE_DIR -- COMMAND...
 
-`LocalTarget` starts it detached (its own session and process group). It copies the command's
+The `Supervisor` starts it detached (its own session and process group). It copies the command's
 output into `STATE_DIR/log`, one `<UTC ISO time>\\t<line>` per line (the timestamps serve
-`ftk logs --since`), notes platform-like events in `STATE_DIR/events.log` (`--system`), and writes
-`STATE_DIR/exit.json` when the command ends, so `ftk ps` and `ftk logs` work from any shell.
-SIGTERM (from `ftk stop`, sent to the whole group) is noted, not obeyed: the wrapper waits for the
-training process to save its checkpoint and exit, then records that exit code.
+`ftk logs --since`), notes platform-like events in `STATE_DIR/events.log` (`--system`), records the
+command's `ProcessId` in `STATE_DIR/child.json`, and writes `STATE_DIR/exit.json` when the
+command ends, so `ftk ps` and `ftk logs` work from any shell. SIGTERM (from `ftk stop`, sent to the
+whole group) is noted, not obeyed: the wrapper waits for the command to save its checkpoint and
+exit, then records that exit code.
+
+It is run by path, not with `-m`: its working folder is the share, whose synced `training/` the
+command must import, so ftk's own root goes on the runner's `sys.path` only, never in the
+environment the command inherits.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 
 def now_iso() -> str:
@@ -38,7 +47,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
-        print("usage: python -m cli.targets.local_runner STATE_DIR -- COMMAND...", file=sys.stderr)
+        print("usage: runner.py STATE_DIR -- COMMAND...", file=sys.stderr)
         return 2
     state, command = Path(argv[0]), argv[2:]
 
@@ -50,7 +59,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, on_term)
     _event(state, f"starting: {' '.join(command)}")
     try:
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
     except OSError as exc:
         _event(state, f"could not start: {exc}")
         _write_json(state / "exit.json", {"exit_code": 127, "ended_at": now_iso()})
