@@ -90,16 +90,9 @@ class LocalEndpoint:
     def meta(self) -> dict | None:
         return read_json(self.folder / "meta.json")
 
-    def _server(self) -> ProcessId | None:
-        return ProcessId.from_record(self.meta())
-
     def stop(self) -> bool:
         """End the server if it runs (and is still the process ftk started); True if it did."""
-        server = self._server()
-        if not self.supervisor.terminate(server):
-            return False
-        self.supervisor.wait_gone(server, STOP_TIMEOUT_S)
-        return True
+        return self.supervisor.stop_state(self.folder, timeout=STOP_TIMEOUT_S)
 
     def _write_key(self) -> str:
         key = secrets.token_urlsafe(32)
@@ -179,5 +172,5 @@ class LocalEndpoint:
             )
         key_file = self.folder / "api_key"
         key = key_file.read_text().strip() if key_file.exists() else None
-        ready = self.supervisor.alive(self._server()) and _is_ready(meta["url"])
+        ready = self.supervisor.state_alive(self.folder) and _is_ready(meta["url"])
         return Endpoint(url=meta["url"], api_key=key, ready=ready, model=meta.get("model"))

@@ -1,8 +1,9 @@
 """Local executions of the fine-tuning job: `python -m training` on the share, under the supervisor.
 
 State lives in `.ftk/local/executions/<name>/` (see `supervisor.py`), so `ps`, `logs` and `stop`
-work from any shell. An execution is running while its runner is alive (known by pid and start
-time).
+work from any shell. An execution is running while its runner or the runner's child (the trainer)
+is alive, each known by pid and start time. A run has at most one live trainer: the trainer holds
+the run's lock (`training.runlock`) and this module refuses to start another while it is held.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from pathlib import Path
 
 from cli.errors import NotFoundError, UsageError
 from cli.targets.base import Execution, ExecutionStatus, LogNotice
-from cli.targets.local.supervisor import POLL_S, ProcessId, Supervisor, read_json, write_json
+from cli.targets.local.supervisor import POLL_S, Supervisor, read_json, write_json
 from contract import env as ftk_env
 from contract.commands import train_argv
 from contract.exit_codes import TrainingExit
 from contract.layout import RunLayout
+from training import runlock
 
 TrainCommand = Callable[[Path, Path], list[str]]  # (config file, workspace) -> argv
 
@@ -58,11 +60,18 @@ class LocalExecutions:
         self._model_cache = model_cache
 
     def start(self, run_id: str, env: Mapping[str, str] | None = None) -> Execution:
-        config = self.share_root / RunLayout(run_id).config
+        layout = RunLayout(run_id)
+        config = self.share_root / layout.config
         if not config.is_file():
             raise NotFoundError(
                 f"run {run_id} has no config.yaml on the local share",
                 hint="start it with `ftk --local run CONFIG.yaml`",
+            )
+        holder = runlock.holder(self.share_root / layout.folder)
+        if holder is not None:
+            raise UsageError(
+                f"run {run_id} has a live trainer ({runlock.describe(holder)})",
+                hint="wait for it to end, or stop it (`ftk --local ps`, `ftk --local stop NAME`)",
             )
         started = datetime.now(UTC)
         name = f"{run_id}-{started:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
@@ -81,9 +90,6 @@ class LocalExecutions:
         write_json(state / "meta.json", meta)
         return Execution(name, run_id, ExecutionStatus.RUNNING, started_at=started)
 
-    def _alive(self, state: Path, meta: dict) -> bool:
-        return self.supervisor.alive(ProcessId.from_record(meta))
-
     def _load(self, state: Path) -> Execution | None:
         meta = read_json(state / "meta.json")
         if not meta:
@@ -93,7 +99,7 @@ class LocalExecutions:
         code = ended["exit_code"] if ended else None
         if ended is None:
             # A runner stopped before it could install its SIGTERM handler writes no exit.json.
-            if self._alive(state, meta):
+            if self.supervisor.state_alive(state):
                 status = ExecutionStatus.RUNNING
             elif stop_requested:
                 status = ExecutionStatus.STOPPED
@@ -141,7 +147,7 @@ class LocalExecutions:
         if execution.status.finished:
             raise UsageError(f"execution {name} already ended ({execution.status})")
         (state / "stop_requested").touch()
-        self.supervisor.terminate(ProcessId.from_record(read_json(state / "meta.json")))
+        self.supervisor.stop_state(state)
 
     def stream_logs(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
         log = self.state(name) / "log"

@@ -1,9 +1,9 @@
 """One supervisor for the local target's detached processes: executions and the inference server.
 
 Each process runs under `runner.py` in its own session and process group, with a state folder:
-`meta.json` (written at spawn: what it is, and its `ProcessId`), `log`, `events.log`, `exit.json`
-(how it ended) and `stop_requested`. Any shell can read them; only the shell that spawned a
-process holds its `Popen` and reaps it (`close()`).
+`meta.json` (written at spawn: what it is, and its `ProcessId`), `log`, `events.log`, `child.json`
+(the runner's child, see `runner.py`), `exit.json` (how it ended) and `stop_requested`. Any shell
+can read them; only the shell that spawned a process holds its `Popen` and reaps it (`close()`).
 
 A stored pid alone proves nothing: once a process ends, the system may give its pid to an
 unrelated one. So a process is known by its pid *and* its start time (`ProcessId`), recorded at
@@ -139,6 +139,28 @@ class Supervisor:
             os.killpg(os.getpgid(proc.pid), signal.SIGTERM)
             return True
         return False
+
+    def _recorded(self, state: Path) -> tuple[ProcessId | None, ProcessId | None]:
+        """The runner (`meta.json`) and the process it started (`child.json`) of a state folder."""
+        return (
+            ProcessId.from_record(read_json(state / "meta.json")),
+            ProcessId.from_record(read_json(state / "child.json")),
+        )
+
+    def state_alive(self, state: Path) -> bool:
+        """The runner lives, or its child outlived it (macOS: no parent-death signal)."""
+        return any(self.alive(proc) for proc in self._recorded(state))
+
+    def stop_state(self, state: Path, timeout: float = 0.0) -> bool:
+        """SIGTERM to the runner's group (the child is in it); to the child's if the runner is
+        gone. With `timeout`, wait that long for both to end. False if nothing was alive."""
+        runner, child = self._recorded(state)
+        if not (self.terminate(runner) or self.terminate(child)):
+            return False
+        if timeout:
+            self.wait_gone(runner, timeout)
+            self.wait_gone(child, timeout)
+        return True
 
     def wait_gone(self, proc: ProcessId | None, timeout: float) -> bool:
         """Wait until `proc` has ended; False if it still runs after `timeout` seconds."""
