@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from cli.errors import NotFoundError, UsageError
+from cli.runs_on_share import is_resumable
 from cli.targets.azure_clients import PORTAL, AzureConnection
 from cli.targets.azure_config import TargetConfig
 from cli.targets.azure_errors import azure_call
-from cli.targets.base import Endpoint, Execution, ExecutionStatus, Share
+from cli.targets.base import Capabilities, Endpoint, Execution, ExecutionStatus, Share
 from cli.targets.stack_outputs import PulumiStack
 from contract import env as ftk_env
 from contract import outputs as keys
@@ -70,7 +71,7 @@ def _run_id(template: Mapping[str, Any] | None) -> str | None:
 class AzureTarget:
     """The `Target` protocol over Azure Container Apps + Azure Files + Log Analytics."""
 
-    stores_secrets = True
+    capabilities = Capabilities(log_history=True)
 
     def __init__(
         self,
@@ -79,11 +80,14 @@ class AzureTarget:
         kind: str,
         connection: AzureConnection | None = None,
         stack: PulumiStack | None = None,
+        own_command: bool = False,
     ):
         # A stack's outputs are read on first use: its secret verbs need only its config, so they
         # work between `pulumi stack init` and the first `pulumi up`.
         self._config = config
         self._kind = kind
+        # An --infra job (made by the AI Toolkit's bicep) runs its own command; ours replaces it.
+        self._own_command = own_command
         self.connection = connection or AzureConnection.from_env()
         self._stack = stack
         self._share: Share | None = None
@@ -103,7 +107,9 @@ class AzureTarget:
     ) -> AzureTarget:
         from cli.targets.infra_files import read_infra_files
 
-        return cls(read_infra_files(list(files)), kind="infra", connection=connection)
+        return cls(
+            read_infra_files(list(files)), kind="infra", connection=connection, own_command=True
+        )
 
     @classmethod
     def from_outputs(
@@ -119,7 +125,8 @@ class AzureTarget:
         config = TargetConfig(
             origin="given outputs", values=values, secrets=secrets, from_stack=kind == "stack"
         )
-        return cls(config, kind=kind, connection=connection)
+        own = kind != "stack"
+        return cls(config, kind=kind, connection=connection, own_command=own)
 
     @cached_property
     def config(self) -> TargetConfig:
@@ -215,7 +222,7 @@ class AzureTarget:
         job = self._get_job()
         template = (job.get("properties") or {}).get("template") or {}
         extra = {ftk_env.RUN_ID: run_id, **(env or {})}
-        if self.kind == "infra":
+        if self._own_command:
             for name, value in ftk_env.share_env(self.mount_path).items():
                 extra.setdefault(name, value)
         body: dict[str, Any] = {
@@ -252,7 +259,7 @@ class AzureTarget:
             if container.get(key) is not None:
                 entry[key] = container[key]
         entry["env"] = with_env(list(container.get("env") or []), dict(extra))
-        if ours and self.kind == "infra":
+        if ours and self._own_command:
             entry["command"] = ["bash", "-c", INFRA_RUN_SCRIPT]
             entry.pop("args", None)
         return entry
@@ -294,19 +301,11 @@ class AzureTarget:
             if (
                 newest
                 and e.status == ExecutionStatus.FAILED
-                and self._run_status(e.run_id) == ("resumable")
+                and is_resumable(self.share(), e.run_id)
             ):
                 e = replace(e, status=ExecutionStatus.RESUMABLE, exit_code=TrainingExit.RESUMABLE)
             out.append(e)
         return out
-
-    def _run_status(self, run_id: str | None) -> str | None:
-        if not run_id:
-            return None
-        try:
-            return self.share().read_bytes(RunLayout(run_id).status).decode().strip() or None
-        except (FileNotFoundError, UnicodeDecodeError):
-            return None
 
     def get_execution(self, name: str) -> Execution:
         label = f"execution '{name}' of {self._job_label()}"
@@ -362,6 +361,10 @@ class AzureTarget:
             yield from lines
 
     # -- secrets --------------------------------------------------------------------------
+
+    @cached_property
+    def secrets(self) -> _AzureSecrets:
+        return _AzureSecrets(self)
 
     def list_secrets(self) -> list[str]:
         names: set[str] = set()
@@ -464,6 +467,12 @@ class AzureTarget:
         )
         return self._endpoint_of(app, ready=True, model=run_id or base_model)
 
+    def stop_endpoint(self) -> bool:
+        raise UsageError("an Azure app scales to zero by itself; there is nothing to stop")
+
+    def close(self) -> None:
+        self.__dict__.pop("apps", None)
+
     def endpoint(self) -> Endpoint:
         with azure_call(f"container app '{self.app_name}'", role=SECRET_ROLE):
             app = self.apps.container_apps.get(self.resource_group, self.app_name).as_dict()
@@ -509,6 +518,29 @@ class AzureTarget:
             if item.get("name") == ref:
                 return item.get("value")
         return None
+
+
+class _AzureSecrets:
+    stores_values = True
+
+    def __init__(self, target: AzureTarget):
+        self._target = target
+
+    @property
+    def can_apply(self) -> bool:
+        return self._target._stack is not None
+
+    def names(self) -> list[str]:
+        return self._target.list_secrets()
+
+    def set(self, name: str, value: str, *, apply: bool = False) -> str:
+        return self._target.set_secret(name, value, apply=apply)
+
+    def remove(self, name: str, *, apply: bool = False) -> str:
+        return self._target.remove_secret(name, apply=apply)
+
+    def unavailable(self) -> list[str]:
+        return []
 
 
 def _aca_secret_name(name: str) -> str:
