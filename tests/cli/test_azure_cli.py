@@ -11,7 +11,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from click.testing import CliRunner
 
 from cli.main import cli
-from cli.targets import azure_clients
+from cli.targets.azure import clients as azure_clients
 from tests.fakes.azure import FakeAzure
 from tests.fakes.azure_fixtures import *  # noqa: F403
 
@@ -87,7 +87,7 @@ def test_logs_follow_exit_code_is_the_outcome(ftk, fake_azure: FakeAzure):
 
 
 def test_ctrl_c_during_logs_follow(ftk, fake_azure: FakeAzure, monkeypatch):
-    from cli.targets import azure_logs
+    from cli.targets.azure import logs as azure_logs
 
     execution = fake_azure.arm.add_execution("ftk-dev-job-ccc", "r1", finish_when_drained=None)
     execution.lines = ["one", "two", "three"]
@@ -173,7 +173,7 @@ def test_null_in_config_file_exit_2(ftk, fake_azure: FakeAzure, infra_files: lis
 
 
 def test_stack_target_secret_and_outputs(fake_azure: FakeAzure, project: Path, monkeypatch):
-    from cli.targets import stack_outputs
+    from cli.targets.azure import stack as stack_outputs
     from tests.fakes.pulumi_auto import FakeAuto
 
     (project / "Pulumi.yaml").write_text("name: ftk\nruntime: python\n")

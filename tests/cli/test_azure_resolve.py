@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from cli.errors import FtkError, NotFoundError, UsageError
 from cli.main import cli
-from cli.targets import stack_outputs
 from cli.targets.azure import AzureTarget
+from cli.targets.azure import stack as stack_outputs
 from tests.fakes.pulumi_auto import CommandError, FakeAuto, FakeStackObject
 
 
@@ -44,7 +44,7 @@ def test_infra_files_are_read_as_they_are(tmp_path: Path):
     described = target.describe()
     assert described["ACA_JOB_NAME"] == "job" and described["ACA_APP_NAME"] == "app"
     assert json.loads(described["COMMANDS"])[0] == "cd /mount"
-    assert target.job_name == "job" and target.app_name == "app"
+    assert target.deployment.job_name == "job" and target.deployment.app_name == "app"
 
 
 def test_null_value_names_the_key_and_the_file(tmp_path: Path):
@@ -113,10 +113,10 @@ def test_stack_outputs_resolve_and_hide_the_key(monkeypatch, project: Path):
 def test_stack_secret_is_a_pulumi_secret_at_its_path(monkeypatch, project: Path):
     auto = _use(monkeypatch, FakeAuto(OUTPUTS))
     target = AzureTarget.from_stack(project, "prod")
-    target._stack.set_secret("HF_TOKEN", "hf_abc")  # type: ignore[union-attr]
+    target.secrets.stack.set_secret("HF_TOKEN", "hf_abc")  # type: ignore[union-attr]
     value = auto.config[("jobSecrets.HF_TOKEN", True)]
     assert value.value == "hf_abc" and value.secret is True
-    assert target._stack.secret_names() == ["HF_TOKEN"]  # type: ignore[union-attr]
+    assert target.secrets.stack.secret_names() == ["HF_TOKEN"]  # type: ignore[union-attr]
 
 
 def test_stack_without_outputs(monkeypatch, project: Path):

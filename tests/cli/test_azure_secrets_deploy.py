@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cli.errors import FtkError, NotFoundError, UnavailableError
-from tests.fakes.azure import FakeAzure
+from tests.fakes.azure import FakeAzure, target_from_outputs
 from tests.fakes.azure_fixtures import *  # noqa: F403
 
 
@@ -60,11 +60,10 @@ class FakeStack:
 
 
 def test_stack_secret_goes_to_stack_config(fake_azure: FakeAzure):
-    from cli.targets.azure import AzureTarget
-
-    target = AzureTarget.from_outputs(fake_azure.outputs(), connection=fake_azure.connection())
     stack = FakeStack()
-    target._stack = stack  # type: ignore[assignment]
+    target = target_from_outputs(
+        fake_azure.outputs(), connection=fake_azure.connection(), stack=stack
+    )
     message = target.secrets.set("WANDB_API_KEY", "v-123")
     assert stack.config == {"WANDB_API_KEY": "v-123"}
     assert "pulumi up" in message and "v-123" not in message
@@ -102,10 +101,8 @@ def test_deploy_reports_a_failed_revision(azure_target, fake_azure: FakeAzure):
 
 
 def test_deploy_times_out(fake_azure: FakeAzure):
-    from cli.targets.azure import AzureTarget
-
     fake_azure.arm.revision_ready_polls = 10_000
-    target = AzureTarget.from_outputs(
+    target = target_from_outputs(
         fake_azure.outputs(), connection=fake_azure.connection(deploy_timeout=0.2)
     )
     with pytest.raises(UnavailableError, match="not ready"):

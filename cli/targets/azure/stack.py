@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from cli.errors import FtkError, NotFoundError, UsageError
-from cli.targets.azure_config import TargetConfig
+from cli.targets.azure.config import TargetConfig
 
 SECRETS_KEY = "jobSecrets"
 
