@@ -14,6 +14,7 @@ from cli.main import cli
 from cli.targets.azure import clients as azure_clients
 from tests.fakes.azure import FakeAzure
 from tests.fakes.azure_fixtures import *  # noqa: F403
+from tests.fakes.pulumi_cli import PulumiCalls
 
 
 @pytest.fixture
@@ -172,7 +173,9 @@ def test_null_in_config_file_exit_2(ftk, fake_azure: FakeAzure, infra_files: lis
     assert "ACA_JOB_NAME is null in" in result.output and "finetuning.config.json" in result.output
 
 
-def test_stack_target_secret_and_outputs(fake_azure: FakeAzure, project: Path, monkeypatch):
+def test_stack_target_secret_and_outputs(
+    fake_azure: FakeAzure, project: Path, monkeypatch, fake_pulumi: PulumiCalls
+):
     from cli.targets.azure import stack as stack_outputs
     from tests.fakes.pulumi_auto import FakeAuto
 
@@ -193,8 +196,9 @@ def test_stack_target_secret_and_outputs(fake_azure: FakeAzure, project: Path, m
 
     result = ftk_stack("secret", "set", "HF_TOKEN", "--apply", input="hf_value\n")
     assert result.exit_code == 0, result.output
-    stored = auto.config[("jobSecrets.HF_TOKEN", True)]
-    assert stored.value == "hf_value" and stored.secret is True
+    [call] = fake_pulumi.all()
+    assert call["stdin"] == "hf_value" and "jobSecrets.HF_TOKEN" in call["argv"]
+    assert "--secret" in call["argv"] and "hf_value" not in call["argv"]
     assert auto.ups == 1 and "hf_value" not in result.output
     # The job itself is changed by `pulumi up`, not by ftk.
     assert fake_azure.arm.job_secrets == {"hf-token": "hf_fake_value"}
