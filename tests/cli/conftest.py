@@ -15,6 +15,7 @@ from cli.errors import NotFoundError
 from cli.main import cli
 from cli.targets.local import LocalTarget, ServeSpec, default_serve_command
 from tests.cli.fakes import FakeTarget
+from tests.fakes.pulumi_cli import fake_pulumi  # noqa: F401  (a fixture: `fake_pulumi`)
 
 HERE = Path(__file__).parent
 CONFIG = """model:

@@ -10,8 +10,7 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from cli.errors import NotFoundError
-from cli.targets.base import Endpoint, Execution
+from cli.targets.base import Capabilities, Endpoint, Execution
 from cli.targets.local.endpoint import LocalEndpoint, ServeCommand, default_serve_command
 from cli.targets.local.executions import LocalExecutions, TrainCommand, default_train_command
 from cli.targets.local.secrets import LocalSecretStore
@@ -33,7 +32,8 @@ class LocalTarget:
     """Executions, endpoint and share of one project folder (`<project>/.ftk/local/`)."""
 
     kind = "local"
-    stores_secrets = False
+    # The runner timestamps every output line and event, so `ftk logs --since/--system` work.
+    capabilities = Capabilities(log_history=True, stop_endpoint=True)
 
     def __init__(
         self,
@@ -118,22 +118,10 @@ class LocalTarget:
     def endpoint(self) -> Endpoint:
         return self._endpoint.endpoint()
 
-    def stop_endpoint(self) -> str:
-        """`ftk --local endpoint --stop`: end the local inference server (Azure scales to zero)."""
-        if not self._endpoint.stop():
-            raise NotFoundError("no local inference server is running")
-        return "the local inference server stopped; `ftk --local deploy` starts it again"
-
-    # -- secrets (the protocol's older members; `secrets` is the store) -----------------------
-
-    def list_secrets(self) -> list[str]:
-        return self.secrets.names()
-
-    def set_secret(self, name: str, value: str, *, apply: bool = False) -> str:
-        return self.secrets.set(name, value, apply=apply)
-
-    def remove_secret(self, name: str, *, apply: bool = False) -> str:
-        return self.secrets.remove(name, apply=apply)
+    def stop_endpoint(self) -> bool:
+        """`ftk --local endpoint --stop`: end the local inference server (Azure scales to zero);
+        False if none was running."""
+        return self._endpoint.stop()
 
     def close(self) -> None:
         """Reap this shell's ended children; executions and the server keep running detached."""

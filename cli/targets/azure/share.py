@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.errors import NotFoundError
-from cli.targets.azure_errors import azure_call
+from cli.targets.azure.errors import azure_call
 from cli.targets.base import RemoteFile
 
 if TYPE_CHECKING:
