@@ -32,8 +32,8 @@ if mode == "fail":
 if mode == "wait":
 
     def on_term(signum, frame):
+        (run_dir / "status").write_text("resumable")  # as training does once it has saved
         print("SIGTERM: saving checkpoint", flush=True)
-        (run_dir / "status").write_text("resumable")
         sys.exit(75)
 
     signal.signal(signal.SIGTERM, on_term)

@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli.errors import NotFoundError, UsageError
+from cli.runs_on_share import is_resumable
 from cli.targets.base import Execution, ExecutionStatus, LogNotice
+from cli.targets.local.share import LocalShare
 from cli.targets.local.supervisor import POLL_S, Supervisor, read_json, write_json
 from contract import env as ftk_env
 from contract.commands import train_argv
@@ -103,6 +105,8 @@ class LocalExecutions:
                 status = ExecutionStatus.RUNNING
             elif stop_requested:
                 status = ExecutionStatus.STOPPED
+            elif self._ended_resumable(meta):
+                status, code = ExecutionStatus.RESUMABLE, int(TrainingExit.RESUMABLE)
             else:
                 status = ExecutionStatus.FAILED
         elif stop_requested and code != 0:
@@ -121,6 +125,16 @@ class LocalExecutions:
             ended_at=_parse_time(ended.get("ended_at")) if ended else None,
             exit_code=code,
         )
+
+    def _ended_resumable(self, meta: dict) -> bool:
+        """A runner that vanished (killed) whose trainer then saved a checkpoint (Linux: the
+        kernel's SIGTERM): the run says `resumable`, and this is the run's newest execution."""
+        run_id = meta.get("run_id")
+        if not is_resumable(LocalShare(self.share_root), run_id):
+            return False
+        others = (read_json(d / "meta.json") for d in self.root.iterdir() if d.is_dir())
+        starts = [m.get("started_at") or "" for m in others if m and m.get("run_id") == run_id]
+        return (meta.get("started_at") or "") >= max(starts, default="")
 
     def list(self) -> list[Execution]:
         if not self.root.is_dir():
