@@ -181,3 +181,15 @@ def test_a_second_trainer_on_a_live_run_exits_before_touching_it(project):
     assert second.returncode == 1, second.stderr
     assert f"in use by another trainer (pid {os.getpid()})" in second.stderr
     assert (run_folder / "status").read_text() == "running\n"  # the live trainer's, untouched
+
+
+def test_process_identity_off_linux_goes_through_psutil(monkeypatch, unrelated):
+    # macOS's branch, run here: the kernel's start time via psutil, stable for one process.
+    from cli.targets.local import supervisor
+
+    monkeypatch.setattr(supervisor.sys, "platform", "darwin")
+    me = ProcessId.of(unrelated.pid)
+    assert me is not None and me.is_alive() and me.start != ProcessId.of(os.getpid()).start
+    unrelated.kill()
+    unrelated.wait()
+    assert not me.is_alive() and ProcessId.of(unrelated.pid) is None
