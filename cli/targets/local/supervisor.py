@@ -126,8 +126,8 @@ class Supervisor:
         if proc is None:
             return False
         child = self._children.get(proc.pid)
-        if child is not None:
-            return child.poll() is None  # our own child: poll reaps it, so no zombie lingers
+        if child is not None and child.poll() is not None:
+            return False  # our own child ended: poll reaped it, so no zombie lingers
         return proc.is_alive()
 
     def terminate(self, proc: ProcessId | None) -> bool:
