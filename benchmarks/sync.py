@@ -82,7 +82,7 @@ class FakeProcess:
 
 
 def connection(fake: FakeProcess):  # type: ignore[no-untyped-def]
-    from cli.targets.azure_clients import AzureConnection
+    from cli.targets.azure.clients import AzureConnection
     from tests.fakes.azure import FakeCredential
 
     credential = FakeCredential()
@@ -142,7 +142,9 @@ def main() -> None:
         fake = FakeProcess(tmp_path)
         try:
             # A stat cache from an earlier run must not make the first sync look cheap.
-            target = AzureTarget.from_outputs(fake.info["outputs"], connection=connection(fake))
+            infra = tmp_path / "outputs.json"  # the outputs as an --infra file
+            infra.write_text(json.dumps(fake.info["outputs"]))
+            target = AzureTarget.from_infra_files([infra], connection=connection(fake))
             share = target.share()
             workers = share_workers(share, args.workers)
             fake.control("latency", ms=args.latency_ms)

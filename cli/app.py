@@ -32,6 +32,11 @@ class App:
     def target(self) -> Target:
         if self._target is None:
             self._target = self._resolve()
+            # A target this App built is released when the command ends (clients, children);
+            # one given by a caller (tests) stays the caller's.
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:
+                ctx.find_root().call_on_close(self._target.close)
         return self._target
 
     def _resolve(self) -> Target:

@@ -5,7 +5,7 @@
 .ftk/manifest.json               what the last sync wrote
 model-cache/<org>--<name>/       base models, downloaded once (HF_HOME under model-cache/hf)
 runs/<run id>/                   one run: config.yaml, checkpoints/, adapter/, metrics.jsonl,
-                                 loss.png, summary.json, status
+                                 loss.png, summary.json, status, .lock (held by its trainer)
 ```
 `RunLayout` names a run's paths on the share; the training code (`training.rundir.RunDir`) builds
 the same names under a local folder.
@@ -32,6 +32,8 @@ LOSS_PLOT_FILE: Final = "loss.png"
 SUMMARY_FILE: Final = "summary.json"
 STATUS_FILE: Final = "status"
 COMPLETE_MARKER: Final = ".complete"  # written last into a checkpoint folder
+# Held (flock) by the run's live trainer, so a run never has two (training.runlock).
+RUN_LOCK_FILE: Final = ".lock"
 # What `ftk download` fetches besides the adapter.
 RESULT_FILES: Final = (METRICS_FILE, LOSS_PLOT_FILE, SUMMARY_FILE, STATUS_FILE, CONFIG_FILE)
 
@@ -68,6 +70,10 @@ class RunLayout:
     @property
     def adapter_config(self) -> str:
         return self.path(ADAPTER_DIR, ADAPTER_CONFIG_FILE)
+
+    @property
+    def lock(self) -> str:
+        return self.path(RUN_LOCK_FILE)
 
     @property
     def checkpoints(self) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from contract import env as ftk_env
 from contract.exit_codes import TrainingExit
-from training import paths
+from training import paths, runlock
 from training.config import ConfigError, load_config
 from training.validate import validate_config_file
 
@@ -92,14 +92,20 @@ def _train(args: argparse.Namespace, started_at: float | None) -> int:
     except ConfigError as exc:
         print(f"error: {args.config}: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    from training.train import main
+    workspace = paths.workspace_root(args.workspace)
+    try:
+        with runlock.hold(paths.run_dir(config, workspace)):  # one live trainer per run
+            from training.train import main
 
-    return main(
-        config,
-        workspace=paths.workspace_root(args.workspace),
-        deadline=deadline,
-        started_at=started_at if started_at is not None else time.monotonic(),
-    )
+            return main(
+                config,
+                workspace=workspace,
+                deadline=deadline,
+                started_at=started_at if started_at is not None else time.monotonic(),
+            )
+    except runlock.RunBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return TrainingExit.FAILED
 
 
 def _setup_logging() -> None:

@@ -16,15 +16,16 @@ def endpoint(app: App, as_json: bool, show_key: bool, stop: bool) -> None:
     """Show the endpoint URL (OpenAI API at URL/v1), whether it is ready, and its model."""
     from cli.commands import _ui
     from cli.console import emit_json
-    from cli.errors import UsageError
+    from cli.errors import NotFoundError, UsageError
     from cli.ops.deploy import endpoint_dict
 
     target = app.target()
     if stop:
-        stop_endpoint = getattr(target, "stop_endpoint", None)
-        if stop_endpoint is None:
+        if not target.capabilities.stop_endpoint:
             raise UsageError("--stop is for the local server; an Azure app scales to zero")
-        _ui.ok(stop_endpoint())
+        if not target.stop_endpoint():
+            raise NotFoundError("no local inference server is running")
+        _ui.ok("the local inference server stopped; `ftk --local deploy` starts it again")
         return
     data = endpoint_dict(target.endpoint(), show_key=show_key)
     if as_json:

@@ -27,7 +27,6 @@ def logs(
     from cli.commands import _ui
     from cli.errors import UsageError
     from cli.ops.executions import parse_since, resolve_execution
-    from cli.targets.base import LogHistory
 
     if follow and (system or since):
         raise UsageError("--follow cannot be combined with --system or --since")
@@ -37,7 +36,7 @@ def logs(
     if chosen.portal_url:
         _ui.info(f"[dim]portal: {chosen.portal_url}[/]")
     if system or since:
-        if not isinstance(target, LogHistory):
+        if not target.capabilities.log_history:
             raise UsageError("this target keeps no log history (--since/--system)")
         for line in target.query_logs(chosen.name, since=delta, system=system, tail=tail):
             _ui.log_line(line)

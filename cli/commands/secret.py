@@ -56,7 +56,7 @@ def list_(app: App, as_json: bool) -> None:
     from cli.commands import _ui
     from cli.console import emit_json
 
-    names = app.target().list_secrets()
+    names = app.target().secrets.names()
     if as_json:
         emit_json(names)
     elif names:

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from cli.errors import NotFoundError, UsageError
-from cli.ops.runs import check_run_id, read_run_status
+from cli.ops.runs import check_run_id
+from cli.runs_on_share import base_model as base_model_of
+from cli.runs_on_share import has_adapter, run_status
 from cli.targets.base import Endpoint, ExecutionStatus, Share, Target
-from contract.layout import RunLayout
-
-
-def base_model_of(share: Share, run_id: str) -> str | None:
-    """The base model a run's adapter was trained on (PEFT records it in adapter_config.json)."""
-    path = RunLayout(run_id).adapter_config
-    if not share.exists(path):
-        return None
-    try:
-        return json.loads(share.read_bytes(path)).get("base_model_name_or_path") or None
-    except ValueError:
-        return None
 
 
 def newest_run_with_adapter(target: Target, share: Share) -> str | None:
@@ -27,7 +16,7 @@ def newest_run_with_adapter(target: Target, share: Share) -> str | None:
     for e in target.executions():  # newest first
         if e.status == ExecutionStatus.SUCCEEDED and e.run_id and e.run_id not in seen:
             seen.add(e.run_id)
-            if share.exists(RunLayout(e.run_id).adapter_config):
+            if has_adapter(share, e.run_id):
                 return e.run_id
     return None
 
@@ -50,7 +39,7 @@ def resolve_deploy(
     if run_id:
         found = base_model_of(share, run_id)
         if found is None and not base_only:
-            status = read_run_status(share, run_id) or "unknown"
+            status = run_status(share, run_id) or "unknown"
             raise NotFoundError(
                 f"run {run_id} has no adapter to deploy (status: {status})",
                 hint="see `ftk ps`; an unfinished run continues with `ftk resume RUN`",

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from cli.errors import NotFoundError
-from cli.ops.runs import check_run_id, read_run_status
+from cli.ops.runs import check_run_id
+from cli.runs_on_share import run_status
 from cli.targets.base import RemoteFile, Share
 from contract.layout import RESULT_FILES, RunLayout
 
@@ -46,7 +47,7 @@ def wanted_files(share: Share, run_id: str) -> list[RemoteFile]:
         if f.path.startswith(run.adapter + "/") or f.path[len(prefix) :] in RESULT_FILES
     ]
     if not any(f.path == run.adapter_config for f in picked):
-        status = read_run_status(share, run_id) or "unknown"
+        status = run_status(share, run_id) or "unknown"
         hints = {
             "running": "it is still training: follow it with `ftk logs -f`, then download it",
             "resumable": f"it stopped on its time budget: continue it with `ftk resume {run_id}`",

@@ -5,7 +5,6 @@ A run id names a run (a folder `runs/<run>/` on the share); each start of it is 
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,8 +14,9 @@ from typing import Any
 from cli.errors import NotFoundError, UsageError
 from cli.ops.executions import active
 from cli.ops.sync import Progress, sync_workspace
+from cli.runs_on_share import has_config, run_status
 from cli.sync.engine import SyncResult
-from cli.targets.base import Execution, Share, Target
+from cli.targets.base import Execution, Target
 from contract.layout import RunLayout
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -105,20 +105,10 @@ def run_config_path(run_id: str) -> str:
     return RunLayout(run_id).config
 
 
-def read_run_status(share: Share, run_id: str) -> str | None:
-    path = RunLayout(run_id).status
-    if not share.exists(path):
-        return None
-    return share.read_bytes(path).decode("utf-8", errors="replace").strip() or None
-
-
-def _missing_local_secrets(target: Target) -> list[str]:
-    if target.kind != "local":
-        return []
+def _missing_secrets(target: Target) -> list[str]:
     return [
         f"{name} is not set in your environment (recorded with `ftk secret set`)"
-        for name in target.list_secrets()
-        if not os.environ.get(name)
+        for name in target.secrets.unavailable()
     ]
 
 
@@ -135,7 +125,7 @@ def start_run(
     run_id = check_run_id(run_id) if run_id else new_run_id(config)
     warnings = validate_config(config, project_dir)
     share = target.share()
-    if share.exists(run_config_path(run_id)):
+    if has_config(share, run_id):
         raise UsageError(
             f"run {run_id} already exists",
             hint=f"continue it with `ftk resume {run_id}`, or pick another --run-id",
@@ -144,7 +134,7 @@ def start_run(
     synced = sync_workspace(target, project_dir, progress=progress) if sync else None
     share.make_dirs(RunLayout(run_id).folder)
     share.write_bytes(run_config_path(run_id), config.read_bytes())
-    warnings += _missing_local_secrets(target)
+    warnings += _missing_secrets(target)
     execution = target.start_execution(run_id)
     return RunStart(run_id, execution, synced, warnings, others)
 
@@ -153,9 +143,9 @@ def resume_run(target: Target, run_id: str) -> RunStart:
     """Start a new execution of an existing run; training continues from its newest checkpoint."""
     check_run_id(run_id)
     share = target.share()
-    if not share.exists(run_config_path(run_id)):
+    if not has_config(share, run_id):
         raise NotFoundError(f"no run named {run_id}", hint="see `ftk ps` for run ids")
-    status = read_run_status(share, run_id)
+    status = run_status(share, run_id)
     if status == "succeeded":
         raise UsageError(
             f"run {run_id} already succeeded", hint=f"fetch it with `ftk download {run_id}`"
@@ -168,6 +158,6 @@ def resume_run(target: Target, run_id: str) -> RunStart:
             hint=f"follow it with `ftk logs {same[0].name} -f`",
         )
     others = active(executions)
-    warnings = _missing_local_secrets(target)
+    warnings = _missing_secrets(target)
     execution = target.start_execution(run_id)
     return RunStart(run_id, execution, None, warnings, others)

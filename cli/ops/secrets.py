@@ -19,7 +19,7 @@ def check_name(name: str) -> str:
 
 
 def _check_apply(target: Target, apply: bool) -> None:
-    if apply and target.kind != "stack":
+    if apply and not target.secrets.can_apply:
         raise UsageError(
             f"--apply is for a Pulumi stack target; the {target.kind} target applies secrets "
             "as it sets them"
@@ -32,16 +32,16 @@ def set_secret(
     """Store a job secret; `read_value` is asked only when the target stores values."""
     check_name(name)
     _check_apply(target, apply)
-    if not getattr(target, "stores_secrets", True):
-        return target.set_secret(name, "")
+    store = target.secrets
+    if not store.stores_values:
+        return store.set(name, "")
     value = read_value()
     if not value or not value.strip():
         raise UsageError(f"empty value for {name}; nothing was stored")
-    value = value.strip("\r\n")
-    return target.set_secret(name, value, apply=True) if apply else target.set_secret(name, value)
+    return store.set(name, value.strip("\r\n"), apply=apply)
 
 
 def remove_secret(target: Target, name: str, *, apply: bool = False) -> str:
     check_name(name)
     _check_apply(target, apply)
-    return target.remove_secret(name, apply=True) if apply else target.remove_secret(name)
+    return target.secrets.remove(name, apply=apply)

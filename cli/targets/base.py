@@ -90,13 +90,44 @@ class Endpoint:
     model: str | None = None  # the `model` name `ftk chat` sends by default (adapter or base)
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a target can do beyond the common verbs. Commands check these, never `kind`."""
+
+    log_history: bool = False  # query_logs(): `ftk logs --since/--system`
+    stop_endpoint: bool = False  # stop_endpoint(): `ftk endpoint --stop`
+
+
+@runtime_checkable
+class SecretStore(Protocol):
+    """Job secrets by env var name (the `contract.secrets` rule is checked by the caller)."""
+
+    @property
+    def stores_values(self) -> bool:
+        """False: names only (local; the values come from the user's shell)."""
+
+    @property
+    def can_apply(self) -> bool:
+        """`--apply` works (a Pulumi stack: also run `pulumi up`)."""
+
+    def names(self) -> list[str]: ...
+
+    def set(self, name: str, value: str, *, apply: bool = False) -> str:
+        """Store a job secret; returns a sentence saying what happened / what to run next."""
+
+    def remove(self, name: str, *, apply: bool = False) -> str: ...
+
+    def unavailable(self) -> list[str]:
+        """Recorded names the next execution will not see (local: unset in this shell)."""
+
+
 @runtime_checkable
 class Target(Protocol):
     """Everything a verb needs from where it acts."""
 
-    @property
-    def kind(self) -> str:
-        """'local', 'stack' or 'infra'."""
+    kind: str  # 'local' | 'stack' | 'infra': for display only, never compared by callers
+    capabilities: Capabilities
+    secrets: SecretStore
 
     def describe(self) -> Mapping[str, str]:
         """Resolved contract keys (contract.outputs), never a secret."""
@@ -104,7 +135,7 @@ class Target(Protocol):
     def share(self) -> Share: ...
 
     def start_execution(self, run_id: str, env: Mapping[str, str] | None = None) -> Execution:
-        """Start one execution of the fine-tuning job for `run_id` (sets FTK_RUN_ID)."""
+        """Start one execution of the fine-tuning job for `run_id`."""
 
     def executions(self) -> list[Execution]:
         """Newest first."""
@@ -119,26 +150,20 @@ class Target(Protocol):
         Status lines of ftk's own (waiting for a replica, ended) are `LogNotice` instances; the
         target, not the caller, says that a queued execution waits for a replica."""
 
-    def list_secrets(self) -> list[str]: ...
-
-    def set_secret(self, name: str, value: str, *, apply: bool = False) -> str:
-        """Store a job secret; returns a sentence saying what happened / what to run next.
-
-        `apply` (Pulumi stack targets only; `ftk secret set --apply`) also runs `pulumi up`."""
-
-    def remove_secret(self, name: str, *, apply: bool = False) -> str: ...
+    def query_logs(
+        self, name: str, *, since: timedelta | None, system: bool, tail: int | None = None
+    ) -> Iterator[str]:
+        """Timestamped history: console output, or platform events (`system`). Only called when
+        `capabilities.log_history`."""
 
     def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
         """Point the inference app at a run's adapter (or the base only) and wait until ready."""
 
     def endpoint(self) -> Endpoint: ...
 
+    def stop_endpoint(self) -> bool:
+        """Stop the endpoint; False if nothing was running. Only if `capabilities.stop_endpoint`."""
 
-@runtime_checkable
-class LogHistory(Protocol):
-    """Optional: a target that keeps log history (`ftk logs --since`, `--system`)."""
-
-    def query_logs(
-        self, name: str, *, since: timedelta | None, system: bool, tail: int | None = None
-    ) -> Iterator[str]:
-        """Timestamped lines of an execution: console output, or platform events (`system`)."""
+    def close(self) -> None:
+        """Release clients and reap own children; idempotent. The CLI's App calls it when the
+        command ends."""

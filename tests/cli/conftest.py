@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from cli.app import App
+from cli.errors import NotFoundError
 from cli.main import cli
 from cli.targets.local import LocalTarget, ServeSpec, default_serve_command
 from tests.cli.fakes import FakeTarget
+from tests.fakes.pulumi_cli import fake_pulumi  # noqa: F401  (a fixture: `fake_pulumi`)
 
 HERE = Path(__file__).parent
 CONFIG = """model:
@@ -78,13 +82,24 @@ def local_target(project: Path, tmp_path: Path):
 
 
 def _cleanup(target: LocalTarget) -> None:
-    """Stop whatever the test left running (servers, waiting trainings)."""
-    target._stop_server()
+    """Stop whatever the test left running (servers, waiting trainings), then reap them."""
+    stop_all(target, timeout=20)
+
+
+def stop_all(target: LocalTarget, timeout: float) -> None:
+    """Through the protocol only: stop the endpoint and every active execution, wait until they
+    have ended, and let the target reap its children."""
+    with contextlib.suppress(NotFoundError):
+        target.stop_endpoint()
     for e in target.executions():
         if not e.status.finished:
             target.stop_execution(e.name)
-    for child in target._children.values():
-        child.wait(timeout=20)
+    deadline = time.monotonic() + timeout
+    while any(not e.status.finished for e in target.executions()):
+        assert time.monotonic() < deadline, "executions still running after stop"
+        time.sleep(0.2)
+    target.close()
+    target.close()  # idempotent
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
     fake_train.py MODE --config RUNS/<run>/config.yaml
 MODE: succeed (writes an adapter and results), fail (exit 1), wait (until SIGTERM, then exit 75).
+Like the real entry point, it holds the run's lock (`training.runlock`) while it lives.
 """
 
 import json
@@ -11,9 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # ftk's root (cwd is the share)
+from training import runlock
+
 mode, config = sys.argv[1], Path(sys.argv[3])
 run_dir = config.parent
+lock = runlock.hold(run_dir)
+lock.__enter__()  # released when this process ends, as the real trainer's is
 print(f"fake training {os.environ['FTK_RUN_ID']} in {os.getcwd()}", flush=True)
+print(f"pid {os.getpid()}", flush=True)
 print(f"model cache {os.environ['FTK_MODEL_CACHE']}", flush=True)
 (run_dir / "status").write_text("running")
 
@@ -25,8 +32,8 @@ if mode == "fail":
 if mode == "wait":
 
     def on_term(signum, frame):
+        (run_dir / "status").write_text("resumable")  # as training does once it has saved
         print("SIGTERM: saving checkpoint", flush=True)
-        (run_dir / "status").write_text("resumable")
         sys.exit(75)
 
     signal.signal(signal.SIGTERM, on_term)

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli.errors import NotFoundError
-from cli.targets.base import Endpoint, Execution, ExecutionStatus, LogNotice, RemoteFile
+from cli.targets.base import (
+    Capabilities,
+    Endpoint,
+    Execution,
+    ExecutionStatus,
+    LogNotice,
+    RemoteFile,
+)
 
 
 class MemoryShare:
@@ -57,10 +64,40 @@ class MemoryShare:
         self.files.pop(path, None)
 
 
+class FakeSecretStore:
+    """A `SecretStore` in a dict; `can_apply` plays a Pulumi stack's `--apply`."""
+
+    stores_values = True
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.can_apply = False
+        self.applied: list[str] = []
+
+    def names(self) -> list[str]:
+        return sorted(self.values)
+
+    def set(self, name: str, value: str, *, apply: bool = False) -> str:
+        self.values[name] = value
+        if apply:
+            self.applied.append(name)
+        return f"{name} stored" + (" and applied" if apply else "")
+
+    def remove(self, name: str, *, apply: bool = False) -> str:
+        if name not in self.values:
+            raise NotFoundError(f"no secret named {name}")
+        del self.values[name]
+        return f"{name} removed"
+
+    def unavailable(self) -> list[str]:
+        return []
+
+
 class FakeTarget:
     """Implements only the `Target` protocol; records what commands asked of it."""
 
     kind = "fake"
+    capabilities = Capabilities()
 
     def __init__(
         self, share: MemoryShare | None = None, gpu_profile: str = "Consumption-GPU-NC8as-T4"
@@ -69,7 +106,8 @@ class FakeTarget:
         self.gpu_profile = gpu_profile
         self.started: list[tuple[str, Mapping[str, str] | None]] = []
         self.stopped: list[str] = []
-        self.secrets: dict[str, str] = {}
+        self.secrets = FakeSecretStore()
+        self.closed = 0
         self.deployed: list[tuple[str | None, str | None]] = []
         self.logs: dict[str, list[str]] = {}
         self._executions: list[Execution] = []
@@ -117,22 +155,20 @@ class FakeTarget:
             i = self._executions.index(e)
             self._executions[i] = replace(e, status=self.final_status, exit_code=0)
 
-    def list_secrets(self) -> list[str]:
-        return sorted(self.secrets)
-
-    def set_secret(self, name: str, value: str, *, apply: bool = False) -> str:
-        self.secrets[name] = value
-        return f"{name} stored" + (" and applied" if apply else "")
-
-    def remove_secret(self, name: str, *, apply: bool = False) -> str:
-        if name not in self.secrets:
-            raise NotFoundError(f"no secret named {name}")
-        del self.secrets[name]
-        return f"{name} removed"
-
     def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
         self.deployed.append((run_id, base_model))
         return replace(self.ep, model=run_id or base_model)
 
     def endpoint(self) -> Endpoint:
         return self.ep
+
+    def query_logs(
+        self, name: str, *, since: timedelta | None, system: bool, tail: int | None = None
+    ) -> Iterator[str]:
+        raise AssertionError("query_logs called although capabilities.log_history is False")
+
+    def stop_endpoint(self) -> bool:
+        raise AssertionError("stop_endpoint called although capabilities.stop_endpoint is False")
+
+    def close(self) -> None:
+        self.closed += 1

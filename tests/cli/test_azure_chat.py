@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from cli.targets import azure_clients, stack_outputs
+from cli.targets.azure import clients as azure_clients
+from cli.targets.azure import stack as stack_outputs
 from tests.fakes.azure import FakeAzure
 from tests.fakes.azure_fixtures import *  # noqa: F403
 from tests.fakes.pulumi_auto import FakeAuto

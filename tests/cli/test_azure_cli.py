@@ -11,9 +11,10 @@ from azure.core.exceptions import ClientAuthenticationError
 from click.testing import CliRunner
 
 from cli.main import cli
-from cli.targets import azure_clients
+from cli.targets.azure import clients as azure_clients
 from tests.fakes.azure import FakeAzure
 from tests.fakes.azure_fixtures import *  # noqa: F403
+from tests.fakes.pulumi_cli import PulumiCalls
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def test_logs_follow_exit_code_is_the_outcome(ftk, fake_azure: FakeAzure):
 
 
 def test_ctrl_c_during_logs_follow(ftk, fake_azure: FakeAzure, monkeypatch):
-    from cli.targets import azure_logs
+    from cli.targets.azure import logs as azure_logs
 
     execution = fake_azure.arm.add_execution("ftk-dev-job-ccc", "r1", finish_when_drained=None)
     execution.lines = ["one", "two", "three"]
@@ -186,8 +187,10 @@ def test_null_in_config_file_exit_2(ftk, fake_azure: FakeAzure, infra_files: lis
     assert "ACA_JOB_NAME is null in" in result.output and "finetuning.config.json" in result.output
 
 
-def test_stack_target_secret_and_outputs(fake_azure: FakeAzure, project: Path, monkeypatch):
-    from cli.targets import stack_outputs
+def test_stack_target_secret_and_outputs(
+    fake_azure: FakeAzure, project: Path, monkeypatch, fake_pulumi: PulumiCalls
+):
+    from cli.targets.azure import stack as stack_outputs
     from tests.fakes.pulumi_auto import FakeAuto
 
     (project / "Pulumi.yaml").write_text("name: ftk\nruntime: python\n")
@@ -207,8 +210,9 @@ def test_stack_target_secret_and_outputs(fake_azure: FakeAzure, project: Path, m
 
     result = ftk_stack("secret", "set", "HF_TOKEN", "--apply", input="hf_value\n")
     assert result.exit_code == 0, result.output
-    stored = auto.config[("jobSecrets.HF_TOKEN", True)]
-    assert stored.value == "hf_value" and stored.secret is True
+    [call] = fake_pulumi.all()
+    assert call["stdin"] == "hf_value" and "jobSecrets.HF_TOKEN" in call["argv"]
+    assert "--secret" in call["argv"] and "hf_value" not in call["argv"]
     assert auto.ups == 1 and "hf_value" not in result.output
     # The job itself is changed by `pulumi up`, not by ftk.
     assert fake_azure.arm.job_secrets == {"hf-token": "hf_fake_value"}

@@ -8,7 +8,7 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from cli.errors import AuthError, NotFoundError, UnavailableError
 from cli.targets.base import ExecutionStatus
-from tests.fakes.azure import FakeAzure
+from tests.fakes.azure import FakeAzure, target_from_outputs
 from tests.fakes.azure_fixtures import *  # noqa: F403
 
 
@@ -71,17 +71,15 @@ def test_stop_execution(azure_target, fake_azure: FakeAzure):
 
 
 def test_missing_job_and_execution_are_named(fake_azure: FakeAzure):
-    from cli.targets.azure import AzureTarget
-
-    target = AzureTarget.from_outputs(
+    target = target_from_outputs(
         fake_azure.outputs(ACA_JOB_NAME="no-such-job"), connection=fake_azure.connection()
     )
     with pytest.raises(NotFoundError, match="job 'no-such-job'"):
         target.executions()
     with pytest.raises(NotFoundError, match="execution 'nope'"):
-        AzureTarget.from_outputs(
-            fake_azure.outputs(), connection=fake_azure.connection()
-        ).get_execution("nope")
+        target_from_outputs(fake_azure.outputs(), connection=fake_azure.connection()).get_execution(
+            "nope"
+        )
 
 
 def test_missing_credentials_say_az_login(azure_target, fake_azure: FakeAzure):

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from cli.targets.azure_logs import Dedup, history_query, parse_line
+from cli.targets.azure.logs import Dedup, history_query, parse_line
 from cli.targets.base import LogNotice
 from tests.fakes.azure import FakeAzure
 from tests.fakes.azure_fixtures import *  # noqa: F403
@@ -148,7 +148,7 @@ def test_system_events_of_an_execution(azure_target, fake_azure: FakeAzure):
 def test_the_fake_refuses_a_query_shape_it_does_not_know(azure_target, fake_azure: FakeAzure):
     from azure.core.exceptions import HttpResponseError
 
-    client = azure_target.connection.logs_query()
+    client = azure_target.deployment.connection.logs_query()
     with pytest.raises(HttpResponseError):
         client.query_workspace(
             fake_azure.WORKSPACE_ID, "ContainerAppConsoleLogs_CL | where * has 'x'", timespan=None

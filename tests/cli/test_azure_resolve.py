@@ -12,9 +12,10 @@ from click.testing import CliRunner
 
 from cli.errors import FtkError, NotFoundError, UsageError
 from cli.main import cli
-from cli.targets import stack_outputs
 from cli.targets.azure import AzureTarget
+from cli.targets.azure import stack as stack_outputs
 from tests.fakes.pulumi_auto import CommandError, FakeAuto, FakeStackObject
+from tests.fakes.pulumi_cli import PulumiCalls
 
 
 def _write(path: Path, data: Any) -> Path:
@@ -44,7 +45,7 @@ def test_infra_files_are_read_as_they_are(tmp_path: Path):
     described = target.describe()
     assert described["ACA_JOB_NAME"] == "job" and described["ACA_APP_NAME"] == "app"
     assert json.loads(described["COMMANDS"])[0] == "cd /mount"
-    assert target.job_name == "job" and target.app_name == "app"
+    assert target.deployment.job_name == "job" and target.deployment.app_name == "app"
 
 
 def test_null_value_names_the_key_and_the_file(tmp_path: Path):
@@ -110,13 +111,39 @@ def test_stack_outputs_resolve_and_hide_the_key(monkeypatch, project: Path):
     assert target.config.secret("ACA_APP_API_KEY") == "sk-very-secret"
 
 
-def test_stack_secret_is_a_pulumi_secret_at_its_path(monkeypatch, project: Path):
+def test_stack_secret_is_a_pulumi_secret_at_its_path_and_never_an_argument(
+    monkeypatch, project: Path, fake_pulumi: PulumiCalls
+):
+    """Issue 11: the Automation API's set_config put the value on pulumi's command line, where
+    any local user sees it in `ps`; the value now travels on stdin only."""
     auto = _use(monkeypatch, FakeAuto(OUTPUTS))
     target = AzureTarget.from_stack(project, "prod")
-    target._stack.set_secret("HF_TOKEN", "hf_abc")  # type: ignore[union-attr]
-    value = auto.config[("jobSecrets.HF_TOKEN", True)]
-    assert value.value == "hf_abc" and value.secret is True
-    assert target._stack.secret_names() == ["HF_TOKEN"]  # type: ignore[union-attr]
+    target.secrets.set("HF_TOKEN", "hf_abc-very-secret")
+    [call] = fake_pulumi.all()
+    assert not any("hf_abc-very-secret" in arg for arg in call["argv"])
+    assert call["stdin"] == "hf_abc-very-secret"
+    assert call["argv"][1:] == [
+        "--non-interactive",
+        "config",
+        "set",
+        "--secret",
+        "--path",
+        "--stack",
+        "prod",
+        "jobSecrets.HF_TOKEN",
+    ]
+    assert auto.config == {}  # the Automation API's set_config is not used for values
+
+
+def test_a_failed_pulumi_config_set_is_one_error_without_the_value(
+    monkeypatch, project: Path, fake_pulumi: PulumiCalls
+):
+    _use(monkeypatch, FakeAuto(OUTPUTS))
+    fake_pulumi.fail_with("error: passphrase must be set with PULUMI_CONFIG_PASSPHRASE")
+    target = AzureTarget.from_stack(project, "dev")
+    with pytest.raises(FtkError, match="passphrase must be set") as info:
+        target.secrets.set("HF_TOKEN", "hf_abc-very-secret")
+    assert "hf_abc-very-secret" not in str(info.value) + (info.value.hint or "")
 
 
 def test_stack_without_outputs(monkeypatch, project: Path):
@@ -127,7 +154,7 @@ def test_stack_without_outputs(monkeypatch, project: Path):
     assert "pulumi up" in (info.value.hint or "")
 
 
-def test_secrets_before_the_first_up(monkeypatch, project: Path):
+def test_secrets_before_the_first_up(monkeypatch, project: Path, fake_pulumi: PulumiCalls):
     """`pulumi stack init dev` -> `ftk secret set HF_TOKEN` -> `pulumi up`: the day in DESIGN."""
     auto = _use(monkeypatch, FakeAuto({}))
 
@@ -136,8 +163,10 @@ def test_secrets_before_the_first_up(monkeypatch, project: Path):
 
     stored = ftk("secret", "set", "HF_TOKEN", input="hf_before_up\n")
     assert stored.exit_code == 0, stored.output
-    assert auto.config[("jobSecrets.HF_TOKEN", True)].value == "hf_before_up"
+    [call] = fake_pulumi.all()
+    assert call["stdin"] == "hf_before_up" and call["argv"][-1] == "jobSecrets.HF_TOKEN"
     assert "hf_before_up" not in stored.output and "pulumi up" in stored.output
+    auto.config[("jobSecrets.HF_TOKEN", True)] = "[secret]"  # what that `pulumi` call stored
 
     listed = ftk("secret", "list")
     assert listed.exit_code == 0, listed.output

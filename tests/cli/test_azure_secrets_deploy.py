@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from cli.errors import FtkError, NotFoundError, UnavailableError
-from tests.fakes.azure import FakeAzure
+from tests.fakes.azure import FakeAzure, target_from_outputs
 from tests.fakes.azure_fixtures import *  # noqa: F403
 
 
 def test_infra_secret_set_patches_job_and_keeps_others(infra_target, fake_azure: FakeAzure):
-    message = infra_target.set_secret("WANDB_API_KEY", "wandb-secret-value")
+    message = infra_target.secrets.set("WANDB_API_KEY", "wandb-secret-value")
     assert "WANDB_API_KEY" in message and "wandb-api-key" in message
     assert "wandb-secret-value" not in message
     arm = fake_azure.arm
@@ -20,19 +20,19 @@ def test_infra_secret_set_patches_job_and_keeps_others(infra_target, fake_azure:
     env = arm.jobs[fake_azure.JOB]["properties"]["template"]["containers"][0]["env"]
     assert {"name": "WANDB_API_KEY", "secretRef": "wandb-api-key"} in env
     assert {"name": "HF_TOKEN", "secretRef": "hf-token"} in env
-    assert infra_target.list_secrets() == ["HF_TOKEN", "WANDB_API_KEY"]
+    assert infra_target.secrets.names() == ["HF_TOKEN", "WANDB_API_KEY"]
 
-    infra_target.set_secret("HF_TOKEN", "hf_new")  # replacing keeps one entry
+    infra_target.secrets.set("HF_TOKEN", "hf_new")  # replacing keeps one entry
     assert arm.job_secrets["hf-token"] == "hf_new"
     assert [e["name"] for e in env].count("HF_TOKEN") <= 1
 
 
 def test_infra_secret_remove(infra_target, fake_azure: FakeAzure):
-    infra_target.remove_secret("HF_TOKEN")
+    infra_target.secrets.remove("HF_TOKEN")
     assert fake_azure.arm.job_secrets == {}
-    assert infra_target.list_secrets() == []
+    assert infra_target.secrets.names() == []
     with pytest.raises(NotFoundError, match="HF_TOKEN"):
-        infra_target.remove_secret("HF_TOKEN")
+        infra_target.secrets.remove("HF_TOKEN")
 
 
 class FakeStack:
@@ -60,21 +60,20 @@ class FakeStack:
 
 
 def test_stack_secret_goes_to_stack_config(fake_azure: FakeAzure):
-    from cli.targets.azure import AzureTarget
-
-    target = AzureTarget.from_outputs(fake_azure.outputs(), connection=fake_azure.connection())
     stack = FakeStack()
-    target._stack = stack  # type: ignore[assignment]
-    message = target.set_secret("WANDB_API_KEY", "v-123")
+    target = target_from_outputs(
+        fake_azure.outputs(), connection=fake_azure.connection(), stack=stack
+    )
+    message = target.secrets.set("WANDB_API_KEY", "v-123")
     assert stack.config == {"WANDB_API_KEY": "v-123"}
     assert "pulumi up" in message and "v-123" not in message
     assert "wandb-api-key" not in fake_azure.arm.job_secrets  # Azure changes only on `up`
-    assert target.list_secrets() == ["HF_TOKEN", "WANDB_API_KEY"]
+    assert target.secrets.names() == ["HF_TOKEN", "WANDB_API_KEY"]
 
-    message = target.remove_secret("WANDB_API_KEY", apply=True)
+    message = target.secrets.remove("WANDB_API_KEY", apply=True)
     assert stack.ups == 1 and "applied" in message
     with pytest.raises(NotFoundError):
-        target.remove_secret("WANDB_API_KEY")
+        target.secrets.remove("WANDB_API_KEY")
 
 
 def test_deploy_sets_adapter_env_and_waits_for_the_revision(azure_target, fake_azure: FakeAzure):
@@ -102,10 +101,8 @@ def test_deploy_reports_a_failed_revision(azure_target, fake_azure: FakeAzure):
 
 
 def test_deploy_times_out(fake_azure: FakeAzure):
-    from cli.targets.azure import AzureTarget
-
     fake_azure.arm.revision_ready_polls = 10_000
-    target = AzureTarget.from_outputs(
+    target = target_from_outputs(
         fake_azure.outputs(), connection=fake_azure.connection(deploy_timeout=0.2)
     )
     with pytest.raises(UnavailableError, match="not ready"):

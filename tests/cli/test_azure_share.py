@@ -11,7 +11,7 @@ import pytest
 from cli.errors import AuthError, NotFoundError, UnavailableError
 from cli.sync.engine import sync
 from cli.sync.temps import STALE_AFTER_S, is_temporary
-from tests.fakes.azure import FakeAzure
+from tests.fakes.azure import FakeAzure, target_from_outputs
 from tests.fakes.azure_fixtures import *  # noqa: F403
 
 
@@ -62,9 +62,7 @@ def test_share_round_trip_writes_atomically(azure_target, fake_azure: FakeAzure,
 
 
 def test_missing_share_names_it(fake_azure: FakeAzure):
-    from cli.targets.azure import AzureTarget
-
-    target = AzureTarget.from_outputs(
+    target = target_from_outputs(
         fake_azure.outputs(FILE_SHARE_NAME="gone"), connection=fake_azure.connection()
     )
     with pytest.raises(NotFoundError, match="file share 'gone'") as info:
@@ -75,9 +73,7 @@ def test_missing_share_names_it(fake_azure: FakeAzure):
 
 
 def test_missing_storage_account_names_it(fake_azure: FakeAzure):
-    from cli.targets.azure import AzureTarget
-
-    target = AzureTarget.from_outputs(
+    target = target_from_outputs(
         fake_azure.outputs(STORAGE_ACCOUNT_NAME="nostore"), connection=fake_azure.connection()
     )
     with pytest.raises(NotFoundError, match="storage account 'nostore'"):

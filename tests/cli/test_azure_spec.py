@@ -25,7 +25,7 @@ def test_the_fake_refuses_a_property_the_spec_lacks(azure_target, fake_azure: Fa
         ]
     }
     with pytest.raises(HttpResponseError) as info:
-        azure_target.apps.jobs.begin_start(
+        azure_target.deployment.apps.jobs.begin_start(
             fake_azure.RESOURCE_GROUP, fake_azure.JOB, template=template
         ).result()
     assert info.value.status_code == 400
@@ -41,7 +41,7 @@ def test_a_typo_in_a_patch_body_is_refused(azure_target, fake_azure: FakeAzure):
         }
     }
     with pytest.raises(HttpResponseError):
-        azure_target.apps.jobs.begin_update(
+        azure_target.deployment.apps.jobs.begin_update(
             fake_azure.RESOURCE_GROUP, fake_azure.JOB, body
         ).result()
     assert fake_azure.arm.spec_violations == [
@@ -68,19 +68,27 @@ def test_validator_follows_refs_allof_and_additional_properties():
 
 
 def test_an_override_runs_without_the_jobs_volumes(azure_target, fake_azure: FakeAzure):
-    """What the platform does with ftk's start request today (the fake, from the docs)."""
-    execution = azure_target.start_execution("r1")
-    started = fake_azure.arm.execution(execution.name)
+    """What the platform does with a start override (the fake, from the docs): the override is
+    the whole template, so the job's volumes are gone. ftk therefore never sends one."""
+    template = {
+        "containers": [
+            {
+                "name": "finetune",
+                "image": "img",
+                "env": [{"name": "HF_TOKEN", "secretRef": "hf-token"}],
+            }
+        ]
+    }
+    poller = azure_target.deployment.apps.jobs.begin_start(
+        fake_azure.RESOURCE_GROUP, fake_azure.JOB, template=template
+    )
+    started = fake_azure.arm.execution(poller.result().name)
     assert started.template.get("volumes") is None
     assert not started.mounted("/mount")
     env = {e["name"]: e for e in started.template["containers"][0]["env"]}
     assert env["HF_TOKEN"] == {"name": "HF_TOKEN", "secretRef": "hf-token"}  # refs as given
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 finding 1: start override drops the share; fixed by the claim redesign",
-)
 def test_a_run_execution_has_the_share_mounted(azure_target, fake_azure: FakeAzure):
     execution = azure_target.start_execution("r1")
     assert fake_azure.arm.execution(execution.name).mounted("/mount")
@@ -115,10 +123,12 @@ def test_microsofts_examples_pass_the_vendored_definitions(example, where, defin
 def test_the_fakes_answers_keep_the_examples_shape(azure_target, fake_azure: FakeAzure):
     """Every key the fake answers with appears in Microsoft's example of that answer."""
     fake_azure.arm.add_execution("e1", "r1", status="Succeeded", start_time="2026-01-01T00:00:00Z")
-    job = azure_target._get_job()
+    job = azure_target.deployment.apps.jobs.get(fake_azure.RESOURCE_GROUP, fake_azure.JOB).as_dict()
     listed = [
         e.as_dict()
-        for e in azure_target.apps.jobs_executions.list(fake_azure.RESOURCE_GROUP, fake_azure.JOB)
+        for e in azure_target.deployment.apps.jobs_executions.list(
+            fake_azure.RESOURCE_GROUP, fake_azure.JOB
+        )
     ]
     example_job = json.loads((_EXAMPLES / "Job_Get.json").read_text())["responses"]["200"]["body"]
     example_list = json.loads((_EXAMPLES / "Job_Executions_Get.json").read_text())

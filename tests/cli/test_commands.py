@@ -236,7 +236,7 @@ def test_log_notices_go_to_stderr_and_log_lines_to_stdout(project, fake_target, 
 def test_secret_set_reads_stdin_and_never_echoes(fake_target, invoke):
     result = invoke(fake_target, ["secret", "set", "HF_TOKEN"], input="hf_abc123\n")
     assert result.exit_code == 0, result.output
-    assert fake_target.secrets == {"HF_TOKEN": "hf_abc123"}
+    assert fake_target.secrets.values == {"HF_TOKEN": "hf_abc123"}
     assert "hf_abc123" not in result.output
 
     listed = invoke(fake_target, ["secret", "list", "--json"])
@@ -248,15 +248,15 @@ def test_secret_bad_inputs(fake_target, invoke):
     assert empty.exit_code == ExitCode.USAGE and "stdin" in empty.stderr
     bad = invoke(fake_target, ["secret", "set", "hf-token"], input="x")
     assert bad.exit_code == ExitCode.USAGE and "HF_TOKEN" in bad.stderr
-    assert fake_target.secrets == {}
+    assert fake_target.secrets.values == {}
 
 
 def test_secret_rm_needs_yes_without_a_terminal(fake_target, invoke):
-    fake_target.secrets["HF_TOKEN"] = "v"
+    fake_target.secrets.values["HF_TOKEN"] = "v"
     asked = invoke(fake_target, ["secret", "rm", "HF_TOKEN"])
     assert asked.exit_code == ExitCode.USAGE and "--yes" in asked.stderr
     assert invoke(fake_target, ["secret", "rm", "HF_TOKEN", "--yes"]).exit_code == 0
-    assert fake_target.secrets == {}
+    assert fake_target.secrets.values == {}
     gone = invoke(fake_target, ["secret", "rm", "HF_TOKEN", "--yes"])
     assert gone.exit_code == ExitCode.NOT_FOUND
 
@@ -374,15 +374,16 @@ def test_chat_with_an_unreachable_endpoint(fake_target, invoke):
 def test_secret_apply_is_refused_where_the_target_cannot_apply(fake_target, invoke):
     result = invoke(fake_target, ["secret", "set", "HF_TOKEN", "--apply"], input="v\n")
     assert result.exit_code == ExitCode.USAGE and "Pulumi stack" in result.stderr
-    assert fake_target.secrets == {}  # nothing stored when the flag is wrong
+    assert fake_target.secrets.values == {}  # nothing stored when the flag is wrong
 
 
 def test_secret_apply_is_passed_to_a_stack_target(fake_target, invoke):
-    fake_target.kind = "stack"
+    fake_target.secrets.can_apply = True
     result = invoke(fake_target, ["secret", "set", "HF_TOKEN", "--apply"], input="v\n")
     assert result.exit_code == 0 and "HF_TOKEN stored and applied" in result.stderr
+    assert fake_target.secrets.applied == ["HF_TOKEN"]
     removed = invoke(fake_target, ["secret", "rm", "HF_TOKEN", "--yes", "--apply"])
-    assert removed.exit_code == 0 and fake_target.secrets == {}
+    assert removed.exit_code == 0 and fake_target.secrets.values == {}
 
 
 def test_deploy_syncs_the_inference_code_first(project, fake_target, invoke):

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli.errors import ExitCode
 from cli.main import cli
-from cli.targets.base import ExecutionStatus
+from cli.targets.base import Capabilities, ExecutionStatus, SecretStore, Target
 from cli.targets.local import LocalTarget
 from tests.cli.conftest import train_command
 
@@ -179,3 +179,18 @@ def test_the_local_flag_syncs_into_the_project_folder(project):
     again = CliRunner().invoke(cli, ["--local", "--project-dir", str(project), "sync", "--json"])
     assert json.loads(again.stdout)["uploaded"] == []
     assert os.path.exists(project / ".ftk/sync-cache.json")
+
+
+def test_the_local_target_meets_the_protocol(project, monkeypatch):
+    target = LocalTarget(project)
+    assert isinstance(target, Target) and isinstance(target.secrets, SecretStore)
+    assert target.capabilities == Capabilities(log_history=True, stop_endpoint=True)
+    assert not target.secrets.stores_values and not target.secrets.can_apply
+    monkeypatch.setenv("FTK_IS_SET", "x")
+    monkeypatch.delenv("FTK_NOT_SET", raising=False)
+    target.secrets.set("FTK_IS_SET", "")
+    target.secrets.set("FTK_NOT_SET", "")
+    assert target.secrets.unavailable() == ["FTK_NOT_SET"]
+    assert target.stop_endpoint() is False  # nothing deployed
+    target.close()
+    target.close()  # idempotent

@@ -12,7 +12,7 @@ import pytest
 
 from cli.sync.engine import sync
 from cli.sync.temps import STALE_AFTER_S, is_temporary
-from cli.targets.local_share import LocalShare
+from cli.targets.local.share import LocalShare
 
 CURRENT = ".ftk-tmp-0123456789abcdef"
 LEGACY = ".e.txt.ftk-tmp-0123abcd"  # name + suffix, as ftk wrote them before

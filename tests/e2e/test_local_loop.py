@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from cli.app import App
 from cli.main import cli
 from cli.targets.local import LocalTarget
+from tests.cli.conftest import stop_all
 from tests.e2e.conftest import chat_rows, write_jsonl
 
 CONFIG = """model:
@@ -46,12 +47,7 @@ def target(tmp_path: Path, tiny_llama: Path):
     (project / "finetuning/long.yaml").write_text(CONFIG.format(model=tiny_llama, steps=10000))
     local = LocalTarget(project, model_cache=tmp_path / "cache", ready_timeout=300)
     yield local
-    local._stop_server()
-    for execution in local.executions():
-        if not execution.status.finished:
-            local.stop_execution(execution.name)
-    for child in local._children.values():
-        child.wait(timeout=60)
+    stop_all(local, timeout=60)
 
 
 def ftk(target: LocalTarget, *args: str):

@@ -19,6 +19,7 @@ from cli.app import App
 from cli.main import cli
 from cli.ops.quickstart import EXAMPLE_DIR, resolve_base_model
 from cli.targets.local import LocalTarget
+from tests.cli.conftest import stop_all
 from tests.e2e.conftest import chat_rows, write_jsonl
 from training.evaluate import normalize
 
@@ -54,7 +55,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     project = tmp_path / "proj"
     project.mkdir()
     yield project
-    LocalTarget(project / ".ftk/quickstart")._stop_server()
+    stop_all(LocalTarget(project / ".ftk/quickstart"), timeout=60)
 
 
 def test_quickstart_on_a_tiny_model(project: Path, tmp_path: Path, tiny_llama: Path):

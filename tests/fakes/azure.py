@@ -3,7 +3,7 @@ Analytics for one ftk deployment, plus the fake credential and the `AzureConnect
 the real SDK clients at it.
 
     with FakeAzure(tmp_path) as fake:
-        target = AzureTarget.from_outputs(fake.outputs(), connection=fake.connection())
+        target = target_from_outputs(fake.outputs(), connection=fake.connection())
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class FakeAzure:
         return Response.json(200, stats)
 
     def connection(self, **overrides: Any) -> Any:
-        from cli.targets.azure_clients import AzureConnection
+        from cli.targets.azure.clients import AzureConnection
 
         values: dict[str, Any] = {
             "arm_endpoint": self.url,
@@ -174,3 +174,28 @@ class FakeAzure:
             )
         }
         return {"finetuning.config.json": finetuning, "inference.config.json": inference}
+
+
+def target_from_outputs(
+    outputs: dict[str, Any], *, connection: Any, infra: bool = False, stack: Any = None
+) -> Any:
+    """An `AzureTarget` from already-read output values, built from its parts as `from_stack`
+    (given a `stack`) or `from_infra_files` (`infra`) would; with neither, a stack target whose
+    secrets are patched on the job (so tests need no Pulumi)."""
+    from cli.targets.azure import AzureTarget
+    from cli.targets.azure.config import TargetConfig
+    from cli.targets.azure.resources import Deployment
+    from cli.targets.azure.secrets_job import JobSecretStore
+    from cli.targets.azure.secrets_stack import StackSecretStore
+    from contract.outputs import SECRET_KEYS
+
+    config = TargetConfig(
+        origin="given outputs",
+        values={k: v for k, v in outputs.items() if k not in SECRET_KEYS},
+        secrets={k: v for k, v in outputs.items() if k in SECRET_KEYS},
+        from_stack=not infra,
+    )
+    deployment = Deployment(config, connection)
+    secrets = StackSecretStore(stack, deployment) if stack else JobSecretStore(deployment)
+    kind = "infra" if infra else "stack"
+    return AzureTarget(deployment, kind=kind, secrets=secrets, own_command=infra)

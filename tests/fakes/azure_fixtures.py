@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.azure import FakeAzure
+from tests.fakes.azure import FakeAzure, target_from_outputs
 
 __all__ = ["azure_target", "fake_azure", "infra_files", "infra_target"]
 
@@ -26,9 +26,7 @@ def fake_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
 @pytest.fixture
 def azure_target(fake_azure: FakeAzure):  # type: ignore[no-untyped-def]
     """An AzureTarget for a Pulumi stack's outputs, its clients pointed at the fake."""
-    from cli.targets.azure import AzureTarget
-
-    return AzureTarget.from_outputs(fake_azure.outputs(), connection=fake_azure.connection())
+    return target_from_outputs(fake_azure.outputs(), connection=fake_azure.connection())
 
 
 @pytest.fixture

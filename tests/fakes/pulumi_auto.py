@@ -1,4 +1,4 @@
-"""A stand-in for the slice of `pulumi.automation` that `cli.targets.stack_outputs` uses
+"""A stand-in for the slice of `pulumi.automation` that `cli.targets.azure.stack` uses
 (the Pulumi CLI cannot run here). Install it with
 `monkeypatch.setattr(stack_outputs, "_automation", lambda: FakeAuto(outputs))`."""
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cli.errors import FtkError, UnavailableError
-from cli.targets.azure_errors import azure_call
+from cli.targets.azure.errors import azure_call
 
 APP_ROLE = "Container Apps Contributor"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.errors import UsageError
-from cli.targets.azure_config import TargetConfig
+from cli.targets.azure.config import TargetConfig
 from contract import outputs as keys
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from cli.errors import NotFoundError
 from cli.sync.temps import TEMP_PREFIX, is_temporary, temporary_name
-from cli.targets.azure_errors import azure_call
+from cli.targets.azure.errors import azure_call
 from cli.targets.base import RemoteFile
 
 if TYPE_CHECKING:

@@ -7,6 +7,8 @@ not logged in, no outputs yet) becomes one FtkError with the command that fixes 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -14,9 +16,10 @@ from types import ModuleType
 from typing import Any
 
 from cli.errors import FtkError, NotFoundError, UsageError
-from cli.targets.azure_config import TargetConfig
+from cli.targets.azure.config import TargetConfig
 
 SECRETS_KEY = "jobSecrets"
+PULUMI_TIMEOUT_S = 300  # a `pulumi config set` against a remote backend (or a slow KMS)
 
 
 def _automation() -> ModuleType:
@@ -39,9 +42,10 @@ def _first_error_line(exc: BaseException) -> str:
 class PulumiStack:
     """One selected stack of the project in `project_dir`."""
 
-    def __init__(self, stack: Any, auto: ModuleType):
+    def __init__(self, stack: Any, auto: ModuleType, project_dir: Path):
         self._stack = stack
         self._auto = auto
+        self.project_dir = project_dir
         self.name: str = stack.name
 
     @classmethod
@@ -70,7 +74,7 @@ class PulumiStack:
                     )
                 name = summary.name
             stack = auto.Stack.select(name, workspace)
-        return cls(stack, auto)
+        return cls(stack, auto, project_dir)
 
     @cached_property
     def _outputs(self) -> dict[str, Any]:
@@ -107,9 +111,43 @@ class PulumiStack:
         return []
 
     def set_secret(self, name: str, value: str) -> None:
-        with _pulumi_errors(self._auto, self.name):
-            self._stack.set_config(
-                f"{SECRETS_KEY}.{name}", self._auto.ConfigValue(value, secret=True), path=True
+        """`pulumi config set --secret --path jobSecrets.NAME` with the value on stdin.
+
+        Never through the Automation API's `set_config`: it passes the value as a process
+        argument, which any local user sees in `ps`. With no value argument and a stdin that is
+        not a terminal, `pulumi config set` reads the value from stdin and drops one trailing
+        newline (pulumi/pulumi pkg/cmd/pulumi/config/config_set.go, `case
+        !term.IsTerminal(...)`: `io.ReadAll(cmd.Stdin)`, commit b42d45245ef0, read 2026-12-01).
+        """
+        exe = shutil.which("pulumi")
+        if exe is None:
+            raise UsageError(
+                "the Pulumi CLI is not installed (or not on PATH)",
+                hint="install it, or use --infra FILE or --local",
+            )
+        argv = [exe, "--non-interactive", "config", "set", "--secret", "--path"]
+        argv += ["--stack", self.name, f"{SECRETS_KEY}.{name}"]
+        try:
+            done = subprocess.run(
+                argv,
+                input=value,
+                text=True,
+                capture_output=True,
+                cwd=self.project_dir,
+                timeout=PULUMI_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise FtkError(
+                f"`pulumi config set` did not finish in {PULUMI_TIMEOUT_S}s",
+                hint="check `pulumi whoami` and the stack's secrets provider",
+            ) from None
+        if done.returncode != 0:
+            reason = _first_error_line(_Failed(done.stderr or done.stdout or ""))
+            raise FtkError(
+                f"pulumi config set failed: {reason.replace(value, '***')}",
+                hint="run `pulumi login` if logged out; set PULUMI_CONFIG_PASSPHRASE for a "
+                "passphrase-encrypted stack",
             )
 
     def remove_secret(self, name: str) -> None:
@@ -119,6 +157,12 @@ class PulumiStack:
     def up(self, on_output: Callable[[str], None] | None = None) -> None:
         with _pulumi_errors(self._auto, self.name):
             self._stack.up(on_output=on_output)
+
+
+class _Failed(Exception):
+    def __init__(self, stderr: str):
+        super().__init__(stderr)
+        self.stderr = stderr
 
 
 class _pulumi_errors:

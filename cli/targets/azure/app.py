@@ -1,0 +1,85 @@
+"""The inference Container App: point it at a run's adapter, read its endpoint and API key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cli.errors import NotFoundError
+from cli.targets.azure.errors import azure_call
+from cli.targets.azure.resources import Deployment
+from cli.targets.base import Endpoint
+from contract import env as ftk_env
+from contract import outputs as keys
+from contract.layout import RunLayout
+
+APP_ROLE = "Container Apps Contributor"
+
+
+class InferenceApp:
+    def __init__(self, deployment: Deployment):
+        self.deployment = deployment
+
+    def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
+        from cli.targets.azure.deploy import update_app_env, wait_ready
+
+        d = self.deployment
+        adapter = RunLayout(run_id, root=d.mount_path).adapter if run_id else None
+        changes: dict[str, str | None] = {ftk_env.ADAPTER: adapter}
+        if base_model:
+            changes[ftk_env.BASE_MODEL] = base_model
+        update_app_env(d.apps, d.resource_group, d.app_name, changes)
+        app = wait_ready(
+            d.apps,
+            d.resource_group,
+            d.app_name,
+            timeout=d.connection.deploy_timeout,
+            interval=d.connection.polling_interval,
+        )
+        return self._endpoint_of(app, ready=True, model=run_id or base_model)
+
+    def endpoint(self) -> Endpoint:
+        d = self.deployment
+        with azure_call(f"container app '{d.app_name}'", role=APP_ROLE):
+            app = d.apps.container_apps.get(d.resource_group, d.app_name).as_dict()
+        props = app.get("properties") or {}
+        latest = props.get("latestRevisionName")
+        ready = bool(latest) and latest == props.get("latestReadyRevisionName")
+        return self._endpoint_of(app, ready=ready, model=None)
+
+    def _endpoint_of(self, app: Mapping[str, Any], *, ready: bool, model: str | None) -> Endpoint:
+        d = self.deployment
+        props = app.get("properties") or {}
+        fqdn = ((props.get("configuration") or {}).get("ingress") or {}).get("fqdn")
+        url = f"https://{fqdn}" if fqdn else d.config.get(keys.ACA_APP_ENDPOINT)
+        if not url:
+            raise NotFoundError(
+                f"container app '{d.app_name}' has no ingress",
+                hint="enable external ingress on the app (the stack does), or set ACA_APP_ENDPOINT",
+            )
+        app_env = {}
+        for container in (props.get("template") or {}).get("containers") or []:
+            app_env.update({e.get("name"): e for e in container.get("env") or []})
+        if model is None:
+            adapter = (app_env.get(ftk_env.ADAPTER) or {}).get("value")
+            base = (app_env.get(ftk_env.BASE_MODEL) or {}).get("value")
+            model = adapter.rstrip("/").split("/")[-2] if adapter else base
+        api_key = self._api_key(app_env)
+        return Endpoint(url=url.rstrip("/"), api_key=api_key, ready=ready, model=model)
+
+    def _api_key(self, app_env: Mapping[str, Any]) -> str | None:
+        """The endpoint's key: the stack's secret output, else the app secret behind
+        FTK_API_KEY (read through listSecrets). Never printed unless the user asks."""
+        d = self.deployment
+        key = d.config.secret(keys.ACA_APP_API_KEY)
+        if key:
+            return key
+        ref = (app_env.get(ftk_env.API_KEY) or {}).get("secretRef")
+        if not ref:
+            return None
+        with azure_call(f"secrets of container app '{d.app_name}'", role=APP_ROLE):
+            listed = d.apps.container_apps.list_secrets(d.resource_group, d.app_name).as_dict()
+        for item in listed.get("value") or []:
+            if item.get("name") == ref:
+                return item.get("value")
+        return None

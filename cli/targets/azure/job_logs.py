@@ -1,0 +1,130 @@
+"""An execution's logs: live from the job's log stream, history from Log Analytics.
+
+The line handling lives in `logs.py`; this module feeds it from ARM (replicas, auth token) and
+the deployment's Log Analytics workspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from cli.errors import NotFoundError
+from cli.targets.azure.errors import azure_call
+from cli.targets.azure.resources import JOB_ROLE, Deployment
+from cli.targets.base import ExecutionStatus
+from contract import outputs as keys
+
+LOGS_ROLE = "Log Analytics Reader"
+# Job replicas and getAuthToken have no typed operation in azure-mgmt-appcontainers 5.1.
+# What `az containerapp job logs show` uses for them: ContainerAppsJobPreviewClient's
+# PREVIEW_API_VERSION (Azure/azure-cli-extensions src/containerapp/azext_containerapp/_clients.py,
+# commit 00083cfe9230). No stable spec has these routes.
+STREAM_API_VERSION = "2024-02-02-preview"
+
+
+class JobLogs:
+    def __init__(self, deployment: Deployment, status: Callable[[str], ExecutionStatus]):
+        self.deployment = deployment
+        self._status = status
+
+    def stream(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
+        from cli.targets.azure.logs import live_lines
+
+        return live_lines(
+            _LiveSource(self.deployment, self._status),
+            name,
+            follow=follow,
+            tail=tail,
+            interval=max(self.deployment.connection.polling_interval, 0.0),
+        )
+
+    def query(
+        self, name: str, *, since: timedelta | None, system: bool, tail: int | None = None
+    ) -> Iterator[str]:
+        from cli.targets.azure.logs import history_lines
+
+        d = self.deployment
+        workspace_id = d.config.get(keys.LOG_ANALYTICS_WORKSPACE_ID)
+        workspace_name = d.config.get(keys.LOG_ANALYTICS_NAME)
+        resource_id = (
+            d.resource_id("Microsoft.OperationalInsights/workspaces", workspace_name)
+            if workspace_name and not workspace_id
+            else None
+        )
+        label = f"Log Analytics workspace '{workspace_name or workspace_id}'"
+        lines = history_lines(
+            d.connection.logs_query(),
+            execution=name,
+            job=d.job_name,
+            since=since,
+            system=system,
+            tail=tail,
+            workspace_id=workspace_id,
+            workspace_resource_id=resource_id,
+        )
+        with azure_call(label, role=LOGS_ROLE):
+            yield from lines
+
+
+class _LiveSource:
+    """What `live_lines` needs, over ARM (replicas, auth token) and the stream endpoint."""
+
+    def __init__(self, deployment: Deployment, status: Callable[[str], ExecutionStatus]):
+        self.deployment = deployment
+        self.execution_status = status
+        self._event_stream: str | None = None  # the job's eventStreamEndpoint, read once
+
+    def _send(self, method: str, path: str, what: str) -> dict[str, Any]:
+        from azure.core.rest import HttpRequest
+
+        d = self.deployment
+        job = d.resource_id("Microsoft.App/jobs", d.job_name)
+        url = f"{d.connection.arm_endpoint}{job}{path}?api-version={STREAM_API_VERSION}"
+        with azure_call(what, role=JOB_ROLE):
+            response = d.apps.send_request(HttpRequest(method, url))
+            if response.status_code >= 400:
+                from azure.core.exceptions import (
+                    ClientAuthenticationError,
+                    HttpResponseError,
+                    ResourceNotFoundError,
+                )
+
+                error = {404: ResourceNotFoundError, 401: ClientAuthenticationError}.get(
+                    response.status_code, HttpResponseError
+                )
+                raise error(response=response)
+            return response.json() if response.content else {}
+
+    def log_endpoints(self, name: str) -> list[str]:
+        from cli.targets.azure.logs import job_stream_urls
+
+        d = self.deployment
+        data = self._send("GET", f"/executions/{name}/replicas", f"replicas of execution '{name}'")
+        if self._event_stream is None:
+            with azure_call(f"job '{d.job_name}'", role=JOB_ROLE):
+                job = d.apps.jobs.get(d.resource_group, d.job_name).as_dict()
+            self._event_stream = (job.get("properties") or {}).get("eventStreamEndpoint") or ""
+        return job_stream_urls(
+            self._event_stream,
+            data.get("value") or [],
+            subscription=d.subscription,
+            resource_group=d.resource_group,
+            job=d.job_name,
+            execution=name,
+        )
+
+    def stream_token(self) -> str:
+        what = f"log stream token of job '{self.deployment.job_name}'"
+        data = self._send("POST", "/getAuthToken", what)
+        token = (data.get("properties") or {}).get("token")
+        if not token:
+            raise NotFoundError("the job returned no log stream token")
+        return str(token)
+
+    def open_stream(self, url: str, token: str, *, follow: bool, tail: int) -> Iterator[str]:
+        from cli.targets.azure.logs import open_http_stream
+
+        verify = self.deployment.connection.connection_verify
+        return open_http_stream(url, token, follow=follow, tail=tail, verify=verify)

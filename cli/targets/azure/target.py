@@ -1,0 +1,113 @@
+"""`AzureTarget`: the `Target` protocol over one deployment's parts.
+
+The parts (job executions, their logs, the share, the inference app, a secret store) share one
+`Deployment`; `from_stack` and `from_infra_files` choose them. A stack keeps job secrets in its
+config and its job runs ftk's command; an --infra job (the AI Toolkit's) keeps secrets on the
+job and runs its own command, so ftk supplies its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from cli.errors import UsageError
+from cli.targets.azure.app import InferenceApp
+from cli.targets.azure.clients import AzureConnection
+from cli.targets.azure.config import TargetConfig
+from cli.targets.azure.job import JobExecutions
+from cli.targets.azure.job_logs import JobLogs
+from cli.targets.azure.resources import Deployment
+from cli.targets.azure.secrets_job import JobSecretStore
+from cli.targets.azure.secrets_stack import StackSecretStore
+from cli.targets.azure.share import AzureFileShare
+from cli.targets.azure.stack import PulumiStack
+from cli.targets.base import Capabilities, Endpoint, Execution, SecretStore
+
+
+class AzureTarget:
+    """Azure Container Apps + Azure Files + Log Analytics."""
+
+    capabilities = Capabilities(log_history=True)
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        *,
+        kind: str,
+        secrets: SecretStore,
+        own_command: bool = False,
+    ):
+        self.kind = kind
+        self.deployment = deployment
+        self.secrets = secrets
+        self._share: AzureFileShare | None = None
+        self.jobs = JobExecutions(deployment, self.share, own_command=own_command)
+        self.logs = JobLogs(deployment, lambda name: self.jobs.get(name).status)
+        self.app = InferenceApp(deployment)
+
+    @classmethod
+    def from_stack(
+        cls, project_dir: Path, stack: str | None, *, connection: AzureConnection | None = None
+    ) -> AzureTarget:
+        pulumi_stack = PulumiStack.open(project_dir, stack)
+        deployment = Deployment(pulumi_stack.config, connection or AzureConnection.from_env())
+        secrets = StackSecretStore(pulumi_stack, deployment)
+        return cls(deployment, kind="stack", secrets=secrets)
+
+    @classmethod
+    def from_infra_files(
+        cls, files: list[Path], *, connection: AzureConnection | None = None
+    ) -> AzureTarget:
+        from cli.targets.azure.infra_files import read_infra_files
+
+        config = read_infra_files(list(files))
+        deployment = Deployment(config, connection or AzureConnection.from_env())
+        return cls(deployment, kind="infra", secrets=JobSecretStore(deployment), own_command=True)
+
+    @property
+    def config(self) -> TargetConfig:
+        return self.deployment.config
+
+    def describe(self) -> Mapping[str, str]:
+        return self.config.public()
+
+    def share(self) -> AzureFileShare:
+        if self._share is None:
+            from cli.targets.azure.storage import open_share
+
+            self._share = open_share(self.deployment)
+        return self._share
+
+    def start_execution(self, run_id: str, env: Mapping[str, str] | None = None) -> Execution:
+        return self.jobs.start(run_id, env)
+
+    def executions(self) -> list[Execution]:
+        return self.jobs.list()
+
+    def get_execution(self, name: str) -> Execution:
+        return self.jobs.get(name)
+
+    def stop_execution(self, name: str) -> None:
+        self.jobs.stop(name)
+
+    def stream_logs(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
+        return self.logs.stream(name, follow=follow, tail=tail)
+
+    def query_logs(
+        self, name: str, *, since: timedelta | None, system: bool, tail: int | None = None
+    ) -> Iterator[str]:
+        return self.logs.query(name, since=since, system=system, tail=tail)
+
+    def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
+        return self.app.deploy(run_id, base_model=base_model)
+
+    def endpoint(self) -> Endpoint:
+        return self.app.endpoint()
+
+    def stop_endpoint(self) -> bool:
+        raise UsageError("an Azure app scales to zero by itself; there is nothing to stop")
+
+    def close(self) -> None:
+        self.deployment.close()
