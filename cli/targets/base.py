@@ -36,6 +36,7 @@ class Execution:
     ended_at: datetime | None = None
     exit_code: int | None = None
     portal_url: str | None = None
+    notes: tuple[str, ...] = ()  # what starting it changed that the user should know
 
 
 class LogNotice(str):
