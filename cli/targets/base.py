@@ -89,6 +89,7 @@ class Endpoint:
     api_key: str | None = field(default=None, repr=False)
     ready: bool | None = None
     model: str | None = None  # the `model` name `ftk chat` sends by default (adapter or base)
+    no_key_reason: str | None = None  # with no api_key: where it was looked for, and why not found
 
 
 @dataclass(frozen=True)
