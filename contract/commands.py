@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from contract import env, layout
+from contract import env
 
 TRAIN_REQUIREMENTS: Final = "requirements-train.txt"
 SERVE_REQUIREMENTS: Final = "requirements-serve.txt"
@@ -22,13 +22,13 @@ def _install(requirements: str) -> str:
     return f"if [ -f {requirements} ]; then pip install --no-cache-dir -q -r {requirements}; fi"
 
 
-# The job's default commands. `ftk run` sets FTK_RUN_ID on each execution; `set -u` makes an
-# execution started without it fail at once.
+# The job's default commands. An execution gets no run id from its start request (it runs the
+# job's own template): it claims a run request that `ftk run` left on the share
+# (contract.requests) and trains that run; with nothing to claim it exits 0.
 JOB_COMMANDS: Final = (
     f'cd "${env.MOUNT_PATH}"',
     _install(TRAIN_REQUIREMENTS),
-    f'python -m training --config "{layout.RUNS_DIR}/${env.RUN_ID}/{layout.CONFIG_FILE}" '
-    f'--workspace "${env.MOUNT_PATH}"',
+    f'python -m training claim --workspace "${env.MOUNT_PATH}"',
 )
 
 # The inference app's command: serve settings come from env (contract.env), so `ftk deploy`

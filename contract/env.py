@@ -18,6 +18,10 @@ PYTHONUNBUFFERED: Final = "PYTHONUNBUFFERED"  # log lines reach the log stream a
 WORKSPACE: Final = "FTK_WORKSPACE"  # root for a training config's relative paths
 TIME_BUDGET: Final = "FTK_TIME_BUDGET_SECONDS"  # seconds an execution may train before it saves
 RUN_ID: Final = "FTK_RUN_ID"  # the run an execution works on
+# Set by ACA in every job execution's containers: "The name of the job execution"
+# (MicrosoftDocs/azure-docs articles/container-apps/environment-variables.md, "Built-in
+# environment variables > Jobs", ms.date 02/03/2025, commit 32ae536b, read 2026-12-01).
+EXECUTION_NAME: Final = "CONTAINER_APP_JOB_EXECUTION_NAME"
 BASE_MODEL: Final = "FTK_BASE_MODEL"  # the app's base model
 ADAPTER: Final = "FTK_ADAPTER"  # the app's adapters: `[NAME=]PATH`, comma-separated
 API_KEY: Final = "FTK_API_KEY"  # the app's API key (from a secretRef, never a plain value)

@@ -3,6 +3,8 @@
 ```
 <workspace files>                synced from the user's project
 .ftk/manifest.json               what the last sync wrote
+.ftk/requests/<request>.json     a run waiting for an execution (Azure: `ftk run` / `resume`)
+.ftk/claims/<execution>.json     the request an execution took: which run it trains
 model-cache/<org>--<name>/       base models, downloaded once (HF_HOME under model-cache/hf)
 runs/<run id>/                   one run: config.yaml, checkpoints/, adapter/, metrics.jsonl,
                                  loss.png, summary.json, status, .lock (held by its trainer)
@@ -18,6 +20,11 @@ from dataclasses import dataclass
 from typing import Final
 
 MANIFEST: Final = ".ftk/manifest.json"
+# An Azure execution is started with the job's own template (a start override replaces the whole
+# template, volumes included), so the run it trains is not passed to it: `ftk run` leaves a
+# request here and the execution claims one by renaming it into CLAIMS_DIR (contract.requests).
+REQUESTS_DIR: Final = ".ftk/requests"
+CLAIMS_DIR: Final = ".ftk/claims"
 MODEL_CACHE_DIR: Final = "model-cache"
 HF_HOME_DIR: Final = "hf"  # under the model cache
 RUNS_DIR: Final = "runs"

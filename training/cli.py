@@ -3,6 +3,7 @@
 ```
 python -m training --config runs/<run>/config.yaml [--workspace DIR] [--deadline SECONDS]
 python -m training validate --config FILE [--workspace DIR] [--json]
+python -m training claim --workspace DIR [--execution NAME]   (the Azure job: training.claim)
 ```
 Exit codes: 0 succeeded, 1 failed, 2 config/data error, 75 resumable (deadline or SIGTERM).
 """
@@ -54,7 +55,11 @@ def _parser(validate: bool) -> argparse.ArgumentParser:
 
 
 def run(argv: list[str], started_at: float | None = None) -> int:
-    """Dispatch `validate` or training; returns the exit code."""
+    """Dispatch `validate`, `claim` or training; returns the exit code."""
+    if argv[:1] == ["claim"]:
+        from training.claim import main
+
+        return main(argv[1:], started_at)
     if argv[:1] == ["validate"]:
         return _validate(_parser(validate=True).parse_args(argv[1:]))
     return _train(_parser(validate=False).parse_args(argv), started_at)

@@ -53,6 +53,13 @@ class _openai_errors:
         import openai
 
         if isinstance(exc, openai.AuthenticationError):
+            if self.endpoint.api_key is None:
+                why = self.endpoint.no_key_reason or "the target gives none"
+                raise AuthError(
+                    f"the endpoint needs an API key and ftk found none: {why}",
+                    hint="give the app its key secret (the stack does), or add "
+                    "ACA_APP_API_KEY to an --infra file",
+                ) from exc
             raise AuthError(
                 "the endpoint refused the API key", hint="redeploy, or check `ftk endpoint`"
             ) from exc

@@ -136,7 +136,7 @@ def start_run(
     share.write_bytes(run_config_path(run_id), config.read_bytes())
     warnings += _missing_secrets(target)
     execution = target.start_execution(run_id)
-    return RunStart(run_id, execution, synced, warnings, others)
+    return RunStart(run_id, execution, synced, [*warnings, *execution.notes], others)
 
 
 def resume_run(target: Target, run_id: str) -> RunStart:
@@ -160,4 +160,4 @@ def resume_run(target: Target, run_id: str) -> RunStart:
     others = active(executions)
     warnings = _missing_secrets(target)
     execution = target.start_execution(run_id)
-    return RunStart(run_id, execution, None, warnings, others)
+    return RunStart(run_id, execution, None, [*warnings, *execution.notes], others)

@@ -36,6 +36,7 @@ class Execution:
     ended_at: datetime | None = None
     exit_code: int | None = None
     portal_url: str | None = None
+    notes: tuple[str, ...] = ()  # what starting it changed that the user should know
 
 
 class LogNotice(str):
@@ -88,6 +89,7 @@ class Endpoint:
     api_key: str | None = field(default=None, repr=False)
     ready: bool | None = None
     model: str | None = None  # the `model` name `ftk chat` sends by default (adapter or base)
+    no_key_reason: str | None = None  # with no api_key: where it was looked for, and why not found
 
 
 @dataclass(frozen=True)

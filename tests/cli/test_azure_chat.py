@@ -168,11 +168,13 @@ def test_wrong_stack_key_exit_4_with_hint(
 def test_infra_app_without_the_key_secret_exit_4(
     fake_azure: FakeAzure, project: Path, tmp_path: Path, standin, app_at
 ):
+    """Issue 10 finding 9: a key ftk could not find is named as missing, not as refused."""
     fake_azure.arm.app_secrets.clear()
     result = _infra_ftk(fake_azure, project, tmp_path, _url(standin))("chat", "hi")
     assert result.exit_code == 4, result.output
-    assert "refused the API key" in result.output and "hint:" in result.output
-    assert "Traceback" not in result.output
+    assert "needs an API key and ftk found none" in result.output
+    assert "has no secret 'api-key'" in result.output and "hint:" in result.output
+    assert "refused" not in result.output and "Traceback" not in result.output
 
 
 def test_infra_chat_without_secret_permission_exit_4_names_role(

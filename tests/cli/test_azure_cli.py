@@ -10,9 +10,10 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from click.testing import CliRunner
 
+from cli.app import App
 from cli.main import cli
 from cli.targets.azure import clients as azure_clients
-from tests.fakes.azure import FakeAzure
+from tests.fakes.azure import FakeAzure, replica_claims
 from tests.fakes.azure_fixtures import *  # noqa: F403
 from tests.fakes.pulumi_cli import PulumiCalls
 
@@ -57,12 +58,43 @@ def test_run_starts_an_execution_for_the_run(ftk, fake_azure: FakeAzure):
     assert result.exit_code == 0, result.output
     assert fake_azure.files.read("ftk", "runs/tiny-1/config.yaml").startswith(b"model:")
     (execution,) = fake_azure.arm.executions
-    assert execution.env("FTK_RUN_ID") == "tiny-1"
     assert execution.name in result.stdout
+    assert replica_claims(fake_azure, execution.name) == "tiny-1"
 
     ps = ftk("ps", "--json")
     assert ps.exit_code == 0, ps.output
-    assert execution.name in ps.stdout and "tiny-1" in ps.stdout
+    [row] = json.loads(ps.stdout)
+    assert row["name"] == execution.name and row["run_id"] == "tiny-1"
+
+
+def test_concurrent_runs_each_get_their_own_execution_and_run(
+    fake_azure: FakeAzure, infra_files: list[Path], project: Path
+):
+    """Issue 10 finding 1: two `ftk run`s back to back, each execution trains its own run."""
+    from cli.targets.azure import AzureTarget
+
+    target = AzureTarget.from_infra_files(infra_files, connection=fake_azure.connection())
+    app = App.with_target(target, project)
+
+    def ftk(*args: str):  # type: ignore[no-untyped-def]
+        return CliRunner().invoke(cli, list(args), obj=app)
+
+    one = ftk("run", "finetuning/tiny.yaml", "--run-id", "run-1", "--json")
+    two = ftk("run", "finetuning/tiny.yaml", "--run-id", "run-2", "--json")
+    assert one.exit_code == 0 and two.exit_code == 0, one.output + two.output
+    names = [json.loads(r.stdout)["execution"] for r in (one, two)]
+    assert len(set(names)) == 2
+    claimed = {name: replica_claims(fake_azure, name) for name in reversed(names)}
+    assert sorted(claimed.values()) == ["run-1", "run-2"]
+    assert replica_claims(fake_azure, "a-third-execution") is None  # nothing left to take
+    rows = {r["name"]: r["run_id"] for r in json.loads(ftk("ps", "--json").stdout)}
+    assert rows == claimed
+
+
+def test_a_second_ftk_run_in_a_new_process_writes_into_existing_folders(ftk):
+    assert ftk("run", "finetuning/tiny.yaml", "--run-id", "run-1").exit_code == 0
+    second = ftk("run", "finetuning/tiny.yaml", "--run-id", "run-2", "--no-sync")
+    assert second.exit_code == 0, second.output
 
 
 def test_logs_and_stop(ftk, fake_azure: FakeAzure):

@@ -3,40 +3,98 @@ mapping, and the faults a user meets (credentials, permissions, missing job, thr
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
-from cli.errors import AuthError, NotFoundError, UnavailableError
+from cli.errors import AuthError, FtkError, NotFoundError, UnavailableError, UsageError
 from cli.targets.base import ExecutionStatus
-from tests.fakes.azure import FakeAzure, target_from_outputs
+from tests.fakes.azure import FakeAzure, replica_claims, target_from_outputs
 from tests.fakes.azure_fixtures import *  # noqa: F403
 
 
-def test_start_keeps_the_job_template_and_adds_the_run_id(azure_target, fake_azure: FakeAzure):
+def test_an_execution_runs_the_job_template_so_it_keeps_the_share(
+    azure_target, fake_azure: FakeAzure
+):
+    """Issue 10 finding 1: a start override replaces the whole template and an execution
+    template has no volumeMounts, so an execution started with one lost the share. ftk starts
+    with no override and passes the run through a request on the share."""
     execution = azure_target.start_execution("phi3-0001", env={"EXTRA": "1"})
     assert execution.run_id == "phi3-0001"
     assert execution.status == ExecutionStatus.QUEUED
     assert execution.portal_url and fake_azure.JOB in execution.portal_url
 
-    started = fake_azure.arm.execution(execution.name).template["containers"][0]
-    job = fake_azure.arm.jobs[fake_azure.JOB]["properties"]["template"]["containers"][0]
-    assert started["image"] == job["image"]
-    assert started["resources"] == job["resources"]
-    assert started["command"] == job["command"]
-    env = {e["name"]: e for e in started["env"]}
-    assert env["FTK_RUN_ID"]["value"] == "phi3-0001"
-    assert env["EXTRA"]["value"] == "1"
-    assert env["MOUNT_PATH"]["value"] == "/mount"
-    assert env["HF_TOKEN"] == {"name": "HF_TOKEN", "secretRef": "hf-token"}
+    job = fake_azure.arm.jobs[fake_azure.JOB]["properties"]["template"]
+    effective = fake_azure.arm.execution(execution.name).template
+    assert effective == job  # the job's own template: nothing replaced, nothing dropped
+    assert effective["containers"][0]["volumeMounts"] == [
+        {"volumeName": "share", "mountPath": "/mount"}
+    ]
+    assert effective["volumes"][0]["storageType"] == "AzureFile"
+
+    [pending] = list(azure_target.share().list_files(".ftk/requests"))
+    request = json.loads(azure_target.share().read_bytes(pending.path))
+    assert request["run_id"] == "phi3-0001" and request["env"] == {"EXTRA": "1"}
 
 
-def test_infra_job_runs_the_training_entry_point(infra_target, fake_azure: FakeAzure):
-    execution = infra_target.start_execution("r1")
-    container = fake_azure.arm.execution(execution.name).template["containers"][0]
+def test_executions_map_to_runs_through_their_claims(azure_target, fake_azure: FakeAzure):
+    first = azure_target.start_execution("run-a")
+    second = azure_target.start_execution("run-b")
+    assert first.name != second.name
+    # Replicas may start in any order; each takes the oldest request still pending.
+    assert replica_claims(fake_azure, second.name) == "run-a"
+    assert replica_claims(fake_azure, first.name) == "run-b"
+    runs = {e.name: e.run_id for e in azure_target.executions()}
+    assert runs == {first.name: "run-b", second.name: "run-a"}
+    assert azure_target.get_execution(second.name).run_id == "run-a"
+
+
+def test_a_run_already_waiting_for_an_execution_is_not_requested_twice(azure_target):
+    azure_target.start_execution("r1")
+    with pytest.raises(UsageError, match="already waiting"):
+        azure_target.start_execution("r1")
+
+
+def test_a_failed_start_leaves_no_request_behind(azure_target, fake_azure: FakeAzure):
+    fake_azure.faults.fail("POST /subscriptions", 400, times=1)
+    with pytest.raises(FtkError):
+        azure_target.start_execution("r1")
+    assert list(azure_target.share().list_files(".ftk/requests")) == []
+
+
+def test_a_job_from_an_older_stack_asks_for_pulumi_up(azure_target, fake_azure: FakeAzure):
+    container = fake_azure.arm.jobs[fake_azure.JOB]["properties"]["template"]["containers"][0]
+    container["command"] = ["bash", "-c", "python -m training --config runs/$FTK_RUN_ID/c.yaml"]
+    with pytest.raises(UsageError, match="FTK_RUN_ID") as info:
+        azure_target.start_execution("r1")
+    assert "pulumi up" in (info.value.hint or "")
+    assert fake_azure.arm.executions == []
+
+
+def test_infra_job_command_becomes_ftks_once_keeping_share_and_secrets(
+    infra_target, fake_azure: FakeAzure
+):
+    job = fake_azure.arm.jobs[fake_azure.JOB]["properties"]
+    toolkit = ["bash", "-c", "cd /mount; python3 ./finetuning/invoke_olive.py"]
+    job["template"]["containers"][0]["command"] = toolkit
+
+    first = infra_target.start_execution("r1")
+    [note] = first.notes
+    assert "changed the command of job" in note
+    container = job["template"]["containers"][0]
     assert container["command"][:2] == ["bash", "-c"]
-    assert 'python -m training --config "runs/$FTK_RUN_ID/config.yaml"' in container["command"][2]
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["FTK_RUN_ID"] == "r1" and env["FTK_MODEL_CACHE"] == "/mount/model-cache"
+    assert 'python -m training claim --workspace "$MOUNT_PATH"' in container["command"][2]
+    assert container["volumeMounts"] == [{"volumeName": "share", "mountPath": "/mount"}]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["HF_TOKEN"] == {"name": "HF_TOKEN", "secretRef": "hf-token"}
+    assert env["FTK_MODEL_CACHE"]["value"] == "/mount/model-cache"
+    assert fake_azure.arm.job_secrets == {"hf-token": "hf_fake_value"}
+    started = fake_azure.arm.execution(first.name).template
+    assert started["containers"][0]["volumeMounts"] == container["volumeMounts"]
+
+    second = infra_target.start_execution("r2")
+    assert second.notes == ()  # changed once; later starts change nothing
 
 
 def test_executions_map_statuses_newest_first(azure_target, fake_azure: FakeAzure):

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from contract.commands import JOB_COMMANDS, bash_script
+from contract.layout import REQUESTS_DIR
+from contract.requests import claim_path
 from tests.fakes.azure_arm import ARM_TOKEN, FakeArm
 from tests.fakes.azure_files import FakeFileShares
 from tests.fakes.http import LoopbackHTTPS, Request, Response
@@ -54,6 +57,9 @@ class FakeAzure:
             account=self.ACCOUNT,
             url=self.url,
         )
+        # The job as today's stack declares it (contract.commands): it claims its run.
+        job = self.arm.jobs[self.JOB]["properties"]["template"]["containers"][0]
+        job["command"] = ["/bin/bash", "-c", bash_script(JOB_COMMANDS)]
         self.files = FakeFileShares(self.ACCOUNT, [self.SHARE])
         self.credential = FakeCredential()
 
@@ -197,5 +203,26 @@ def target_from_outputs(
     )
     deployment = Deployment(config, connection)
     secrets = StackSecretStore(stack, deployment) if stack else JobSecretStore(deployment)
+    from cli.targets.azure.job_command import JobCommand
+
     kind = "infra" if infra else "stack"
-    return AzureTarget(deployment, kind=kind, secrets=secrets, own_command=infra)
+    command = JobCommand(deployment) if infra else None
+    return AzureTarget(deployment, kind=kind, secrets=secrets, command=command)
+
+
+def replica_claims(fake: FakeAzure, execution: str) -> str | None:
+    """What an execution's `python -m training claim` does on its mount (training/claim.py),
+    done on the fake's file store: the oldest pending run request becomes this execution's
+    claim. Returns the run id, or None when nothing was pending."""
+    from contract.requests import RunRequest
+
+    store = fake.files
+    with store.lock:
+        files, dirs = store.files[fake.SHARE], store.dirs[fake.SHARE]
+        pending = sorted(p for p in files if p.startswith(REQUESTS_DIR + "/"))
+        if not pending:
+            return None
+        claim = claim_path(execution)
+        dirs.update({".ftk", claim.rsplit("/", 1)[0]})
+        files[claim] = files.pop(pending[0])
+        return RunRequest.from_bytes(bytes(files[claim])).run_id

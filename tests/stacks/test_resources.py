@@ -122,9 +122,8 @@ def test_job_command_fails_fast_and_runs_the_training_entry_point(pulumi_mocks) 
     lines = script.removeprefix("set -euo pipefail; ").split("\n")
     assert lines[0] == 'cd "$MOUNT_PATH"'
     assert "requirements-train.txt" in lines[1]
-    assert lines[2] == (
-        'python -m training --config "runs/$FTK_RUN_ID/config.yaml" --workspace "$MOUNT_PATH"'
-    )
+    # The execution claims a run request `ftk run` left on the share (contract.requests).
+    assert lines[2] == 'python -m training claim --workspace "$MOUNT_PATH"'
 
 
 def test_custom_commands_are_joined_by_newlines_not_semicolons(pulumi_mocks) -> None:

@@ -64,22 +64,28 @@ class InferenceApp:
             adapter = (app_env.get(ftk_env.ADAPTER) or {}).get("value")
             base = (app_env.get(ftk_env.BASE_MODEL) or {}).get("value")
             model = adapter.rstrip("/").split("/")[-2] if adapter else base
-        api_key = self._api_key(app_env)
-        return Endpoint(url=url.rstrip("/"), api_key=api_key, ready=ready, model=model)
+        api_key, why = self._api_key(app_env)
+        return Endpoint(
+            url=url.rstrip("/"), api_key=api_key, ready=ready, model=model, no_key_reason=why
+        )
 
-    def _api_key(self, app_env: Mapping[str, Any]) -> str | None:
-        """The endpoint's key: the stack's secret output, else the app secret behind
-        FTK_API_KEY (read through listSecrets). Never printed unless the user asks."""
+    def _api_key(self, app_env: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        """(the endpoint's key, or None and why): the stack's secret output, else the app secret
+        behind FTK_API_KEY (read through listSecrets). Never printed unless the user asks."""
         d = self.deployment
         key = d.config.secret(keys.ACA_APP_API_KEY)
         if key:
-            return key
+            return key, None
+        app = f"container app '{d.app_name}'"
         ref = (app_env.get(ftk_env.API_KEY) or {}).get("secretRef")
         if not ref:
-            return None
-        with azure_call(f"secrets of container app '{d.app_name}'", role=APP_ROLE):
+            return None, (
+                f"{d.config.origin} has no {keys.ACA_APP_API_KEY} and {app} has no "
+                f"{ftk_env.API_KEY} secret reference"
+            )
+        with azure_call(f"secrets of {app}", role=APP_ROLE):
             listed = d.apps.container_apps.list_secrets(d.resource_group, d.app_name).as_dict()
         for item in listed.get("value") or []:
-            if item.get("name") == ref:
-                return item.get("value")
-        return None
+            if item.get("name") == ref and item.get("value"):
+                return str(item["value"]), None
+        return None, f"{app} has no secret '{ref}' (its {ftk_env.API_KEY} refers to it)"

@@ -1,12 +1,15 @@
 """Where ftk's Azure SDK clients point and how they retry: one injectable `AzureConnection`.
 
-Production uses the public cloud endpoints and `DefaultAzureCredential`. Tests (and sovereign
-clouds) override the endpoints, the credential and the CA bundle, so the real SDK clients talk
-to a loopback fake. Every SDK import happens inside a function: importing this module is cheap.
+Production uses the public cloud endpoints and `DefaultAzureCredential`. Tests (and proxies)
+override the endpoints, the credential and the CA bundle, so the real SDK clients talk to a
+loopback fake. Sovereign clouds are not supported: their token audiences and authority host
+differ from the public cloud's, and ftk always asks for public-cloud tokens. Every SDK import
+happens inside a function: importing this module is cheap.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -22,13 +25,25 @@ ARM_ENDPOINT = "https://management.azure.com"
 LOGS_ENDPOINT = "https://api.loganalytics.io"
 PORTAL = "https://portal.azure.com"
 
-# Environment overrides, for sovereign clouds, proxies and tests.
+# Environment overrides, for proxies and tests (not sovereign clouds: see above).
 ENV_ARM_ENDPOINT = "FTK_AZURE_ARM_ENDPOINT"
 ENV_STORAGE_ENDPOINT = "FTK_AZURE_STORAGE_ENDPOINT"  # may contain {account}
 ENV_LOGS_ENDPOINT = "FTK_AZURE_LOGS_ENDPOINT"
 ENV_CA_BUNDLE = "FTK_AZURE_CA_BUNDLE"
 ENV_POLL_SECONDS = "FTK_AZURE_POLL_SECONDS"  # long-running operations, revision readiness
 ENV_RETRY_BACKOFF = "FTK_AZURE_RETRY_BACKOFF"  # SDK retry backoff factor (seconds)
+
+
+def quiet_sdk_logs() -> None:
+    """Keep the Azure SDKs' log records off stderr unless `ftk -v` configured logging.
+
+    With no handler configured, Python's last-resort handler prints warnings on stderr, and
+    DefaultAzureCredential logs a warning listing every credential it tried, several paragraphs
+    long, before it raises. The failure reaches the user anyway as one line with a hint
+    (`errors.translate`); `ftk -v` configures logging and shows the details.
+    """
+    if not logging.getLogger().handlers:
+        logging.getLogger("azure").setLevel(logging.CRITICAL)
 
 
 def default_credential() -> TokenCredential:
@@ -84,6 +99,7 @@ class AzureConnection:
     def credential(self) -> TokenCredential:
         """One credential per connection, created on first use (token caching lives in it)."""
         if not self._credential:
+            quiet_sdk_logs()
             factory = self.credential_factory or default_credential
             self._credential.append(factory())
         return self._credential[0]

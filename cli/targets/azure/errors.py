@@ -46,7 +46,8 @@ def translate(exc: BaseException, *, resource: str, role: str) -> FtkError:
     status = _status(exc)
     if isinstance(exc, ClientAuthenticationError) and status in (None, 401):
         return AuthError(
-            f"Azure credentials are missing or expired ({_short(exc)})", hint=LOGIN_HINT
+            f"Azure credentials are missing or expired ({_short(exc)})",
+            hint=LOGIN_HINT + "; `ftk -v ...` shows what each credential source said",
         )
     if status == 401:
         return AuthError(f"Azure rejected the credentials for {resource}", hint=LOGIN_HINT)

@@ -1,20 +1,30 @@
-"""The fine-tuning job's executions: start, list, get, stop, each mapped to its run."""
+"""The fine-tuning job's executions: start, list, get, stop, each mapped to its run.
+
+No execution is started with a template override: an override replaces the job's whole template
+and an execution template has no volume mounts, so the share would be gone (MicrosoftDocs/
+azure-docs articles/container-apps/jobs.md, "Start a job execution on demand"; Azure/azure-rest-
+api-specs Microsoft.App `JobExecutionContainer`, which has no `volumeMounts`). Instead `start`
+leaves a run request on the share and starts the job as it is; the execution claims the request
+(`training.claim`, `contract.requests`), and the claims say which run each execution trains.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from cli.errors import NotFoundError
+from cli.errors import NotFoundError, UsageError
 from cli.runs_on_share import is_resumable
 from cli.targets.azure.errors import azure_call
+from cli.targets.azure.job_command import JobCommand
 from cli.targets.azure.resources import JOB_ROLE, Deployment
 from cli.targets.base import Execution, ExecutionStatus, Share
 from contract import env as ftk_env
-from contract.commands import JOB_COMMANDS, bash_script
 from contract.exit_codes import TrainingExit
+from contract.layout import CLAIMS_DIR, REQUESTS_DIR
+from contract.requests import RunRequest, claim_path, new_request_id, request_path
 
 # ACA execution states -> ours. "Processing": accepted, no replica yet (waiting for a GPU).
 STATUS_MAP = {
@@ -27,9 +37,6 @@ STATUS_MAP = {
     "unknown": ExecutionStatus.UNKNOWN,
 }
 
-# An --infra job (made by the AI Toolkit's bicep) runs its own command; ours replaces it.
-INFRA_RUN_SCRIPT = bash_script(JOB_COMMANDS)
-
 
 def _when(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
@@ -40,7 +47,8 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
-def _run_id(template: Mapping[str, Any] | None) -> str | None:
+def _legacy_run_id(template: Mapping[str, Any] | None) -> str | None:
+    """Executions started by earlier ftk versions carried FTK_RUN_ID in a start override."""
     for container in (template or {}).get("containers") or []:
         for var in container.get("env") or []:
             if var.get("name") == ftk_env.RUN_ID and var.get("value"):
@@ -48,38 +56,89 @@ def _run_id(template: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+def _check_stack_job(job: Mapping[str, Any]) -> list[str]:
+    """A job deployed by an earlier ftk reads FTK_RUN_ID, which no execution gets any more."""
+    template = (job.get("properties") or {}).get("template") or {}
+    for container in template.get("containers") or []:
+        script = " ".join([*(container.get("command") or []), *(container.get("args") or [])])
+        if f"${ftk_env.RUN_ID}" in script or "${" + ftk_env.RUN_ID + "}" in script:
+            raise UsageError(
+                f"the job's command reads ${ftk_env.RUN_ID}, which executions no longer get",
+                hint="run `pulumi up` so the job claims its run from the share (if you set "
+                '`commands`, end them with `python -m training claim --workspace "$MOUNT_PATH"`)',
+            )
+    return []
+
+
 class JobExecutions:
-    """Executions of one ACA job. `own_command`: the job runs someone else's command (an
-    --infra job), so each execution is started with ours."""
+    """Executions of one ACA job. `command`: set for a job that runs someone else's command (an
+    --infra job); its template command is changed to ftk's once, before the first start."""
 
     def __init__(
-        self, deployment: Deployment, share: Callable[[], Share], *, own_command: bool = False
+        self,
+        deployment: Deployment,
+        share: Callable[[], Share],
+        *,
+        command: JobCommand | None = None,
     ):
         self.deployment = deployment
         self._share = share
-        self._own_command = own_command
+        self._command = command
 
     def _label(self, name: str | None = None) -> str:
         job = self.deployment.job_label()
         return f"execution '{name}' of {job}" if name else job
 
+    # -- requests and claims ----------------------------------------------------------------
+
+    def _pending(self) -> list[RunRequest]:
+        share = self._share()
+        found = []
+        for item in share.list_files(REQUESTS_DIR):
+            try:
+                found.append(RunRequest.from_bytes(share.read_bytes(item.path)))
+            except (ValueError, FileNotFoundError, NotFoundError):
+                continue  # claimed meanwhile, or not a request
+        return found
+
+    def _claimed_runs(self, names: set[str]) -> dict[str, str]:
+        """Execution name -> run id, from the claims of the named executions."""
+        share = self._share()
+        runs = {}
+        for item in share.list_files(CLAIMS_DIR):
+            name = item.path.rsplit("/", 1)[-1].removesuffix(".json")
+            if name not in names:
+                continue
+            try:
+                runs[name] = RunRequest.from_bytes(share.read_bytes(item.path)).run_id
+            except (ValueError, FileNotFoundError, NotFoundError):
+                continue
+        return runs
+
+    # -- verbs --------------------------------------------------------------------------------
+
     def start(self, run_id: str, env: Mapping[str, str] | None = None) -> Execution:
         d = self.deployment
-        job = d.get_job()
-        template = (job.get("properties") or {}).get("template") or {}
-        extra = {ftk_env.RUN_ID: run_id, **(env or {})}
-        if self._own_command:
-            for name, value in ftk_env.share_env(d.mount_path).items():
-                extra.setdefault(name, value)
-        body: dict[str, Any] = {
-            "containers": [self._execution_container(c, extra) for c in template["containers"]]
-        }
-        if template.get("initContainers"):
-            body["initContainers"] = [
-                self._execution_container(c, {}, ours=False) for c in template["initContainers"]
-            ]
-        with azure_call(self._label(), role=JOB_ROLE):
-            started = d.apps.jobs.begin_start(d.resource_group, d.job_name, template=body).result()
+        job = d.get_job()  # the job exists and we may use it, before anything is left behind
+        notes = self._command.ensure(job) if self._command else _check_stack_job(job)
+        if any(r.run_id == run_id for r in self._pending()):
+            raise UsageError(
+                f"run {run_id} is already waiting for an execution to take it",
+                hint="see `ftk ps`; a queued execution takes it when its replica starts",
+            )
+        share = self._share()
+        request_id = new_request_id()
+        share.make_dirs(REQUESTS_DIR)
+        now = datetime.now(UTC).isoformat()
+        share.write_bytes(
+            request_path(request_id), RunRequest(run_id, dict(env or {}), now).to_bytes()
+        )
+        try:
+            with azure_call(self._label(), role=JOB_ROLE):
+                started = d.apps.jobs.begin_start(d.resource_group, d.job_name).result()
+        except BaseException:
+            share.delete(request_path(request_id))  # no execution will come for it
+            raise
         name = (started.as_dict() if started is not None else {}).get("name")
         if not name:
             raise NotFoundError(f"Azure started no execution of {self._label()}")
@@ -89,31 +148,15 @@ class JobExecutions:
             status=ExecutionStatus.QUEUED,
             started_at=datetime.now().astimezone(),
             portal_url=d.portal_url(),
+            notes=tuple(notes),
         )
 
-    def _execution_container(
-        self, container: Mapping[str, Any], extra: Mapping[str, str], *, ours: bool = True
-    ) -> dict[str, Any]:
-        """The job's container as an execution template: same image, resources, env, secret
-        refs (a start request replaces the whole template, so everything is copied)."""
-        from cli.targets.azure.deploy import with_env
-
-        entry: dict[str, Any] = {"name": container["name"], "image": container["image"]}
-        for key in ("command", "args", "resources"):
-            if container.get(key) is not None:
-                entry[key] = container[key]
-        entry["env"] = with_env(list(container.get("env") or []), dict(extra))
-        if ours and self._own_command:
-            entry["command"] = ["bash", "-c", INFRA_RUN_SCRIPT]
-            entry.pop("args", None)
-        return entry
-
-    def _to_execution(self, data: Mapping[str, Any]) -> Execution:
+    def _to_execution(self, data: Mapping[str, Any], run_id: str | None) -> Execution:
         props = data.get("properties") or {}
         status = STATUS_MAP.get(str(props.get("status", "")).lower(), ExecutionStatus.UNKNOWN)
         return Execution(
             name=str(data.get("name")),
-            run_id=_run_id(props.get("template")),
+            run_id=run_id or _legacy_run_id(props.get("template")),
             status=status,
             started_at=_when(props.get("startTime")),
             ended_at=_when(props.get("endTime")),
@@ -124,7 +167,8 @@ class JobExecutions:
         d = self.deployment
         with azure_call(self._label(), role=JOB_ROLE):
             raw = [e.as_dict() for e in d.apps.jobs_executions.list(d.resource_group, d.job_name)]
-        found = [self._to_execution(e) for e in raw]
+        runs = self._claimed_runs({str(e.get("name")) for e in raw}) if raw else {}
+        found = [self._to_execution(e, runs.get(str(e.get("name")))) for e in raw]
         epoch = datetime.min.replace(tzinfo=datetime.now().astimezone().tzinfo)
         found.sort(key=lambda e: e.started_at or epoch, reverse=True)
         return self._mark_resumable(found)
@@ -138,20 +182,23 @@ class JobExecutions:
             newest = e.run_id is not None and e.run_id not in seen
             if e.run_id:
                 seen.add(e.run_id)
-            if (
-                newest
-                and e.status == ExecutionStatus.FAILED
-                and is_resumable(self._share(), e.run_id)
-            ):
+            failed = e.status == ExecutionStatus.FAILED
+            if newest and failed and is_resumable(self._share(), e.run_id):
                 e = replace(e, status=ExecutionStatus.RESUMABLE, exit_code=TrainingExit.RESUMABLE)
             out.append(e)
         return out
+
+    def _claimed_run(self, name: str) -> str | None:
+        try:
+            return RunRequest.from_bytes(self._share().read_bytes(claim_path(name))).run_id
+        except (ValueError, FileNotFoundError, NotFoundError):
+            return None
 
     def get(self, name: str) -> Execution:
         d = self.deployment
         with azure_call(self._label(name), role=JOB_ROLE):
             data = d.apps.job_execution(d.resource_group, d.job_name, name).as_dict()
-        execution = self._to_execution(data)
+        execution = self._to_execution(data, self._claimed_run(name))
         if execution.status == ExecutionStatus.FAILED:
             execution = self._mark_resumable([execution])[0]
         return execution

@@ -136,10 +136,12 @@ class AzureFileShare:
             if current in self._dirs:
                 continue
             try:
-                with self._call(f"creating directory '{current}'"):
+                # Suppressed inside the call: azure_call would turn it into an FtkError.
+                with (
+                    self._call(f"creating directory '{current}'"),
+                    contextlib.suppress(ResourceExistsError),
+                ):
                     self.client.get_directory_client(current).create_directory()
-            except ResourceExistsError:
-                pass
             except NotFoundError as exc:
                 raise self._missing(exc.__cause__ or exc, current) from None
             self._dirs.add(current)

@@ -3,7 +3,7 @@
 The parts (job executions, their logs, the share, the inference app, a secret store) share one
 `Deployment`; `from_stack` and `from_infra_files` choose them. A stack keeps job secrets in its
 config and its job runs ftk's command; an --infra job (the AI Toolkit's) keeps secrets on the
-job and runs its own command, so ftk supplies its own.
+job and runs its own command, which ftk changes to its own once (`job_command.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from cli.targets.azure.app import InferenceApp
 from cli.targets.azure.clients import AzureConnection
 from cli.targets.azure.config import TargetConfig
 from cli.targets.azure.job import JobExecutions
+from cli.targets.azure.job_command import JobCommand
 from cli.targets.azure.job_logs import JobLogs
 from cli.targets.azure.resources import Deployment
 from cli.targets.azure.secrets_job import JobSecretStore
@@ -37,13 +38,13 @@ class AzureTarget:
         *,
         kind: str,
         secrets: SecretStore,
-        own_command: bool = False,
+        command: JobCommand | None = None,
     ):
         self.kind = kind
         self.deployment = deployment
         self.secrets = secrets
         self._share: AzureFileShare | None = None
-        self.jobs = JobExecutions(deployment, self.share, own_command=own_command)
+        self.jobs = JobExecutions(deployment, self.share, command=command)
         self.logs = JobLogs(deployment, lambda name: self.jobs.get(name).status)
         self.app = InferenceApp(deployment)
 
@@ -64,7 +65,8 @@ class AzureTarget:
 
         config = read_infra_files(list(files))
         deployment = Deployment(config, connection or AzureConnection.from_env())
-        return cls(deployment, kind="infra", secrets=JobSecretStore(deployment), own_command=True)
+        secrets = JobSecretStore(deployment)
+        return cls(deployment, kind="infra", secrets=secrets, command=JobCommand(deployment))
 
     @property
     def config(self) -> TargetConfig:
