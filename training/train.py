@@ -56,7 +56,11 @@ def main(
 
     started_at = time.monotonic() if started_at is None else started_at
     root = paths.workspace_root(workspace)
-    run = RunDir(paths.run_dir(config, root))
+    try:
+        run = RunDir(paths.run_dir(config, root))
+    except ConfigError as exc:  # output.dir leaves the workspace: write nothing anywhere
+        log.error("%s", exc)
+        return EXIT_USER_ERROR
     run.root.mkdir(parents=True, exist_ok=True)
     stopper = StopCallback(None if deadline is None else started_at + deadline)
     restore = _on_sigterm(stopper)

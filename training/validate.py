@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from training import dataset, paths
-from training.config import ConfigError, TrainingConfig, key_lines, load_config
+from training.config import ConfigError, TrainingConfig, load_config
+from training.yamlfile import key_lines
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def validate_config(
     """The checks after parsing; `count_tokens` defaults to the model's tokenizer if local."""
     report = report or ValidationReport(config=config)
     source = str(config.source) if config.source else "config"
+    _check_output(config, workspace, report, source)
     _check_model(config, workspace, report, source)
     counter, estimated = _token_counter(config, workspace, count_tokens)
     train = _check_data(config, config.data.train_file, workspace, report, counter, estimated)
@@ -109,6 +111,15 @@ def validate_config(
                     )
                 )
     return report
+
+
+def _check_output(config: TrainingConfig, workspace: Path, report: ValidationReport, src: str):
+    if not config.output.dir:
+        return
+    try:
+        paths.run_dir(config, workspace)
+    except ConfigError as exc:
+        report.errors.append(Issue(src, _line(config, "output.dir"), exc.message))
 
 
 def _check_model(config: TrainingConfig, workspace: Path, report: ValidationReport, src: str):
@@ -197,5 +208,5 @@ def _line(config: TrainingConfig, key: str) -> int | None:
         return None
     try:
         return key_lines(config.source.read_text(encoding="utf-8")).get(key)
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):
         return None
