@@ -276,12 +276,25 @@ def _coerce(value: Any, hint: Any, key: str, line: int | None) -> Any:
         if option is float and isinstance(value, str) and _is_float(value):
             return _finite(value, key, line)  # YAML 1.1 reads `2e-4` (no dot) as a string
         if option is str and isinstance(value, str):
-            return value
+            return _text(value, key, line)
         is_list = typing.get_origin(option) is tuple and isinstance(value, list)
         if is_list and all(isinstance(item, str) for item in value):
-            return tuple(value)
+            return tuple(_text(item, key, line) for item in value)
     expected = " or ".join(_type_name(o) for o in options)
     raise ConfigError(f"{key} must be {expected} (got {value!r})", key=key, line=line)
+
+
+def _text(value: str, key: str, line: int | None) -> str:
+    """YAML's "\\ud800" escape gives a lone surrogate, which no path or tokenizer accepts."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"{key} must be valid Unicode text (it holds a lone UTF-16 surrogate)",
+            key=key,
+            line=line,
+        ) from None
+    return value
 
 
 def _finite(value: int | float | str, key: str, line: int | None) -> float:

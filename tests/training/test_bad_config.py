@@ -161,6 +161,19 @@ def test_a_merge_key_may_still_be_overridden():
     assert (config.train.epochs, config.train.batch_size) == (3.0, 2)
 
 
+@pytest.mark.parametrize(
+    ("section", "body", "key"),
+    [
+        ("train", 'optimizer: "adamw\\ud800"', "train.optimizer"),
+        ("output", 'dir: "runs/\\ud800"', "output.dir"),
+        ("lora", 'target_modules: [q_proj, "\\udc80"]', "lora.target_modules"),
+    ],
+)
+def test_a_lone_surrogate_in_a_string_is_refused(section: str, body: str, key: str):
+    with pytest.raises(ConfigError, match=rf"^{key} must be valid Unicode text"):
+        parse_config(_with(section, body))
+
+
 def test_a_config_that_is_not_utf8_names_the_line(tmp_path: Path, capsys):
     path = tmp_path / "c.yaml"
     path.write_bytes(b"model:\n  name: org/caf\xe9\ndata:\n  train_file: t.jsonl\n")
