@@ -238,13 +238,14 @@ def _load_model(config: TrainingConfig, ref, workspace: Path, hw, precision: str
 
 @contextlib.contextmanager
 def _model_files(path: Path):
-    """Unreadable or corrupt model files (a truncated safetensors, a broken tokenizer) are the
-    user's to fix: one error naming the folder instead of a traceback."""
+    """Unreadable or corrupt model files (a truncated safetensors, no tokenizer, a config.json
+    without model_type) are the user's to fix: one error naming the folder, not a traceback.
+    transformers raises ValueError or OSError for these; only the loading calls are wrapped."""
     from safetensors import SafetensorError
 
     try:
         yield
-    except (OSError, SafetensorError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"cannot load the model in {path}: {first}") from None
 

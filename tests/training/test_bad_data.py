@@ -79,14 +79,30 @@ def test_a_broken_model_folder_is_one_error_naming_it(
     assert str(folder) in line
 
 
-def test_training_on_truncated_weights_exits_2_naming_the_folder(
-    workspace: Path, tiny_llama: Path, caplog
+def _truncate_weights(folder: Path) -> None:
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+
+
+def _drop_tokenizer(folder: Path) -> None:
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def _drop_model_type(folder: Path) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    del config["model_type"]
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("damage", [_truncate_weights, _drop_tokenizer, _drop_model_type])
+def test_training_on_a_model_folder_found_broken_at_load_exits_2_naming_it(
+    workspace: Path, tiny_llama: Path, caplog, damage
 ):
     from training.train import main
 
     folder = _model_without(tiny_llama, workspace)
-    weights = folder / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:1000])
+    damage(folder)
     write_jsonl(workspace / "data/train.jsonl", rows("text"))
     path = write_config(workspace / "runs/r1/config.yaml", fast_config("models/broken"))
     assert main(load_config(path), workspace=workspace) == 2
