@@ -2,7 +2,7 @@
 
 ```
 python -m training --config runs/<run>/config.yaml [--workspace DIR] [--deadline SECONDS]
-python -m training validate --config FILE [--workspace DIR] [--json]
+python -m training validate --config FILE [--workspace DIR] [--json] [--all-warnings]
 python -m training claim --workspace DIR [--execution NAME]   (the Azure job: training.claim)
 ```
 Exit codes: 0 succeeded, 1 failed, 2 config/data error, 75 resumable (deadline or SIGTERM).
@@ -43,7 +43,14 @@ def _parser(validate: bool) -> argparse.ArgumentParser:
         help="root for relative paths (default: $FTK_WORKSPACE, else the current directory)",
     )
     if validate:
-        parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        parser.add_argument(
+            "--json", action="store_true", help="print the report as JSON (every warning)"
+        )
+        parser.add_argument(
+            "--all-warnings",
+            action="store_true",
+            help="print every warning (repeated ones are summarised otherwise)",
+        )
     else:
         parser.add_argument(
             "--deadline",
@@ -72,8 +79,8 @@ def _validate(args: argparse.Namespace) -> int:
     else:
         for issue in report.errors:
             print(f"error: {issue}", file=sys.stderr)
-        for issue in report.warnings:
-            print(f"warning: {issue}", file=sys.stderr)
+        for line in report.warning_lines(all_warnings=args.all_warnings):
+            print(f"warning: {line}", file=sys.stderr)
         if report.ok:
             stats = report.stats
             print(

@@ -9,16 +9,23 @@ the key, its section and the line in the file.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
-import yaml
+from training import yamlfile
 
 TEMPLATE_FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+# No count or size in a config comes near this; larger values overflow C ints in torch and numpy.
+INT_LIMIT = 2**31 - 1
+SEED_MAX = 2**32 - 1  # the seeds numpy and torch accept: 0 .. 2**32-1
+# A fixed bound, so a laptop's validation and the job's GPU machine agree; ACA's largest GPU
+# profile has 96 vCPUs. torch.set_num_threads(10**9) crashes the process.
+MAX_THREADS = 256
 
 
 class ConfigError(ValueError):
@@ -37,6 +44,10 @@ class ConfigError(ValueError):
 
 def _choices(*values: str) -> dict[str, Any]:
     return {"choices": values}
+
+
+def _range(low: int, high: int) -> dict[str, Any]:
+    return {"range": (low, high)}
 
 
 @dataclass(frozen=True)
@@ -109,12 +120,12 @@ class TrainSection:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     precision: str = field(default="auto", metadata=_choices("auto", "bf16", "fp16", "fp32"))
-    seed: int = 42
+    seed: int = field(default=42, metadata=_range(0, SEED_MAX))
     logging_steps: int = 10
     eval_steps: int | None = None
     save_steps: int = 100
     save_total_limit: int | None = 2
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, metadata=_range(1, MAX_THREADS))
 
 
 @dataclass(frozen=True)
@@ -152,25 +163,18 @@ def load_config(path: str | Path) -> TrainingConfig:
     """Read and check a training config file; raises `ConfigError` naming the offending key."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        text = yamlfile.read_text(path)
+    except yamlfile.YamlFileError as exc:
+        raise ConfigError(exc.message, line=exc.line) from None
     return parse_config(text, source=path)
 
 
 def parse_config(text: str, source: Path | None = None) -> TrainingConfig:
     """Parse YAML text into a `TrainingConfig` (see `load_config`)."""
     try:
-        raw = yaml.safe_load(text)
-        lines = key_lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            line=mark.line + 1 if mark else None,
-        ) from None
+        raw, lines = yamlfile.load(text)
+    except yamlfile.YamlFileError as exc:
+        raise ConfigError(exc.message, line=exc.line) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -247,6 +251,7 @@ def _build_section(name: str, cls: type, raw: Any, lines: dict[str, int]) -> Any
                 key=dotted,
                 line=lines.get(dotted),
             )
+        _check_range(value, fields[key].metadata.get("range"), dotted, lines.get(dotted))
         values[key] = value
     for key in REQUIRED.get(name, ()):
         if not values.get(key):
@@ -267,16 +272,51 @@ def _coerce(value: Any, hint: Any, key: str, line: int | None) -> Any:
         if option is int and isinstance(value, int) and not isinstance(value, bool):
             return value
         if option is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            return _finite(value, key, line)
         if option is float and isinstance(value, str) and _is_float(value):
-            return float(value)  # YAML 1.1 reads `2e-4` (no dot) as a string
+            return _finite(value, key, line)  # YAML 1.1 reads `2e-4` (no dot) as a string
         if option is str and isinstance(value, str):
-            return value
+            return _text(value, key, line)
         is_list = typing.get_origin(option) is tuple and isinstance(value, list)
         if is_list and all(isinstance(item, str) for item in value):
-            return tuple(value)
+            return tuple(_text(item, key, line) for item in value)
     expected = " or ".join(_type_name(o) for o in options)
     raise ConfigError(f"{key} must be {expected} (got {value!r})", key=key, line=line)
+
+
+def _text(value: str, key: str, line: int | None) -> str:
+    """YAML's "\\ud800" escape gives a lone surrogate, which no path or tokenizer accepts."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"{key} must be valid Unicode text (it holds a lone UTF-16 surrogate)",
+            key=key,
+            line=line,
+        ) from None
+    return value
+
+
+def _finite(value: int | float | str, key: str, line: int | None) -> float:
+    """`value` as a float; NaN and infinities (`.inf`, `1e400`) train on NaN gradients: refused."""
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        number = math.inf
+    if not math.isfinite(number):
+        raise ConfigError(f"{key} must be a finite number (got {value!r})", key=key, line=line)
+    return number
+
+
+def _check_range(value: Any, bounds: tuple[int, int] | None, key: str, line: int | None) -> None:
+    """Integers stay within the field's own range, else within +-INT_LIMIT."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return
+    low, high = bounds or (-INT_LIMIT, INT_LIMIT)
+    if not low <= value <= high:
+        raise ConfigError(
+            f"{key} must be between {low} and {high} (got {value})", key=key, line=line
+        )
 
 
 def _is_float(text: str) -> bool:
@@ -353,6 +393,10 @@ def _check_combinations(config: TrainingConfig, lines: dict[str, int]) -> None:
         fail("train.warmup_ratio", "train.warmup_ratio must be a fraction in [0, 1)")
     if not 0.0 <= lora.dropout < 1.0:
         fail("lora.dropout", "lora.dropout must be a fraction in [0, 1)")
+    if config.output.dir:
+        problem = output_dir_problem(config.output.dir)
+        if problem:
+            fail("output.dir", f"output.dir {problem} (got {config.output.dir!r})")
     if isinstance(lora.target_modules, tuple) and not lora.target_modules:
         fail("lora.target_modules", "lora.target_modules must not be empty")
     if isinstance(lora.target_modules, str) and lora.target_modules not in ("auto", "all-linear"):
@@ -362,16 +406,16 @@ def _check_combinations(config: TrainingConfig, lines: dict[str, int]) -> None:
         )
 
 
-def key_lines(text: str) -> dict[str, int]:
-    """Map `section` and `section.key` to their 1-based line numbers in YAML source text."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    lines: dict[str, int] = {}
-    if not isinstance(node, yaml.MappingNode):
-        return lines
-    for key_node, value_node in node.value:
-        section = str(key_node.value)
-        lines[section] = key_node.start_mark.line + 1
-        if isinstance(value_node, yaml.MappingNode):
-            for sub_key, _ in value_node.value:
-                lines[f"{section}.{sub_key.value}"] = sub_key.start_mark.line + 1
-    return lines
+def output_dir_problem(value: str) -> str | None:
+    """Why `output.dir` could leave the workspace, or None. The rule: a relative path without
+    `..`, naming a folder below the workspace root (checked again against symlinks in paths)."""
+    if any(ord(c) < 32 for c in value):
+        return "must not contain control characters"
+    path = PureWindowsPath(value)  # splits on / and \\ alike, and knows drives
+    if value.startswith(("/", "\\", "~")) or path.drive or path.root:
+        return "must be relative to the workspace, not an absolute path"
+    if ".." in path.parts:
+        return "must stay inside the workspace: '..' is not allowed"
+    if not path.parts:
+        return "must name a folder inside the workspace, not the workspace itself"
+    return None

@@ -25,14 +25,17 @@ from training.config import TEMPLATE_FIELD, DataSection
 FORMATS = ("messages", "prompt_completion", "text", "template")
 ROLES = ("system", "user", "assistant")
 MAX_LISTED_LINES = 5
+JSON_SPACE = " \t\r\n"  # the only whitespace JSON allows between values
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding about a data file; `line` is 1-based, None for the whole file."""
+    """One finding about a data file; `line` is 1-based, None for the whole file. Findings of one
+    `kind` (e.g. "duplicate") may be summarised when printed."""
 
     line: int | None
     message: str
+    kind: str | None = None
 
 
 @dataclass
@@ -58,18 +61,28 @@ def read_rows(path: Path) -> tuple[list[tuple[int, Any]], list[Problem]]:
         return [], [Problem(None, "file not found")]
     except UnicodeDecodeError:
         return [], [Problem(None, "not UTF-8 text")]
-    if text.lstrip().startswith("["):
+    except OSError as exc:
+        return [], [Problem(None, f"cannot read: {exc.strerror}")]
+    if text.lstrip(JSON_SPACE).startswith("["):
         return _read_json_array(text)
     rows: list[tuple[int, Any]] = []
     errors: list[Problem] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for number, line in enumerate(jsonl_lines(text), start=1):
+        if not line.strip(JSON_SPACE):
             continue
         try:
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
             errors.append(Problem(number, f"invalid JSON: {exc.msg} (column {exc.colno})"))
+        except RecursionError:
+            errors.append(Problem(number, "invalid JSON: nested too deeply"))
     return rows, errors
+
+
+def jsonl_lines(text: str) -> list[str]:
+    """The lines of JSONL text. Only "\\n" ends a line: `str.splitlines` also splits on U+2028,
+    U+2029, U+0085 and other characters that JSON strings may hold unescaped."""
+    return text.split("\n")
 
 
 def _read_json_array(text: str) -> tuple[list[tuple[int, Any]], list[Problem]]:
@@ -78,6 +91,8 @@ def _read_json_array(text: str) -> tuple[list[tuple[int, Any]], list[Problem]]:
         json.loads(text)
     except json.JSONDecodeError as exc:
         return [], [Problem(exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")]
+    except RecursionError:
+        return [], [Problem(None, "invalid JSON: nested too deeply")]
     rows: list[tuple[int, Any]] = []
     pos = text.index("[") + 1
     while True:
@@ -214,15 +229,30 @@ def check_file(path: Path, data: DataSection) -> DataCheck:
         if reason:
             check.errors.append(Problem(line, reason))
             continue
+        example = to_example(row, check.format or "text", data)
+        if not _is_unicode(example_text(example)):
+            # JSON's "\\ud800" escape decodes to a lone surrogate, which no tokenizer accepts.
+            check.errors.append(
+                Problem(line, "invalid text: a lone UTF-16 surrogate (\\uD800-\\uDFFF)")
+            )
+            continue
         key = json.dumps(row, sort_keys=True)
         if key in seen:
-            check.warnings.append(Problem(line, f"duplicate of line {seen[key]}"))
+            check.warnings.append(Problem(line, f"duplicate of line {seen[key]}", "duplicate"))
         else:
             seen[key] = line
-        check.examples.append((line, to_example(row, check.format or "text", data)))
+        check.examples.append((line, example))
     if not rows and not errors:
         check.errors.append(Problem(None, "no examples in the file"))
     return check
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def example_text(example: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import torch
@@ -58,6 +59,36 @@ def resolve_precision(train: TrainSection, hw: Hardware) -> str:
     if wanted == "fp16" and not hw.cuda:
         raise UserError("train.precision fp16 needs a CUDA GPU; use fp32 (or auto) on CPU")
     return wanted
+
+
+def check_attention(name: str | None, hw: Hardware, precision: str) -> None:
+    """Refuse `model.attn_implementation` values this device cannot run, before the model loads.
+
+    An error rather than a quiet fallback to sdpa: the user asked for flash attention by name, and
+    sdpa needs more memory at long sequence lengths, so a run sized for it could fail with out of
+    memory later, on a paid GPU. Failing here costs seconds and says what to change.
+    """
+    if name != "flash_attention_2":
+        return
+    fix = "set model.attn_implementation to sdpa (or null)"
+    if not hw.cuda:
+        raise UserError(f"model.attn_implementation flash_attention_2 needs a CUDA GPU: {fix}")
+    if not hw.bf16:
+        major, minor = hw.capability or (0, 0)
+        raise UserError(
+            f"model.attn_implementation flash_attention_2 needs an Ampere or newer GPU; {hw.name} "
+            f"has compute capability {major}.{minor}: {fix}"
+        )
+    if precision not in ("bf16", "fp16"):
+        raise UserError(
+            f"model.attn_implementation flash_attention_2 needs bf16 or fp16 precision, not "
+            f"{precision}: {fix}"
+        )
+    if importlib.util.find_spec("flash_attn") is None:
+        raise UserError(
+            "model.attn_implementation flash_attention_2 needs the flash-attn package, which is "
+            f"not installed here: {fix}"
+        )
 
 
 def compute_dtype(quant: QuantizationSection, precision: str, hw: Hardware) -> torch.dtype:

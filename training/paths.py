@@ -10,7 +10,7 @@ from pathlib import Path
 from contract import env as ftk_env
 from contract import layout
 from training import catalog
-from training.config import TrainingConfig
+from training.config import ConfigError, TrainingConfig, output_dir_problem
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -27,9 +27,25 @@ def in_workspace(value: str, workspace: Path) -> Path:
 
 
 def run_dir(config: TrainingConfig, workspace: Path) -> Path:
-    """`output.dir` (workspace-relative), else the config file's folder."""
+    """`output.dir` (workspace-relative), else the config file's folder.
+
+    Raises `ConfigError` when `output.dir` leaves the workspace, by its spelling (see
+    `config.output_dir_problem`) or through a symlink inside the workspace.
+    """
     if config.output.dir:
-        return in_workspace(config.output.dir, workspace)
+        value = config.output.dir
+        problem = output_dir_problem(value)
+        if problem:
+            raise ConfigError(f"output.dir {problem} (got {value!r})", key="output.dir")
+        root = workspace.resolve()
+        real = (root / value).resolve()
+        if real == root or not real.is_relative_to(root):
+            raise ConfigError(
+                f"output.dir must stay inside the workspace {root}: {value!r} leads to {real} "
+                "through a symbolic link",
+                key="output.dir",
+            )
+        return root / value
     if config.source is None:
         raise ValueError("a config built in code needs output.dir")
     return config.source.resolve().parent

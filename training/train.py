@@ -8,6 +8,8 @@ Shaped like trl's `scripts/sft.py`: model and tokenizer, dataset, trainer, then
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import shutil
@@ -56,7 +58,11 @@ def main(
 
     started_at = time.monotonic() if started_at is None else started_at
     root = paths.workspace_root(workspace)
-    run = RunDir(paths.run_dir(config, root))
+    try:
+        run = RunDir(paths.run_dir(config, root))
+    except ConfigError as exc:  # output.dir leaves the workspace: write nothing anywhere
+        log.error("%s", exc)
+        return TrainingExit.USER_ERROR
     run.root.mkdir(parents=True, exist_ok=True)
     stopper = StopCallback(None if deadline is None else started_at + deadline)
     restore = _on_sigterm(stopper)
@@ -116,13 +122,20 @@ def _train(
     from training import hardware, report
 
     report_ = validate_config(config, workspace)
-    for issue in report_.warnings:
-        log.warning("%s", issue)
+    for line in report_.warning_lines():
+        log.warning("%s", line)
     if not report_.ok:
         raise dataset.DataError("\n".join(str(i) for i in report_.errors))
     hw = hardware.detect()
     precision = hardware.resolve_precision(config.train, hw)
+    hardware.check_attention(config.model.attn_implementation, hw, precision)
     if config.train.num_threads:
+        if config.train.num_threads > (os.cpu_count() or 1):
+            log.warning(
+                "train.num_threads=%d is more than the %d CPUs here: threads will compete",
+                config.train.num_threads,
+                os.cpu_count() or 1,
+            )
         torch.set_num_threads(config.train.num_threads)
     log.info("device %s (%s), precision %s", hw.device, hw.name, precision)
 
@@ -195,7 +208,8 @@ def _load_model(config: TrainingConfig, ref, workspace: Path, hw, precision: str
 
     path = ref.path or models.resolve_model(ref.name, paths.model_cache(workspace))
     trust = config.model.trust_remote_code
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
+    with _model_files(path):
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     dtype = hardware.compute_dtype(config.quantization, precision, hw)
@@ -207,7 +221,8 @@ def _load_model(config: TrainingConfig, ref, workspace: Path, hw, precision: str
         kwargs["quantization_config"] = bnb
     if bnb is not None or hw.gpu_count > 1:
         kwargs["device_map"] = quant.device_map(hw)
-    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    with _model_files(path):
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if config.train.gradient_checkpointing:
         model.config.use_cache = False
     if bnb is not None:
@@ -219,6 +234,20 @@ def _load_model(config: TrainingConfig, ref, workspace: Path, hw, precision: str
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
     return _with_lora(config, model), tokenizer
+
+
+@contextlib.contextmanager
+def _model_files(path: Path):
+    """Unreadable or corrupt model files (a truncated safetensors, no tokenizer, a config.json
+    without model_type) are the user's to fix: one error naming the folder, not a traceback.
+    transformers raises ValueError or OSError for these; only the loading calls are wrapped."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (OSError, ValueError, SafetensorError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"cannot load the model in {path}: {first}") from None
 
 
 def _with_lora(config: TrainingConfig, model):
@@ -348,8 +377,6 @@ def _trainer(config, run: RunDir, model, tokenizer, train_ds, eval_ds, loss_args
 
 def _save_adapter(trainer, run: RunDir, model_ref) -> None:
     """Write adapter/ atomically; base_model_name_or_path names the model id, not a cache path."""
-    import json
-
     tmp = run.root / ".adapter.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     trainer.model.save_pretrained(tmp)
@@ -368,8 +395,6 @@ def _save_adapter(trainer, run: RunDir, model_ref) -> None:
 def _tokens_seen(checkpoint: Path | None) -> int:
     if checkpoint is None:
         return 0
-    import json
-
     try:
         state = json.loads((checkpoint / "trainer_state.json").read_text())
     except (OSError, ValueError):

@@ -15,16 +15,30 @@ from typing import Any
 import yaml
 
 from training import dataset, paths
-from training.config import ConfigError, TrainingConfig, key_lines, load_config
+from training.config import ConfigError, TrainingConfig, load_config
+from training.yamlfile import key_lines
+
+SUMMARISE_OVER = 3  # more warnings of one kind in one file than this print as one line
+KIND_LABELS = {"duplicate": "examples repeat an earlier example"}
+# What transformers' from_pretrained looks for in a local folder (safetensors or PyTorch, whole
+# or sharded with an index).
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 
 
 @dataclass(frozen=True)
 class Issue:
-    """One finding; `line` is 1-based or None when it concerns the whole file."""
+    """One finding; `line` is 1-based or None when it concerns the whole file. Issues of one
+    `kind` in one file are summarised by `ValidationReport.warning_lines`."""
 
     file: str
     line: int | None
     message: str
+    kind: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -55,6 +69,33 @@ class ValidationReport:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
+    def warning_lines(self, all_warnings: bool = False) -> list[str]:
+        """Warnings as `file:line: message` lines; more than `SUMMARISE_OVER` of one kind in one
+        file become one line with their count and first lines, unless `all_warnings`."""
+        groups: dict[tuple[str, str], list[Issue]] = {}
+        for issue in self.warnings:
+            if issue.kind:
+                groups.setdefault((issue.file, issue.kind), []).append(issue)
+        out: list[str] = []
+        for issue in self.warnings:
+            group = groups.get((issue.file, issue.kind or ""), [])
+            if all_warnings or len(group) <= SUMMARISE_OVER:
+                out.append(str(issue))
+            elif issue is group[0]:
+                out.append(self._summary(group))
+        return out
+
+    def _summary(self, group: list[Issue]) -> str:
+        first = group[0]
+        label = KIND_LABELS.get(first.kind or "", f"{first.kind} warnings")
+        lines = [i.line for i in group if i.line is not None]
+        config = f" --config {self.config.source}" if self.config and self.config.source else ""
+        message = (
+            f"{len(group)} {label}: lines {dataset.format_lines(lines)} "
+            f"(`python -m training validate{config} --all-warnings` lists each)"
+        )
+        return str(Issue(first.file, first.line, message))
+
 
 def validate_config_file(path: Path, workspace: Path) -> ValidationReport:
     """Load the config at `path` and check its model reference and data files."""
@@ -79,6 +120,7 @@ def validate_config(
     """The checks after parsing; `count_tokens` defaults to the model's tokenizer if local."""
     report = report or ValidationReport(config=config)
     source = str(config.source) if config.source else "config"
+    _check_output(config, workspace, report, source)
     _check_model(config, workspace, report, source)
     counter, estimated = _token_counter(config, workspace, count_tokens)
     train = _check_data(config, config.data.train_file, workspace, report, counter, estimated)
@@ -111,17 +153,48 @@ def validate_config(
     return report
 
 
+def _check_output(config: TrainingConfig, workspace: Path, report: ValidationReport, src: str):
+    if not config.output.dir:
+        return
+    try:
+        paths.run_dir(config, workspace)
+    except ConfigError as exc:
+        report.errors.append(Issue(src, _line(config, "output.dir"), exc.message))
+
+
 def _check_model(config: TrainingConfig, workspace: Path, report: ValidationReport, src: str):
     try:
         ref = paths.classify_model(config.model.name, workspace)
     except ValueError as exc:
         report.errors.append(Issue(src, _line(config, "model.name"), str(exc)))
         return
+    if ref.path is not None:
+        problem = model_folder_problem(ref.path)
+        if problem:
+            message = f"model folder {ref.path} is not a usable model: {problem}"
+            report.errors.append(Issue(src, _line(config, "model.name"), message))
+            return
     if ref.entry is not None and (ref.entry.gpu_count > 1 or ref.entry.gated):
         report.warnings.append(
             Issue(src, _line(config, "model.name"), f"{ref.entry.id}: {ref.entry.quota_note}")
         )
     report.stats["model"] = {"kind": ref.kind, "name": ref.name}
+
+
+def model_folder_problem(folder: Path) -> str | None:
+    """Why transformers could not load a model from `folder`, or None (files only, no torch)."""
+    config_file = folder / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "no config.json"
+    except (OSError, ValueError):
+        return "config.json is not readable JSON"
+    if not isinstance(config, dict):
+        return "config.json is not a JSON object"
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        return f"no weights ({', '.join(WEIGHT_FILES)})"
+    return None
 
 
 def _check_data(
@@ -140,8 +213,8 @@ def _check_data(
         )
         return None
     check = dataset.check_file(path, config.data)
-    report.errors += [Issue(str(path), p.line, p.message) for p in check.errors]
-    report.warnings += [Issue(str(path), p.line, p.message) for p in check.warnings]
+    report.errors += [Issue(str(path), p.line, p.message, p.kind) for p in check.errors]
+    report.warnings += [Issue(str(path), p.line, p.message, p.kind) for p in check.warnings]
     if check.examples and not check.errors:
         max_length = config.train.max_length
         long = dataset.long_examples(check.examples, max_length, counter)
@@ -197,5 +270,5 @@ def _line(config: TrainingConfig, key: str) -> int | None:
         return None
     try:
         return key_lines(config.source.read_text(encoding="utf-8")).get(key)
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):
         return None

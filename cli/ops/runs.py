@@ -84,7 +84,7 @@ def validate_config(config: Path, workspace: Path) -> list[str]:
             f"{config.name} is not valid: " + "; ".join(errors),
             hint="fix the config (or its dataset) and run again; nothing was started",
         )
-    return [fmt(i) for i in report.warnings]
+    return report.warning_lines()  # repeated warnings (duplicates) summarised in one line
 
 
 def new_run_id(config: Path, now: datetime | None = None) -> str:

@@ -31,6 +31,7 @@ def write_project(root: Path) -> Path:
     """A workspace with a valid training config (a local model folder and a chat dataset)."""
     (root / "model").mkdir(parents=True)
     (root / "model" / "config.json").write_text("{}")
+    (root / "model" / "model.safetensors").write_bytes(b"")  # validation wants weights present
     (root / "data").mkdir()
     rows = [
         f'{{"messages": [{{"role": "user", "content": "q{i}"}}, '

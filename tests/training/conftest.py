@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from training.cli import run
+
 QA = [
     ("What is the capital of France?", "Paris."),
     ("What is the capital of Sweden?", "Stockholm."),
@@ -70,6 +72,16 @@ def fast_config(model: Path | str, train_file: str = "data/train.jsonl", **train
             **train,
         },
     }
+
+
+def cli_is_one_line(argv: list[str], capsys) -> str:
+    """`python -m training ARGV` in-process: exit 2, one stderr line, no traceback; the line."""
+    assert run(argv) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
 
 
 @pytest.fixture
