@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -80,6 +80,7 @@ class FakeArm:
         }
         self.queries: list[str] = []
         self.on_list_keys: list[str] = []  # the keys handed out (the Files fake accepts them)
+        self.extra: Callable[[Request], Response | None] | None = None  # more routes (doctor)
 
     # -- helpers for tests ------------------------------------------------------------------
 
@@ -125,6 +126,8 @@ class FakeArm:
                     }
                 },
             )
+        if self.extra is not None and (answer := self.extra(req)) is not None:
+            return answer
         match = _ARM.match(req.path)
         if not match or match["sub"] != self.sub or match["rg"] != self.rg:
             return _not_found(req.path)
