@@ -110,6 +110,13 @@ def gated_token(config: Any, facts: RunFacts) -> Row:
     )
 
 
+def _duration(seconds: int) -> str:
+    hours = seconds / 3600
+    if hours >= 1:
+        return f"{hours:g} h" if hours == round(hours, 1) else f"{hours:.1f} h"
+    return f"{seconds / 60:.0f} min"
+
+
 def cost(facts: RunFacts) -> tuple[Row, dict[str, Any] | None]:
     """Estimated cost per hour and at most within the time budget (cli/pricing.py's table)."""
     from cli.pricing import CURRENCY, PRICES_AS_OF, estimate_cost, price_per_second
@@ -128,7 +135,7 @@ def cost(facts: RunFacts) -> tuple[Row, dict[str, Any] | None]:
     if facts.timeout:
         most = estimate_cost(facts.gpu_profile, facts.timeout) or 0.0
         figures.update(at_most=round(most, 2), budget_seconds=facts.timeout)
-        evidence += f"; at most ${most:.2f} within the {facts.timeout / 3600:g} h budget"
+        evidence += f"; at most ${most:.2f} within the {_duration(facts.timeout)} budget"
     return ok(
         name, f"{evidence} ({facts.gpu_profile}, list price as of {PRICES_AS_OF}; an estimate)"
     ), figures
