@@ -13,7 +13,9 @@ The estimate adds five parts, each documented with its formula in docs/doctor.md
   CPU (no Triton) a few fp32 temporaries of the tile's used width.
 - overhead: the CUDA context and the allocator's slack on a GPU; nothing on CPU.
 
-The GPU terms (bf16/fp16 widths, NF4, CUDA context) are unverified until a GPU run measures them.
+The formula is checked against measured peaks on CPU (benchmarks/memory.py: the tiny test model,
+a wider random Llama with gradient checkpointing and SmolLM2-135M, fp32: all within 25%); the GPU
+terms (bf16/fp16 widths, NF4, CUDA context) are unverified until a GPU run measures them.
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ def estimate(
     t = config.train
     precision = precision or resolve_precision(t.precision, gpu)
     act_bytes = 4 if precision == "fp32" else 2
-    quant = config.quantization.mode if gpu is not None else "none"
+    quant = config.quantization.mode  # bitsandbytes quantizes on CPU too
 
     # -- frozen weights
     linear = shape.layers * shape.layer_linear_params

@@ -67,7 +67,7 @@ def model_fits(config: Any, workspace: Path, facts: RunFacts) -> tuple[Row, dict
     est = estimate(config, shape, gpu=gpu)
     t = config.train
     evidence = (
-        f"{model} ({shape.params / 1e9:.2f} B params, {config.quantization.mode if gpu else 'none'}"
+        f"{model} ({shape.params / 1e9:.2f} B params, {config.quantization.mode}"
         f" quantization, {est.precision}, batch {t.batch_size} x {t.max_length} tokens): "
         f"about {est.describe()} of {device}"
     )
