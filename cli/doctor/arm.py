@@ -156,6 +156,22 @@ class ArmReader:
             lambda: self.storage.storage_accounts.get_properties(resource_group, name)
         )
 
+    def job_placement(self, resource_group: str, name: str) -> tuple[str, str | None, str | None]:
+        """(region, environment, workload profile type) of a job (Jobs_Get, then
+        ManagedEnvironments_Get for its environment's profiles): what --infra files leave out."""
+        job = self.apps.jobs.get(resource_group, name)
+        env_id = getattr(job, "environment_id", None) or ""
+        if "/managedEnvironments/" not in env_id:
+            return str(job.location), None, None
+        parts = env_id.split("/")
+        env_group, env_name = parts[parts.index("resourceGroups") + 1], parts[-1]
+        env = self.apps.managed_environments.get(env_group, env_name)
+        wanted = getattr(job, "workload_profile_name", None)
+        for profile in getattr(env, "workload_profiles", None) or []:
+            if profile.name == wanted:
+                return str(job.location), env_name, str(profile.workload_profile_type)
+        return str(job.location), env_name, None
+
     def job_timeout(self, resource_group: str, name: str) -> int | None:
         """The job's replica timeout in seconds (Jobs_Get), for an --infra target."""
         job = self.apps.jobs.get(resource_group, name)

@@ -150,9 +150,13 @@ def region(arm: ArmReader, dep: Deployment) -> Row:
 
     name = "GPU in region"
     if not dep.location:
+        if not dep.is_stack:
+            return warn(name, f"{dep.origin} names no region (LOCATION); not checked")
         return fail(
             name, "no region set", "`pulumi config set azure-native:location swedencentral`"
         )
+    if not dep.gpu_profile:
+        return warn(name, f"{dep.origin} names no GPU profile (GPU_PROFILE); not checked")
     profile = gpu.GPU_PROFILES.get(dep.gpu_profile or "")
     where = ", ".join(gpu.regions_with(profile)) if profile else "?"
     try:

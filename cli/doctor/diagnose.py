@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ def diagnose(target: Any, project_dir: Path, config_file: Path | None = None) ->
     else:
         dep = from_target(target, project_dir)
         report = Report(target=dep.origin)
-        timeout = _azure_rows(report, target, dep)
+        dep, timeout = _azure_rows(report, target, dep)
         secrets = dep.job_secrets if dep.job_secrets is not None else _secret_names(target)
         facts = RunFacts(dep.gpu_profile, timeout, secrets)
     if config_file is not None:
@@ -38,15 +39,42 @@ def diagnose(target: Any, project_dir: Path, config_file: Path | None = None) ->
     return report
 
 
-def _azure_rows(report: Report, target: Any, dep: Deployment) -> int | None:
-    """Append the Azure rows; return the job's time budget in seconds (best known)."""
+def _placed(arm: Any, dep: Deployment) -> Deployment:
+    """Region, environment and GPU profile from the job itself when the target leaves them out
+    (the AI Toolkit's files do)."""
+    from azure.core.exceptions import AzureError
+
+    from stacks.gpu import normalize_region
+
+    job = dep.must_exist.get("job")
+    if (dep.location and dep.gpu_profile) or not (job and dep.resource_group):
+        return dep
+    try:
+        location, environment, profile = arm.job_placement(dep.resource_group, job)
+    except AzureError:
+        return dep  # the existing-resources row reports a missing or unreadable job
+    must = dict(dep.must_exist)
+    if environment and "environment" not in must:
+        must["environment"] = environment
+    return replace(
+        dep,
+        location=dep.location or normalize_region(location),
+        environment=dep.environment or environment,
+        gpu_profile=dep.gpu_profile or profile,
+        must_exist=must,
+    )
+
+
+def _azure_rows(report: Report, target: Any, dep: Deployment) -> tuple[Deployment, int | None]:
+    """Append the Azure rows; return what is known of the deployment and its time budget."""
     from cli.doctor.arm import ArmReader
 
     arm = ArmReader(target.connection, dep.subscription) if dep.subscription else None
     credentials = az.credentials(arm, dep)
     report.rows.append(credentials)
     if arm is None or credentials.status is Status.FAIL:
-        return dep.job_timeout or DEFAULT_TIMEOUT
+        return dep, dep.job_timeout or DEFAULT_TIMEOUT
+    dep = _placed(arm, dep)
     report.rows.append(az.providers(arm))
     report.rows.append(az.region(arm, dep))
     report.rows.append(az.quota(arm, dep))
@@ -56,7 +84,7 @@ def _azure_rows(report: Report, target: Any, dep: Deployment) -> int | None:
         from azure.core.exceptions import AzureError
 
         try:
-            return arm.job_timeout(dep.resource_group, dep.must_exist["job"])
+            return dep, arm.job_timeout(dep.resource_group, dep.must_exist["job"])
         except AzureError:
-            return None
-    return dep.job_timeout
+            return dep, None
+    return dep, dep.job_timeout

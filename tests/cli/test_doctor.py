@@ -330,3 +330,23 @@ def test_readme_shows_a_real_doctor_output(
         text = (root / doc).read_text()
         start = text.index(f"$ {command}\n") + len(f"$ {command}\n")
         assert text[start : text.index("```", start)].rstrip() == shown, doc
+
+
+def test_infra_files_get_region_and_profile_from_the_job(
+    fake_azure: FakeAzure, doctor_arm: DoctorArm, infra_target, tmp_path: Path
+):
+    """The AI Toolkit's files name no region or GPU profile: the job's environment does."""
+    job = fake_azure.arm.jobs[fake_azure.JOB]["properties"]
+    job["environmentId"] = (
+        f"/subscriptions/{fake_azure.SUBSCRIPTION}/resourceGroups/{fake_azure.RESOURCE_GROUP}"
+        "/providers/Microsoft.App/managedEnvironments/ftk-dev-env"
+    )
+    job["workloadProfileName"] = "GPU"
+    app = App.with_target(infra_target, tmp_path)
+    result = CliRunner().invoke(cli, ["doctor", "--json"], obj=app)
+    assert result.exit_code == 0, result.output
+    rows = {row["check"]: row for row in json.loads(result.stdout)["checks"]}
+    assert set(statuses(rows).values()) == {"ok"}, rows
+    assert rows["GPU in region"]["evidence"] == "swedencentral offers Consumption-GPU-NC24-A100"
+    assert "environment ftk-dev-env" in rows["GPU quota"]["evidence"]
+    assert "environment ftk-dev-env" in rows["existing resources"]["evidence"]

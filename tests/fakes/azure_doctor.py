@@ -97,6 +97,10 @@ class DoctorArm:
     )
     permissions: list[dict[str, Any]] = field(default_factory=lambda: [dict(CONTRIBUTOR)])
     taken_names: set[str] = field(default_factory=lambda: {"ftkstore"})
+    # the environment's workload profiles (ManagedEnvironments_Get), name -> type
+    workload_profiles: dict[str, str] = field(
+        default_factory=lambda: {"Consumption": "Consumption", "GPU": "Consumption-GPU-NC24-A100"}
+    )
     resource_groups: set[str] = field(default_factory=set)
     environments: set[str] = field(default_factory=set)
     accounts: set[str] = field(default_factory=set)
@@ -170,7 +174,7 @@ class DoctorArm:
         if found and req.method == "GET":
             if found[2]:
                 return "environmentUsages", lambda: self._env_usages(found[1])
-            return "environment", lambda: self._exists(found[1] in self.environments, found[1])
+            return "environment", lambda: self._environment(found[1])
         found = re.fullmatch(r"/providers/Microsoft\.Storage/storageAccounts/([^/]+)", rest)
         if found and req.method == "GET":
             return "storageAccount", lambda: self._account(found[1])
@@ -281,6 +285,24 @@ class DoctorArm:
                 },
             )
         return Response.json(200, {"nameAvailable": True})
+
+    def _environment(self, name: str) -> Response:
+        if name not in self.environments:
+            return self._exists(False, name)
+        profiles = [
+            {"name": n, "workloadProfileType": t} for n, t in self.workload_profiles.items()
+        ]
+        return Response.json(
+            200,
+            {
+                "id": f"/subscriptions/{self.sub}/resourceGroups/{self.rg}/providers/"
+                f"Microsoft.App/managedEnvironments/{name}",
+                "name": name,
+                "type": "Microsoft.App/managedEnvironments",
+                "location": self.region,
+                "properties": {"provisioningState": "Succeeded", "workloadProfiles": profiles},
+            },
+        )
 
     def _account(self, name: str) -> Response:
         if name not in self.accounts:
