@@ -10,7 +10,12 @@ from cli.doctor import azure_checks as az
 from cli.doctor.deployment import DEFAULT_TIMEOUT, Deployment, from_target
 from cli.doctor.report import Report, Status, ok
 from cli.doctor.run_checks import RunFacts, run_checks
-from cli.errors import FtkError
+from cli.errors import FtkError, UsageError
+
+DOCTOR_SDKS = (
+    ("azure.mgmt.resource", "azure-mgmt-resource"),
+    ("azure.mgmt.authorization", "azure-mgmt-authorization"),
+)
 
 
 def _secret_names(target: Any) -> tuple[str, ...] | None:
@@ -65,10 +70,22 @@ def _placed(arm: Any, dep: Deployment) -> Deployment:
     )
 
 
+def _require_sdks() -> None:
+    import importlib.util
+
+    for module, package in DOCTOR_SDKS:
+        if importlib.util.find_spec(module) is None:
+            raise UsageError(
+                f"ftk doctor needs {package}, which is not installed",
+                hint=f"pip install '{package}' (or reinstall ftk: pip install -e .)",
+            )
+
+
 def _azure_rows(report: Report, target: Any, dep: Deployment) -> tuple[Deployment, int | None]:
     """Append the Azure rows; return what is known of the deployment and its time budget."""
     from cli.doctor.arm import ArmReader
 
+    _require_sdks()
     arm = ArmReader(target.connection, dep.subscription) if dep.subscription else None
     credentials = az.credentials(arm, dep)
     report.rows.append(credentials)
