@@ -350,3 +350,13 @@ def test_infra_files_get_region_and_profile_from_the_job(
     assert rows["GPU in region"]["evidence"] == "swedencentral offers Consumption-GPU-NC24-A100"
     assert "environment ftk-dev-env" in rows["GPU quota"]["evidence"]
     assert "environment ftk-dev-env" in rows["existing resources"]["evidence"]
+
+
+def test_gated_model_without_hf_token_is_a_failure(doctor, tmp_path: Path):
+    config = tmp_path / "gated.yaml"
+    config.write_text(BIG_ON_T4.replace("mode: none", "mode: 4bit"))
+    result, rows = doctor("--config", str(config), JOB_SECRET_NAMES=[])
+    assert result.exit_code == 1
+    row = rows["model access"]
+    assert row["status"] == "fail" and "HF_TOKEN is not a job secret" in row["evidence"]
+    assert "ftk secret set HF_TOKEN" in row["fix"]
