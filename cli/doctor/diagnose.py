@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cli.doctor import access_checks as access
 from cli.doctor import azure_checks as az
 from cli.doctor.deployment import DEFAULT_TIMEOUT, Deployment, from_target
 from cli.doctor.report import Report, Status, ok
@@ -95,8 +96,8 @@ def _azure_rows(report: Report, target: Any, dep: Deployment) -> tuple[Deploymen
     report.rows.append(az.providers(arm))
     report.rows.append(az.region(arm, dep))
     report.rows.append(az.quota(arm, dep))
-    report.rows.append(az.permissions(arm, dep, infra=target.kind == "infra"))
-    report.rows.extend(az.names(arm, dep))
+    report.rows.append(access.permissions(arm, dep, infra=target.kind == "infra"))
+    report.rows.extend(access.names(arm, dep))
     if dep.job_timeout is None and dep.resource_group and dep.must_exist.get("job"):
         from azure.core.exceptions import AzureError
 
