@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "chat": "cli.commands.chat.chat",
     "eval": "cli.commands.eval.eval_",
     "quickstart": "cli.commands.quickstart.quickstart",
+    "doctor": "cli.commands.doctor.doctor",
 }
 
 

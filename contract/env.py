@@ -28,6 +28,16 @@ API_KEY: Final = "FTK_API_KEY"  # the app's API key (from a secretRef, never a p
 PORT: Final = "PORT"  # the app's HTTP port
 
 
+# The margin an execution keeps before its replica timeout to save a checkpoint.
+SAVE_MARGIN_SECONDS: Final = 600
+
+
+def time_budget_seconds(timeout: int) -> int:
+    """FTK_TIME_BUDGET_SECONDS for a job whose replicas time out after `timeout` seconds: the
+    timeout less a margin (10 minutes, or a tenth of a short timeout) to save a checkpoint."""
+    return timeout - min(SAVE_MARGIN_SECONDS, timeout // 10)
+
+
 def model_cache_path(mount_path: str) -> str:
     """The model cache on a share mounted at `mount_path`."""
     return f"{mount_path}/{layout.MODEL_CACHE_DIR}"

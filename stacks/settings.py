@@ -173,7 +173,7 @@ class Settings:
     @property
     def time_budget_seconds(self) -> int:
         """FTK_TIME_BUDGET_SECONDS: the replica timeout less a margin to save a checkpoint."""
-        return self.timeout - min(600, self.timeout // 10)
+        return env.time_budget_seconds(self.timeout)
 
     @property
     def model_cache(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,6 +22,12 @@ _json_opt = json_option()
 @click.argument("training_yaml", required=False, type=click.Path(path_type=Path))
 @click.option("--run-id", metavar="ID", help="Name of the run (default: <config>-<UTC time>).")
 @click.option("--no-sync", is_flag=True, help="Do not sync the workspace first.")
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Spend at most this (estimated): the run checkpoints and ends resumable at it.",
+)
 @_follow_opt
 @_json_opt
 @pass_app
@@ -29,6 +36,7 @@ def run(
     training_yaml: Path | None,
     run_id: str | None,
     no_sync: bool,
+    max_cost: float | None,
     follow: bool,
     as_json: bool,
 ) -> None:
@@ -43,9 +51,16 @@ def run(
 
     config = find_config(app.project_dir, training_yaml)
     target = app.target()
+    checked = _preflight(target, app.project_dir, config, max_cost)
     with _ui.BytesProgress("uploading") as progress:
         started = start_run(
-            target, app.project_dir, config, run_id=run_id, sync=not no_sync, progress=progress
+            target,
+            app.project_dir,
+            config,
+            run_id=run_id,
+            sync=not no_sync,
+            progress=progress,
+            env=checked.env or None,
         )
     _report_start(started, as_json=as_json, follow=follow)
     if follow:
@@ -69,6 +84,19 @@ def resume(app: App, run_id: str, follow: bool, as_json: bool) -> None:
     if follow:
         final = _ui.follow_execution(target, started.execution, to_stderr=as_json)
         _ui.finish(final)
+
+
+def _preflight(target: Any, project_dir: Path, config: Path, max_cost: float | None) -> Any:
+    """`ftk doctor`'s cheap checks (model fits, cost): printed, never blocking but --max-cost."""
+    from cli.commands import _ui
+    from cli.doctor.preflight import preflight
+
+    checked = preflight(target, project_dir, config, max_cost=max_cost)
+    for row in checked.rows:
+        _ui.warn(f"{row.name}: {row.evidence}" + (f" (fix: {row.fix})" if row.fix else ""))
+    if checked.estimate:
+        _ui.info(f"[dim]estimate:[/] {checked.estimate}")
+    return checked
 
 
 def _report_start(started, *, as_json: bool, follow: bool) -> None:

@@ -120,8 +120,9 @@ def start_run(
     run_id: str | None = None,
     sync: bool = True,
     progress: Progress | None = None,
+    env: dict[str, str] | None = None,
 ) -> RunStart:
-    """Validate, sync, write `runs/<run>/config.yaml`, start an execution."""
+    """Validate, sync, write `runs/<run>/config.yaml`, start an execution (with `env` added)."""
     run_id = check_run_id(run_id) if run_id else new_run_id(config)
     warnings = validate_config(config, project_dir)
     share = target.share()
@@ -135,7 +136,7 @@ def start_run(
     share.make_dirs(RunLayout(run_id).folder)
     share.write_bytes(run_config_path(run_id), config.read_bytes())
     warnings += _missing_secrets(target)
-    execution = target.start_execution(run_id)
+    execution = target.start_execution(run_id, env)
     return RunStart(run_id, execution, synced, [*warnings, *execution.notes], others)
 
 

@@ -8,7 +8,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -106,6 +106,7 @@ class FakeArm:
         self.queries: list[str] = []
         self.on_list_keys: list[str] = []  # the keys handed out (the Files fake accepts them)
         self.spec_violations: list[str] = []  # requests (or answers) the spec does not allow
+        self.extra: Callable[[Request], Response | None] | None = None  # more routes (doctor)
 
     # -- helpers for tests ------------------------------------------------------------------
 
@@ -155,6 +156,8 @@ class FakeArm:
                     }
                 },
             )
+        if self.extra is not None and (answer := self.extra(req)) is not None:
+            return answer
         match = _ARM.match(req.path)
         if not match or match["sub"] != self.sub or match["rg"] != self.rg:
             return _not_found(req.path)

@@ -110,6 +110,12 @@ class PulumiStack:
                 return sorted(data) if isinstance(data, dict) else []
         return []
 
+    def config_values(self) -> dict[str, str]:
+        """The stack's plain config (`project:key` -> value); secret values are left out."""
+        with _pulumi_errors(self._auto, self.name):
+            config = self._stack.get_all_config()
+        return {k: str(v.value) for k, v in config.items() if not getattr(v, "secret", False)}
+
     def set_secret(self, name: str, value: str) -> None:
         """`pulumi config set --secret --path jobSecrets.NAME` with the value on stdin.
 

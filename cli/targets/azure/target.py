@@ -39,8 +39,10 @@ class AzureTarget:
         kind: str,
         secrets: SecretStore,
         command: JobCommand | None = None,
+        stack: PulumiStack | None = None,
     ):
         self.kind = kind
+        self.stack = stack  # the Pulumi stack behind a stack target (its config, its outputs)
         self.deployment = deployment
         self.secrets = secrets
         self._share: AzureFileShare | None = None
@@ -55,7 +57,7 @@ class AzureTarget:
         pulumi_stack = PulumiStack.open(project_dir, stack)
         deployment = Deployment(pulumi_stack.config, connection or AzureConnection.from_env())
         secrets = StackSecretStore(pulumi_stack, deployment)
-        return cls(deployment, kind="stack", secrets=secrets)
+        return cls(deployment, kind="stack", secrets=secrets, stack=pulumi_stack)
 
     @classmethod
     def from_infra_files(

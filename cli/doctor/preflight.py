@@ -1,0 +1,83 @@
+"""What `ftk run` checks before it starts: the cheap, local part of the doctor (no ARM calls).
+
+The model-fits estimate and the cost of the run at its time budget, and `--max-cost`: a budget in
+dollars turned into the execution's time budget (`FTK_TIME_BUDGET_SECONDS`), after which training
+saves a checkpoint and ends `resumable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cli.doctor.report import Row, Status
+from cli.doctor.run_checks import RunFacts, cost, model_fits
+from cli.errors import UsageError
+from contract import env as ftk_env
+from contract import outputs as keys
+
+# Loading the model, a few steps and one checkpoint take minutes; the stack keeps the same
+# 10-minute margin between its time budget and the replica timeout (stacks/settings.py).
+MIN_BUDGET_SECONDS = ftk_env.SAVE_MARGIN_SECONDS  # what one checkpoint needs at the least
+
+
+job_time_budget = ftk_env.time_budget_seconds
+
+
+@dataclass
+class Preflight:
+    rows: list[Row] = field(default_factory=list)  # the rows that are not ✓
+    estimate: str | None = None  # "about $X/h; at most $Y within the 3 h budget"
+    env: dict[str, str] = field(default_factory=dict)  # for the execution
+
+
+def _facts(target: Any) -> RunFacts:
+    described = target.describe()
+    timeout = described.get(keys.JOB_TIMEOUT_SECONDS)
+    profile = described.get(keys.GPU_PROFILE)
+    return RunFacts(profile, int(timeout) if timeout and str(timeout).isdigit() else None, None)
+
+
+def preflight(
+    target: Any, workspace: Path, config_file: Path, *, max_cost: float | None = None
+) -> Preflight:
+    """Model fits and cost for `config_file` on `target`; `max_cost` caps the time budget."""
+    from cli.pricing import price_per_second
+    from training.config import ConfigError, load_config
+
+    try:
+        config = load_config(config_file)
+    except ConfigError:
+        return Preflight()  # `ftk run`'s own validation reports it
+    facts = _facts(target)
+    result = Preflight()
+    fits, figures = model_fits(config, workspace, facts)
+    if fits.status is not Status.OK and figures is not None:  # not "size unknown": too noisy
+        result.rows.append(fits)
+    price = price_per_second(facts.gpu_profile)
+    if max_cost is not None:
+        if not price:
+            raise UsageError(
+                f"--max-cost needs a GPU profile with a known price ({facts.gpu_profile} has none)",
+                hint="see cli/pricing.py; leave --max-cost out to use the job's own time budget",
+            )
+        seconds = int(max_cost / price)
+        if seconds < MIN_BUDGET_SECONDS:
+            raise UsageError(
+                f"--max-cost {max_cost:g} buys {seconds / 60:.0f} min of {facts.gpu_profile} "
+                f"(about ${price * 3600:.2f}/h): too little to load the model, train and save "
+                f"one checkpoint (at least {MIN_BUDGET_SECONDS // 60} min)",
+                hint=f"raise --max-cost to at least {price * MIN_BUDGET_SECONDS:.2f}",
+            )
+        if facts.timeout:
+            seconds = min(seconds, job_time_budget(facts.timeout))
+        result.env[ftk_env.TIME_BUDGET] = str(seconds)
+        facts = RunFacts(facts.gpu_profile, seconds, None)
+    if price:  # nothing to say about a free (local) run
+        priced, _ = cost(facts)
+        result.estimate = priced.evidence
+        if max_cost is not None:
+            minutes = f"{seconds / 60:.0f} min"
+            result.estimate += f"; with --max-cost it checkpoints and ends resumable at {minutes}"
+    return result

@@ -1,0 +1,157 @@
+"""The run-config checks: the model fits the GPU, a gated model has HF_TOKEN, what the run costs.
+
+Pure Python (the training package's config and memory estimate import no torch), so `ftk run`
+can use the cheap ones before it starts anything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cli.doctor.report import Row, fail, ok, warn
+
+GIB = 1024**3
+# Memory per GPU. The profiles are named after the VM sizes they run on (NC24ads A100 v4: one A100
+# PCIe 80 GB; NC8as T4 v3: one T4 16 GB; MicrosoftDocs/azure-docs articles/virtual-machines/sizes
+# for the NC A100 v4 and NCasT4_v3 series). Unverified on ACA itself: no GPU run yet.
+GPU_MEMORY_GIB = {"A100": 80, "T4": 16}
+TIGHT = 0.9  # above this share of the device's memory a run may still fail (fragmentation)
+HF_TOKEN = "HF_TOKEN"
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """Where the run would go: a GPU profile (None: this machine's CPU) and its time budget."""
+
+    gpu_profile: str | None
+    timeout: int | None  # the job's replica timeout in seconds (None: unknown)
+    secrets: tuple[str, ...] | None  # job secret names (None: unknown)
+
+
+def _device(profile: str | None) -> tuple[str | None, int, str]:
+    """(gpu name or None, memory in bytes, description) of where the run trains."""
+    if profile and profile != "local":
+        from stacks.gpu import GPU_PROFILES
+
+        known = GPU_PROFILES.get(profile)
+        if known is not None:
+            memory = GPU_MEMORY_GIB[known.gpu] * GIB
+            return known.gpu, memory, f"1 {known.gpu} ({GPU_MEMORY_GIB[known.gpu]} GiB)"
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return None, memory, f"this machine's CPU ({memory / GIB:.0f} GiB RAM)"
+
+
+def model_fits(config: Any, workspace: Path, facts: RunFacts) -> tuple[Row, dict[str, Any] | None]:
+    """The memory estimate (training.memory) against the profile's GPU memory."""
+    from training import paths
+    from training.catalog import find
+    from training.memory import estimate, find_shape
+
+    name = "model fits"
+    model = config.model.name
+    folders = [paths.in_workspace(model, workspace)]
+    entry = find(model)
+    cache = paths.model_cache(workspace)
+    folders += [paths.cache_folder(cache, entry.hf_id if entry else model)]
+    shape = find_shape(model, folders)
+    gpu, memory, device = _device(facts.gpu_profile)
+    if shape is None:
+        return warn(
+            name,
+            f"size of {model} unknown (no config.json here, not in ftk's catalog); not checked",
+            "download it into the model cache, or check its size by hand",
+        ), None
+    est = estimate(config, shape, gpu=gpu)
+    t = config.train
+    evidence = (
+        f"{model} ({shape.params / 1e9:.2f} B params, {config.quantization.mode}"
+        f" quantization, {est.precision}, batch {t.batch_size} x {t.max_length} tokens): "
+        f"about {est.describe()} of {device}"
+    )
+    figures = {"memory": est.to_dict(), "device_memory": memory, "gpu": gpu}
+    if est.total <= TIGHT * memory:
+        return ok(name, evidence), figures
+    ways = ["lower train.batch_size or train.max_length"]
+    if not t.gradient_checkpointing:
+        ways.append("set train.gradient_checkpointing: true")
+    if gpu and config.quantization.mode != "4bit":
+        ways.append("use quantization.mode: 4bit")
+    if gpu == "T4":
+        ways.append("use an A100 profile (Consumption-GPU-NC24-A100)")
+    fix = ", ".join(ways[:-1]) + f" or {ways[-1]}" if len(ways) > 1 else ways[0]
+    if est.total <= memory:
+        return warn(name, evidence + " (tight)", fix), figures
+    return fail(name, evidence, fix), figures
+
+
+def gated_token(config: Any, facts: RunFacts) -> Row:
+    """A gated Hugging Face model needs HF_TOKEN as a job secret."""
+    from training.catalog import find
+
+    name = "model access"
+    entry = find(config.model.name)
+    if entry is None or not entry.gated:
+        return ok(name, f"{config.model.name} is not gated (as far as ftk's catalog knows)")
+    if facts.secrets is None:
+        return warn(
+            name,
+            f"{entry.id} is gated on Hugging Face; could not list the job's secrets",
+            f"make sure `ftk secret list` shows {HF_TOKEN}",
+        )
+    if HF_TOKEN in facts.secrets:
+        return ok(name, f"{entry.id} is gated; {HF_TOKEN} is set as a job secret")
+    return fail(
+        name,
+        f"{entry.id} is gated on Hugging Face and {HF_TOKEN} is not a job secret",
+        f"accept the license on huggingface.co, then `ftk secret set {HF_TOKEN}`",
+    )
+
+
+def _duration(seconds: int) -> str:
+    hours = seconds / 3600
+    if hours >= 1:
+        return f"{hours:g} h" if hours == round(hours, 1) else f"{hours:.1f} h"
+    return f"{seconds / 60:.0f} min"
+
+
+def cost(facts: RunFacts) -> tuple[Row, dict[str, Any] | None]:
+    """Estimated cost per hour and at most within the time budget (cli/pricing.py's table)."""
+    from cli.pricing import CURRENCY, PRICES_AS_OF, estimate_cost, price_per_second
+
+    name = "cost estimate"
+    price = price_per_second(facts.gpu_profile)
+    if price is None:
+        return warn(
+            name,
+            f"no price known for {facts.gpu_profile} in ftk's table (as of {PRICES_AS_OF})",
+            "see https://azure.microsoft.com/pricing/details/container-apps/",
+        ), None
+    hourly = price * 3600
+    figures: dict[str, Any] = {"per_hour": round(hourly, 3), "currency": CURRENCY}
+    evidence = f"about ${hourly:.2f}/h"
+    if facts.timeout:
+        most = estimate_cost(facts.gpu_profile, facts.timeout) or 0.0
+        figures.update(at_most=round(most, 2), budget_seconds=facts.timeout)
+        evidence += f"; at most ${most:.2f} within the {_duration(facts.timeout)} budget"
+    return ok(
+        name, f"{evidence} ({facts.gpu_profile}, list price as of {PRICES_AS_OF}; an estimate)"
+    ), figures
+
+
+def run_checks(
+    config_file: Path, workspace: Path, facts: RunFacts
+) -> tuple[list[Row], dict[str, Any]]:
+    """All run-config rows, and the figures behind them (for --json and `ftk run`)."""
+    from training.config import ConfigError, load_config
+
+    try:
+        config = load_config(config_file)
+    except ConfigError as exc:
+        return [fail("run config", f"{config_file.name}: {exc}", "fix the config")], {}
+    fits, memory = model_fits(config, workspace, facts)
+    priced, money = cost(facts)
+    rows = [fits, gated_token(config, facts), priced]
+    return rows, {"config": str(config_file), "memory": memory, "cost": money}

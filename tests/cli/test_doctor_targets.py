@@ -1,0 +1,162 @@
+"""`ftk doctor` on every kind of target: a stack before its first `pulumi up` (config only),
+`--infra` files, `--local`; and the README's sample output, regenerated from the fake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.app import App
+from cli.main import cli
+from cli.targets.azure import clients as azure_clients
+from tests.fakes.azure import FakeAzure
+from tests.fakes.azure_doctor import DoctorArm, install
+from tests.fakes.azure_fixtures import *  # noqa: F403
+
+for _module in ("azure.mgmt.resource.resources", "azure.mgmt.authorization"):
+    pytest.importorskip(_module, reason="ftk doctor's dependencies: pip install -e .")
+
+SERVERLESS_A100 = "Consumption-GPU-NC24-A100"
+T4 = "Consumption-GPU-NC8as-T4"
+
+
+@pytest.fixture
+def doctor_arm(fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> DoctorArm:
+    monkeypatch.setattr(azure_clients, "default_credential", lambda: fake_azure.credential)
+    return install(fake_azure, retry_after="0")
+
+
+@pytest.fixture
+def stack_doctor(fake_azure: FakeAzure, doctor_arm: DoctorArm, tmp_path: Path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Run `ftk --stack dev doctor --json` on a stack with config but no outputs yet."""
+    from types import SimpleNamespace
+
+    from cli.targets.azure import stack as stack_outputs
+    from tests.fakes.pulumi_auto import FakeAuto, FakeStackObject
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: ftk\nruntime: python\n")
+    config: dict[str, str] = {
+        "azure-native:location": "swedencentral",
+        "azure-native:subscriptionId": fake_azure.SUBSCRIPTION,
+        "ftk:gpuProfile": SERVERLESS_A100,
+    }
+    monkeypatch.setattr(stack_outputs, "_automation", lambda: FakeAuto({}))
+    monkeypatch.setattr(
+        FakeStackObject,
+        "get_all_config",
+        lambda self: {k: SimpleNamespace(value=v, secret=False) for k, v in config.items()},
+    )
+    monkeypatch.setenv("FTK_AZURE_ARM_ENDPOINT", fake_azure.url)
+    monkeypatch.setenv("FTK_AZURE_CA_BUNDLE", fake_azure.server.ca_file)
+    monkeypatch.setenv("FTK_AZURE_RETRY_BACKOFF", "0")
+
+    def run(**settings: str):  # type: ignore[no-untyped-def]
+        config.update(settings)
+        result = CliRunner().invoke(
+            cli, ["--stack", "dev", "--project-dir", str(project), "doctor", "--json"]
+        )
+        data = json.loads(result.stdout)
+        return result, data, {row["check"]: row for row in data["checks"]}
+
+    return run
+
+
+def test_stack_before_first_up_works_from_its_config(stack_doctor, doctor_arm: DoctorArm):
+    doctor_arm.resource_groups.clear()  # `pulumi up` has not created it yet
+    result, data, rows = stack_doctor()
+    assert result.exit_code == 0, result.output
+    assert "before the first `pulumi up`" in data["target"]
+    assert rows["credentials"]["status"] == "ok"
+    assert rows["GPU in region"]["status"] == "ok"
+    assert rows["storage account name"]["status"] == "ok"  # the derived name is free
+    assert (
+        rows["permissions"]["status"] == "warn" and "ftk-dev-rg" in rows["permissions"]["evidence"]
+    )
+    # serverless GPU quota is per environment: no environment yet, so it is not known
+    assert rows["GPU quota"]["status"] == "warn"
+
+
+def test_storage_account_name_taken(stack_doctor):
+    result, _, rows = stack_doctor(**{"ftk:storageAccountName": "ftkstore"})
+    assert result.exit_code == 1
+    row = rows["storage account name"]
+    assert row["status"] == "fail" and "already taken" in row["evidence"]
+    assert "pulumi config set storageAccountName" in row["fix"]
+
+
+def test_adopted_resource_group_must_exist(stack_doctor, doctor_arm: DoctorArm):
+    doctor_arm.resource_groups.clear()
+    result, _, rows = stack_doctor(
+        **{"ftk:resourceGroupName": "rg-shared", "ftk:existingResourceGroup": "true"}
+    )
+    assert result.exit_code == 1
+    row = rows["existing resources"]
+    assert row["status"] == "fail" and "resource group rg-shared" in row["evidence"]
+
+
+def test_local_target_checks_only_the_run_config(tmp_path: Path, project: Path):
+    from cli.targets.local import LocalTarget
+
+    app = App.with_target(LocalTarget(project), project)
+    result = CliRunner().invoke(
+        cli, ["doctor", "--json", "--config", "finetuning/tiny.yaml"], obj=app
+    )
+    assert result.exit_code == 0, result.output
+    rows = {row["check"]: row for row in json.loads(result.stdout)["checks"]}
+    assert list(rows) == ["target", "model fits", "model access", "cost estimate"]
+    assert (
+        "this machine's CPU" in rows["model fits"]["evidence"]
+        or rows["model fits"]["status"] == "warn"
+    )
+
+
+def test_readme_shows_a_real_doctor_output(
+    fake_azure: FakeAzure, doctor_arm: DoctorArm, monkeypatch
+):
+    """README.md and docs/doctor.md show this exact output (rendered 100 columns wide)."""
+    from cli.targets.azure import stack as stack_outputs
+    from tests.fakes.pulumi_auto import FakeAuto
+
+    root = Path(__file__).resolve().parents[2]
+    outputs = fake_azure.outputs(GPU_PROFILE=T4)
+    monkeypatch.setattr(stack_outputs, "_automation", lambda: FakeAuto(outputs))
+    doctor_arm.providers["Microsoft.App"] = "NotRegistered"
+    doctor_arm.refuse.add("permissions")
+    doctor_arm.usages["ManagedEnvironmentConsumptionT4Gpus"] = (1, 1)
+    command = "ftk doctor --config training/examples/phi3-t4.yaml"
+    result = CliRunner().invoke(
+        cli,
+        ["--stack", "dev", "--project-dir", str(root), *command.split()[1:]],
+        env={**fake_azure.env(), "COLUMNS": "100"},
+    )
+    assert result.exit_code == 1, result.output
+    shown = "\n".join(line.rstrip() for line in result.stderr.splitlines())
+    for doc in ("README.md", "docs/doctor.md"):
+        text = (root / doc).read_text()
+        start = text.index(f"$ {command}\n") + len(f"$ {command}\n")
+        assert text[start : text.index("```", start)].rstrip() == shown, doc
+
+
+def test_infra_files_get_region_and_profile_from_the_job(
+    fake_azure: FakeAzure, doctor_arm: DoctorArm, infra_target, tmp_path: Path
+):
+    """The AI Toolkit's files name no region or GPU profile: the job's environment does."""
+    job = fake_azure.arm.jobs[fake_azure.JOB]["properties"]
+    job["environmentId"] = (
+        f"/subscriptions/{fake_azure.SUBSCRIPTION}/resourceGroups/{fake_azure.RESOURCE_GROUP}"
+        "/providers/Microsoft.App/managedEnvironments/ftk-dev-env"
+    )
+    job["workloadProfileName"] = "GPU"
+    app = App.with_target(infra_target, tmp_path)
+    result = CliRunner().invoke(cli, ["doctor", "--json"], obj=app)
+    assert result.exit_code == 0, result.output
+    rows = {row["check"]: row for row in json.loads(result.stdout)["checks"]}
+    assert {row["status"] for row in rows.values()} == {"ok"}, rows
+    assert rows["GPU in region"]["evidence"] == "swedencentral offers Consumption-GPU-NC24-A100"
+    assert "environment ftk-dev-env" in rows["GPU quota"]["evidence"]
+    assert "environment ftk-dev-env" in rows["existing resources"]["evidence"]
