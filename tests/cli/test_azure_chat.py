@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.errors import UnavailableError
 from cli.main import cli
 from cli.ops import wake
 from cli.targets.azure import clients as azure_clients
@@ -293,18 +292,6 @@ def test_ctrl_c_while_waking_sends_nothing(
     assert _posts(standin) == [] and len(standin.log) == 1
 
 
-def test_a_model_that_failed_to_load_is_reported_at_once(
-    fake_azure: FakeAzure, project: Path, standin, app_at, clock, monkeypatch
-):
-    standin.waking[:] = [503] * 10
-    standin.state = {"status": "failed", "error": "CUDA out of memory"}
-    ftk = _stack_ftk(fake_azure, project, monkeypatch, ACA_APP_ENDPOINT=_url(standin))
-    result = ftk("chat", "hi")
-    assert result.exit_code == 1, result.output
-    assert "failed to load its model: CUDA out of memory" in result.stderr
-    assert len(standin.log) == 1 and clock.sleeps == []
-
-
 def test_endpoint_and_deploy_wake_the_app(
     fake_azure: FakeAzure, project: Path, standin, app_at, clock, monkeypatch
 ):
@@ -327,10 +314,3 @@ def test_endpoint_and_deploy_wake_the_app(
     assert deployed.exit_code == 0, deployed.output
     assert [s for _, _, s in standin.log[3:]] == [504, 503, 503, 200]
     assert "is ready (waited 15 s)" in deployed.stderr
-
-
-def test_waiting_counts_a_refused_connection_as_waking(clock):
-    """Before the ingress routes to a replica, a connection may fail outright: keep polling."""
-    with pytest.raises(UnavailableError, match="last answer: no connection"):
-        wake.wait_ready("http://127.0.0.1:9", timeout=10)  # discard port: refused
-    assert clock.sleeps == [5.0, 5.0]
