@@ -7,6 +7,7 @@ import sys
 import click
 
 from cli.app import App, pass_app
+from cli.commands._wake import wait_option
 
 
 @click.command(short_help="Chat with the deployed model (one answer, or interactive).")
@@ -15,6 +16,7 @@ from cli.app import App, pass_app
 @click.option("--system", "system_prompt", metavar="TEXT", help="A system message first.")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Upper bound on the answer length.")
 @click.option("--temperature", type=click.FloatRange(min=0.0, max=2.0), help="0 = greedy.")
+@wait_option()
 @pass_app
 def chat(
     app: App,
@@ -23,14 +25,19 @@ def chat(
     system_prompt: str | None,
     max_tokens: int | None,
     temperature: float | None,
+    wait: float,
 ) -> None:
     """Ask MESSAGE and stream the answer; without MESSAGE, chat until EOF (Ctrl-D) or /exit.
 
-    Piped stdin without MESSAGE is read one user turn per line.
+    Piped stdin without MESSAGE is read one user turn per line. An app that scaled to zero is
+    woken first: ftk waits for its /ready (at most --wait seconds) before sending anything.
     """
+    from cli.commands._wake import wake
     from cli.ops.chat import client_for, pick_model, stream_reply
 
-    ep = app.target().endpoint()
+    target = app.target()
+    nothing_sent = "nothing was sent"
+    ep = wake(target, target.endpoint(), wait, interrupted=nothing_sent)
     client = client_for(ep)
     name = pick_model(client, ep, model)
     history: list[dict[str, str]] = []
@@ -38,6 +45,7 @@ def chat(
         history.append({"role": "system", "content": system_prompt})
 
     def ask(text: str) -> None:
+        wake(target, ep, wait, interrupted=nothing_sent)  # it may have scaled to zero meanwhile
         history.append({"role": "user", "content": text})
         reply = stream_reply(
             client,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli.app import App, json_option, pass_app
+from cli.commands._wake import wait_option
 
 
 @click.command(short_help="Serve a run's adapter on the inference endpoint.")
@@ -13,16 +14,26 @@ from cli.app import App, json_option, pass_app
 @click.option("--base", metavar="MODEL", help="Base model (default: the one RUN was trained on).")
 @click.option("--no-sync", is_flag=True, help="Do not sync the workspace (inference code) first.")
 @json_option("Print the endpoint as JSON on stdout.")
+@wait_option()
 @pass_app
 def deploy(
-    app: App, run_id: str | None, base_only: bool, base: str | None, no_sync: bool, as_json: bool
+    app: App,
+    run_id: str | None,
+    base_only: bool,
+    base: str | None,
+    no_sync: bool,
+    as_json: bool,
+    wait: float,
 ) -> None:
     """Serve RUN's adapter (default: the newest succeeded run) and print the endpoint.
 
     Syncs the workspace first (the app runs the inference code from the share), points the app
-    at the run's adapter and base model, and waits until the new revision answers /ready.
+    at the run's adapter and base model, and waits until the new revision is ready. An app that
+    scales to zero is then woken, and ftk waits (at most --wait seconds) until it answers /ready
+    with the model loaded; `--wait 0` skips that.
     """
     from cli.commands import _ui
+    from cli.commands._wake import wake
     from cli.commands.sync import render_sync
     from cli.console import emit_json
     from cli.ops.deploy import deploy as deploy_run
@@ -38,6 +49,7 @@ def deploy(
     what = "the base model" if base_only else (run_id or "the newest run")
     with _ui.console().status(f"deploying {what}; waiting until the endpoint is ready…"):
         endpoint = deploy_run(target, run_id, base_only=base_only, base=base)
+    endpoint = wake(target, endpoint, wait, interrupted="the app is deployed and keeps starting")
     if as_json:
         emit_json(endpoint_dict(endpoint, show_key=False))
         return

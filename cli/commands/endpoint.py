@@ -5,16 +5,23 @@ from __future__ import annotations
 import click
 
 from cli.app import App, json_option, pass_app
+from cli.commands._wake import wait_option
 
 
 @click.command(short_help="Show the endpoint URL, readiness and model.")
 @json_option()
 @click.option("--show-key", is_flag=True, help="Also print the API key.")
 @click.option("--stop", is_flag=True, help="--local only: stop the local inference server.")
+@wait_option()
 @pass_app
-def endpoint(app: App, as_json: bool, show_key: bool, stop: bool) -> None:
-    """Show the endpoint URL (OpenAI API at URL/v1), whether it is ready, and its model."""
+def endpoint(app: App, as_json: bool, show_key: bool, stop: bool, wait: float) -> None:
+    """Show the endpoint URL (OpenAI API at URL/v1), whether it is ready, and its model.
+
+    An app that scaled to zero is woken first and ftk waits for its /ready (at most --wait
+    seconds); `--wait 0` shows it as it is without waking it.
+    """
     from cli.commands import _ui
+    from cli.commands._wake import wake
     from cli.console import emit_json
     from cli.errors import NotFoundError, UsageError
     from cli.ops.deploy import endpoint_dict
@@ -27,7 +34,8 @@ def endpoint(app: App, as_json: bool, show_key: bool, stop: bool) -> None:
             raise NotFoundError("no local inference server is running")
         _ui.ok("the local inference server stopped; `ftk --local deploy` starts it again")
         return
-    data = endpoint_dict(target.endpoint(), show_key=show_key)
+    shown = wake(target, target.endpoint(), wait, interrupted="it keeps starting")
+    data = endpoint_dict(shown, show_key=show_key)
     if as_json:
         emit_json(data)
         return

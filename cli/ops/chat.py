@@ -6,22 +6,30 @@ from collections.abc import Callable
 from typing import Any
 
 from cli.errors import AuthError, FtkError, NotFoundError, UnavailableError, UsageError
+from cli.ops.wake import INGRESS_REQUEST_LIMIT_S
 from cli.targets.base import Endpoint
 
 Message = dict[str, str]
 
+# Each read of a chat request must come before the ACA ingress ends the request (240 s,
+# `INGRESS_REQUEST_LIMIT_S`, cited in cli/ops/wake.py); the answer is streamed, so tokens keep
+# the connection active, and the app is woken beforehand (`cli.ops.wake`), never inside a chat.
+READ_TIMEOUT_S = INGRESS_REQUEST_LIMIT_S - 10.0
+CONNECT_TIMEOUT_S = 10.0
 
-def client_for(endpoint: Endpoint, *, timeout: float = 300.0) -> Any:
+
+def client_for(endpoint: Endpoint, *, timeout: float = READ_TIMEOUT_S) -> Any:
     if endpoint.ready is False:
         raise UnavailableError(
             f"the endpoint {endpoint.url} is not ready", hint="deploy with `ftk deploy RUN`"
         )
+    import httpx
     import openai
 
     return openai.OpenAI(
         base_url=endpoint.url.rstrip("/") + "/v1",
         api_key=endpoint.api_key or "none",
-        timeout=timeout,
+        timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
         max_retries=2,
     )
 
@@ -62,6 +70,11 @@ class _openai_errors:
                 ) from exc
             raise AuthError(
                 "the endpoint refused the API key", hint="redeploy, or check `ftk endpoint`"
+            ) from exc
+        if isinstance(exc, openai.APITimeoutError):
+            raise UnavailableError(
+                f"{self.endpoint.url} sent nothing for {READ_TIMEOUT_S:.0f} s",
+                hint="the app may have scaled to zero or be overloaded; try again",
             ) from exc
         if isinstance(exc, openai.APIConnectionError):
             raise UnavailableError(

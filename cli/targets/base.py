@@ -98,6 +98,8 @@ class Capabilities:
 
     log_history: bool = False  # query_logs(): `ftk logs --since/--system`
     stop_endpoint: bool = False  # stop_endpoint(): `ftk endpoint --stop`
+    # The endpoint scales to zero and a request wakes it: chat/endpoint/deploy poll /ready first.
+    wakes_on_request: bool = False
 
 
 @runtime_checkable

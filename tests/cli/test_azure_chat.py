@@ -1,6 +1,9 @@
 """`ftk chat` and `ftk endpoint` against an Azure target (stack outputs or `--infra` files): the
 endpoint's key comes from the stack's secret output or the app's secrets through ARM, reaches a
-loopback OpenAI-compatible stand-in as the bearer key, and is never printed unless asked."""
+loopback OpenAI-compatible stand-in as the bearer key, and is never printed unless asked.
+
+The app scales to zero: `ftk chat`, `ftk endpoint` and `ftk deploy` wake it and poll `/ready`
+(issue 10, finding 6); the stand-in answers like the ingress while its replica starts."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from cli.ops import wake
 from cli.targets.azure import clients as azure_clients
 from cli.targets.azure import stack as stack_outputs
 from tests.fakes.azure import FakeAzure
@@ -24,15 +28,44 @@ KEY = "sk-fake-endpoint-key"  # what FakeAzure's stack output and app secret hol
 
 
 class _StandIn(BaseHTTPRequestHandler):
-    """Streams "echo: <last user message>" word by word, only for `Bearer KEY`."""
+    """Streams "echo: <last user message>" word by word, only for `Bearer KEY`. While `waking`
+    holds statuses, each request (any route) gets the next one instead: 502/504 as the ingress
+    answers while no replica is up, 503 with a Readiness body as the server answers while loading.
+    `log` records (method, path, status)."""
 
     timeout = 10  # a stuck client cannot hold a server thread forever
 
     def log_message(self, *args: object) -> None:
         pass
 
+    def _still_waking(self) -> bool:
+        waking, log = self.server.waking, self.server.log  # type: ignore[attr-defined]
+        status = waking.pop(0) if waking else 200
+        log.append((self.command, self.path, status))
+        if status == 200:
+            return False
+        state = self.server.state  # type: ignore[attr-defined]
+        body = json.dumps(state).encode() if status == 503 else b"upstream not ready"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return True
+
+    def do_GET(self) -> None:
+        if self._still_waking():
+            return
+        body = json.dumps({"status": "ready", "models": ["m"]}).encode()
+        self.send_response(200 if self.path == "/ready" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self._still_waking():
+            return
         self.server.requests.append(body)  # type: ignore[attr-defined]
         if self.headers.get("Authorization") != f"Bearer {KEY}":
             error = {"error": {"message": "bad key", "type": "invalid_request_error"}}
@@ -66,6 +99,8 @@ def standin() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
     server.daemon_threads = True
     server.requests = []  # type: ignore[attr-defined]
+    server.waking, server.log = [], []  # type: ignore[attr-defined]
+    server.state = {"status": "loading", "models": []}  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -185,3 +220,97 @@ def test_infra_chat_without_secret_permission_exit_4_names_role(
     assert result.exit_code == 4, result.output
     assert "Container Apps Contributor" in result.output
     assert "Traceback" not in result.output and standin.requests == []
+
+
+class _Clock:
+    """Stands in for `wake`'s clock and sleep: a sleep moves time on at once (and can raise)."""
+
+    def __init__(self) -> None:
+        self.now, self.sleeps = 0.0, []
+        self.interrupt = False
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        if self.interrupt:
+            raise KeyboardInterrupt
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> _Clock:  # type: ignore[no-untyped-def]
+    fake = _Clock()
+    monkeypatch.setattr(wake, "_clock", fake.clock)
+    monkeypatch.setattr(wake, "_sleep", fake.sleep)
+    return fake
+
+
+def _posts(server: ThreadingHTTPServer) -> list[int]:
+    return [status for method, _, status in server.log if method == "POST"]  # type: ignore[attr-defined]
+
+
+def test_chat_wakes_a_scaled_to_zero_app_before_sending(
+    fake_azure: FakeAzure, project: Path, standin, app_at, clock, monkeypatch
+):
+    """Issue 10 finding 6: ingress 502/504 and the server's 503 while the replica starts are
+    "still waking"; the chat request goes only once /ready answers, and it is never refused."""
+    standin.waking[:] = [502, 504, 503, 503]
+    ftk = _stack_ftk(fake_azure, project, monkeypatch, ACA_APP_ENDPOINT=_url(standin))
+    result = ftk("chat", "hi there")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "echo: hi there\n"
+    assert "to wake (HTTP 502)" in result.stderr and "is ready (waited 20 s)" in result.stderr
+    assert clock.sleeps == [wake.DEFAULT_INTERVAL_S] * 4
+    assert _posts(standin) == [200]  # one chat request, sent after the wake
+    assert [p for _, p, s in standin.log[:5]] == ["/ready"] * 5
+
+
+def test_chat_gives_up_on_an_app_that_never_wakes(
+    fake_azure: FakeAzure, project: Path, standin, app_at, clock, monkeypatch
+):
+    standin.waking[:] = [503] * 100
+    ftk = _stack_ftk(fake_azure, project, monkeypatch, ACA_APP_ENDPOINT=_url(standin))
+    result = ftk("chat", "hi", "--wait", "60")
+    assert result.exit_code == 5, result.output
+    assert "not ready after 60 s (last answer: HTTP 503 (loading))" in result.stderr
+    assert "--wait SECONDS" in result.stderr and "hint:" in result.stderr
+    assert len(standin.log) == 13 and _posts(standin) == []  # a poll every 5 s, no chat
+    assert "Traceback" not in result.output
+
+
+def test_ctrl_c_while_waking_sends_nothing(
+    fake_azure: FakeAzure, project: Path, standin, app_at, clock, monkeypatch
+):
+    standin.waking[:] = [502] * 10
+    clock.interrupt = True
+    ftk = _stack_ftk(fake_azure, project, monkeypatch, ACA_APP_ENDPOINT=_url(standin))
+    result = ftk("chat", "hi")
+    assert result.exit_code == 130, result.output
+    assert "nothing was sent" in result.stderr and "Traceback" not in result.output
+    assert _posts(standin) == [] and len(standin.log) == 1
+
+
+def test_endpoint_and_deploy_wake_the_app(
+    fake_azure: FakeAzure, project: Path, standin, app_at, clock, monkeypatch
+):
+    ftk = _stack_ftk(fake_azure, project, monkeypatch, ACA_APP_ENDPOINT=_url(standin))
+    as_is = ftk("endpoint", "--json", "--wait", "0")
+    assert as_is.exit_code == 0, as_is.output
+    assert standin.log == []  # --wait 0 does not wake the app
+
+    standin.waking[:] = [502, 503]
+    shown = ftk("endpoint", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["ready"] is True and len(standin.log) == 3
+
+    files = fake_azure.files
+    files.dirs["ftk"].update({"runs", "runs/r9", "runs/r9/adapter"})
+    adapter = json.dumps({"base_model_name_or_path": "microsoft/Phi-3-mini-4k-instruct"})
+    files.files["ftk"]["runs/r9/adapter/adapter_config.json"] = bytearray(adapter.encode())
+    standin.waking[:] = [504, 503, 503]
+    deployed = ftk("deploy", "r9", "--no-sync")
+    assert deployed.exit_code == 0, deployed.output
+    assert [s for _, _, s in standin.log[3:]] == [504, 503, 503, 200]
+    assert "is ready (waited 15 s)" in deployed.stderr

@@ -185,13 +185,14 @@ def test_deploy_and_endpoint(ftk, fake_azure: FakeAzure):
     files.dirs["ftk"].update({"runs", "runs/r9", "runs/r9/adapter"})
     adapter = json.dumps({"base_model_name_or_path": "microsoft/Phi-3-mini-4k-instruct"})
     files.files["ftk"]["runs/r9/adapter/adapter_config.json"] = bytearray(adapter.encode())
-    result = ftk("deploy", "r9", "--no-sync", "--json")
+    # --wait 0: the fake app's FQDN is not served (waking the app is in test_azure_chat.py)
+    result = ftk("deploy", "r9", "--no-sync", "--json", "--wait", "0")
     assert result.exit_code == 0, result.output
     env = fake_azure.arm.apps[fake_azure.APP]["properties"]["template"]["containers"][0]["env"]
     assert {"name": "FTK_ADAPTER", "value": "/mount/runs/r9/adapter"} in env
     assert "sk-fake-endpoint-key" not in result.output
 
-    shown = ftk("endpoint", "--json", "--show-key")
+    shown = ftk("endpoint", "--json", "--show-key", "--wait", "0")
     assert shown.exit_code == 0, shown.output
     assert json.loads(shown.stdout)["api_key"] == "sk-fake-endpoint-key"
 

@@ -12,13 +12,12 @@ import os
 import secrets
 import socket
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cli.errors import FtkError, NotFoundError, UnavailableError, UsageError
+from cli.errors import FtkError, NotFoundError, UsageError
 from cli.targets.base import Endpoint
 from cli.targets.local.executions import split_line
 from cli.targets.local.supervisor import ProcessId, Supervisor, read_json, write_json
@@ -27,6 +26,7 @@ from contract.commands import serve_argv
 from contract.layout import RunLayout
 
 STOP_TIMEOUT_S = 20.0
+READY_POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -140,10 +140,9 @@ class LocalEndpoint:
         return Endpoint(url=url, api_key=key, ready=True, model=model)
 
     def _wait_ready(self, url: str, server: ProcessId) -> None:
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if _is_ready(url):
-                return
+        from cli.ops.wake import wait_ready
+
+        def still_running() -> None:
             if not self.supervisor.alive(server):
                 tail = self._log_tail()
                 raise FtkError(
@@ -151,12 +150,19 @@ class LocalEndpoint:
                     + (f": {tail}" if tail else ""),
                     hint=f"its full log is {self.folder / 'log'}",
                 )
-            time.sleep(0.5)
-        self.supervisor.terminate(server)
-        raise UnavailableError(
-            f"the local inference server was not ready after {self.ready_timeout:.0f}s",
-            hint=f"see {self.folder / 'log'}",
-        )
+
+        try:
+            wait_ready(
+                url,
+                timeout=self.ready_timeout,
+                interval=READY_POLL_S,
+                check=still_running,
+                what="the local inference server",
+                hint=f"see {self.folder / 'log'}",
+            )
+        except (FtkError, KeyboardInterrupt):
+            self.supervisor.terminate(server)
+            raise
 
     def _log_tail(self) -> str:
         with contextlib.suppress(OSError):
