@@ -56,9 +56,7 @@ def eval_(
     from cli.console import emit_json
     from cli.ops.evaluate import data_path, evaluate_run, find_run
 
-    share_root = None
-    if app.local:
-        share_root = getattr(app.target(), "share_root", None)
+    share_root = app.target().share().local_root if app.local else None
     run = find_run(run_id, app.project_dir, share_root)
     data = data_path(data_file, app.project_dir)
     with EvalProgress(enabled=not as_json) as progress:

@@ -6,12 +6,12 @@ Order of writes, so that an interrupted sync is always safe to re-run:
 2. directories are created once each, one depth level at a time (parents before children, each
    level in the worker pool);
 3. files are uploaded through `Share.upload_file` (temporary name, then rename) in a bounded pool
-   whose size is the share's `parallelism` hint (else `DEFAULT_WORKERS`);
+   whose size is the share's `parallelism`;
 4. stale files are deleted (only with `delete=True`, and only files an earlier sync wrote);
 5. the manifest is written. If uploads fail, a manifest of what did arrive is still written (best
    effort), so the re-run sends only the rest;
 6. temporaries that an interrupted (killed) earlier sync left in the workspace's folders on the
-   share are removed once stale (`cli.sync.temps`), when the share offers `sweep_temporaries`.
+   share are removed once stale (`cli.sync.temps`, `Share.sweep_temporaries`).
    Only syncs that wrote something sweep, so a no-op re-sync stays a couple of reads.
 """
 
@@ -32,7 +32,7 @@ from cli.sync.rules import Rules
 from cli.sync.temps import STALE_AFTER_S
 from cli.targets.base import Share
 
-DEFAULT_WORKERS = 8  # local hashing, and shares that give no `parallelism` hint
+DEFAULT_WORKERS = 8  # local hashing, and a share whose `parallelism` is 0
 
 ProgressCallback = Callable[[str, int], None]
 """Called after each uploaded file with (path, bytes); from worker threads' completion order."""
@@ -80,8 +80,8 @@ class SyncResult:
 
 
 def share_workers(share: Share, workers: int | None = None) -> int:
-    """Workers for requests to `share`: `workers` if given, else the share's hint, else 8."""
-    return workers or getattr(share, "parallelism", None) or DEFAULT_WORKERS
+    """Workers for requests to `share`: `workers` if given, else the share's `parallelism`."""
+    return workers or share.parallelism or DEFAULT_WORKERS
 
 
 def _hash_local(root: Path, files: list[str], workers: int) -> Manifest:
@@ -179,15 +179,12 @@ def _parents(paths: list[str] | Manifest) -> set[str]:
 
 def _sweep(share: Share, plan: SyncPlan, workers: int) -> list[str]:
     """Remove stale temporaries from every folder a sync of this workspace writes to."""
-    sweep = getattr(share, "sweep_temporaries", None)
-    if sweep is None:
-        return []
     folders = sorted({"", ".ftk"} | _parents(list(plan.local)) | _parents(plan.remote))
     removed: list[str] = []
 
     def one(folder: str) -> None:
         with contextlib.suppress(Exception):  # best effort: a leftover is invisible anyway
-            removed.extend(sweep(folder, STALE_AFTER_S))
+            removed.extend(share.sweep_temporaries(folder, STALE_AFTER_S))
 
     _run_pool(folders, one, workers, lambda _: None)
     return sorted(removed)

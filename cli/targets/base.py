@@ -55,13 +55,14 @@ class RemoteFile:
 
 @runtime_checkable
 class Share(Protocol):
-    """The file share the job and the app mount. Paths are posix and relative to its root.
+    """The file share the job and the app mount. Paths are posix and relative to its root."""
 
-    Optional attribute `parallelism: int`: how many requests are worth running at once (high for
-    a remote share with per-request latency). The sync engine uses it for its worker pool, else
-    `cli.sync.engine.DEFAULT_WORKERS`. It is not a protocol member, so shares without it still
-    satisfy `isinstance(x, Share)`.
-    """
+    parallelism: int
+    """How many requests are worth running at once (high for a remote share with per-request
+    latency); the sync engine sizes its worker pool with it."""
+
+    local_root: Path | None
+    """The share's folder on this machine when it lives here (the local target), else None."""
 
     def list_files(self, prefix: str = "") -> Iterator[RemoteFile]: ...
 
@@ -81,6 +82,10 @@ class Share(Protocol):
     def download_file(self, path: str, local: Path) -> None: ...
 
     def delete(self, path: str) -> None: ...
+
+    def sweep_temporaries(self, directory: str, older_than: float) -> list[str]:
+        """Delete the temporaries (`cli.sync.temps`) in `directory` not written for `older_than`
+        seconds, left by an interrupted upload; returns their paths."""
 
 
 @dataclass(frozen=True)

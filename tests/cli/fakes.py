@@ -21,6 +21,9 @@ from cli.targets.base import (
 class MemoryShare:
     """A share in a dict; `fail_after=n` makes the n-th upload raise, like a dropped link."""
 
+    parallelism = 8
+    local_root: Path | None = None
+
     def __init__(self, fail_after: int | None = None):
         self.files: dict[str, bytes] = {}
         self.dirs: set[str] = set()
@@ -62,6 +65,9 @@ class MemoryShare:
 
     def delete(self, path: str) -> None:
         self.files.pop(path, None)
+
+    def sweep_temporaries(self, directory: str, older_than: float) -> list[str]:
+        return []  # writes here are atomic: no temporary is ever left
 
 
 class FakeSecretStore:

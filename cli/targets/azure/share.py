@@ -44,6 +44,8 @@ def _error_code(exc: BaseException) -> str:
 class AzureFileShare:
     """One Azure Files share; `share_client_factory` builds the SDK client on first use."""
 
+    local_root: Path | None = None
+
     def __init__(
         self, share_client_factory: Callable[[], ShareClient], *, label: str, parallelism: int = 32
     ):

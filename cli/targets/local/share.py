@@ -22,8 +22,11 @@ from cli.targets.base import RemoteFile
 
 
 class LocalShare:
+    parallelism = 8  # a local disk gains little from more concurrent writes
+
     def __init__(self, root: Path):
         self.root = root
+        self.local_root: Path | None = root
 
     def _path(self, rel: str) -> Path:
         pure = PurePosixPath(rel)
