@@ -7,7 +7,6 @@ cache as training (`training.models.resolve_model`), imported only when a model 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -93,15 +92,6 @@ def resolve_base(name_or_path: str, cache_dir: Path) -> Path:
         raise ModelError(f"cannot resolve base model {name_or_path!r}: {exc}") from exc
 
 
-def adapter_base(adapter: Path) -> str | None:
-    """The base model an adapter says it was trained on."""
-    try:
-        config = json.loads((adapter / "adapter_config.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return config.get("base_model_name_or_path")
-
-
 def pick_device(device: str) -> str:
     import torch
 
@@ -112,7 +102,7 @@ def pick_device(device: str) -> str:
     return device
 
 
-def pick_dtype(dtype: str, device: str, base_config: Any = None) -> Any:
+def pick_dtype(dtype: str, device: str) -> Any:
     """`auto`: bfloat16 on CUDA (float16 without bf16 support), float32 on CPU."""
     import torch
 

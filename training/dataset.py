@@ -22,7 +22,6 @@ from typing import Any
 
 from training.config import TEMPLATE_FIELD, DataSection
 
-FORMATS = ("messages", "prompt_completion", "text", "template")
 ROLES = ("system", "user", "assistant")
 MAX_LISTED_LINES = 5
 JSON_SPACE = " \t\r\n"  # the only whitespace JSON allows between values

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cli import pricing
-from cli.errors import ExitCode, NotFoundError, UsageError
-from cli.targets.base import Execution, ExecutionStatus, Target
+from cli.errors import NotFoundError, UsageError
+from cli.targets.base import Execution, Target
 from contract import outputs as keys
 
 
@@ -106,10 +106,6 @@ def follow(
         time.sleep(1.0)
         execution = target.get_execution(name)
     return execution
-
-
-def outcome_code(execution: Execution) -> ExitCode:
-    return ExitCode.OK if execution.status == ExecutionStatus.SUCCEEDED else ExitCode.FAILED
 
 
 _SINCE = re.compile(r"(\d+)\s*([smhdw])")

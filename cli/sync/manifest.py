@@ -10,8 +10,7 @@ import json
 from dataclasses import dataclass
 
 from cli.targets.base import Share
-
-MANIFEST_PATH = ".ftk/manifest.json"
+from contract.layout import MANIFEST as MANIFEST_PATH
 
 
 @dataclass(frozen=True)
