@@ -22,7 +22,7 @@ def _read(share: Share, path: str) -> bytes | None:
         if not share.exists(path):
             return None
         return share.read_bytes(path)
-    except (FileNotFoundError, NotFoundError):
+    except NotFoundError:
         return None  # deleted between the two calls
 
 

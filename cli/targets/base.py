@@ -66,7 +66,8 @@ class Share(Protocol):
 
     def list_files(self, prefix: str = "") -> Iterator[RemoteFile]: ...
 
-    def read_bytes(self, path: str) -> bytes: ...
+    def read_bytes(self, path: str) -> bytes:
+        """The file's content; `NotFoundError` when there is none (on every share)."""
 
     def exists(self, path: str) -> bool: ...
 

@@ -126,7 +126,7 @@ class FakeTarget:
         self._executions.insert(0, Execution(name, run_id, status, start, end, exit_code=None))
 
     def describe(self) -> Mapping[str, str]:
-        return {"FILE_SHARE_NAME": "share", "GPU_PROFILE": self.gpu_profile, "ACA_APP_API_KEY": "x"}
+        return {"FILE_SHARE_NAME": "share", "GPU_PROFILE": self.gpu_profile}
 
     def share(self) -> MemoryShare:
         return self._share
@@ -149,7 +149,10 @@ class FakeTarget:
         raise NotFoundError(f"no execution named {name}", hint="see `ftk ps`")
 
     def stop_execution(self, name: str) -> None:
+        e = self.get_execution(name)
         self.stopped.append(name)
+        if not e.status.finished:
+            self._executions[self._executions.index(e)] = replace(e, status=ExecutionStatus.STOPPED)
 
     def stream_logs(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
         e = self.get_execution(name)

@@ -57,7 +57,7 @@ def test_share_round_trip_writes_atomically(azure_target, fake_azure: FakeAzure,
     share.delete("models/big.bin")
     share.delete("models/big.bin")  # already gone: fine
     assert not share.exists("models/big.bin")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(NotFoundError):
         share.read_bytes("models/big.bin")
 
 

@@ -181,6 +181,7 @@ def test_stop(fake_target, invoke):
     assert one.exit_code == 0 and fake_target.stopped == ["e1"] and "ftk resume r1" in one.stderr
 
     fake_target.add_execution("e2", "r2", ExecutionStatus.QUEUED)
+    fake_target.add_execution("e4", "r4", ExecutionStatus.RUNNING)
     two = invoke(fake_target, ["stop"])
     assert two.exit_code == ExitCode.USAGE and "ftk stop NAME" in two.stderr
 

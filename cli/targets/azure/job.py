@@ -97,7 +97,7 @@ class JobExecutions:
         for item in share.list_files(REQUESTS_DIR):
             try:
                 found.append(RunRequest.from_bytes(share.read_bytes(item.path)))
-            except (ValueError, FileNotFoundError, NotFoundError):
+            except (ValueError, NotFoundError):
                 continue  # claimed meanwhile, or not a request
         return found
 
@@ -111,7 +111,7 @@ class JobExecutions:
                 continue
             try:
                 runs[name] = RunRequest.from_bytes(share.read_bytes(item.path)).run_id
-            except (ValueError, FileNotFoundError, NotFoundError):
+            except (ValueError, NotFoundError):
                 continue
         return runs
 
@@ -191,7 +191,7 @@ class JobExecutions:
     def _claimed_run(self, name: str) -> str | None:
         try:
             return RunRequest.from_bytes(self._share().read_bytes(claim_path(name))).run_id
-        except (ValueError, FileNotFoundError, NotFoundError):
+        except (ValueError, NotFoundError):
             return None
 
     def get(self, name: str) -> Execution:

@@ -72,13 +72,13 @@ class AzureFileShare:
         return azure_call(f"{what} on {self.label}", role=DATA_ROLE)
 
     def _missing(self, exc: BaseException, path: str) -> BaseException:
-        """A missing share is an FtkError; a missing file is FileNotFoundError, like a folder."""
+        """A missing share or file is a NotFoundError, as on every other share."""
         if _error_code(exc) == "ShareNotFound":
             return NotFoundError(
                 f"{self.label} does not exist",
                 hint="check FILE_SHARE_NAME (`ftk outputs`), or run `pulumi up`",
             )
-        return FileNotFoundError(path)
+        return NotFoundError(f"no such file on the share: {path}")
 
     # -- Share protocol -------------------------------------------------------------------
 
