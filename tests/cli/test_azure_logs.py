@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from cli.targets.azure.logs import Dedup, history_query, parse_line
+from cli.targets.azure.log_history import history_query
+from cli.targets.azure.log_lines import Dedup, parse_line
 from cli.targets.base import LogNotice
 from tests.fakes.azure import FakeAzure
 from tests.fakes.azure_fixtures import *  # noqa: F403

@@ -1,7 +1,7 @@
 """An execution's logs: live from the job's log stream, history from Log Analytics.
 
-The line handling lives in `logs.py`; this module feeds it from ARM (replicas, auth token) and
-the deployment's Log Analytics workspace.
+This module feeds the live stream (`logs.py`, its lines `log_lines.py`) from ARM (replicas,
+auth token) and the history (`log_history.py`) from the deployment's Log Analytics workspace.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class JobLogs:
     def query(
         self, name: str, *, since: timedelta | None, system: bool, tail: int | None = None
     ) -> Iterator[str]:
-        from cli.targets.azure.logs import history_lines
+        from cli.targets.azure.log_history import history_lines
 
         d = self.deployment
         workspace_id = d.config.get(keys.LOG_ANALYTICS_WORKSPACE_ID)

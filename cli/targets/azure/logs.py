@@ -1,10 +1,10 @@
-"""Console logs of a job execution: the live replica log stream, and Log Analytics history.
+"""The live log stream of a job execution.
 
-Live: the URL `az containerapp job logs show` builds (`job_stream_urls`), authorised with a
-token from the job's `getAuthToken`. When the stream drops or the token expires it reconnects by
-itself, asking for a tail of recent lines and skipping those already printed (by timestamp), so
-no line is printed twice. While the execution has no replica yet it says that it waits for a GPU
-replica.
+The URL `az containerapp job logs show` builds (`job_stream_urls`), authorised with a token from
+the job's `getAuthToken`. When the stream drops or the token expires it reconnects by itself,
+asking for a tail of recent lines and skipping those already printed (`log_lines.Dedup`), so no
+line is printed twice. While the execution has no replica yet it says that it waits for a GPU
+replica. History (Log Analytics) is `log_history.py`.
 
 Lines that are ftk's own notes (not container output) are `cli.targets.base.LogNotice`
 instances: commands print them to stderr.
@@ -12,15 +12,12 @@ instances: commands print them to stderr.
 
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cli.errors import AuthError, UnavailableError, UsageError
+from cli.targets.azure.log_lines import Dedup, parse_line
 from cli.targets.base import ExecutionStatus, LogNotice
 
 RECONNECT_TAIL = 300  # the largest tail the log stream serves
@@ -54,65 +51,6 @@ class LiveSource(Protocol):
 
 class StreamDropped(Exception):
     """The connection failed or closed mid-stream."""
-
-
-@dataclass
-class _Record:
-    stamp: datetime | str | None
-    text: str
-
-
-def parse_line(raw: str) -> _Record:
-    """A stream line: `{"TimeStamp": ..., "Log": ...}` (json output) or plain text."""
-    raw = raw.rstrip("\r\n")
-    if raw.startswith("{"):
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return _Record(None, raw)
-        if isinstance(data, dict) and "Log" in data:
-            stamp = data.get("TimeStamp")
-            return _Record(_parse_time(stamp) if stamp else None, str(data["Log"]).rstrip("\n"))
-    return _Record(None, raw)
-
-
-def _parse_time(value: str) -> datetime | str:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-
-
-class Dedup:
-    """Skip lines a previous connection already printed, using their timestamps."""
-
-    def __init__(self) -> None:
-        self.last: Any = None
-        self.printed_at_last: Counter[str] = Counter()
-        self.replayed: Counter[str] = Counter()
-
-    def new_connection(self) -> None:
-        self.replayed = Counter()
-
-    def fresh(self, record: _Record) -> bool:
-        stamp = record.stamp
-        if stamp is None:
-            return True
-        try:
-            if self.last is not None and stamp < self.last:
-                return False
-        except TypeError:
-            return True  # mixed timestamp shapes: cannot tell, print
-        if stamp == self.last:
-            self.replayed[record.text] += 1
-            if self.replayed[record.text] <= self.printed_at_last[record.text]:
-                return False
-            self.printed_at_last[record.text] += 1
-            return True
-        self.last = stamp
-        self.printed_at_last = Counter({record.text: 1})
-        self.replayed = Counter({record.text: 1})
-        return True
 
 
 def check_tail(tail: int | None) -> None:
@@ -284,88 +222,3 @@ def _lines_as_they_come(response: Any) -> Iterator[str]:
                 yield line.decode("utf-8", errors="replace").rstrip("\r")
     if pending.strip():
         yield pending.decode("utf-8", errors="replace").rstrip("\r")
-
-
-# -- history ---------------------------------------------------------------------------------
-
-CONSOLE_TABLE = "ContainerAppConsoleLogs_CL"
-SYSTEM_TABLE = "ContainerAppSystemLogs_CL"
-DEFAULT_HISTORY = timedelta(days=30)
-
-
-def _kql_name(value: str, what: str) -> str:
-    if not value or not all(c.isalnum() or c in "-_." for c in value):
-        raise UsageError(f"invalid {what} {value!r}")
-    return value
-
-
-def history_query(execution: str, *, job: str, system: bool, tail: int | None) -> str:
-    """The KQL for one execution's history, on the documented columns.
-
-    Console: MicrosoftDocs/azure-docs articles/container-apps/jobs-get-started-cli.md ("Query job
-    execution logs", ms.date 2023-08-17) reads a job execution's lines as
-    `ContainerAppConsoleLogs_CL | where ContainerGroupName_s startswith '<execution>' | order by
-    _timestamp_d asc`: the replica's name starts with the execution's, and `_timestamp_d` (the
-    container's own time) keeps the lines of one ingestion batch, which share `TimeGenerated`,
-    in order. `ContainerJobName_s == job` keeps other jobs' replicas out. System events
-    (ContainerAppSystemLogs_CL) name the execution in `ExecutionName_s` (shown for job
-    executions by Microsoft's App Service support blog, azureossd.github.io, 2023-10-30).
-    """
-    execution = _kql_name(execution, "execution name")
-    job = _kql_name(job, "job name")
-    if system:
-        where = f"{SYSTEM_TABLE} | where ExecutionName_s == '{execution}'"
-        key = "TimeGenerated"
-    else:
-        where = (
-            f"{CONSOLE_TABLE} | where ContainerJobName_s == '{job}' "
-            f"and ContainerGroupName_s startswith '{execution}'"
-        )
-        key = "_timestamp_d"
-    top = f" | top {int(tail)} by {key} desc" if tail else ""
-    return f"{where}{top} | order by {key} asc | project TimeGenerated, Log_s"
-
-
-def history_lines(
-    client: Any,
-    *,
-    execution: str,
-    job: str,
-    since: timedelta | None,
-    system: bool,
-    tail: int | None,
-    workspace_id: str | None,
-    workspace_resource_id: str | None,
-) -> Iterator[str]:
-    """Timestamped lines from Log Analytics (ingestion lags the live stream by minutes)."""
-    from azure.monitor.query import LogsQueryStatus
-
-    query = history_query(execution, job=job, system=system, tail=tail)
-    timespan = since or DEFAULT_HISTORY
-    if workspace_id:
-        response = client.query_workspace(workspace_id, query, timespan=timespan)
-    elif workspace_resource_id:
-        response = client.query_resource(workspace_resource_id, query, timespan=timespan)
-    else:
-        raise UsageError(
-            "the target names no Log Analytics workspace (LOG_ANALYTICS_WORKSPACE_ID or "
-            "LOG_ANALYTICS_NAME)",
-            hint="add LOG_ANALYTICS_NAME to the --infra config file; live logs work without it",
-        )
-    if response.status == LogsQueryStatus.PARTIAL:
-        tables = response.partial_data
-        yield LogNotice(f"partial result from Log Analytics: {response.partial_error}")
-    else:
-        tables = response.tables
-    empty = True
-    for table in tables:
-        for row in table.rows:
-            empty = False
-            stamp, text = row[0], row[1]
-            when = stamp.strftime("%Y-%m-%d %H:%M:%S") if isinstance(stamp, datetime) else stamp
-            yield f"{when} {text}"
-    if empty:
-        yield LogNotice(
-            f"no {'system' if system else 'console'} log lines for {execution} in that time "
-            "(Log Analytics ingests with a few minutes of delay)"
-        )
