@@ -10,7 +10,8 @@ from pathlib import Path
 from contract import env as ftk_env
 from contract import layout
 from training import catalog
-from training.config import ConfigError, TrainingConfig, output_dir_problem
+from training.config import ConfigError, TrainingConfig
+from training.config_checks import output_dir_problem
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -30,7 +31,7 @@ def run_dir(config: TrainingConfig, workspace: Path) -> Path:
     """`output.dir` (workspace-relative), else the config file's folder.
 
     Raises `ConfigError` when `output.dir` leaves the workspace, by its spelling (see
-    `config.output_dir_problem`) or through a symlink inside the workspace.
+    `config_checks.output_dir_problem`) or through a symlink inside the workspace.
     """
     if config.output.dir:
         value = config.output.dir
