@@ -12,7 +12,7 @@ import pulumi_random as random
 from contract.commands import SERVE_COMMANDS
 from stacks.component import FtkComponent
 from stacks.settings import StartupProbe
-from stacks.share_mount import share_container, share_volume
+from stacks.share_mount import ShareWorkload, share_container, share_volume
 
 API_KEY_SECRET = "ftk-api-key"
 HEALTH_PATH = "/health"  # alive (liveness)
@@ -23,22 +23,14 @@ READY_PATH = "/ready"  # model loaded (startup, readiness)
 class InferenceAppArgs:
     """What the inference component needs from the stack."""
 
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
-    environment_id: pulumi.Input[str]
+    workload: ShareWorkload
     app_name: str
-    workload_profile_name: str
     image: str
-    cpu: float
-    memory: str
     port: int
     min_replicas: int
     max_replicas: int
     startup_probe: StartupProbe
-    mount_path: str
-    storage_name: pulumi.Input[str]
     env: Mapping[str, str]  # plain env vars (FTK_BASE_MODEL, FTK_ADAPTER, PORT, ...)
-    tags: Mapping[str, str]
 
 
 class InferenceApp(FtkComponent):
@@ -60,10 +52,7 @@ class InferenceApp(FtkComponent):
         container_app = app.ContainerApp(
             f"{name}-app",
             container_app_name=args.app_name,
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            environment_id=args.environment_id,
-            workload_profile_name=args.workload_profile_name,
+            **args.workload.placement(),
             configuration=app.ConfigurationArgs(
                 active_revisions_mode=app.ActiveRevisionsMode.SINGLE,
                 ingress=app.IngressArgs(
@@ -78,21 +67,18 @@ class InferenceApp(FtkComponent):
             template=app.TemplateArgs(
                 containers=[
                     share_container(
+                        args.workload,
                         name=args.app_name,
                         image=args.image,
                         commands=SERVE_COMMANDS,
-                        cpu=args.cpu,
-                        memory=args.memory,
-                        mount_path=args.mount_path,
                         env=args.env,
                         secret_env={"FTK_API_KEY": API_KEY_SECRET},
                         probes=_probes(args),
                     )
                 ],
                 scale=app.ScaleArgs(min_replicas=args.min_replicas, max_replicas=args.max_replicas),
-                volumes=[share_volume(args.storage_name)],
+                volumes=[share_volume(args.workload)],
             ),
-            tags=dict(args.tags),
             opts=self._child(),
         )
         self.app_name = container_app.name

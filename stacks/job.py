@@ -10,29 +10,21 @@ import pulumi_azure_native.app as app
 
 from contract.secrets import aca_secret_name
 from stacks.component import FtkComponent
-from stacks.share_mount import share_container, share_volume
+from stacks.share_mount import ShareWorkload, share_container, share_volume
 
 
 @dataclass(frozen=True)
 class FinetuningJobArgs:
     """What the job component needs from the stack."""
 
-    resource_group_name: pulumi.Input[str]
-    location: pulumi.Input[str]
-    environment_id: pulumi.Input[str]
+    workload: ShareWorkload
     job_name: str
-    workload_profile_name: str
     image: str
-    cpu: float
-    memory: str
     commands: Sequence[str]
     timeout: int
     replica_retry_limit: int
-    mount_path: str
-    storage_name: pulumi.Input[str]
     env: Mapping[str, str]  # plain env vars
     secrets: Mapping[str, pulumi.Input[str]]  # env var name -> value, kept secret
-    tags: Mapping[str, str]
 
 
 class FinetuningJob(FtkComponent):
@@ -52,10 +44,7 @@ class FinetuningJob(FtkComponent):
         job = app.Job(
             f"{name}-job",
             job_name=args.job_name,
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            environment_id=args.environment_id,
-            workload_profile_name=args.workload_profile_name,
+            **args.workload.placement(),
             configuration=app.JobConfigurationArgs(
                 trigger_type=app.TriggerType.MANUAL,
                 replica_timeout=args.timeout,
@@ -68,19 +57,16 @@ class FinetuningJob(FtkComponent):
             template=app.JobTemplateArgs(
                 containers=[
                     share_container(
+                        args.workload,
                         name=args.job_name,
                         image=args.image,
                         commands=args.commands,
-                        cpu=args.cpu,
-                        memory=args.memory,
-                        mount_path=args.mount_path,
                         env=args.env,
                         secret_env={k: aca_secret_name(k) for k in args.secrets},
                     )
                 ],
-                volumes=[share_volume(args.storage_name)],
+                volumes=[share_volume(args.workload)],
             ),
-            tags=dict(args.tags),
             opts=self._child(),
         )
         self.job_name, self.job_id = job.name, job.id

@@ -16,6 +16,7 @@ from stacks.job import FinetuningJob, FinetuningJobArgs
 from stacks.monitoring import Monitoring, MonitoringArgs
 from stacks.naming import StackNames
 from stacks.settings import Settings, SettingsError
+from stacks.share_mount import ShareWorkload
 from stacks.storage import Storage, StorageArgs
 
 
@@ -92,27 +93,30 @@ def build(settings: Settings) -> Stack:
             tags=tags,
         ),
     )
+    workload = ShareWorkload(
+        resource_group_name=rg_name,
+        location=location,
+        environment_id=environment.environment_id,
+        workload_profile_name=settings.gpu_workload_profile_name,
+        cpu=settings.cpu,
+        memory=settings.memory,
+        mount_path=settings.mount_path,
+        storage_name=environment.storage_name,
+        tags=tags,
+    )
     job = FinetuningJob(
         "finetuning",
         FinetuningJobArgs(
-            resource_group_name=rg_name,
-            location=location,
-            environment_id=environment.environment_id,
+            workload=workload,
             job_name=names.job,
-            workload_profile_name=settings.gpu_workload_profile_name,
             image=settings.image,
-            cpu=settings.cpu,
-            memory=settings.memory,
             commands=settings.commands,
             timeout=settings.timeout,
             replica_retry_limit=settings.replica_retry_limit,
-            mount_path=settings.mount_path,
-            storage_name=environment.storage_name,
             env=contract_env.job_env(
                 settings.mount_path, time_budget_seconds=settings.time_budget_seconds
             ),
             secrets={n: settings.job_secret(n) for n in settings.job_secret_names},
-            tags=tags,
         ),
     )
     inference = None
@@ -121,24 +125,16 @@ def build(settings: Settings) -> Stack:
         inference = InferenceApp(
             "inference",
             InferenceAppArgs(
-                resource_group_name=rg_name,
-                location=location,
-                environment_id=environment.environment_id,
+                workload=workload,
                 app_name=names.app,
-                workload_profile_name=settings.gpu_workload_profile_name,
                 image=inf.image,
-                cpu=settings.cpu,
-                memory=settings.memory,
                 port=inf.port,
                 min_replicas=inf.min_replicas,
                 max_replicas=inf.max_replicas,
                 startup_probe=inf.startup_probe,
-                mount_path=settings.mount_path,
-                storage_name=environment.storage_name,
                 env=contract_env.app_env(
                     settings.mount_path, base_model=inf.base_model, port=inf.port
                 ),
-                tags=tags,
             ),
         )
     return Stack(

@@ -1,13 +1,16 @@
 """One helper for "a container that runs a bash script from the mounted share", job and app alike.
 
-The fine-tuning job and the inference app differ in trigger, ingress and probes; the container
-they run (image, `bash -c` script, plain and `secretRef` env, size, the share at `mount_path`) and
-the Azure Files volume behind it are the same shape, so both are built here.
+The fine-tuning job and the inference app differ in trigger, ingress and probes; where they run
+(`ShareWorkload`: group, region, environment, GPU profile, size, the share's storage entry and
+mount path, tags), the container they run (image, `bash -c` script, plain and `secretRef` env)
+and the Azure Files volume behind it are the same shape, so all three are built here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_azure_native.app as app
@@ -17,14 +20,37 @@ from contract.commands import bash_script
 VOLUME_NAME = "share"
 
 
+@dataclass(frozen=True)
+class ShareWorkload:
+    """Where a workload that mounts the share runs: the same for the job and the app."""
+
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    environment_id: pulumi.Input[str]
+    workload_profile_name: str
+    cpu: float
+    memory: str
+    mount_path: str
+    storage_name: pulumi.Input[str]  # the environment's Azure Files storage entry
+    tags: Mapping[str, str]
+
+    def placement(self) -> dict[str, Any]:
+        """The keyword arguments an `app.Job` and an `app.ContainerApp` take alike."""
+        return {
+            "resource_group_name": self.resource_group_name,
+            "location": self.location,
+            "environment_id": self.environment_id,
+            "workload_profile_name": self.workload_profile_name,
+            "tags": dict(self.tags),
+        }
+
+
 def share_container(
+    workload: ShareWorkload,
     *,
     name: str,
     image: str,
     commands: Sequence[str],
-    cpu: float,
-    memory: str,
-    mount_path: str,
     env: Mapping[str, str],
     secret_env: Mapping[str, str] | None = None,
     probes: Sequence[app.ContainerAppProbeArgs] | None = None,
@@ -39,14 +65,18 @@ def share_container(
         image=image,
         command=["/bin/bash", "-c", bash_script(commands)],
         env=variables,
-        resources=app.ContainerResourcesArgs(cpu=cpu, memory=memory),
+        resources=app.ContainerResourcesArgs(cpu=workload.cpu, memory=workload.memory),
         probes=list(probes) if probes else None,
-        volume_mounts=[app.VolumeMountArgs(volume_name=VOLUME_NAME, mount_path=mount_path)],
+        volume_mounts=[
+            app.VolumeMountArgs(volume_name=VOLUME_NAME, mount_path=workload.mount_path)
+        ],
     )
 
 
-def share_volume(storage_name: pulumi.Input[str]) -> app.VolumeArgs:
+def share_volume(workload: ShareWorkload) -> app.VolumeArgs:
     """The Azure Files volume the container mounts: the environment's storage entry."""
     return app.VolumeArgs(
-        name=VOLUME_NAME, storage_type=app.StorageType.AZURE_FILE, storage_name=storage_name
+        name=VOLUME_NAME,
+        storage_type=app.StorageType.AZURE_FILE,
+        storage_name=workload.storage_name,
     )
