@@ -59,18 +59,6 @@ class ArmReader:
         self.connection = connection
         self.subscription = subscription
 
-    def _kwargs(self) -> dict[str, Any]:
-        c = self.connection
-        return {
-            "base_url": c.arm_endpoint,
-            # A test endpoint is no audience Entra ID knows: always ask for the public one.
-            "credential_scopes": ["https://management.azure.com/.default"],
-            "connection_verify": c.connection_verify,
-            "retry_total": c.retry_total,
-            "retry_backoff_factor": c.retry_backoff_factor,
-            "retry_backoff_max": c.retry_backoff_max,
-        }
-
     @cached_property
     def apps(self) -> Any:
         return self.connection.container_apps(self.subscription)
@@ -83,17 +71,13 @@ class ArmReader:
     def resources(self) -> Any:
         from azure.mgmt.resource.resources import ResourceManagementClient
 
-        return ResourceManagementClient(
-            self.connection.credential(), self.subscription, **self._kwargs()
-        )
+        return self.connection.arm_client(ResourceManagementClient, self.subscription)
 
     @cached_property
     def authorization(self) -> Any:
         from azure.mgmt.authorization import AuthorizationManagementClient
 
-        return AuthorizationManagementClient(
-            self.connection.credential(), self.subscription, **self._kwargs()
-        )
+        return self.connection.arm_client(AuthorizationManagementClient, self.subscription)
 
     # -- identity -------------------------------------------------------------------------
 

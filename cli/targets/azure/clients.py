@@ -13,13 +13,15 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.mgmt.appcontainers import ContainerAppsAPIClient
     from azure.mgmt.storage import StorageManagementClient
     from azure.monitor.query import LogsQueryClient
+
+T = TypeVar("T")
 
 ARM_ENDPOINT = "https://management.azure.com"
 LOGS_ENDPOINT = "https://api.loganalytics.io"
@@ -109,40 +111,31 @@ class AzureConnection:
             return f"https://{account}.file.core.windows.net"
         return self.storage_endpoint.format(account=account)
 
-    def _common(self) -> dict[str, Any]:
-        return {
-            "connection_verify": self.connection_verify,
-            "retry_total": self.retry_total,
-            "retry_backoff_factor": self.retry_backoff_factor,
-            "retry_backoff_max": self.retry_backoff_max,
-            "polling_interval": self.polling_interval,
-        }
-
-    def _arm_scopes(self) -> list[str]:
-        # A test endpoint is not an audience Entra ID knows; the public one is.
-        return [f"{ARM_ENDPOINT}/.default"]
+    def arm_client(self, client_class: Callable[..., T], subscription_id: str) -> T:
+        """An azure-mgmt-* client for `subscription_id` at this connection's ARM endpoint, with
+        its retry, polling and TLS settings."""
+        return client_class(
+            self.credential(),
+            subscription_id,
+            base_url=self.arm_endpoint,
+            # A test endpoint is not an audience Entra ID knows; the public one is.
+            credential_scopes=[f"{ARM_ENDPOINT}/.default"],
+            connection_verify=self.connection_verify,
+            retry_total=self.retry_total,
+            retry_backoff_factor=self.retry_backoff_factor,
+            retry_backoff_max=self.retry_backoff_max,
+            polling_interval=self.polling_interval,
+        )
 
     def container_apps(self, subscription_id: str) -> ContainerAppsAPIClient:
         from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
-        return ContainerAppsAPIClient(
-            self.credential(),
-            subscription_id,
-            base_url=self.arm_endpoint,
-            credential_scopes=self._arm_scopes(),
-            **self._common(),
-        )
+        return self.arm_client(ContainerAppsAPIClient, subscription_id)
 
     def storage_mgmt(self, subscription_id: str) -> StorageManagementClient:
         from azure.mgmt.storage import StorageManagementClient
 
-        return StorageManagementClient(
-            self.credential(),
-            subscription_id,
-            base_url=self.arm_endpoint,
-            credential_scopes=self._arm_scopes(),
-            **self._common(),
-        )
+        return self.arm_client(StorageManagementClient, subscription_id)
 
     def logs_query(self) -> LogsQueryClient:
         from azure.monitor.query import LogsQueryClient
