@@ -65,6 +65,13 @@ class AzureFileShare:
                 self._client = self._factory()
             return self._client
 
+    def close(self) -> None:
+        """Close the SDK client and its connection pool; the next call opens a new one."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
     def _file(self, path: str) -> ShareFileClient:
         return self.client.get_file_client(path.strip("/"))
 

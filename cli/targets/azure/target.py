@@ -114,4 +114,6 @@ class AzureTarget:
         raise UsageError("an Azure app scales to zero by itself; there is nothing to stop")
 
     def close(self) -> None:
+        if self._share is not None:
+            self._share.close()
         self.deployment.close()
