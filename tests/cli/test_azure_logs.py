@@ -9,8 +9,8 @@ import pytest
 
 from cli.targets.azure.logs import Dedup, history_query, parse_line
 from cli.targets.base import LogNotice
-from tests.fakes.azure import FakeAzure
-from tests.fakes.azure_fixtures import *  # noqa: F403
+from testkit.fakes.azure import FakeAzure
+from testkit.fakes.azure_fixtures import *  # noqa: F403
 
 
 def _running(fake: FakeAzure, n: int = 12, **kwargs):  # type: ignore[no-untyped-def]

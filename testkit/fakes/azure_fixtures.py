@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.azure import FakeAzure, target_from_outputs
+from testkit.fakes.azure import FakeAzure, target_from_outputs
 
 __all__ = ["azure_target", "fake_azure", "infra_files", "infra_target"]
 
