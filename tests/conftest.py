@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixture modules every test can use by name (pytest allows this list only in the root conftest).
+pytest_plugins = ["testkit.fakes.azure_fixtures", "testkit.fakes.pulumi_cli"]
+
 # Set before any test imports transformers, huggingface_hub or gradio.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"

@@ -14,7 +14,6 @@ from cli.app import App
 from cli.errors import NotFoundError
 from cli.main import cli
 from cli.targets.local import LocalTarget, ServeSpec, default_serve_command
-from testkit.fakes.pulumi_cli import fake_pulumi  # noqa: F401  (a fixture: `fake_pulumi`)
 from testkit.fakes.targets import FakeTarget
 
 ROOT = Path(__file__).resolve().parents[2]

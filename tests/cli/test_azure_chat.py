@@ -17,7 +17,6 @@ from cli.main import cli
 from cli.targets.azure import clients as azure_clients
 from cli.targets.azure import stack as stack_outputs
 from testkit.fakes.azure import FakeAzure
-from testkit.fakes.azure_fixtures import *  # noqa: F403
 from testkit.fakes.pulumi_auto import FakeAuto
 
 KEY = "sk-fake-endpoint-key"  # what FakeAzure's stack output and app secret hold

@@ -14,7 +14,6 @@ from cli.app import App
 from cli.main import cli
 from cli.targets.azure import clients as azure_clients
 from testkit.fakes.azure import FakeAzure, replica_claims
-from testkit.fakes.azure_fixtures import *  # noqa: F403
 from testkit.fakes.pulumi_cli import PulumiCalls
 
 

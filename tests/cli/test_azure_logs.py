@@ -10,7 +10,6 @@ import pytest
 from cli.targets.azure.logs import Dedup, history_query, parse_line
 from cli.targets.base import LogNotice
 from testkit.fakes.azure import FakeAzure
-from testkit.fakes.azure_fixtures import *  # noqa: F403
 
 
 def _running(fake: FakeAzure, n: int = 12, **kwargs):  # type: ignore[no-untyped-def]

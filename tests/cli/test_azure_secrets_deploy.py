@@ -8,7 +8,6 @@ import pytest
 
 from cli.errors import FtkError, NotFoundError, UnavailableError
 from testkit.fakes.azure import FakeAzure, target_from_outputs
-from testkit.fakes.azure_fixtures import *  # noqa: F403
 
 
 def test_infra_secret_set_patches_job_and_keeps_others(infra_target, fake_azure: FakeAzure):

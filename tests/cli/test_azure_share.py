@@ -12,7 +12,6 @@ from cli.errors import AuthError, NotFoundError, UnavailableError
 from cli.sync.engine import sync
 from cli.sync.temps import STALE_AFTER_S, is_temporary
 from testkit.fakes.azure import FakeAzure, target_from_outputs
-from testkit.fakes.azure_fixtures import *  # noqa: F403
 
 
 def _workspace(root: Path, n: int = 12) -> dict[str, bytes]:

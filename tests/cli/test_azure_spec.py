@@ -9,7 +9,6 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from testkit.fakes.azure import FakeAzure
-from testkit.fakes.azure_fixtures import *  # noqa: F403
 from testkit.fakes.openapi import SPEC_DIR, validate
 
 

@@ -14,7 +14,6 @@ from cli.main import cli
 from cli.targets.azure import clients as azure_clients
 from testkit.fakes.azure import FakeAzure, target_from_outputs
 from testkit.fakes.azure_doctor import READER, DoctorArm, install
-from testkit.fakes.azure_fixtures import *  # noqa: F403
 
 for _module in ("azure.mgmt.resource.resources", "azure.mgmt.authorization"):
     pytest.importorskip(_module, reason="ftk doctor's dependencies: pip install -e .")
