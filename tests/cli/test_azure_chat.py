@@ -5,9 +5,7 @@ loopback OpenAI-compatible stand-in as the bearer key, and is never printed unle
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,63 +15,27 @@ from cli.main import cli
 from cli.targets.azure import clients as azure_clients
 from cli.targets.azure import stack as stack_outputs
 from testkit.fakes.azure import FakeAzure
+from testkit.fakes.openai_server import StandIn
 from testkit.fakes.pulumi_auto import FakeAuto
 
 KEY = "sk-fake-endpoint-key"  # what FakeAzure's stack output and app secret hold
 
 
-class _StandIn(BaseHTTPRequestHandler):
-    """Streams "echo: <last user message>" word by word, only for `Bearer KEY`."""
-
-    timeout = 10  # a stuck client cannot hold a server thread forever
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append(body)  # type: ignore[attr-defined]
-        if self.headers.get("Authorization") != f"Bearer {KEY}":
-            error = {"error": {"message": "bad key", "type": "invalid_request_error"}}
-            data = json.dumps(error).encode()
-            self.send_response(401)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        words = ("echo: " + body["messages"][-1]["content"]).split(" ")
-        for i, word in enumerate(words):
-            delta = {"content": word if i == 0 else " " + word}
-            chunk = {
-                "id": "c1",
-                "object": "chat.completion.chunk",
-                "created": 0,
-                "model": body["model"],
-                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
-            }
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
+def _echo_last(body: dict) -> str:
+    """Stream "echo: <last message>" word by word."""
+    return "echo: " + body["messages"][-1]["content"]
 
 
 @pytest.fixture
-def standin() -> Iterator[ThreadingHTTPServer]:
-    """The inference app's stand-in on plain http://127.0.0.1 (the openai client accepts it)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
-    server.daemon_threads = True
-    server.requests = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def standin() -> Iterator[StandIn]:
+    """The inference app's stand-in on plain http://127.0.0.1 (the openai client accepts it);
+    it answers only `Bearer KEY`."""
+    with StandIn(KEY, reply=_echo_last) as server:
+        yield server
 
 
-def _url(server: ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}"
+def _url(server: StandIn) -> str:
+    return server.url
 
 
 @pytest.fixture
