@@ -60,7 +60,7 @@ WORDS = [
 ]
 
 CASES: dict[str, dict[str, Any]] = {
-    # The tests' tiny Llama (tests/tiny_models.py), with the train settings of a CPU smoke run.
+    # The tests' tiny Llama (testkit/tiny_models.py), with the train settings of a CPU smoke run.
     "tiny": {
         "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
         "train": {"batch_size": 4, "max_length": 128, "gradient_checkpointing": False},
@@ -107,7 +107,7 @@ def _config(case: str, work: Path, steps: int) -> dict[str, Any]:
     spec = CASES[case]
     if case == "tiny":
         sys.path.insert(0, str(ROOT))
-        from tests.tiny_models import build_tiny_model
+        from testkit.tiny_models import build_tiny_model
 
         model = str(build_tiny_model(work / "tiny-model"))
     elif case == "small-ckpt":

@@ -52,7 +52,7 @@ def load_engine(args: argparse.Namespace):
 
     model = args.model
     if model == "tiny":
-        from tests.tiny_models import build_tiny_model
+        from testkit.tiny_models import build_tiny_model
 
         model = str(build_tiny_model(Path(tempfile.mkdtemp()) / "tiny", "llama"))
     engine = TransformersEngine(

@@ -58,7 +58,7 @@ class FakeProcess:
 
     def __init__(self, workdir: Path):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.serve", "--workdir", str(workdir)],
+            [sys.executable, "-m", "testkit.fakes.serve", "--workdir", str(workdir)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -83,7 +83,7 @@ class FakeProcess:
 
 def connection(fake: FakeProcess):  # type: ignore[no-untyped-def]
     from cli.targets.azure.clients import AzureConnection
-    from tests.fakes.azure import FakeCredential
+    from testkit.fakes.azure import FakeCredential
 
     credential = FakeCredential()
     return AzureConnection(

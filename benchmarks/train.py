@@ -59,7 +59,7 @@ def build_model(out: Path, hidden: int, layers: int) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig
 
-    from tests.tiny_models import build_tokenizer
+    from testkit.tiny_models import build_tokenizer
 
     tokenizer = build_tokenizer(out)
     config = LlamaConfig(

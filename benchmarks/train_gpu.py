@@ -81,7 +81,7 @@ def build_model(out: Path, shape: dict, device: str) -> int:
     import torch
     from transformers import AutoModelForCausalLM, Phi3Config
 
-    from tests.tiny_models import build_tokenizer
+    from testkit.tiny_models import build_tokenizer
 
     tokenizer = build_tokenizer(out)
     config = Phi3Config(

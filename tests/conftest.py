@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixture modules every test can use by name (pytest allows this list only in the root conftest).
+pytest_plugins = ["testkit.fakes.azure_fixtures", "testkit.fakes.pulumi_cli"]
+
 # Set before any test imports transformers, huggingface_hub or gradio.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -20,7 +23,7 @@ os.environ.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
     """A tiny random Llama-shaped model folder (built once per test session)."""
-    from tests.tiny_models import build_tiny_model
+    from testkit.tiny_models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"), "llama")
 
@@ -28,6 +31,6 @@ def tiny_llama(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_phi3(tmp_path_factory) -> Path:
     """A tiny random Phi-3-shaped model folder (fused qkv_proj / gate_up_proj)."""
-    from tests.tiny_models import build_tiny_model
+    from testkit.tiny_models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-phi3"), "phi3")

@@ -14,10 +14,9 @@ from cli.app import App
 from cli.errors import NotFoundError
 from cli.main import cli
 from cli.targets.local import LocalTarget, ServeSpec, default_serve_command
-from tests.cli.fakes import FakeTarget
-from tests.fakes.pulumi_cli import fake_pulumi  # noqa: F401  (a fixture: `fake_pulumi`)
+from testkit.fakes.targets import FakeTarget
 
-HERE = Path(__file__).parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = """model:
   name: model
 data:
@@ -56,21 +55,28 @@ def fake_target() -> FakeTarget:
     return FakeTarget()
 
 
+def run_module(module: str) -> list[str]:
+    """`python -m MODULE` from any working directory (the target starts children in the share)."""
+    code = f"import runpy, sys; sys.path.insert(0, {str(ROOT)!r}); "
+    code += f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+    return [sys.executable, "-c", code]
+
+
 def train_command(mode: str):
     def build(config: Path, workspace: Path) -> list[str]:
-        return [sys.executable, str(HERE / "fake_train.py"), mode, "--config", str(config)]
+        return [*run_module("testkit.fakes.train"), mode, "--config", str(config)]
 
     return build
 
 
 def fake_serve_command(spec: ServeSpec) -> list[str]:
     argv = default_serve_command(spec)
-    return [sys.executable, str(HERE / "fake_server.py"), *argv[3:]]
+    return [*run_module("testkit.fakes.openai_server"), *argv[3:]]
 
 
 @pytest.fixture
 def local_target(project: Path, tmp_path: Path):
-    """A LocalTarget training with `fake_train.py succeed` and serving with the echo server."""
+    """A LocalTarget training with `testkit.fakes.train succeed`, serving with the echo server."""
     target = LocalTarget(
         project,
         train_command=train_command("succeed"),

@@ -8,9 +8,7 @@ The app scales to zero: `ftk chat`, `ftk endpoint` and `ftk deploy` wake it and 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,96 +18,28 @@ from cli.main import cli
 from cli.ops import wake
 from cli.targets.azure import clients as azure_clients
 from cli.targets.azure import stack as stack_outputs
-from tests.fakes.azure import FakeAzure
-from tests.fakes.azure_fixtures import *  # noqa: F403
-from tests.fakes.pulumi_auto import FakeAuto
+from testkit.fakes.azure import FakeAzure
+from testkit.fakes.openai_server import StandIn
+from testkit.fakes.pulumi_auto import FakeAuto
 
 KEY = "sk-fake-endpoint-key"  # what FakeAzure's stack output and app secret hold
 
 
-class _StandIn(BaseHTTPRequestHandler):
-    """Streams "echo: <last user message>" word by word, only for `Bearer KEY`. While `waking`
-    holds statuses, each request (any route) gets the next one instead: 502/504 as the ingress
-    answers while no replica is up, 503 with a Readiness body as the server answers while loading.
-    `log` records (method, path, status)."""
-
-    timeout = 10  # a stuck client cannot hold a server thread forever
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _still_waking(self) -> bool:
-        waking, log = self.server.waking, self.server.log  # type: ignore[attr-defined]
-        status = waking.pop(0) if waking else 200
-        log.append((self.command, self.path, status))
-        if status == 200:
-            return False
-        state = self.server.state  # type: ignore[attr-defined]
-        body = json.dumps(state).encode() if status == 503 else b"upstream not ready"
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-        return True
-
-    def do_GET(self) -> None:
-        if self._still_waking():
-            return
-        body = json.dumps({"status": "ready", "models": ["m"]}).encode()
-        self.send_response(200 if self.path == "/ready" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if self._still_waking():
-            return
-        self.server.requests.append(body)  # type: ignore[attr-defined]
-        if self.headers.get("Authorization") != f"Bearer {KEY}":
-            error = {"error": {"message": "bad key", "type": "invalid_request_error"}}
-            data = json.dumps(error).encode()
-            self.send_response(401)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        words = ("echo: " + body["messages"][-1]["content"]).split(" ")
-        for i, word in enumerate(words):
-            delta = {"content": word if i == 0 else " " + word}
-            chunk = {
-                "id": "c1",
-                "object": "chat.completion.chunk",
-                "created": 0,
-                "model": body["model"],
-                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
-            }
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
+def _echo_last(body: dict) -> str:
+    """Stream "echo: <last message>" word by word."""
+    return "echo: " + body["messages"][-1]["content"]
 
 
 @pytest.fixture
-def standin() -> Iterator[ThreadingHTTPServer]:
-    """The inference app's stand-in on plain http://127.0.0.1 (the openai client accepts it)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
-    server.daemon_threads = True
-    server.requests = []  # type: ignore[attr-defined]
-    server.waking, server.log = [], []  # type: ignore[attr-defined]
-    server.state = {"status": "loading", "models": []}  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def standin() -> Iterator[StandIn]:
+    """The inference app's stand-in on plain http://127.0.0.1 (the openai client accepts it);
+    it answers only `Bearer KEY`."""
+    with StandIn(KEY, reply=_echo_last) as server:
+        yield server
 
 
-def _url(server: ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}"
+def _url(server: StandIn) -> str:
+    return server.url
 
 
 @pytest.fixture
@@ -247,8 +177,8 @@ def clock(monkeypatch) -> _Clock:  # type: ignore[no-untyped-def]
     return fake
 
 
-def _posts(server: ThreadingHTTPServer) -> list[int]:
-    return [status for method, _, status in server.log if method == "POST"]  # type: ignore[attr-defined]
+def _posts(server: StandIn) -> list[int]:
+    return [status for method, _, status in server.log if method == "POST"]
 
 
 def test_chat_wakes_a_scaled_to_zero_app_before_sending(

@@ -13,9 +13,8 @@ from click.testing import CliRunner
 from cli.app import App
 from cli.main import cli
 from cli.targets.azure import clients as azure_clients
-from tests.fakes.azure import FakeAzure, replica_claims
-from tests.fakes.azure_fixtures import *  # noqa: F403
-from tests.fakes.pulumi_cli import PulumiCalls
+from testkit.fakes.azure import FakeAzure, replica_claims
+from testkit.fakes.pulumi_cli import PulumiCalls
 
 
 @pytest.fixture
@@ -224,7 +223,7 @@ def test_stack_target_secret_and_outputs(
     fake_azure: FakeAzure, project: Path, monkeypatch, fake_pulumi: PulumiCalls
 ):
     from cli.targets.azure import stack as stack_outputs
-    from tests.fakes.pulumi_auto import FakeAuto
+    from testkit.fakes.pulumi_auto import FakeAuto
 
     (project / "Pulumi.yaml").write_text("name: ftk\nruntime: python\n")
     auto = FakeAuto(fake_azure.outputs())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.azure import FakeAzure, target_from_outputs
+from testkit.fakes.azure import FakeAzure, target_from_outputs
 
 
 def test_close_releases_the_share_connections_and_the_share_still_works(tmp_path):

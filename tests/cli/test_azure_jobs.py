@@ -10,8 +10,7 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from cli.errors import AuthError, FtkError, NotFoundError, UnavailableError, UsageError
 from cli.targets.base import ExecutionStatus
-from tests.fakes.azure import FakeAzure, replica_claims, target_from_outputs
-from tests.fakes.azure_fixtures import *  # noqa: F403
+from testkit.fakes.azure import FakeAzure, replica_claims, target_from_outputs
 
 
 def test_an_execution_runs_the_job_template_so_it_keeps_the_share(

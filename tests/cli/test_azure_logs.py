@@ -10,8 +10,7 @@ import pytest
 from cli.targets.azure.log_history import history_query
 from cli.targets.azure.log_lines import Dedup, parse_line
 from cli.targets.base import LogNotice
-from tests.fakes.azure import FakeAzure
-from tests.fakes.azure_fixtures import *  # noqa: F403
+from testkit.fakes.azure import FakeAzure
 
 
 def _running(fake: FakeAzure, n: int = 12, **kwargs):  # type: ignore[no-untyped-def]

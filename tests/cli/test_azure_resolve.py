@@ -14,8 +14,8 @@ from cli.errors import FtkError, NotFoundError, UsageError
 from cli.main import cli
 from cli.targets.azure import AzureTarget
 from cli.targets.azure import stack as stack_outputs
-from tests.fakes.pulumi_auto import CommandError, FakeAuto, FakeStackObject
-from tests.fakes.pulumi_cli import PulumiCalls
+from testkit.fakes.pulumi_auto import CommandError, FakeAuto, FakeStackObject
+from testkit.fakes.pulumi_cli import PulumiCalls
 
 
 def _write(path: Path, data: Any) -> Path:

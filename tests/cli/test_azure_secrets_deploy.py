@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from cli.errors import FtkError, NotFoundError, UnavailableError
-from tests.fakes.azure import FakeAzure, target_from_outputs
-from tests.fakes.azure_fixtures import *  # noqa: F403
+from testkit.fakes.azure import FakeAzure, target_from_outputs
 
 
 def test_infra_secret_set_patches_job_and_keeps_others(infra_target, fake_azure: FakeAzure):

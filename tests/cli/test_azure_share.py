@@ -11,8 +11,7 @@ import pytest
 from cli.errors import AuthError, NotFoundError, UnavailableError
 from cli.sync.engine import sync
 from cli.sync.temps import STALE_AFTER_S, is_temporary
-from tests.fakes.azure import FakeAzure, target_from_outputs
-from tests.fakes.azure_fixtures import *  # noqa: F403
+from testkit.fakes.azure import FakeAzure, target_from_outputs
 
 
 def _workspace(root: Path, n: int = 12) -> dict[str, bytes]:

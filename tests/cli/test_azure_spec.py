@@ -8,9 +8,8 @@ import json
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from tests.fakes.azure import FakeAzure
-from tests.fakes.azure_fixtures import *  # noqa: F403
-from tests.fakes.openapi import SPEC_DIR, validate
+from testkit.fakes.azure import FakeAzure
+from testkit.fakes.openapi import SPEC_DIR, validate
 
 
 def test_the_fake_refuses_a_property_the_spec_lacks(azure_target, fake_azure: FakeAzure):

@@ -10,7 +10,7 @@ import pytest
 from cli import pricing
 from cli.errors import ExitCode
 from cli.targets.base import ExecutionStatus, LogNotice
-from tests.cli.fakes import FakeTarget
+from testkit.fakes.targets import FakeTarget
 
 T4 = "Consumption-GPU-NC8as-T4"
 

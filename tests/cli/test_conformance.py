@@ -10,7 +10,6 @@ target's `Harness`, not by the target.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -35,11 +34,10 @@ from cli.targets.base import (
 from cli.targets.local import LocalTarget
 from contract import outputs as keys
 from contract.layout import RunLayout
-from tests.cli.conftest import write_project
-from tests.cli.fakes import FakeTarget
-from tests.fakes.azure import FakeAzure, replica_claims, target_from_outputs
+from testkit.fakes.azure import FakeAzure, replica_claims, target_from_outputs
+from testkit.fakes.targets import FakeTarget
+from tests.cli.conftest import run_module, write_project
 
-FAKE_TRAIN = Path(__file__).parent / "fake_train.py"
 CONSOLE = ["step 1 loss 2.0", "step 2 loss 1.0", "done"]  # what an execution prints
 SECRET_NAME = "CONFORMANCE_TOKEN"
 SECRET_VALUE = "s3cret-conformance-value"
@@ -76,7 +74,7 @@ def _fake_harness(tmp_path: Path) -> Iterator[Harness]:
 def _local_harness(tmp_path: Path) -> Iterator[Harness]:
     def train(config: Path, workspace: Path) -> list[str]:
         mode = "wait" if config.parent.name.startswith("wait") else "succeed"
-        return [sys.executable, str(FAKE_TRAIN), mode, "--config", str(config)]
+        return [*run_module("testkit.fakes.train"), mode, "--config", str(config)]
 
     project = write_project(tmp_path / "proj")
     target = LocalTarget(project, train_command=train, model_cache=tmp_path / "cache")

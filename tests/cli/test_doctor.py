@@ -12,9 +12,8 @@ from click.testing import CliRunner
 from cli.app import App
 from cli.main import cli
 from cli.targets.azure import clients as azure_clients
-from tests.fakes.azure import FakeAzure, target_from_outputs
-from tests.fakes.azure_doctor import READER, DoctorArm, install
-from tests.fakes.azure_fixtures import *  # noqa: F403
+from testkit.fakes.azure import FakeAzure, target_from_outputs
+from testkit.fakes.azure_doctor import READER, DoctorArm, install
 
 for _module in ("azure.mgmt.resource.resources", "azure.mgmt.authorization"):
     pytest.importorskip(_module, reason="ftk doctor's dependencies: pip install -e .")

@@ -12,9 +12,8 @@ from click.testing import CliRunner
 from cli.app import App
 from cli.main import cli
 from cli.targets.azure import clients as azure_clients
-from tests.fakes.azure import FakeAzure
-from tests.fakes.azure_doctor import DoctorArm, install
-from tests.fakes.azure_fixtures import *  # noqa: F403
+from testkit.fakes.azure import FakeAzure
+from testkit.fakes.azure_doctor import DoctorArm, install
 
 for _module in ("azure.mgmt.resource.resources", "azure.mgmt.authorization"):
     pytest.importorskip(_module, reason="ftk doctor's dependencies: pip install -e .")
@@ -35,7 +34,7 @@ def stack_doctor(fake_azure: FakeAzure, doctor_arm: DoctorArm, tmp_path: Path, m
     from types import SimpleNamespace
 
     from cli.targets.azure import stack as stack_outputs
-    from tests.fakes.pulumi_auto import FakeAuto, FakeStackObject
+    from testkit.fakes.pulumi_auto import FakeAuto, FakeStackObject
 
     project = tmp_path / "proj"
     project.mkdir()
@@ -120,7 +119,7 @@ def test_readme_shows_a_real_doctor_output(
 ):
     """README.md and docs/doctor.md show this exact output (rendered 100 columns wide)."""
     from cli.targets.azure import stack as stack_outputs
-    from tests.fakes.pulumi_auto import FakeAuto
+    from testkit.fakes.pulumi_auto import FakeAuto
 
     root = Path(__file__).resolve().parents[2]
     outputs = fake_azure.outputs(GPU_PROFILE=T4)

@@ -6,7 +6,7 @@ import json
 
 from cli.errors import ExitCode
 from contract import env as ftk_env
-from tests.cli.fakes import FakeTarget
+from testkit.fakes.targets import FakeTarget
 
 A100 = "Consumption-GPU-NC24-A100"
 

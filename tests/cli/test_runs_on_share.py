@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from cli import runs_on_share as runs
 from cli.app import App
 from cli.main import cli
-from tests.cli.fakes import FakeTarget, MemoryShare
+from testkit.fakes.targets import FakeTarget, MemoryShare
 
 
 def test_status_adapter_and_base_model_of_a_run():

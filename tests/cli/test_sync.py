@@ -13,7 +13,7 @@ from cli.errors import UnavailableError
 from cli.sync import cache as cache_mod
 from cli.sync.engine import sync
 from cli.sync.manifest import MANIFEST_PATH, read_manifest
-from tests.cli.fakes import MemoryShare
+from testkit.fakes.targets import MemoryShare
 
 
 def make(root: Path, files: dict[str, str]) -> Path:

@@ -14,7 +14,7 @@ from cli.errors import UsageError
 from cli.sync import secrets as secrets_mod
 from cli.sync.engine import sync
 from cli.sync.secrets import MAX_CONTENT_BYTES
-from tests.cli.fakes import MemoryShare
+from testkit.fakes.targets import MemoryShare
 
 SECRET_NAMES = [
     ".env",

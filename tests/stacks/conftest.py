@@ -1,4 +1,4 @@
-"""Stack test fixtures: fresh Pulumi mocks per test (see tests/stacks/mocks.py)."""
+"""Stack test fixtures: fresh Pulumi mocks per test (see testkit/fakes/pulumi_mocks.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pulumi
 import pytest
 
-from tests.stacks.mocks import RecordingMocks
+from testkit.fakes.pulumi_mocks import RecordingMocks
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from contract import outputs as keys
-from tests.stacks.mocks import (
+from testkit.fakes.pulumi_mocks import (
     API_KEY,
     CUSTOMER_ID,
     LOG_KEY,

@@ -12,7 +12,7 @@ from cli.ops.secrets import check_name
 from contract.secrets import aca_secret_name
 from stacks.reader import load_settings
 from stacks.settings import SettingsError
-from tests.stacks.mocks import set_stack_config
+from testkit.fakes.pulumi_mocks import set_stack_config
 
 ACCEPTED = ["HF_TOKEN", "WANDB_API_KEY", "A", "X1", "OPENAI_KEY_2", "HF__TOKEN", "A" * 63]
 REJECTED = [

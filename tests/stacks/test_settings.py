@@ -10,7 +10,7 @@ import pytest
 
 from stacks.reader import load_settings
 from stacks.settings import DEFAULT_COMMANDS, SettingsError
-from tests.stacks.mocks import run_program, set_stack_config
+from testkit.fakes.pulumi_mocks import run_program, set_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

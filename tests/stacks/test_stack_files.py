@@ -10,7 +10,7 @@ import yaml
 
 from contract import outputs as keys
 from stacks.settings import KEYS
-from tests.stacks.mocks import run_program
+from testkit.fakes.pulumi_mocks import run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,9 +15,9 @@ from typing import Any
 from contract.commands import JOB_COMMANDS, bash_script
 from contract.layout import REQUESTS_DIR
 from contract.requests import claim_path
-from tests.fakes.azure_arm import ARM_TOKEN, FakeArm
-from tests.fakes.azure_files import FakeFileShares
-from tests.fakes.http import LoopbackHTTPS, Request, Response
+from testkit.fakes.azure_arm import ARM_TOKEN, FakeArm
+from testkit.fakes.azure_files import FakeFileShares
+from testkit.fakes.http import LoopbackHTTPS, Request, Response
 
 
 class FakeCredential:

@@ -1,4 +1,4 @@
-"""Pytest fixtures for the Azure fake; test modules import them with `from ... import *`."""
+"""Pytest fixtures for the Azure fake, registered as a plugin by `tests/conftest.py`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.azure import FakeAzure, target_from_outputs
-
-__all__ = ["azure_target", "fake_azure", "infra_files", "infra_target"]
+from testkit.fakes.azure import FakeAzure, target_from_outputs
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Run `FakeAzure` in its own process (so benchmarks do not share a GIL with it).
 
-    python -m tests.fakes.serve --workdir DIR [--lifetime 1800]
+    python -m testkit.fakes.serve --workdir DIR [--lifetime 1800]
 
 Prints one JSON line (url, ca_file, outputs) on stdout, then serves until stdin closes or the
 lifetime passes. Control: POST /_fake/latency?ms=20, POST /_fake/reset, GET /_fake/stats.
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from tests.fakes.azure import FakeAzure
+from testkit.fakes.azure import FakeAzure
 
 
 def main() -> None:

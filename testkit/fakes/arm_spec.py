@@ -1,5 +1,5 @@
 """Which Microsoft.App operation an ARM request is, and the spec definitions of its body and
-answer, so the fake ARM checks both against tests/fakes/specs (see SOURCES.md there).
+answer, so the fake ARM checks both against testkit/fakes/specs (see SOURCES.md there).
 
 Operation ids, bodies and answers are those of Azure/azure-rest-api-specs
 specification/app/resource-manager/Microsoft.App/ContainerApps/stable/2026-07-01/openapi.json.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tests.fakes.openapi import API_VERSION
+from testkit.fakes.openapi import API_VERSION
 
 # The preview api-version ftk sends to the two routes no stable spec has (cli/targets/azure.py).
 PREVIEW_API_VERSION = "2024-02-02-preview"

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.http import Request, Response
+from testkit.fakes.http import Request, Response
 
 CONTRIBUTOR = {"actions": ["*"], "notActions": [], "dataActions": [], "notDataActions": []}
 READER = {"actions": ["*/read"], "notActions": [], "dataActions": [], "notDataActions": []}

@@ -1,4 +1,4 @@
-"""Check JSON bodies against the vendored Microsoft.App OpenAPI definitions (tests/fakes/specs).
+"""Check JSON bodies against the vendored Microsoft.App OpenAPI definitions (testkit/fakes/specs).
 
 Only what the fakes need from Swagger 2.0: `$ref` to a definition, `allOf`, `properties`,
 `additionalProperties`, `items`, `required` and the JSON types. A property that no `properties`

@@ -1,6 +1,6 @@
 """Stands in for `python -m training` in tests of the local target (no torch, instant).
 
-    fake_train.py MODE --config RUNS/<run>/config.yaml
+    python -m testkit.fakes.train MODE --config RUNS/<run>/config.yaml
 MODE: succeed (writes an adapter and results), fail (exit 1), wait (until SIGTERM, then exit 75).
 Like the real entry point, it holds the run's lock (`training.runlock`) while it lives.
 """

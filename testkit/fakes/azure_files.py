@@ -18,7 +18,7 @@ from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from tests.fakes.http import Request, Response
+from testkit.fakes.http import Request, Response
 
 ETAG = '"0x8DC0000000000001"'
 # "Directory and file names for Azure files ... must not exceed 255 characters in length"

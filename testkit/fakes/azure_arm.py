@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fakes.arm_spec import operation
-from tests.fakes.http import DropConnection, Request, Response
-from tests.fakes.log_analytics import evaluate_query
-from tests.fakes.openapi import validate
+from testkit.fakes.arm_spec import operation
+from testkit.fakes.http import DropConnection, Request, Response
+from testkit.fakes.log_analytics import evaluate_query
+from testkit.fakes.openapi import validate
 
 ARM_TOKEN = "fake-arm-token"
 _ARM = re.compile(
