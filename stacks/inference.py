@@ -11,6 +11,7 @@ import pulumi_random as random
 
 from contract.commands import SERVE_COMMANDS
 from stacks.component import FtkComponent
+from stacks.registry import RegistryPull
 from stacks.settings import StartupProbe
 from stacks.share_mount import share_container, share_volume
 
@@ -28,7 +29,7 @@ class InferenceAppArgs:
     environment_id: pulumi.Input[str]
     app_name: str
     workload_profile_name: str
-    image: str
+    image: pulumi.Input[str]
     cpu: float
     memory: str
     port: int
@@ -39,6 +40,7 @@ class InferenceAppArgs:
     storage_name: pulumi.Input[str]
     env: Mapping[str, str]  # plain env vars (FTK_BASE_MODEL, FTK_ADAPTER, PORT, ...)
     tags: Mapping[str, str]
+    pull: RegistryPull | None = None  # the prebuilt image's registry (prebuiltImage)
 
 
 class InferenceApp(FtkComponent):
@@ -74,7 +76,9 @@ class InferenceApp(FtkComponent):
                     traffic=[app.TrafficWeightArgs(latest_revision=True, weight=100)],
                 ),
                 secrets=[app.SecretArgs(name=API_KEY_SECRET, value=self.api_key)],
+                registries=args.pull.registries() if args.pull else None,
             ),
+            identity=args.pull.identity() if args.pull else None,
             template=app.TemplateArgs(
                 containers=[
                     share_container(

@@ -10,6 +10,7 @@ import pulumi_azure_native.app as app
 
 from contract.secrets import aca_secret_name
 from stacks.component import FtkComponent
+from stacks.registry import RegistryPull
 from stacks.share_mount import share_container, share_volume
 
 
@@ -22,7 +23,7 @@ class FinetuningJobArgs:
     environment_id: pulumi.Input[str]
     job_name: str
     workload_profile_name: str
-    image: str
+    image: pulumi.Input[str]
     cpu: float
     memory: str
     commands: Sequence[str]
@@ -33,6 +34,7 @@ class FinetuningJobArgs:
     env: Mapping[str, str]  # plain env vars
     secrets: Mapping[str, pulumi.Input[str]]  # env var name -> value, kept secret
     tags: Mapping[str, str]
+    pull: RegistryPull | None = None  # the prebuilt image's registry (prebuiltImage)
 
 
 class FinetuningJob(FtkComponent):
@@ -64,7 +66,9 @@ class FinetuningJob(FtkComponent):
                     parallelism=1, replica_completion_count=1
                 ),
                 secrets=secrets or None,
+                registries=args.pull.registries() if args.pull else None,
             ),
+            identity=args.pull.identity() if args.pull else None,
             template=app.JobTemplateArgs(
                 containers=[
                     share_container(

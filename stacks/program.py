@@ -14,7 +14,8 @@ from stacks.gpu import normalize_region
 from stacks.inference import InferenceApp, InferenceAppArgs
 from stacks.job import FinetuningJob, FinetuningJobArgs
 from stacks.monitoring import Monitoring, MonitoringArgs
-from stacks.naming import StackNames
+from stacks.naming import StackNames, pull_identity_name, registry_name
+from stacks.registry import ImageRegistry, ImageRegistryArgs, RegistryPull, image_tag
 from stacks.settings import Settings, SettingsError
 from stacks.storage import Storage, StorageArgs
 
@@ -33,6 +34,7 @@ class Stack:
     environment: Environment
     job: FinetuningJob
     inference: InferenceApp | None  # None: inferenceEnabled is false
+    registry: ImageRegistry | None = None  # None: prebuiltImage is false
 
 
 def build(settings: Settings) -> Stack:
@@ -92,6 +94,8 @@ def build(settings: Settings) -> Stack:
             tags=tags,
         ),
     )
+    registry = _registry(settings, subscription_id, rg_name, location)
+    pull = RegistryPull(registry.login_server, registry.identity_id) if registry else None
     job = FinetuningJob(
         "finetuning",
         FinetuningJobArgs(
@@ -100,7 +104,7 @@ def build(settings: Settings) -> Stack:
             environment_id=environment.environment_id,
             job_name=names.job,
             workload_profile_name=settings.gpu_workload_profile_name,
-            image=settings.image,
+            image=registry.image if registry else settings.image,
             cpu=settings.cpu,
             memory=settings.memory,
             commands=settings.commands,
@@ -113,6 +117,7 @@ def build(settings: Settings) -> Stack:
             ),
             secrets={n: settings.job_secret(n) for n in settings.job_secret_names},
             tags=tags,
+            pull=pull,
         ),
     )
     inference = None
@@ -126,7 +131,7 @@ def build(settings: Settings) -> Stack:
                 environment_id=environment.environment_id,
                 app_name=names.app,
                 workload_profile_name=settings.gpu_workload_profile_name,
-                image=inf.image,
+                image=registry.image if registry else inf.image,
                 cpu=settings.cpu,
                 memory=settings.memory,
                 port=inf.port,
@@ -139,6 +144,7 @@ def build(settings: Settings) -> Stack:
                     settings.mount_path, base_model=inf.base_model, port=inf.port
                 ),
                 tags=tags,
+                pull=pull,
             ),
         )
     return Stack(
@@ -152,6 +158,29 @@ def build(settings: Settings) -> Stack:
         environment=environment,
         job=job,
         inference=inference,
+        registry=registry,
+    )
+
+
+def _registry(
+    settings: Settings, subscription_id: str, rg_name: pulumi.Output[str], location: str
+) -> ImageRegistry | None:
+    """With prebuiltImage: the registry that builds the image the job and the app then run."""
+    if settings.prebuilt_image_source is None:
+        return None
+    return ImageRegistry(
+        "registry",
+        ImageRegistryArgs(
+            resource_group_name=rg_name,
+            location=location,
+            subscription_id=subscription_id,
+            registry_name=registry_name(settings.project, settings.stack, subscription_id),
+            identity_name=pull_identity_name(settings.project, settings.stack),
+            source=settings.prebuilt_image_source,
+            base_image=settings.image,
+            tag=image_tag(),
+            tags=settings.tags,
+        ),
     )
 
 

@@ -20,7 +20,7 @@ VOLUME_NAME = "share"
 def share_container(
     *,
     name: str,
-    image: str,
+    image: pulumi.Input[str],
     commands: Sequence[str],
     cpu: float,
     memory: str,
