@@ -109,11 +109,17 @@ def container_env(image_bin: Path, share: Path, n: int) -> dict[str, str]:
     }
 
 
-def _watch(proc: subprocess.Popen, until: Phase | None, seen: threading.Event, log: Path) -> None:
+def _watch(
+    proc: subprocess.Popen, until: Phase | None, seen: threading.Event, log: Path, start: float
+) -> None:
+    """Copy the output to `log`; print when each phase line arrives (seconds from start)."""
     with log.open("a", buffering=1) as out:
         for line in proc.stdout:
             out.write(line)
-            if until is not None and parse_phase(line) is until:
+            phase = parse_phase(line)
+            if phase is not None:
+                print(f"  {time.monotonic() - start:6.1f} s  {phase.label}", file=sys.stderr)
+            if until is not None and phase is until:
                 seen.set()
 
 
@@ -131,7 +137,7 @@ def run_job(image_bin: Path, share: Path, n: int, logs: Path) -> float:
         ["bash", "-c", bash_script(JOB_COMMANDS)], env=env, cwd="/",
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    watcher = threading.Thread(target=_watch, args=(proc, Phase.TRAINING, seen, logs))
+    watcher = threading.Thread(target=_watch, args=(proc, Phase.TRAINING, seen, logs, start))
     watcher.start()
     while not seen.is_set() and proc.poll() is None:
         seen.wait(0.05)
@@ -162,7 +168,7 @@ def run_app(image_bin: Path, share: Path, model: Path, n: int, logs: Path) -> fl
         ["bash", "-c", bash_script(SERVE_COMMANDS)], env=env, cwd="/",
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
-    watcher = threading.Thread(target=_watch, args=(proc, None, threading.Event(), logs))
+    watcher = threading.Thread(target=_watch, args=(proc, None, threading.Event(), logs, start))
     watcher.start()
     try:
         while proc.poll() is None:
