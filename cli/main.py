@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "resume": "cli.commands.run.resume",
     "ps": "cli.commands.ps.ps",
     "stop": "cli.commands.stop.stop",
+    "cache": "cli.commands.cache.cache",
     "logs": "cli.commands.logs.logs",
     "secret": "cli.commands.secret.secret",
     "download": "cli.commands.download.download",

@@ -16,10 +16,21 @@ from contract import env
 
 TRAIN_REQUIREMENTS: Final = "requirements-train.txt"
 SERVE_REQUIREMENTS: Final = "requirements-serve.txt"
+# Exact versions with hashes, compiled from the two files above (`python -m bootstrap.refresh`).
+TRAIN_LOCK: Final = "requirements-train.lock"
+SERVE_LOCK: Final = "requirements-serve.lock"
+# The folder of installed packages the bootstrap prints; put first on PYTHONPATH.
+SITE_VAR: Final = "FTK_SITE"
 
 
-def _install(requirements: str) -> str:
-    return f"if [ -f {requirements} ]; then pip install --no-cache-dir -q -r {requirements}; fi"
+def _install(lock: str, requirements: str) -> str:
+    """Use the lock's dependency set, built on the share by the first start and reused by every
+    later one (bootstrap.envs); a workspace with only a requirements file installs it as before."""
+    return (
+        f'if [ -f {lock} ]; then {SITE_VAR}="$(python -m bootstrap env {lock})"; '
+        f'export PYTHONPATH="${SITE_VAR}${{PYTHONPATH:+:$PYTHONPATH}}"; '
+        f"elif [ -f {requirements} ]; then pip install --no-cache-dir -q -r {requirements}; fi"
+    )
 
 
 # The job's default commands. An execution gets no run id from its start request (it runs the
@@ -27,7 +38,7 @@ def _install(requirements: str) -> str:
 # (contract.requests) and trains that run; with nothing to claim it exits 0.
 JOB_COMMANDS: Final = (
     f'cd "${env.MOUNT_PATH}"',
-    _install(TRAIN_REQUIREMENTS),
+    _install(TRAIN_LOCK, TRAIN_REQUIREMENTS),
     f'python -m training claim --workspace "${env.MOUNT_PATH}"',
 )
 
@@ -35,7 +46,7 @@ JOB_COMMANDS: Final = (
 # changes them with a new revision, never with a new command.
 SERVE_COMMANDS: Final = (
     f'cd "${env.MOUNT_PATH}"',
-    _install(SERVE_REQUIREMENTS),
+    _install(SERVE_LOCK, SERVE_REQUIREMENTS),
     "exec python -m inference serve --host 0.0.0.0",
 )
 

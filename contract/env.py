@@ -26,6 +26,9 @@ BASE_MODEL: Final = "FTK_BASE_MODEL"  # the app's base model
 ADAPTER: Final = "FTK_ADAPTER"  # the app's adapters: `[NAME=]PATH`, comma-separated
 API_KEY: Final = "FTK_API_KEY"  # the app's API key (from a secretRef, never a plain value)
 PORT: Final = "PORT"  # the app's HTTP port
+# Set by the prebuilt image (Dockerfile, stack config prebuiltImage): where its baked dependency
+# sets live; the bootstrap uses one there before looking on the share.
+PREBUILT_ENVS: Final = "FTK_PREBUILT_ENVS"
 
 
 # The margin an execution keeps before its replica timeout to save a checkpoint.

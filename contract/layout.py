@@ -5,6 +5,7 @@
 .ftk/manifest.json               what the last sync wrote
 .ftk/requests/<request>.json     a run waiting for an execution (Azure: `ftk run` / `resume`)
 .ftk/claims/<execution>.json     the request an execution took: which run it trains
+.ftk/envs/<lock>-<key>/          installed dependencies of one lock, built once (bootstrap.envs)
 model-cache/<org>--<name>/       base models, downloaded once (HF_HOME under model-cache/hf)
 runs/<run id>/                   one run: config.yaml, checkpoints/, adapter/, metrics.jsonl,
                                  loss.png, summary.json, status, .lock (held by its trainer)
@@ -25,6 +26,8 @@ MANIFEST: Final = ".ftk/manifest.json"
 # request here and the execution claims one by renaming it into CLAIMS_DIR (contract.requests).
 REQUESTS_DIR: Final = ".ftk/requests"
 CLAIMS_DIR: Final = ".ftk/claims"
+# Dependency sets the job and the app install once per lock file and reuse (bootstrap.envs).
+ENVS_DIR: Final = ".ftk/envs"
 MODEL_CACHE_DIR: Final = "model-cache"
 HF_HOME_DIR: Final = "hf"  # under the model cache
 RUNS_DIR: Final = "runs"

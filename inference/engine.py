@@ -10,6 +10,7 @@ of `inference.generation`; `inference.errors` maps them to HTTP.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from contract.layout import MODEL_CACHE_DIR
+from contract.phases import Phase, phase_line
 from inference.generation import (
     ContextTooLong,
     Counters,
@@ -123,6 +125,7 @@ class TransformersEngine:
     def load(self) -> None:
         """Load weights (blocking); sets `state`."""
         self.state = "loading"
+        print(phase_line(Phase.LOADING_MODEL, str(self.base)), file=sys.stderr, flush=True)
         self.device = pick_device(self._device_arg)
         path = resolve_base(self.base, self._model_cache)
         log.info("loading %s on %s", path, self.device)
@@ -140,6 +143,7 @@ class TransformersEngine:
         eos_ids = eos if isinstance(eos, list) else [eos]
         self._eos = {e for e in [*eos_ids, tokenizer.eos_token_id] if e is not None}
         self.state, self.error = "ready", None
+        print(phase_line(Phase.SERVING), file=sys.stderr, flush=True)
         log.info("ready: models %s, context %d tokens", self.model_ids, self.context_length)
 
     def start_loading(

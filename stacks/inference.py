@@ -11,6 +11,7 @@ import pulumi_random as random
 
 from contract.commands import SERVE_COMMANDS
 from stacks.component import FtkComponent
+from stacks.registry import RegistryPull
 from stacks.settings import StartupProbe
 from stacks.share_mount import ShareWorkload, share_container, share_volume
 
@@ -25,12 +26,13 @@ class InferenceAppArgs:
 
     workload: ShareWorkload
     app_name: str
-    image: str
+    image: pulumi.Input[str]
     port: int
     min_replicas: int
     max_replicas: int
     startup_probe: StartupProbe
     env: Mapping[str, str]  # plain env vars (FTK_BASE_MODEL, FTK_ADAPTER, PORT, ...)
+    pull: RegistryPull | None = None  # the prebuilt image's registry (prebuiltImage)
 
 
 class InferenceApp(FtkComponent):
@@ -63,7 +65,9 @@ class InferenceApp(FtkComponent):
                     traffic=[app.TrafficWeightArgs(latest_revision=True, weight=100)],
                 ),
                 secrets=[app.SecretArgs(name=API_KEY_SECRET, value=self.api_key)],
+                registries=args.pull.registries() if args.pull else None,
             ),
+            identity=args.pull.identity() if args.pull else None,
             template=app.TemplateArgs(
                 containers=[
                     share_container(

@@ -10,6 +10,7 @@ import pulumi_azure_native.app as app
 
 from contract.secrets import aca_secret_name
 from stacks.component import FtkComponent
+from stacks.registry import RegistryPull
 from stacks.share_mount import ShareWorkload, share_container, share_volume
 
 
@@ -19,12 +20,13 @@ class FinetuningJobArgs:
 
     workload: ShareWorkload
     job_name: str
-    image: str
+    image: pulumi.Input[str]
     commands: Sequence[str]
     timeout: int
     replica_retry_limit: int
     env: Mapping[str, str]  # plain env vars
     secrets: Mapping[str, pulumi.Input[str]]  # env var name -> value, kept secret
+    pull: RegistryPull | None = None  # the prebuilt image's registry (prebuiltImage)
 
 
 class FinetuningJob(FtkComponent):
@@ -53,7 +55,9 @@ class FinetuningJob(FtkComponent):
                     parallelism=1, replica_completion_count=1
                 ),
                 secrets=secrets or None,
+                registries=args.pull.registries() if args.pull else None,
             ),
+            identity=args.pull.identity() if args.pull else None,
             template=app.JobTemplateArgs(
                 containers=[
                     share_container(

@@ -124,6 +124,19 @@ def storage_account_name(project: str, stack: str, seed: str) -> str:
     return (letters[: 24 - len(digest)] + digest)[:24]
 
 
+def registry_name(project: str, stack: str, seed: str) -> str:
+    """A container registry: 5-50 letters and digits, unique across Azure (as the storage account,
+    a hash of `seed` keeps it so)."""
+    digest = hashlib.sha256(f"{seed}/{project}/{stack}/acr".encode()).hexdigest()[:8]
+    letters = re.sub(r"[^a-z0-9]", "", f"{project}{stack}".lower())
+    return (letters[: 50 - len(digest)] + digest).rjust(5, "0")
+
+
+def pull_identity_name(project: str, stack: str) -> str:
+    """The user-assigned identity the job and the app pull the prebuilt image with."""
+    return _fit(slug(f"{project}-{stack}"), "pull", 128)
+
+
 def derived_names(project: str, stack: str, seed: str) -> StackNames:
     """Names for every resource, from project + stack (+ `seed` for the storage account)."""
     stem = slug(f"{project}-{stack}")

@@ -14,7 +14,8 @@ from stacks.gpu import normalize_region
 from stacks.inference import InferenceApp, InferenceAppArgs
 from stacks.job import FinetuningJob, FinetuningJobArgs
 from stacks.monitoring import Monitoring, MonitoringArgs
-from stacks.naming import StackNames
+from stacks.naming import StackNames, pull_identity_name, registry_name
+from stacks.registry import ImageRegistry, ImageRegistryArgs, RegistryPull, image_tag
 from stacks.settings import Settings, SettingsError
 from stacks.share_mount import ShareWorkload
 from stacks.storage import Storage, StorageArgs
@@ -34,6 +35,7 @@ class Stack:
     environment: Environment
     job: FinetuningJob
     inference: InferenceApp | None  # None: inferenceEnabled is false
+    registry: ImageRegistry | None = None  # None: prebuiltImage is false
 
 
 def build(settings: Settings) -> Stack:
@@ -93,6 +95,8 @@ def build(settings: Settings) -> Stack:
             tags=tags,
         ),
     )
+    registry = _registry(settings, subscription_id, rg_name, location)
+    pull = RegistryPull(registry.login_server, registry.identity_id) if registry else None
     workload = ShareWorkload(
         resource_group_name=rg_name,
         location=location,
@@ -109,7 +113,7 @@ def build(settings: Settings) -> Stack:
         FinetuningJobArgs(
             workload=workload,
             job_name=names.job,
-            image=settings.image,
+            image=registry.image if registry else settings.image,
             commands=settings.commands,
             timeout=settings.timeout,
             replica_retry_limit=settings.replica_retry_limit,
@@ -117,6 +121,7 @@ def build(settings: Settings) -> Stack:
                 settings.mount_path, time_budget_seconds=settings.time_budget_seconds
             ),
             secrets={n: settings.job_secret(n) for n in settings.job_secret_names},
+            pull=pull,
         ),
     )
     inference = None
@@ -127,7 +132,7 @@ def build(settings: Settings) -> Stack:
             InferenceAppArgs(
                 workload=workload,
                 app_name=names.app,
-                image=inf.image,
+                image=registry.image if registry else inf.image,
                 port=inf.port,
                 min_replicas=inf.min_replicas,
                 max_replicas=inf.max_replicas,
@@ -135,6 +140,7 @@ def build(settings: Settings) -> Stack:
                 env=contract_env.app_env(
                     settings.mount_path, base_model=inf.base_model, port=inf.port
                 ),
+                pull=pull,
             ),
         )
     return Stack(
@@ -148,6 +154,29 @@ def build(settings: Settings) -> Stack:
         environment=environment,
         job=job,
         inference=inference,
+        registry=registry,
+    )
+
+
+def _registry(
+    settings: Settings, subscription_id: str, rg_name: pulumi.Output[str], location: str
+) -> ImageRegistry | None:
+    """With prebuiltImage: the registry that builds the image the job and the app then run."""
+    if settings.prebuilt_image_source is None:
+        return None
+    return ImageRegistry(
+        "registry",
+        ImageRegistryArgs(
+            resource_group_name=rg_name,
+            location=location,
+            subscription_id=subscription_id,
+            registry_name=registry_name(settings.project, settings.stack, subscription_id),
+            identity_name=pull_identity_name(settings.project, settings.stack),
+            source=settings.prebuilt_image_source,
+            base_image=settings.image,
+            tag=image_tag(),
+            tags=settings.tags,
+        ),
     )
 
 

@@ -77,6 +77,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         job_secret_names=secret_names,
         job_secrets=secrets,
         inference=_inference(r, max_instances, image),
+        prebuilt_image_source=_prebuilt_image_source(r),
         skip_region_check=r.boolean("skipRegionCheck"),
         extra_tags=_tags(r),
     )
@@ -275,6 +276,22 @@ def _inference(r: ConfigReader, max_instances: int, job_image: str) -> Inference
             " of seconds",
         ),
     )
+
+
+def _prebuilt_image_source(r: ConfigReader) -> str | None:
+    source = r.string("prebuiltImageSource")
+    if not r.boolean("prebuiltImage"):
+        if source is not None:
+            raise r.fail("prebuiltImageSource", source, "is only read with prebuiltImage true")
+        return None
+    if source is None or not re.match(r"https://\S+", source):
+        raise r.fail(
+            "prebuiltImage",
+            "true",
+            "needs prebuiltImageSource: the https URL of a git repository holding this project, "
+            "e.g. https://github.com/you/ftk.git#main (ACR builds from a remote context only)",
+        )
+    return source
 
 
 def _tags(r: ConfigReader) -> dict[str, str]:

@@ -95,6 +95,8 @@ KEYS: Final = (
     "inferenceStartupSeconds",
     "skipRegionCheck",
     "tags",
+    "prebuiltImage",
+    "prebuiltImageSource",
 )
 
 
@@ -165,6 +167,9 @@ class Settings:
     mount_path: str
     job_secret_names: tuple[str, ...]
     inference: InferenceSettings | None
+    # prebuiltImage: the remote build context (git URL) of the image with the dependencies
+    # baked in; None (the default) installs them on the share once per lock instead.
+    prebuilt_image_source: str | None
     skip_region_check: bool
     extra_tags: Mapping[str, str]
     # The values stay inside a secret Output; never in repr, never compared.

@@ -49,7 +49,7 @@ def share_container(
     workload: ShareWorkload,
     *,
     name: str,
-    image: str,
+    image: pulumi.Input[str],
     commands: Sequence[str],
     env: Mapping[str, str],
     secret_env: Mapping[str, str] | None = None,

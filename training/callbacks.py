@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
 from transformers import TrainerCallback
 
+from contract.phases import Phase, phase_line
 from training.rundir import RunDir
 
 log = logging.getLogger("training")
@@ -101,6 +103,7 @@ class StopCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.training = True
+        print(phase_line(Phase.TRAINING, f"step {state.global_step}"), file=sys.stderr, flush=True)
 
     def on_train_end(self, args, state, control, **kwargs):
         self.training = False

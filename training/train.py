@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 from contract.exit_codes import TrainingExit
+from contract.phases import Phase, phase_line
 from training import dataset, paths
 from training.config import ConfigError, TrainingConfig, to_dict
 from training.errors import UserError
@@ -141,6 +143,7 @@ def _train(
 
     # ---- model and tokenizer ----
     model_ref = paths.classify_model(config.model.name, workspace)
+    print(phase_line(Phase.LOADING_MODEL, config.model.name), file=sys.stderr, flush=True)
     model, tokenizer = _load_model(config, model_ref, workspace, hw, precision)
 
     # ---- dataset ----

@@ -22,6 +22,7 @@ from rich.table import Table
 from cli.console import err_console
 from cli.errors import ExitCode, FtkError
 from cli.targets.base import Execution, ExecutionStatus, LogNotice, Target
+from contract.phases import parse_phase
 
 _console: Console | None = None
 
@@ -54,8 +55,11 @@ def log_line(line: str, *, to_stderr: bool = False) -> None:
     """One line of a log stream: the execution's output to stdout, ftk's `LogNotice`s to stderr."""
     if isinstance(line, LogNotice):
         info(f"[dim]{escape(line)}[/]")
-    else:
-        click.echo(line, err=to_stderr)
+        return
+    click.echo(line, err=to_stderr)
+    phase = parse_phase(line)
+    if phase is not None:
+        info(f"[bold cyan]phase: {phase.label}[/]")
 
 
 class BytesProgress:

@@ -13,6 +13,9 @@ from cli.app import App, json_option, pass_app
 def ps(app: App, as_json: bool) -> None:
     """List executions, newest first.
 
+    A live execution's PHASE is where its start has got to: waiting for a replica, preparing
+    environment, loading model, training (read from its own log lines).
+
     The estimated cost is the duration times what one replica of the stack's GPU profile is
     billed per second: its GPU, vCPUs and memory at the active rate (see `cli/pricing.py`).
     """
@@ -28,13 +31,14 @@ def ps(app: App, as_json: bool) -> None:
     if not rows:
         _ui.info("no executions yet; start one with `ftk run CONFIG`")
         return
-    table = _ui.new_table("EXECUTION", "RUN", "STATUS", "STARTED", "DURATION", "EST. COST")
+    table = _ui.new_table("EXECUTION", "RUN", "STATUS", "PHASE", "STARTED", "DURATION", "EST. COST")
     for r in rows:
         e = r.execution
         table.add_row(
             e.name,
             e.run_id or "-",
             _ui.status_text(e.status),
+            r.phase.label if r.phase else "-",
             _ui.fmt_time(e.started_at),
             _ui.fmt_duration(r.duration_s),
             _ui.fmt_cost(r.cost, pricing.CURRENCY),

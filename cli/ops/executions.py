@@ -10,9 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cli import pricing
-from cli.errors import NotFoundError, UsageError
-from cli.targets.base import Execution, Target
+from cli.errors import FtkError, NotFoundError, UsageError
+from cli.targets.base import Execution, ExecutionStatus, LogNotice, Target
 from contract import outputs as keys
+from contract.phases import Phase, latest_phase
+
+# How many of a running execution's last log lines `ftk ps` reads for its phase (the most a
+# log tail gives, `ftk logs --tail`).
+PHASE_TAIL = 300
 
 
 def active(executions: list[Execution]) -> list[Execution]:
@@ -31,6 +36,7 @@ class ExecutionRow:
     execution: Execution
     duration_s: float | None
     cost: float | None
+    phase: Phase | None = None
 
     def to_dict(self) -> dict[str, Any]:
         e = self.execution
@@ -43,6 +49,7 @@ class ExecutionRow:
             "duration_s": None if self.duration_s is None else round(self.duration_s, 1),
             "estimated_cost": self.cost,
             "currency": pricing.CURRENCY,
+            "phase": self.phase.value if self.phase else None,
             "exit_code": e.exit_code,
             "portal_url": e.portal_url,
         }
@@ -53,8 +60,23 @@ def list_executions(target: Target, now: datetime | None = None) -> list[Executi
     rows = []
     for e in target.executions():
         seconds = duration_seconds(e, now)
-        rows.append(ExecutionRow(e, seconds, pricing.estimate_cost(profile, seconds)))
+        cost = pricing.estimate_cost(profile, seconds)
+        rows.append(ExecutionRow(e, seconds, cost, execution_phase(target, e)))
     return rows
+
+
+def execution_phase(target: Target, execution: Execution) -> Phase | None:
+    """Where a live execution's start has got to: queued is waiting for a replica; a running one
+    says so in its own log (contract.phases). None when finished or not (yet) known."""
+    if execution.status is ExecutionStatus.QUEUED:
+        return Phase.WAITING
+    if execution.status is not ExecutionStatus.RUNNING:
+        return None
+    try:
+        lines = target.stream_logs(execution.name, follow=False, tail=PHASE_TAIL)
+        return latest_phase(line for line in lines if not isinstance(line, LogNotice))
+    except FtkError:
+        return None  # the listing matters more than the phase
 
 
 def resolve_execution(target: Target, name: str | None) -> Execution:

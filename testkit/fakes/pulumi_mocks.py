@@ -25,6 +25,7 @@ LOG_KEY = "log-shared-key-SENTINEL"
 API_KEY = "api-key-SENTINEL"
 CUSTOMER_ID = "cccccccc-0000-0000-0000-000000000000"
 EXISTING_RG_LOCATION = "northeurope"
+PULL_PRINCIPAL = "pppppppp-0000-0000-0000-000000000000"
 # How the Pulumi wire format marks a secret value inside resource inputs.
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -76,6 +77,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             "azure-native:app:ManagedEnvironmentsStorage": "storageName",
             "azure-native:app:Job": "jobName",
             "azure-native:app:ContainerApp": "containerAppName",
+            "azure-native:containerregistry:Registry": "registryName",
+            "azure-native:managedidentity:UserAssignedIdentity": "resourceName",
         }.get(args.typ)
         if name_input:
             out["name"] = args.inputs.get(name_input, args.name)
@@ -88,6 +91,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
             config = dict(reveal(out.get("configuration")) or {})
             config["ingress"] = {**config.get("ingress", {}), "fqdn": fqdn}
             out["configuration"] = config
+        if isinstance(out.get("identity"), dict) and "userAssignedIdentities" in out["identity"]:
+            # Sent as a list of ids; ARM answers with a map id -> {principalId, clientId}.
+            ids = out["identity"]["userAssignedIdentities"]
+            out["identity"] = {
+                **out["identity"],
+                "userAssignedIdentities": {i: {"principalId": PULL_PRINCIPAL} for i in ids},
+            }
+        if args.typ == "azure-native:containerregistry:Registry":
+            out["loginServer"] = f"{out['name']}.azurecr.io"  # as the ARM API computes it
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            out["principalId"] = PULL_PRINCIPAL
+            out["clientId"] = "client-of-the-pull-identity"
         if args.typ == "random:index/randomPassword:RandomPassword":
             out["result"] = API_KEY
         return f"/subscriptions/{SUBSCRIPTION}/fake/{args.name}", out

@@ -165,6 +165,27 @@ def test_ps_json_has_duration_and_cost(fake_target, invoke):
     assert "GPU + vCPU + memory" in table.stderr and "2026-12-01" in table.stderr
 
 
+def test_ps_and_logs_show_the_phase_of_a_start(fake_target, invoke):
+    """A queued execution waits for a replica; a running one is in the phase its own log lines
+    last announced (bootstrap, trainer); a finished one has none."""
+    fake_target.add_execution("e1", "r1", ExecutionStatus.SUCCEEDED)
+    fake_target.add_execution("e2", "r2", ExecutionStatus.QUEUED)
+    fake_target.add_execution("e3", "r3", ExecutionStatus.RUNNING)
+    fake_target.logs["e3"] = [
+        "2026-12-01T12:00:00Z ftk-phase: preparing-environment (requirements-train.lock)",
+        "reusing requirements-train-0123456789abcdef",
+        "2026-12-01T12:00:03Z ftk-phase: loading-model (SmolLM2-135M-Instruct)",
+    ]
+    rows = {r["name"]: r["phase"] for r in json.loads(invoke(fake_target, ["ps", "--json"]).stdout)}
+    assert rows == {"e1": None, "e2": "waiting", "e3": "loading-model"}
+    table = invoke(fake_target, ["ps"]).stderr
+    assert "waiting" in table and "loading" in table, "(the table wraps long labels)"
+
+    logs = invoke(fake_target, ["logs", "e3"])
+    assert logs.stdout.splitlines() == fake_target.logs["e3"], "the execution's lines, unchanged"
+    assert "phase: preparing environment" in logs.stderr and "phase: loading model" in logs.stderr
+
+
 def test_ps_unknown_profile_shows_no_cost(invoke):
     target = FakeTarget(gpu_profile="Custom-GPU")
     target.add_execution("e1", "r1", ExecutionStatus.FAILED)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.phases import Phase, parse_phase
 from tests.training.conftest import TEMPLATE, fast_config, rows, write_config, write_jsonl
 from training.config import load_config
 from training.rundir import RunDir
@@ -43,9 +44,13 @@ def _metric_steps(run: RunDir, key: str = "loss") -> list[int]:
 
 
 @pytest.mark.parametrize("fmt", ["messages", "prompt_completion", "text", "template"])
-def test_each_format_trains_and_the_adapter_loads(workspace: Path, tiny_llama: Path, fmt: str):
+def test_each_format_trains_and_the_adapter_loads(
+    workspace: Path, tiny_llama: Path, fmt: str, capsys
+):
     config_path = _setup(workspace, tiny_llama, fmt)
     assert main(load_config(config_path), workspace=workspace) == 0
+    phases = [parse_phase(line) for line in capsys.readouterr().err.splitlines()]
+    assert [p for p in phases if p] == [Phase.LOADING_MODEL, Phase.TRAINING], "ftk ps reads these"
     run = RunDir(config_path.parent)
     assert run.status() == "succeeded"
     summary = json.loads(run.summary.read_text())
