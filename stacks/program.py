@@ -109,7 +109,9 @@ def build(settings: Settings) -> Stack:
             mount_path=settings.mount_path,
             storage_name=environment.storage_name,
             env=contract_env.job_env(
-                settings.mount_path, time_budget_seconds=settings.time_budget_seconds
+                settings.mount_path,
+                time_budget_seconds=settings.time_budget_seconds,
+                gpu_processes=settings.gpu.replica_gpus(settings.cpu),
             ),
             secrets={n: settings.job_secret(n) for n in settings.job_secret_names},
             tags=tags,
