@@ -3,6 +3,7 @@
     python benchmarks/train_gpu.py                       # needs CUDA: tokens/s, peak memory, MFU
     python benchmarks/train_gpu.py --batch-size 8 --steps 16
     python benchmarks/train_gpu.py --tiny --allow-cpu    # smoke-test this script on a CPU
+    python benchmarks/train_gpu.py --gpus 2              # data parallel: scaling efficiency
 
 Builds Phi-3-mini's shape (3.8B parameters, fused qkv_proj / gate_up_proj) with random bf16
 weights on the GPU, saves it, and trains it through ftk's own entry point (`training.train.main`):
@@ -15,6 +16,11 @@ achieved model FLOPs / the GPU's peak dense bf16 FLOPs (fp16 on T4). Model FLOPs
 6·N + 12·L·d·s (PaLM, appendix B), N = parameters without the input embedding: with LoRA the
 frozen weights get no gradient (-2N) but checkpointing recomputes the forward pass (+2N), so 6N
 is also close to the work done. Without CUDA (and without --allow-cpu) it prints why and exits 0.
+
+`--gpus N` (N > 1) also trains the same config data parallel, one process per GPU through ftk's
+launcher (`FTK_GPU_PROCESSES=N python -m training`, torchrun), and reports the scaling
+efficiency: tokens/s with N GPUs / (N x tokens/s with one), each process with the same
+`--batch-size` (so N times the global batch). With --allow-cpu it runs N gloo processes on CPU.
 """
 
 from __future__ import annotations
@@ -73,6 +79,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--tiny", action="store_true", help="a tiny Phi-3 shape (for smoke tests)")
     p.add_argument("--allow-cpu", action="store_true", help="run without CUDA (no MFU)")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
+    p.add_argument("--gpus", type=int, default=1, help="also train data parallel on N GPUs")
     return p.parse_args()
 
 
@@ -148,34 +155,12 @@ def main() -> int:
     write_data(work / "train.jsonl", args.steps * args.batch_size, words_per_example=seq * 2)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    config = from_dict(
-        {
-            "model": {"name": str(work / "model")},
-            "data": {"train_file": str(work / "train.jsonl")},
-            "quantization": {"mode": "4bit", "quant_type": "nf4", "double_quant": True},
-            "lora": {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "auto"},
-            "train": {
-                "max_steps": args.steps,
-                "batch_size": args.batch_size,
-                "max_length": seq,
-                "gradient_checkpointing": True,
-                "optimizer": "paged_adamw_8bit" if cuda else "adamw_torch",
-                "warmup_ratio": 0.0,
-                "logging_steps": 1,
-                "save_steps": args.steps,
-                "save_total_limit": 1,
-            },
-            "output": {"dir": str(work / "run")},
-        }
-    )
-    code = train_main(config, workspace=work)
+    sections = _sections(args, work, seq, cuda)
+    code = train_main(from_dict(sections), workspace=work)
     if code != 0:
         print(f"training exited with {code}")
         return 1
-    rows = [json.loads(line) for line in (work / "run" / "metrics.jsonl").read_text().splitlines()]
-    rates = [r["tokens_per_s"] for r in rows if r.get("tokens_per_s") and r["step"] > args.warmup]
-    summary = json.loads((work / "run" / "summary.json").read_text())
-    tokens_per_s = statistics.median(rates) if rates else summary["tokens_per_second"]
+    tokens_per_s, summary = _rate(work / "run", args.warmup)
     layers, hidden = shape["num_hidden_layers"], shape["hidden_size"]
     flops_per_token = 6 * params + 12 * layers * hidden * seq
     peak = peak_flops(name) if cuda else None
@@ -189,10 +174,71 @@ def main() -> int:
         )
     else:
         print("MFU: n/a (unknown device peak)")
+    if cuda:  # give GPU 0 back before the data-parallel processes start
+        import gc
+
+        gc.collect()
+        torch.cuda.empty_cache()
+    if args.gpus > 1 and _scaling(args, work, sections, tokens_per_s) != 0:
+        return 1
     if not args.keep:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _sections(args: argparse.Namespace, work: Path, seq: int, cuda: bool) -> dict:
+    return {
+        "model": {"name": str(work / "model")},
+        "data": {"train_file": str(work / "train.jsonl")},
+        "quantization": {"mode": "4bit", "quant_type": "nf4", "double_quant": True},
+        "lora": {"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "auto"},
+        "train": {
+            "max_steps": args.steps,
+            "batch_size": args.batch_size,
+            "max_length": seq,
+            "gradient_checkpointing": True,
+            "optimizer": "paged_adamw_8bit" if cuda else "adamw_torch",
+            "warmup_ratio": 0.0,
+            "logging_steps": 1,
+            "save_steps": args.steps,
+            "save_total_limit": 1,
+        },
+        "output": {"dir": str(work / "run")},
+    }
+
+
+def _rate(run: Path, warmup: int) -> tuple[float, dict]:
+    """Median tokens/s after the warm-up steps (all processes' tokens: rank 0 logs the sum)."""
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rates = [r["tokens_per_s"] for r in rows if r.get("tokens_per_s") and r["step"] > warmup]
+    summary = json.loads((run / "summary.json").read_text())
+    return (statistics.median(rates) if rates else summary["tokens_per_second"]), summary
+
+
+def _scaling(args: argparse.Namespace, work: Path, sections: dict, one_gpu: float) -> int:
+    """Train again on `--gpus` processes; print tokens/s and the scaling efficiency."""
+    import subprocess
+
+    import yaml
+
+    from contract.env import GPU_PROCESSES
+
+    write_data(work / "train.jsonl", args.steps * args.batch_size * args.gpus, args.seq * 2)
+    sections = {**sections, "output": {"dir": str(work / f"run-{args.gpus}")}}
+    config = work / f"config-{args.gpus}.yaml"
+    config.write_text(yaml.safe_dump(sections), encoding="utf-8")
+    env = {**os.environ, GPU_PROCESSES: str(args.gpus), "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "training", "--config", str(config), "--workspace", str(work)]
+    code = subprocess.run(argv, cwd=ROOT, env=env).returncode
+    if code != 0:
+        print(f"data-parallel training exited with {code}")
+        return 1
+    tokens_per_s, _ = _rate(work / f"run-{args.gpus}", args.warmup)
+    efficiency = tokens_per_s / (args.gpus * one_gpu)
+    print(f"tokens/s with {args.gpus} GPUs: {tokens_per_s:,.0f}")
+    print(f"scaling efficiency: {efficiency:.0%} (tokens/s with {args.gpus} / {args.gpus} x one)")
     return 0
 
 

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "sync": "cli.commands.sync.sync",
     "run": "cli.commands.run.run",
     "resume": "cli.commands.run.resume",
+    "sweep": "cli.commands.sweep.sweep",
     "ps": "cli.commands.ps.ps",
     "stop": "cli.commands.stop.stop",
     "cache": "cli.commands.cache.cache",

@@ -18,6 +18,8 @@ PYTHONUNBUFFERED: Final = "PYTHONUNBUFFERED"  # log lines reach the log stream a
 WORKSPACE: Final = "FTK_WORKSPACE"  # root for a training config's relative paths
 TIME_BUDGET: Final = "FTK_TIME_BUDGET_SECONDS"  # seconds an execution may train before it saves
 RUN_ID: Final = "FTK_RUN_ID"  # the run an execution works on
+# Training processes per replica, one per GPU (data parallel through torchrun); 1 or unset: one.
+GPU_PROCESSES: Final = "FTK_GPU_PROCESSES"
 # Set by ACA in every job execution's containers: "The name of the job execution"
 # (MicrosoftDocs/azure-docs articles/container-apps/environment-variables.md, "Built-in
 # environment variables > Jobs", ms.date 02/03/2025, commit 32ae536b, read 2026-12-01).
@@ -58,12 +60,17 @@ def share_env(mount_path: str, model_cache: str | None = None) -> dict[str, str]
 
 
 def job_env(
-    mount_path: str, *, time_budget_seconds: int | None = None, model_cache: str | None = None
+    mount_path: str,
+    *,
+    time_budget_seconds: int | None = None,
+    model_cache: str | None = None,
+    gpu_processes: int = 1,
 ) -> dict[str, str]:
     """The fine-tuning job's plain environment (secrets are added by name, as secretRefs)."""
     env = share_env(mount_path, model_cache)
     if time_budget_seconds is not None:
         env[TIME_BUDGET] = str(time_budget_seconds)
+    env[GPU_PROCESSES] = str(gpu_processes)
     return env
 
 

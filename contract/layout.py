@@ -6,6 +6,7 @@
 .ftk/requests/<request>.json     a run waiting for an execution (Azure: `ftk run` / `resume`)
 .ftk/claims/<execution>.json     the request an execution took: which run it trains
 .ftk/envs/<lock>-<key>/          installed dependencies of one lock, built once (bootstrap.envs)
+.ftk/sweeps/<sweep>.json         a sweep: its points (values, run ids, executions) and state
 model-cache/<org>--<name>/       base models, downloaded once (HF_HOME under model-cache/hf)
 runs/<run id>/                   one run: config.yaml, checkpoints/, adapter/, metrics.jsonl,
                                  loss.png, summary.json, status, .lock (held by its trainer)
@@ -28,6 +29,7 @@ REQUESTS_DIR: Final = ".ftk/requests"
 CLAIMS_DIR: Final = ".ftk/claims"
 # Dependency sets the job and the app install once per lock file and reuse (bootstrap.envs).
 ENVS_DIR: Final = ".ftk/envs"
+SWEEPS_DIR: Final = ".ftk/sweeps"  # one JSON file per sweep (`ftk sweep`), so it outlives the CLI
 MODEL_CACHE_DIR: Final = "model-cache"
 HF_HOME_DIR: Final = "hf"  # under the model cache
 RUNS_DIR: Final = "runs"
@@ -104,3 +106,8 @@ class RunLayout:
     def prefix(self) -> str:
         """`runs/<run>/`: what every file of the run starts with (for listing the share)."""
         return self.folder + "/"
+
+
+def sweep_path(sweep: str) -> str:
+    """The sweep's state file on the share."""
+    return posixpath.join(SWEEPS_DIR, f"{sweep}.json")

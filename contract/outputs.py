@@ -29,6 +29,8 @@ ACA_APP_API_KEY: Final = "ACA_APP_API_KEY"
 # Written by the Pulumi stack only (absent from --infra files and the local target).
 ACA_ENVIRONMENT_STORAGE_NAME: Final = "ACA_ENVIRONMENT_STORAGE_NAME"
 JOB_TIMEOUT_SECONDS: Final = "JOB_TIMEOUT_SECONDS"  # the job's replicaTimeout, an int
+# The job's maximumInstanceCount: how many executions may run at once (`ftk sweep --parallel`).
+MAXIMUM_INSTANCE_COUNT: Final = "MAXIMUM_INSTANCE_COUNT"
 JOB_SECRET_NAMES: Final = "JOB_SECRET_NAMES"  # env var names backed by job secrets, a list
 INFERENCE_BASE_MODEL: Final = "INFERENCE_BASE_MODEL"  # the app's FTK_BASE_MODEL at `pulumi up`
 
@@ -53,6 +55,7 @@ FTK_KEYS: Final = (
 STACK_ONLY_KEYS: Final = (
     ACA_ENVIRONMENT_STORAGE_NAME,
     JOB_TIMEOUT_SECONDS,
+    MAXIMUM_INSTANCE_COUNT,
     JOB_SECRET_NAMES,
     INFERENCE_BASE_MODEL,
 )

@@ -64,6 +64,15 @@ class GpuProfile:
     def replica_memory_gib(self) -> float:
         return self.allocatable_memory_gib / self.node_gpus
 
+    def replica_gpus(self, cpu: float) -> int:
+        """GPUs a replica asking for `cpu` vCPUs gets on this profile: one GPU's share of the node
+        per GPU (a dedicated node's GPUs go with its vCPUs), 1 on serverless (one per replica).
+        It is FTK_GPU_PROCESSES, the data-parallel training processes of a replica."""
+        if self.serverless or self.node_gpus == 1:
+            return 1
+        share = self.allocatable_vcpu / self.node_gpus
+        return max(1, min(self.node_gpus, int(cpu / share + 1e-9)))
+
 
 # Sizes: workload-profiles-overview.md, "Consumption profile details" (8-24 vCPU, 56-220 GiB per
 # replica) and the dedicated GPU rows (see the module docstring).

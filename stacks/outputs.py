@@ -34,6 +34,7 @@ def stack_outputs(stack: Stack) -> dict[str, Any]:
         keys.GPU_PROFILE: s.gpu.type,
         keys.MOUNT_PATH: s.mount_path,
         keys.JOB_TIMEOUT_SECONDS: s.timeout,
+        keys.MAXIMUM_INSTANCE_COUNT: s.maximum_instance_count,
         keys.JOB_SECRET_NAMES: list(s.job_secret_names),
     }
     if monitoring is not None:

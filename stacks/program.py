@@ -118,7 +118,9 @@ def build(settings: Settings) -> Stack:
             timeout=settings.timeout,
             replica_retry_limit=settings.replica_retry_limit,
             env=contract_env.job_env(
-                settings.mount_path, time_budget_seconds=settings.time_budget_seconds
+                settings.mount_path,
+                time_budget_seconds=settings.time_budget_seconds,
+                gpu_processes=settings.gpu.replica_gpus(settings.cpu),
             ),
             secrets={n: settings.job_secret(n) for n in settings.job_secret_names},
             pull=pull,

@@ -11,6 +11,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from contract.phases import Phase, phase_line
+from training.distributed import agree
 from training.rundir import RunDir
 
 log = logging.getLogger("training")
@@ -30,6 +31,8 @@ class MetricsCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
+        if not state.is_world_process_zero:  # data parallel: rank 0 logs the gathered loss
+            return
         if "train_loss" in logs:  # the end-of-training summary, written to summary.json
             return
         row: dict[str, float | int | None] = {"step": state.global_step}
@@ -119,6 +122,9 @@ class StopCallback(TrainerCallback):
             needed = 2 * self.step_s + self.save_s + self.eval_s
             if now + needed >= self.deadline_at:
                 self.request_stop("deadline")
+        # Data parallel: every rank stops at the same step, or the others would hang.
+        if agree(self.reason is not None, args.device) and self.reason is None:
+            self.request_stop("another process stopped")
         if self.reason is not None and state.global_step < state.max_steps:
             log.info(
                 "stopping at step %d (%s): saving a checkpoint", state.global_step, self.reason

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from contract import env as ftk_env
 from contract.exit_codes import TrainingExit
-from training import paths, runlock
+from training import distributed, paths, runlock
 from training.config import ConfigError, load_config
 from training.validate import validate_config_file
 
@@ -105,24 +105,51 @@ def _train(args: argparse.Namespace, started_at: float | None) -> int:
         print(f"error: {args.config}: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     workspace = paths.workspace_root(args.workspace)
+    started_at = started_at if started_at is not None else time.monotonic()
+    if distributed.world().distributed:  # a torchrun worker: its launcher holds the lock
+        from training.train import main
+
+        code = main(config, workspace=workspace, deadline=deadline, started_at=started_at)
+        # torchrun tears every worker down when one exits non-zero, which could cut rank 0 off
+        # while it saves; the launcher reads "resumable" from the status file instead.
+        return TrainingExit.OK if code == TrainingExit.RESUMABLE else code
     try:
-        with runlock.hold(paths.run_dir(config, workspace)):  # one live trainer per run
+        run_dir = paths.run_dir(config, workspace)
+        with runlock.hold(run_dir):  # one live trainer per run
+            processes = distributed.processes_wanted()
+            if processes > 1:
+                return _launch(processes, args.config, workspace, run_dir, deadline, started_at)
             from training.train import main
 
-            return main(
-                config,
-                workspace=workspace,
-                deadline=deadline,
-                started_at=started_at if started_at is not None else time.monotonic(),
-            )
+            return main(config, workspace=workspace, deadline=deadline, started_at=started_at)
     except runlock.RunBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return TrainingExit.FAILED
 
 
+def _launch(
+    processes: int,
+    config: Path,
+    workspace: Path,
+    run_dir: Path,
+    deadline: float | None,
+    started_at: float,
+) -> int:
+    """Data parallel: torchrun runs `processes` workers on the same config, with what is left of
+    the time budget."""
+    from training.rundir import RunDir
+
+    RunDir(run_dir).set_status("running")  # no stale word decides this execution's exit code
+    argv = ["--config", str(config), "--workspace", str(workspace)]
+    if deadline is not None:
+        argv += ["--deadline", str(max(deadline - (time.monotonic() - started_at), 0.0))]
+    return distributed.launch(processes, argv, RunDir(run_dir).status_file)
+
+
 def _setup_logging() -> None:
     logging.basicConfig(
-        level=logging.INFO,
+        # Data parallel: rank 0 speaks for all; the others only warn.
+        level=logging.INFO if distributed.world().main else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stdout,

@@ -33,8 +33,11 @@ def bnb_config(quant: QuantizationSection, dtype: torch.dtype, hw: Hardware):
     )
 
 
-def device_map(hw: Hardware) -> dict[str, int | str] | str:
-    """The whole model on the one device; split across GPUs when there are several."""
+def device_map(hw: Hardware, local_rank: int | None = None) -> dict[str, int | str] | str:
+    """The whole model on the one device. Data parallel (`local_rank` given): on this process's
+    own GPU. One process and several GPUs: split across them."""
+    if local_rank is not None:
+        return {"": local_rank if hw.cuda else "cpu"}
     if hw.gpu_count > 1:
         return "auto"
     return {"": 0 if hw.cuda else "cpu"}

@@ -22,10 +22,15 @@ CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 class RunDir:
-    """Paths and small file operations of one run directory."""
+    """Paths and small file operations of one run directory.
 
-    def __init__(self, root: Path):
+    `writer=False` (data-parallel ranks other than 0) makes every write here a no-op, so one
+    process alone writes the status, markers and rotations.
+    """
+
+    def __init__(self, root: Path, *, writer: bool = True):
         self.root = Path(root)
+        self.writer = writer
 
     @property
     def checkpoints(self) -> Path:
@@ -60,6 +65,8 @@ class RunDir:
     def set_status(self, status: str) -> None:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
+        if not self.writer:
+            return
         write_atomic(self.status_file, status + "\n")
 
     def checkpoint_steps(self, complete_only: bool = True) -> list[int]:
@@ -85,6 +92,8 @@ class RunDir:
 
     def remove_partial_checkpoints(self) -> list[Path]:
         """Delete checkpoint folders without a `.complete` marker; returns what was removed."""
+        if not self.writer:
+            return []
         complete = set(self.checkpoint_steps())
         removed = []
         for step in self.checkpoint_steps(complete_only=False):
@@ -95,11 +104,15 @@ class RunDir:
         return removed
 
     def mark_complete(self, step: int) -> None:
+        if not self.writer:
+            return
         write_atomic(self.checkpoint(step) / COMPLETE_MARKER, f"{step}\n")
 
     def rotate(self, keep: int | None) -> list[Path]:
         """Delete all but the newest `keep` complete checkpoints (only ever after a new one is
         complete, so a kill at any moment leaves at least one complete checkpoint)."""
+        if not self.writer:
+            return []
         steps = self.checkpoint_steps()
         if keep is None or len(steps) <= keep:
             return []

@@ -27,6 +27,7 @@ from contract.exit_codes import TrainingExit
 from contract.phases import Phase, phase_line
 from training import dataset, paths
 from training.config import ConfigError, TrainingConfig, to_dict
+from training.distributed import world
 from training.errors import UserError
 from training.models import ModelNotFoundError
 from training.rundir import RunDir, write_atomic
@@ -61,7 +62,7 @@ def main(
     started_at = time.monotonic() if started_at is None else started_at
     root = paths.workspace_root(workspace)
     try:
-        run = RunDir(paths.run_dir(config, root))
+        run = RunDir(paths.run_dir(config, root), writer=world().main)
     except ConfigError as exc:  # output.dir leaves the workspace: write nothing anywhere
         log.error("%s", exc)
         return TrainingExit.USER_ERROR
@@ -70,7 +71,8 @@ def main(
     restore = _on_sigterm(stopper)
     run.set_status("running")
     try:
-        _save_config(config, run)
+        if run.writer:
+            _save_config(config, run)
         outcome = _train(config, root, run, stopper, started_at)
     except Interrupted:
         log.warning("SIGTERM before training started: nothing to save, run is resumable")
@@ -140,6 +142,9 @@ def _train(
             )
         torch.set_num_threads(config.train.num_threads)
     log.info("device %s (%s), precision %s", hw.device, hw.name, precision)
+    from transformers import set_seed
+
+    set_seed(config.train.seed)  # the same LoRA init in every process, and from run to run
 
     # ---- model and tokenizer ----
     model_ref = paths.classify_model(config.model.name, workspace)
@@ -157,9 +162,10 @@ def _train(
         log.warning("removed incomplete checkpoint %s", path.name)
     resume = run.latest_checkpoint()
     if resume is not None:
-        report.truncate_metrics(run.metrics, int(resume.name.split("-")[1]))
+        if run.writer:
+            report.truncate_metrics(run.metrics, int(resume.name.split("-")[1]))
         log.info("resuming from %s", resume.name)
-    elif run.metrics.exists():
+    elif run.writer and run.metrics.exists():
         run.metrics.unlink()
     train_start = time.monotonic()
     tokens_before = _tokens_seen(resume)
@@ -168,9 +174,12 @@ def _train(
     state = trainer.state
     finished = state.global_step >= state.max_steps
     if finished:
-        if eval_ds is not None and _last_eval_step(run) != state.global_step:
-            trainer.evaluate()
-        _save_adapter(trainer, run, model_ref)
+        if eval_ds is not None and _last_eval_step(trainer) != state.global_step:
+            trainer.evaluate()  # every process: evaluation is a collective step
+        if run.writer:
+            _save_adapter(trainer, run, model_ref)
+    if not run.writer:
+        return Outcome("succeeded" if finished else "resumable", {})
     metrics = report.read_metrics(run.metrics)
     report.plot_loss(metrics, run.loss_plot, title=f"{config.model.name}: {run.root.name}")
     tokens = int(state.num_input_tokens_seen or 0)
@@ -222,8 +231,10 @@ def _load_model(config: TrainingConfig, ref, workspace: Path, hw, precision: str
         kwargs["attn_implementation"] = config.model.attn_implementation
     if bnb is not None:
         kwargs["quantization_config"] = bnb
-    if bnb is not None or hw.gpu_count > 1:
-        kwargs["device_map"] = quant.device_map(hw)
+    here = world()
+    if bnb is not None or (hw.gpu_count > 1 and not here.distributed):
+        # Data parallel: each process's (4-bit) model on its own GPU, never split across them.
+        kwargs["device_map"] = quant.device_map(hw, here.local_rank if here.distributed else None)
     with _model_files(path):
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if config.train.gradient_checkpointing:
@@ -355,6 +366,8 @@ def _trainer(config, run: RunDir, model, tokenizer, train_ds, eval_ds, loss_args
             report_to="none",
             disable_tqdm=True,
             dataloader_pin_memory=hw.cuda,
+            ddp_backend=None if hw.cuda or not world().distributed else "gloo",
+            ddp_find_unused_parameters=False,  # LoRA: frozen base weights are not "unused"
             **loss_args,
         )
     except ValueError as exc:
@@ -405,8 +418,8 @@ def _tokens_seen(checkpoint: Path | None) -> int:
     return int(state.get("num_input_tokens_seen") or 0)
 
 
-def _last_eval_step(run: RunDir) -> int | None:
-    from training.report import read_metrics
-
-    steps = [r["step"] for r in read_metrics(run.metrics) if r.get("eval_loss") is not None]
+def _last_eval_step(trainer) -> int | None:
+    """The step of the last evaluation in this process's log history (the same on every rank,
+    unlike metrics.jsonl, which only rank 0 writes)."""
+    steps = [r["step"] for r in trainer.state.log_history if "eval_loss" in r]
     return steps[-1] if steps else None

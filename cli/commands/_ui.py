@@ -173,6 +173,33 @@ def follow_execution(
         ) from None
 
 
+def follow_until_done(
+    target: Target, execution: Execution, *, max_restarts: int, to_stderr: bool = False
+) -> Execution:
+    """`follow_execution`, restarting the run while it ends resumable; returns the last one."""
+    from cli.ops.until_done import follow_until_done as follow_all
+
+    current = [execution]
+
+    def emit(line: str) -> None:
+        log_line(line, to_stderr=to_stderr)
+
+    def restarted(started: Any) -> None:
+        current[0] = started.execution
+        ok(f"run [bold]{started.run_id}[/] continues as [bold]{started.execution.name}[/]")
+
+    try:
+        done = follow_all(target, execution, emit, max_restarts=max_restarts, on_restart=restarted)
+    except KeyboardInterrupt:
+        name = current[0].name
+        raise FtkError(
+            f"stopped following {name}; it keeps running (and will not be restarted)",
+            hint=f"reattach with `ftk logs {name} -f`; stop it with `ftk stop {name}`",
+            code=ExitCode.INTERRUPTED,
+        ) from None
+    return done.final
+
+
 def finish(execution: Execution) -> None:
     """Report how an execution ended and exit with its outcome (0 succeeded, 1 otherwise)."""
     run = execution.run_id or "RUN"

@@ -16,6 +16,20 @@ _follow_opt = click.option(
     help="Stream the logs until the execution ends; exit with its outcome.",
 )
 _json_opt = json_option()
+_until_done_opt = click.option(
+    "--until-done",
+    is_flag=True,
+    help="Follow (implies -f) and, whenever the execution ends resumable (time budget or "
+    "SIGTERM), start the next one of the same run, until it succeeds, fails or is stopped.",
+)
+_max_restarts_opt = click.option(
+    "--max-restarts",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="With --until-done: restart at most N times.",
+)
 
 
 @click.command(short_help="Validate a training config, sync, start a run.")
@@ -29,6 +43,8 @@ _json_opt = json_option()
     help="Spend at most this (estimated): the run checkpoints and ends resumable at it.",
 )
 @_follow_opt
+@_until_done_opt
+@_max_restarts_opt
 @_json_opt
 @pass_app
 def run(
@@ -38,13 +54,16 @@ def run(
     no_sync: bool,
     max_cost: float | None,
     follow: bool,
+    until_done: bool,
+    max_restarts: int,
     as_json: bool,
 ) -> None:
     """Validate TRAINING_YAML, sync, and start a fine-tuning run.
 
     TRAINING_YAML defaults to the only YAML file in finetuning/. The config and its dataset are
     checked on this machine first, so a mistake costs no GPU time. With -f the exit code is the
-    run's outcome: 0 succeeded, 1 failed, stopped or resumable.
+    run's outcome: 0 succeeded, 1 failed, stopped or resumable. With --until-done a resumable
+    ending starts the next execution by itself (at most --max-restarts times).
     """
     from cli.commands import _ui
     from cli.ops.runs import find_config, start_run
@@ -62,28 +81,40 @@ def run(
             progress=progress,
             env=checked.env or None,
         )
-    _report_start(started, as_json=as_json, follow=follow)
-    if follow:
-        final = _ui.follow_execution(target, started.execution, to_stderr=as_json)
-        _ui.finish(final)
+    _follow(target, started, follow, until_done, max_restarts, as_json)
 
 
 @click.command(short_help="Continue a run from its newest checkpoint.")
 @click.argument("run_id", metavar="RUN")
 @_follow_opt
+@_until_done_opt
+@_max_restarts_opt
 @_json_opt
 @pass_app
-def resume(app: App, run_id: str, follow: bool, as_json: bool) -> None:
+def resume(
+    app: App, run_id: str, follow: bool, until_done: bool, max_restarts: int, as_json: bool
+) -> None:
     """Start a new execution of RUN; training continues from its newest complete checkpoint."""
-    from cli.commands import _ui
     from cli.ops.runs import resume_run
 
     target = app.target()
     started = resume_run(target, run_id)
-    _report_start(started, as_json=as_json, follow=follow)
-    if follow:
-        final = _ui.follow_execution(target, started.execution, to_stderr=as_json)
+    _follow(target, started, follow, until_done, max_restarts, as_json)
+
+
+def _follow(
+    target: Any, started: Any, follow: bool, until_done: bool, max_restarts: int, as_json: bool
+) -> None:
+    from cli.commands import _ui
+
+    _report_start(started, as_json=as_json, follow=follow or until_done)
+    if until_done:
+        final = _ui.follow_until_done(
+            target, started.execution, max_restarts=max_restarts, to_stderr=as_json
+        )
         _ui.finish(final)
+    elif follow:
+        _ui.finish(_ui.follow_execution(target, started.execution, to_stderr=as_json))
 
 
 def _preflight(target: Any, project_dir: Path, config: Path, max_cost: float | None) -> Any:

@@ -1,0 +1,102 @@
+"""A sweep's leaderboard: each point's values, status, final losses and, with an eval file, its
+`ftk eval` score; best first.
+
+Scoring runs on this machine, as `ftk eval` does: a finished run's adapter is downloaded into
+`./runs/<run>` (from the local share or from Azure Files) and scored with the training extra. A
+score is computed once and kept in the sweep's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cli.ops.sweep import Point, Sweep, save, summary
+from cli.ops.sweep_space import Value
+from cli.targets.base import ExecutionStatus, Target
+
+Scorer = Callable[[str, Path], tuple[float | None, float]]  # (run id, eval file) -> (EM, loss)
+
+
+@dataclass(frozen=True)
+class Row:
+    rank: int
+    run_id: str
+    values: dict[str, Value]
+    status: str
+    execution: str | None
+    train_loss: float | None
+    eval_loss: float | None
+    score: float | None
+    eval_file_loss: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def score_with_ftk_eval(project_dir: Path, target: Target) -> Scorer:
+    """Download the run's adapter into ./runs/<run>, then `ftk eval` it on this machine."""
+
+    def score(run_id: str, eval_file: Path) -> tuple[float | None, float]:
+        from cli.ops.download import download_run
+        from cli.ops.evaluate import evaluate_run, find_run
+        from contract.layout import RunLayout
+
+        download_run(target.share(), run_id, project_dir / RunLayout(run_id).folder)
+        report = evaluate_run(find_run(run_id, project_dir), eval_file)
+        tuned = report.tuned or report.base
+        return tuned.exact_match, tuned.mean_loss
+
+    return score
+
+
+def score_finished(target: Target, sweep: Sweep, eval_file: Path, scorer: Scorer) -> list[str]:
+    """Score every succeeded point not scored yet; returns the runs scored."""
+    done = []
+    for p in sweep.points:
+        if p.status == ExecutionStatus.SUCCEEDED and p.eval_file_loss is None:
+            p.score, p.eval_file_loss = scorer(p.run_id, eval_file)
+            save(target, sweep)
+            done.append(p.run_id)
+    return done
+
+
+def _key(row: Row) -> tuple[Any, ...]:
+    """Best first: higher exact match, lower eval-file loss, lower eval loss, lower train loss."""
+
+    def low(v: float | None) -> float:
+        return float("inf") if v is None else v
+
+    return (
+        -(row.score if row.score is not None else -1.0),
+        low(row.eval_file_loss),
+        low(row.eval_loss),
+        low(row.train_loss),
+    )
+
+
+def leaderboard(target: Target, sweep: Sweep) -> list[Row]:
+    rows = [_row(target, p) for p in sweep.points]
+    rows.sort(key=_key)
+    return [Row(i + 1, *_fields(r)) for i, r in enumerate(rows)]
+
+
+def _row(target: Target, p: Point) -> Row:
+    found = summary(target, p.run_id) if p.execution else {}
+    return Row(
+        0,
+        p.run_id,
+        p.values,
+        p.status,
+        p.execution,
+        found.get("train_loss"),
+        found.get("eval_loss"),
+        p.score,
+        p.eval_file_loss,
+    )
+
+
+def _fields(row: Row) -> tuple[Any, ...]:
+    return tuple(getattr(row, k) for k in list(row.__dataclass_fields__)[1:])

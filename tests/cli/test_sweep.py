@@ -1,0 +1,137 @@
+"""`ftk sweep`: its points, its parallel cap and state on the share (FakeTarget), stopping it
+(local target, stand-in trainer), and starting executions through the real SDK (Azure fake)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cli.errors import UsageError
+from cli.ops.sweep_space import apply, points
+from cli.targets.base import ExecutionStatus
+from cli.targets.local import LocalTarget
+from contract.layout import sweep_path
+from testkit.fakes.azure import FakeAzure, target_from_outputs
+from testkit.fakes.targets import FakeTarget
+from tests.cli.conftest import fake_serve_command, stop_all, train_command
+
+
+def test_a_grid_crosses_every_list():
+    grid = points(["train.learning_rate=1e-4,2e-4", "lora.r=8,16"])
+    assert grid == [
+        {"train.learning_rate": 1e-4, "lora.r": 8},
+        {"train.learning_rate": 1e-4, "lora.r": 16},
+        {"train.learning_rate": 2e-4, "lora.r": 8},
+        {"train.learning_rate": 2e-4, "lora.r": 16},
+    ]
+
+
+def test_samples_draw_log_uniform_floats_integers_and_choices_reproducibly():
+    specs = ["train.learning_rate=1e-5:1e-3", "lora.r=4:32", "lora.dropout=0.0,0.1"]
+    drawn = points(specs, samples=50, seed=3)
+    assert drawn == points(specs, samples=50, seed=3) and len(drawn) == 50
+    rates = [p["train.learning_rate"] for p in drawn]
+    assert all(1e-5 <= r <= 1e-3 for r in rates)
+    assert sum(r < 1e-4 for r in rates) >= 15  # log-uniform: half the mass below 1e-4
+    assert all(isinstance(p["lora.r"], int) and 4 <= p["lora.r"] <= 32 for p in drawn)
+    assert {p["lora.dropout"] for p in drawn} == {0.0, 0.1}
+
+
+@pytest.mark.parametrize(
+    ("specs", "samples"),
+    [(["lr=1e-5:1e-3"], None), (["lr=0.0:1e-3"], 2), (["lr=2:1"], 2), (["lr"], None), ([], None)],
+)
+def test_unreadable_sweeps_are_usage_errors(specs: list[str], samples: int | None):
+    with pytest.raises(UsageError):
+        points(specs, samples=samples)
+
+
+def test_apply_sets_dotted_keys_in_the_yaml():
+    text = apply("model:\n  name: m\ntrain:\n  max_steps: 2\n", {"train.learning_rate": 1e-4})
+    assert "learning_rate: 0.0001" in text and "max_steps: 2" in text and "name: m" in text
+
+
+def _finish(target: FakeTarget, name: str, status: ExecutionStatus) -> None:
+    i = next(i for i, e in enumerate(target._executions) if e.name == name)
+    target._executions[i] = replace(target._executions[i], status=status)
+
+
+def test_a_sweep_keeps_to_its_parallel_cap_and_its_state_outlives_the_cli(project: Path, invoke):
+    target = FakeTarget()
+    args = ["sweep", "finetuning/tiny.yaml", "--set", "train.max_steps=1,2,3", "--parallel", "2"]
+    result = invoke(target, [*args, "--name", "s1", "--no-sync", "--no-wait", "--json"], project)
+    assert result.exit_code == 0, result.output
+    assert [run for run, _ in target.started] == ["s1-01", "s1-02"]
+    assert b"max_steps: 3" not in target.share().read_bytes("runs/s1-02/config.yaml")
+    assert target.share().exists(sweep_path("s1"))
+
+    again = invoke(target, ["sweep", "status", "s1", "--json"], project)
+    assert again.exit_code == 0 and len(target.started) == 2  # both still running
+    _finish(target, "job-1", ExecutionStatus.SUCCEEDED)
+    third = invoke(target, ["sweep", "status", "s1", "--json"], project)
+    assert third.exit_code == 0, third.output
+    assert [run for run, _ in target.started][-1] == "s1-03"
+    assert b"max_steps: 3" in target.share().read_bytes("runs/s1-03/config.yaml")
+    rows = {r["run_id"]: r for r in json.loads(third.stdout)["runs"]}
+    assert rows["s1-01"]["status"] == "succeeded" and rows["s1-03"]["status"] == "running"
+    assert rows["s1-02"]["values"] == {"train.max_steps": 2}
+
+
+def test_a_bad_point_starts_nothing(project: Path, invoke):
+    target = FakeTarget()
+    args = ["sweep", "finetuning/tiny.yaml", "--set", "train.no_such_key=1,2", "--no-wait"]
+    result = invoke(target, [*args, "--no-sync"], project)
+    assert result.exit_code == 2, result.output
+    assert target.started == []
+
+
+def test_stopping_a_sweep_stops_its_runs_and_starts_no_more(project: Path, tmp_path: Path, invoke):
+    target = LocalTarget(
+        project,
+        train_command=train_command("wait"),
+        serve_command=fake_serve_command,
+        model_cache=tmp_path / "cache",
+    )
+    try:
+        args = ["sweep", "finetuning/tiny.yaml", "--set", "train.max_steps=1,2,3,4"]
+        opts = ["--parallel", "2", "--name", "w1", "--no-sync", "--no-wait"]
+        assert invoke(target, [*args, *opts], project).exit_code == 0
+        assert len([e for e in target.executions() if e.status == "running"]) == 2
+
+        stopped = invoke(target, ["sweep", "stop", "w1", "--json"], project)
+        assert stopped.exit_code == 0, stopped.output
+        assert len(json.loads(stopped.stdout)["stopped"]) == 2
+        status = invoke(target, ["sweep", "status", "w1", "--wait", "--json"], project)
+        assert status.exit_code == 0, status.output
+        rows = json.loads(status.stdout)["runs"]
+        assert sorted(r["status"] for r in rows) == ["pending", "pending", "stopped", "stopped"]
+        assert len(target.executions()) == 2  # the pending points never started
+    finally:
+        stop_all(target, timeout=20)
+
+
+def test_on_azure_a_sweep_starts_executions_through_the_sdk_up_to_the_cap(
+    fake_azure: FakeAzure,
+    project: Path,
+    invoke,
+):
+    target = target_from_outputs(
+        fake_azure.outputs(MAXIMUM_INSTANCE_COUNT=2), connection=fake_azure.connection()
+    )
+    args = ["sweep", "finetuning/tiny.yaml", "--set", "lora.r=4,8,16", "--name", "a1", "--no-wait"]
+    result = invoke(target, [*args, "--json"], project)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["parallel"] == 2  # the stack's MAXIMUM_INSTANCE_COUNT
+    assert len(fake_azure.arm.executions) == 2
+    assert len(fake_azure.files.files[fake_azure.SHARE]) > 0
+    assert invoke(target, ["sweep", "status", "a1"], project).exit_code == 0
+    assert len(fake_azure.arm.executions) == 2  # both still running: nothing more starts
+
+    first = fake_azure.arm.executions[0]
+    first.status = "Succeeded"
+    assert invoke(target, ["sweep", "status", "a1", "--json"], project).exit_code == 0
+    assert len(fake_azure.arm.executions) == 3
+    target.close()
