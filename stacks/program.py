@@ -125,6 +125,7 @@ def build(settings: Settings) -> Stack:
                 location=location,
                 environment_id=environment.environment_id,
                 app_name=names.app,
+                engine=inf.engine,
                 workload_profile_name=settings.gpu_workload_profile_name,
                 image=inf.image,
                 cpu=settings.cpu,
