@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "deploy": "cli.commands.deploy.deploy",
     "endpoint": "cli.commands.endpoint.endpoint",
     "chat": "cli.commands.chat.chat",
+    "ui": "cli.commands.ui.ui",
     "eval": "cli.commands.eval.eval_",
     "quickstart": "cli.commands.quickstart.quickstart",
     "doctor": "cli.commands.doctor.doctor",

@@ -89,3 +89,8 @@ def app_env(
         ADAPTER: adapter,
         PORT: str(port),
     }
+
+
+# vLLM's own variable for its API key (vllm/envs.py, "VLLM_API_KEY"): the vLLM app gets the same
+# secret under this name, so the key is never a command-line argument.
+VLLM_API_KEY: Final = "VLLM_API_KEY"

@@ -1,10 +1,11 @@
 """The transformers engine: `TransformersEngine.submit(request) -> Generation`.
 
-It holds the base model and every LoRA adapter in one peft model and runs one generation at a
-time under one lock (adapter switching and seeding are process-wide), in a worker thread that
-streams tokens back to the event loop (`inference.worker`). Requests beyond the running one wait
-in a bounded queue; when it is full `submit` raises `Overloaded`. Refusals are the domain errors
-of `inference.generation`; `inference.errors` maps them to HTTP.
+It holds the base model and every LoRA adapter in one peft model. With `max_batch` > 1 (the
+default) concurrent requests share forward passes through transformers' continuous batching
+(`inference.batching`); with `max_batch` 1 it runs one `generate()` at a time under one lock, in a
+worker thread that streams tokens back to the event loop (`inference.worker`). Requests beyond
+the running ones wait in a bounded queue; when it is full `submit` raises `Overloaded`. Refusals
+are the domain errors of `inference.generation`; `inference.errors` maps them to HTTP.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class TransformersEngine:
         max_tokens_limit: int = 4096,
         default_max_tokens: int = 512,
         max_queue: int = 64,
+        max_batch: int = 16,
+        kv_cache_tokens: int = 32768,
     ) -> None:
         self.base = base
         self.base_name = base_model_name(base)
@@ -83,7 +86,9 @@ class TransformersEngine:
         self._context_override = context_length
         self.max_tokens_limit = max_tokens_limit
         self.default_max_tokens = default_max_tokens
-        self._counters = Counters(slots=1, max_queue=max_queue)
+        self.max_batch, self._kv_cache_tokens = max_batch, kv_cache_tokens
+        self._batcher: Any = None
+        self._counters = Counters(slots=max_batch, max_queue=max_queue)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self._lock = threading.Lock()  # one generation at a time: adapters and seeds are global
         self._model: Any = None
@@ -109,6 +114,8 @@ class TransformersEngine:
             max_tokens_limit=settings.max_tokens_limit,
             default_max_tokens=settings.default_max_tokens,
             max_queue=settings.max_queue,
+            max_batch=settings.max_batch,
+            kv_cache_tokens=settings.kv_cache_tokens,
         )
 
     # -- loading ---------------------------------------------------------------------------
@@ -142,6 +149,20 @@ class TransformersEngine:
         eos = model.generation_config.eos_token_id
         eos_ids = eos if isinstance(eos, list) else [eos]
         self._eos = {e for e in [*eos_ids, tokenizer.eos_token_id] if e is not None}
+        if self.max_batch > 1:
+            from inference.batching import Batcher
+
+            self._batcher = Batcher(
+                model.get_base_model() if self.adapters else model,
+                tokenizer,
+                counters=self._counters,
+                eos=self._eos,
+                switch_model=self._select,
+                run_alone=self._run_alone,
+                max_batch=self.max_batch,
+                kv_cache_tokens=self._kv_cache_tokens,
+                max_new_tokens=self.default_max_tokens,
+            )
         self.state, self.error = "ready", None
         print(phase_line(Phase.SERVING), file=sys.stderr, flush=True)
         log.info("ready: models %s, context %d tokens", self.model_ids, self.context_length)
@@ -187,6 +208,11 @@ class TransformersEngine:
         generation = Generation(prompt_tokens=len(prompt_ids))
         adapter = model if model != self.base_name else None
         job = Job(generation, prompt_ids, max_new, request, adapter)
+        if self._batcher is not None:
+            # A seed needs the random generator to itself: such a request runs alone.
+            seeded = request.seed is not None and request.temperature != 0
+            self._batcher.submit(job, exclusive=seeded)
+            return generation
         try:
             future = self._executor.submit(self._run, job)
         except RuntimeError as exc:  # executor shut down
@@ -245,6 +271,8 @@ class TransformersEngine:
     def shutdown(self) -> None:
         """Stop accepting work and release resources."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._batcher is not None:
+            self._batcher.shutdown()
 
     # -- the worker thread --------------------------------------------------------------------
 
@@ -279,6 +307,40 @@ class TransformersEngine:
             generation.emit(GenerationFailed("Generation failed; the server log says why."))
         finally:
             generation.emit(None)
+
+    # -- continuous batching's helpers --------------------------------------------------------
+
+    def _select(self, adapter: str | None) -> None:
+        """Route the whole model through `adapter` (None: the bare base); only between batches."""
+        if not self.adapters:
+            return
+        lora = self._model.base_model
+        if adapter is None:
+            lora.disable_adapter_layers()
+        else:
+            lora.enable_adapter_layers()
+            self._model.set_adapter(adapter)
+
+    def _run_alone(self, job: Job, done: Callable[[str], None]) -> None:
+        """A seeded request: `generate()` on the worker thread, the model already selected."""
+
+        def run() -> None:
+            outcome = "failed"
+            try:
+                final = run_generate(
+                    self._model, self._tokenizer, job, has_adapters=False, eos=self._eos
+                )
+                outcome = "cancelled" if final is None else "completed"
+                if final is not None:
+                    job.generation.emit(final)
+            except Exception as exc:
+                log.error("generation failed: %s: %s", type(exc).__name__, exc)
+                job.generation.emit(GenerationFailed("Generation failed; the server log says why."))
+            finally:
+                done(outcome)
+                job.generation.emit(None)
+
+        self._executor.submit(run)
 
     # Used by benchmarks/serve.py to time the bare `generate()` the same way.
     def _generation_config(self, request: GenerationRequest, max_new_tokens: int) -> Any:

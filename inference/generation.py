@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Literal
@@ -107,6 +107,12 @@ class Generation:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
         self._future: Future[None] | None = None
+        self._on_close: list[Callable[[], None]] = []
+        self._closed = False
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once when the consumer closes the generation (the engine stops it)."""
+        self._on_close.append(callback)
 
     def emit(self, item: Event | BaseException | None) -> None:
         """Called from the worker thread; `None` ends the stream."""
@@ -132,9 +138,14 @@ class Generation:
 
     def close(self) -> None:
         """Stop generating (client gone, stop string seen elsewhere, ...); idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         self.cancel.set()
         if self._future is not None:
             self._future.cancel()
+        for callback in self._on_close:
+            callback()
 
 
 # -- admission and counters ---------------------------------------------------------------------

@@ -98,6 +98,17 @@ class ServerSettings(_FtkSettings):
     max_queue: int = Field(
         default=64, ge=0, description="Requests waiting beyond the running ones; more get 503."
     )
+    max_batch: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Requests generated together (continuous batching); 1 = one at a time.",
+    )
+    kv_cache_tokens: int = Field(
+        default=32768,
+        ge=256,
+        description="Tokens the batch's paged KV cache holds (all running requests together).",
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (bytes)."
     )

@@ -1,4 +1,5 @@
-"""The inference app: `python -m inference serve` from the share, HTTPS only, scale to zero."""
+"""The inference app, HTTPS only, scale to zero: `python -m inference serve` from the share, or
+vLLM's OpenAI-compatible server (`inferenceEngine: vllm`) in its official image."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pulumi
 import pulumi_azure_native.app as app
 import pulumi_random as random
 
-from contract.commands import SERVE_COMMANDS
+from contract import env as ftk_env
+from contract.commands import SERVE_COMMANDS, VLLM_SERVE_COMMANDS
 from stacks.component import FtkComponent
 from stacks.registry import RegistryPull
 from stacks.settings import StartupProbe
@@ -18,6 +20,10 @@ from stacks.share_mount import ShareWorkload, share_container, share_volume
 API_KEY_SECRET = "ftk-api-key"
 HEALTH_PATH = "/health"  # alive (liveness)
 READY_PATH = "/ready"  # model loaded (startup, readiness)
+# vLLM's server answers /health with 200 once its engine is up (it listens only after the model
+# has loaded): vllm-project/vllm, docs/serving/openai_compatible_server.md and
+# vllm/entrypoints/openai/api_server.py (`/health`). Unverified on ACA until a GPU run.
+VLLM_HEALTH_PATH = "/health"
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,7 @@ class InferenceAppArgs:
 
     workload: ShareWorkload
     app_name: str
+    engine: str  # "transformers" or "vllm"
     image: pulumi.Input[str]
     port: int
     min_replicas: int
@@ -49,6 +56,7 @@ class InferenceApp(FtkComponent):
         self, name: str, args: InferenceAppArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("InferenceApp", name, opts)
+        vllm = args.engine == "vllm"
         key = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=self._child())
         self.api_key = pulumi.Output.secret(key.result)
         container_app = app.ContainerApp(
@@ -74,10 +82,10 @@ class InferenceApp(FtkComponent):
                         args.workload,
                         name=args.app_name,
                         image=args.image,
-                        commands=SERVE_COMMANDS,
+                        commands=VLLM_SERVE_COMMANDS if vllm else SERVE_COMMANDS,
                         env=args.env,
-                        secret_env={"FTK_API_KEY": API_KEY_SECRET},
-                        probes=_probes(args),
+                        secret_env=_secret_env(vllm),
+                        probes=_probes(args, vllm),
                     )
                 ],
                 scale=app.ScaleArgs(min_replicas=args.min_replicas, max_replicas=args.max_replicas),
@@ -93,8 +101,18 @@ class InferenceApp(FtkComponent):
         )
 
 
-def _probes(args: InferenceAppArgs) -> list[app.ContainerAppProbeArgs]:
+def _secret_env(vllm: bool) -> dict[str, str]:
+    """The key by secretRef: FTK_API_KEY always (`ftk endpoint` finds the secret through it), and
+    vLLM's own VLLM_API_KEY on the vLLM app."""
+    refs = {ftk_env.API_KEY: API_KEY_SECRET}
+    if vllm:
+        refs[ftk_env.VLLM_API_KEY] = API_KEY_SECRET
+    return refs
+
+
+def _probes(args: InferenceAppArgs, vllm: bool) -> list[app.ContainerAppProbeArgs]:
     startup = args.startup_probe
+    ready_path = VLLM_HEALTH_PATH if vllm else READY_PATH
 
     def http(path: str) -> app.ContainerAppProbeHttpGetArgs:
         return app.ContainerAppProbeHttpGetArgs(path=path, port=args.port, scheme=app.Scheme.HTTP)
@@ -103,7 +121,7 @@ def _probes(args: InferenceAppArgs) -> list[app.ContainerAppProbeArgs]:
         # Model download + load happen before /ready answers: the startup probe allows for it.
         app.ContainerAppProbeArgs(
             type=app.Type.STARTUP,
-            http_get=http(READY_PATH),
+            http_get=http(ready_path),
             initial_delay_seconds=startup.initial_delay_seconds,
             period_seconds=startup.period_seconds,
             failure_threshold=startup.failure_threshold,
@@ -111,7 +129,7 @@ def _probes(args: InferenceAppArgs) -> list[app.ContainerAppProbeArgs]:
         ),
         app.ContainerAppProbeArgs(
             type=app.Type.READINESS,
-            http_get=http(READY_PATH),
+            http_get=http(ready_path),
             period_seconds=10,
             failure_threshold=3,
             timeout_seconds=5,

@@ -134,7 +134,9 @@ def build(settings: Settings) -> Stack:
             InferenceAppArgs(
                 workload=workload,
                 app_name=names.app,
-                image=registry.image if registry else inf.image,
+                engine=inf.engine,
+                # vLLM runs its own image; the prebuilt image bakes in the transformers engine.
+                image=registry.image if registry and inf.engine != "vllm" else inf.image,
                 port=inf.port,
                 min_replicas=inf.min_replicas,
                 max_replicas=inf.max_replicas,
@@ -142,7 +144,7 @@ def build(settings: Settings) -> Stack:
                 env=contract_env.app_env(
                     settings.mount_path, base_model=inf.base_model, port=inf.port
                 ),
-                pull=pull,
+                pull=pull if inf.engine != "vllm" else None,
             ),
         )
     return Stack(

@@ -22,16 +22,19 @@ from stacks.settings import (
     DEFAULT_COMMANDS,
     DEFAULT_GPU_PROFILE,
     DEFAULT_IMAGE,
+    INFERENCE_ENGINES,
     KEYS,
     NAME_KEYS,
     PROBE_MAX_DELAY,
     PROBE_MAX_FAILURES,
     PROBE_MAX_PERIOD,
     STORAGE_SKUS,
+    VLLM_IMAGE,
     Existing,
     InferenceSettings,
     Settings,
     SettingsError,
+    default_engine,
 )
 
 
@@ -76,7 +79,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         mount_path=_mount_path(r),
         job_secret_names=secret_names,
         job_secrets=secrets,
-        inference=_inference(r, max_instances, image),
+        inference=_inference(r, max_instances, image, profile),
         prebuilt_image_source=_prebuilt_image_source(r),
         skip_region_check=r.boolean("skipRegionCheck"),
         extra_tags=_tags(r),
@@ -259,12 +262,17 @@ def _job_secrets(r: ConfigReader, config: pulumi.Config) -> tuple[tuple[str, ...
     return tuple(sorted(raw)), config.get_secret_object("jobSecrets")
 
 
-def _inference(r: ConfigReader, max_instances: int, job_image: str) -> InferenceSettings | None:
+def _inference(
+    r: ConfigReader, max_instances: int, job_image: str, profile: gpu.GpuProfile
+) -> InferenceSettings | None:
     if not r.boolean("inferenceEnabled", True):
         return None
+    engine = r.choice("inferenceEngine", default_engine(profile), INFERENCE_ENGINES)
+    image = VLLM_IMAGE if engine == "vllm" else job_image
     return InferenceSettings(
         base_model=r.string("inferenceBaseModel", DEFAULT_BASE_MODEL) or DEFAULT_BASE_MODEL,
-        image=r.string("inferenceImage", job_image) or job_image,
+        engine=engine,
+        image=r.string("inferenceImage", image) or image,
         port=r.integer("inferencePort", 8000, 1, 65535),
         min_replicas=r.integer("inferenceMinReplicas", 0, 0, max_instances),
         max_replicas=max_instances,

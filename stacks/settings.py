@@ -28,6 +28,10 @@ DEFAULT_GPU_PROFILE: Final = "Consumption-GPU-NC24-A100"
 DEFAULT_IMAGE: Final = "docker.io/pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime"
 DEFAULT_BASE_MODEL: Final = "microsoft/Phi-3-mini-4k-instruct"
 DEFAULT_COMMANDS: Final = JOB_COMMANDS  # the `commands` key's default
+# vLLM's official OpenAI-compatible server image (vllm-project/vllm,
+# docs/deployment/docker.md), pinned: a new vLLM is a deliberate change, never a surprise.
+VLLM_IMAGE: Final = "docker.io/vllm/vllm-openai:v0.11.0"
+INFERENCE_ENGINES: Final = ("vllm", "transformers")
 STORAGE_SKUS: Final = (
     "Standard_LRS",
     "Standard_ZRS",
@@ -88,6 +92,7 @@ KEYS: Final = (
     "mountPath",
     "jobSecrets",
     "inferenceEnabled",
+    "inferenceEngine",
     "inferenceBaseModel",
     "inferenceImage",
     "inferencePort",
@@ -112,6 +117,13 @@ class Existing:
     environment_storage: bool = False
 
 
+def default_engine(profile: gpu.GpuProfile) -> str:
+    """vLLM on A100 profiles (continuous batching and paged attention pay off there); the
+    transformers app on T4, where a scale-to-zero app mostly pays cold starts (docs/inference.md,
+    "Which engine")."""
+    return "vllm" if profile.gpu == "A100" else "transformers"
+
+
 class StartupProbe(NamedTuple):
     """The inference app's startup probe timing."""
 
@@ -125,6 +137,7 @@ class InferenceSettings:
     """The inference app; absent from `Settings` when `inferenceEnabled` is false."""
 
     base_model: str
+    engine: str  # one of INFERENCE_ENGINES
     image: str
     port: int
     min_replicas: int

@@ -111,7 +111,8 @@ def test_engine_fault_is_one_log_line_and_a_clean_500(
     server, client, engine, server_log, monkeypatch, where
 ):
     if where == "while generating":
-        monkeypatch.setattr("inference.engine.run_generate", _boom)
+        monkeypatch.setattr("inference.engine.run_generate", _boom)  # one at a time, seeded
+        monkeypatch.setattr("inference.batching.Batcher._deliver", _boom)  # batched
     else:
         monkeypatch.setattr(engine, "encode", _boom)
     before = engine.stats()
@@ -134,7 +135,7 @@ def test_engine_fault_is_one_log_line_and_a_clean_500(
 def test_engine_fault_mid_stream_ends_the_stream_with_an_error_event(
     server, client, server_log, monkeypatch
 ):
-    monkeypatch.setattr("inference.engine.run_generate", _boom)
+    monkeypatch.setattr("inference.batching.Batcher._deliver", _boom)
     body = json.dumps({"model": "run-1", "messages": HELLO, "max_tokens": 2, "stream": True})
     response = _post_raw(server, body)
     assert response.status_code == 200  # the headers went out before the fault

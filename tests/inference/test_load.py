@@ -17,12 +17,13 @@ MESSAGES = [{"role": "user", "content": "How do I deploy a model?"}]
 
 @pytest.fixture(scope="module")
 def small(tiny_llama):
-    """No waiting room (max_queue=0), a long context so a generation can run for seconds."""
+    """Two batch slots, no waiting room (max_queue=0), a long context so a generation can run for
+    seconds."""
     from inference.app import create_app
     from inference.serve import ServerThread
     from inference.settings import ServerSettings
 
-    engine = make_engine(tiny_llama, max_queue=0, context_length=4096)
+    engine = make_engine(tiny_llama, max_queue=0, max_batch=2, context_length=4096)
     settings = ServerSettings(api_key_env="FTK_TEST_NO_KEY", ui=False)
     with ServerThread(create_app(settings, engine)) as server:
         yield server, engine
@@ -93,13 +94,17 @@ def test_full_queue_answers_503_with_retry_after(small, tiny_llama):
     _wait_idle(engine)
     url = f"{server.url}/v1/chat/completions"
     streamed = {**_long_request(tiny_llama.name), "stream": True}
-    with httpx.stream("POST", url, json=streamed, timeout=60) as first:
-        lines = first.iter_lines()  # keep a reference: dropping it closes the connection
-        _first_content(lines)
-        second = httpx.post(url, json={**_long_request(tiny_llama.name), "max_tokens": 2})
-    assert second.status_code == 503
-    assert int(second.headers["Retry-After"]) > 0
-    assert second.json()["error"]["code"] == "queue_full"
+    with (
+        httpx.stream("POST", url, json=streamed, timeout=60) as first,
+        httpx.stream("POST", url, json=streamed, timeout=60) as second,
+    ):
+        lines = [first.iter_lines(), second.iter_lines()]  # dropping them closes the connections
+        for running in lines:
+            _first_content(running)
+        third = httpx.post(url, json={**_long_request(tiny_llama.name), "max_tokens": 2})
+    assert third.status_code == 503
+    assert int(third.headers["Retry-After"]) > 0
+    assert third.json()["error"]["code"] == "queue_full"
 
 
 def test_client_leaving_mid_stream_stops_generation_and_frees_the_slot(small, tiny_llama):

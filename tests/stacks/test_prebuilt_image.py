@@ -55,7 +55,7 @@ def test_registry_builds_the_locked_image_from_the_remote_context(pulumi_mocks) 
 
 
 def test_job_and_app_pull_it_with_an_identity_holding_acr_pull(pulumi_mocks) -> None:
-    run_program(ON)
+    run_program({**ON, "inferenceEngine": "transformers"})
     registry = pulumi_mocks.one(REGISTRY)
     server = f"{registry.inputs['registryName']}.azurecr.io"
     role = pulumi_mocks.one(ROLE).inputs
@@ -111,3 +111,14 @@ def test_registry_name_is_letters_and_digits_unique_per_subscription() -> None:
     assert name != registry_name("my-ftk", "dev", "another-subscription")
     assert 5 <= len(registry_name("a", "b", SUBSCRIPTION)) <= 50
     assert len(registry_name("p" * 60, "s" * 60, SUBSCRIPTION)) == 50
+
+
+def test_a_vllm_app_keeps_vllms_image_while_the_job_pulls_the_prebuilt_one(pulumi_mocks) -> None:
+    """vLLM runs its own server image (nothing to install at start), so only the job pulls ours."""
+    run_program({**ON, "inferenceEngine": "vllm"})
+    server = f"{pulumi_mocks.one(REGISTRY).inputs['registryName']}.azurecr.io"
+    job = reveal(pulumi_mocks.one(JOB).inputs)
+    assert job["template"]["containers"][0]["image"] == f"{server}/ftk:{image_tag()}"
+    app = reveal(pulumi_mocks.one(APP).inputs)
+    assert app["template"]["containers"][0]["image"].startswith("docker.io/vllm/vllm-openai:")
+    assert "identity" not in app and not app["configuration"].get("registries")

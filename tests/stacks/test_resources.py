@@ -148,7 +148,9 @@ def test_job_secrets_reach_the_container_only_by_secret_ref(pulumi_mocks) -> Non
 
 
 def test_inference_app_is_https_only_with_probes_and_scale_to_zero(pulumi_mocks) -> None:
-    run = run_program({"maximumInstanceCount": 2, "inferencePort": 8080})
+    run = run_program(
+        {"maximumInstanceCount": 2, "inferencePort": 8080, "inferenceEngine": "transformers"}
+    )
     app = pulumi_mocks.one(APP)
     urn = pulumi_mocks.urn(app)
     config = reveal(app.inputs["configuration"])

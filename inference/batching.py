@@ -1,0 +1,250 @@
+"""Continuous batching for the transformers engine, through transformers' own API.
+
+`Batcher` owns one `ContinuousBatchingManager` (`model.init_continuous_batching`, paged attention):
+every admitted request joins the running batch at the next step, so concurrent requests share
+forward passes. Per request: its sampling settings (transformers' per-request temperature, top-k
+and top-p processors), its token budget, EOS, stop strings and cancellation. Greedy requests
+(temperature 0) sample with top-k 1, which is the argmax, so the batch never changes them beyond
+the kernels' numerics.
+
+What transformers' batching does not cover, and how it is handled here:
+- one adapter per batch: peft switches adapters for the whole model, so requests for another
+  model (an adapter or the bare base) wait until the running batch drains, then that model's
+  waiting requests go in together;
+- per-request seeds: the batch shares one random generator, so a request with a seed runs alone,
+  through `generate()` (`inference.worker`), which reproduces it exactly.
+Requests are served in arrival order across those switches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from inference.generation import Counters, Event, FinishReason, GenerationFailed
+from inference.text import TextAssembler
+from inference.worker import Job
+
+log = logging.getLogger("inference")
+
+
+@dataclass
+class _Slot:
+    job: Job
+    model: str | None  # the adapter's name, None for the base
+    exclusive: bool  # runs alone through generate()
+    assembler: TextAssembler
+    seen: int = 0
+    done: bool = False
+    request_id: str = field(default_factory=lambda: f"ftk-{uuid.uuid4().hex}")
+
+
+def _generation_config(model: Any, tokenizer: Any, max_new_tokens: int) -> Any:
+    """Sampling on, with temperature/top-k/top-p processors present so each request can set its
+    own (a processor exists only when the config differs from its neutral value)."""
+    from transformers import GenerationConfig
+
+    eos = model.generation_config.eos_token_id
+    return GenerationConfig(
+        do_sample=True,
+        temperature=0.5,
+        top_k=50,
+        top_p=0.9,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos if eos is not None else tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+class Batcher:
+    """Admits jobs into transformers' continuous batching; see the module docstring."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        counters: Counters,
+        eos: Collection[int],
+        switch_model: Callable[[str | None], None],
+        run_alone: Callable[[Job, Callable[[str], None]], None],
+        max_batch: int,
+        kv_cache_tokens: int,
+        max_new_tokens: int,
+    ) -> None:
+        from transformers import ContinuousBatchingConfig
+
+        self._tokenizer, self._counters, self._eos = tokenizer, counters, set(eos)
+        self._switch_model, self._run_alone = switch_model, run_alone
+        self._vocab = int(model.config.get_text_config().vocab_size)
+        page = 64
+        config = ContinuousBatchingConfig(
+            page_size=page,
+            num_blocks=max(4, -(-kv_cache_tokens // page)),
+            max_batch_tokens=1024,
+            max_requests_per_batch=max_batch,
+            per_request_processors=True,
+            allow_block_sharing=False,
+        )
+        self._manager = model.init_continuous_batching(
+            generation_config=_generation_config(model, tokenizer, max_new_tokens),
+            continuous_batching_config=config,
+        )
+        self._manager.start()
+        self._lock = threading.Lock()
+        self._running: dict[str, _Slot] = {}
+        self._alone: _Slot | None = None
+        self._waiting: deque[_Slot] = deque()
+        self._active: str | None = None
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="batch-results", daemon=True)
+        self._reader.start()
+
+    # -- admission ---------------------------------------------------------------------------
+
+    def submit(self, job: Job, *, exclusive: bool) -> None:
+        slot = _Slot(job, job.adapter, exclusive, TextAssembler(self._decode, job.request.stop))
+        job.generation.on_close(lambda: self._cancel(slot))
+        with self._lock:
+            busy = self._running or self._alone is not None
+            joins = not exclusive and not self._waiting and slot.model == self._active
+            if not busy or (joins and self._alone is None):
+                self._start(slot)
+            else:
+                self._waiting.append(slot)
+
+    def _start(self, slot: _Slot) -> None:
+        """Under the lock: switch the model if needed and start `slot`."""
+        if slot.model != self._active or (not self._running and self._alone is None):
+            self._switch_model(slot.model)
+            self._active = slot.model
+        self._counters.started()
+        if slot.exclusive:
+            self._alone = slot
+            self._run_alone(slot.job, lambda outcome: self._finished(slot, outcome))
+            return
+        self._running[slot.request_id] = slot
+        request = slot.job.request
+        greedy = request.temperature == 0
+        self._manager.add_request(
+            slot.job.prompt_ids,
+            request_id=slot.request_id,
+            max_new_tokens=slot.job.max_new_tokens,
+            streaming=True,
+            eos_token_id=sorted(self._eos),
+            temperature=1.0 if greedy else float(request.temperature),
+            top_k=1 if greedy else int(request.top_k or self._vocab),
+            top_p=1.0 if greedy else float(request.top_p),
+        )
+
+    def _next(self) -> None:
+        """Under the lock, once nothing runs: start the next waiting request, and every waiting
+        request for the same model behind it (seeded ones stay alone)."""
+        if self._running or self._alone is not None or not self._waiting:
+            return
+        first = self._waiting.popleft()
+        self._start(first)
+        if first.exclusive:
+            return
+        keep: deque[_Slot] = deque()
+        while self._waiting:
+            slot = self._waiting.popleft()
+            if not slot.exclusive and slot.model == first.model:
+                self._start(slot)
+            else:
+                keep.append(slot)
+        self._waiting = keep
+
+    def _finished(self, slot: _Slot, outcome: str = "completed") -> None:
+        with self._lock:
+            if slot.done:
+                return
+            slot.done = True
+            if slot in self._waiting:
+                self._waiting.remove(slot)
+            else:
+                self._counters.stopped()
+                if self._alone is slot:
+                    self._alone = None
+                self._running.pop(slot.request_id, None)
+            self._counters.count(outcome)  # type: ignore[arg-type]
+            self._counters.release()
+            self._next()
+
+    def _cancel(self, slot: _Slot) -> None:
+        if slot.done or slot.exclusive:
+            return  # a lone generate() stops on the generation's cancel flag and reports itself
+        self._manager.cancel_request(slot.request_id)
+        generation = slot.job.generation
+        self._finished(slot, "cancelled")
+        generation.emit(None)
+
+    # -- results -----------------------------------------------------------------------------
+
+    def _decode(self, ids: Any) -> str:
+        return self._tokenizer.decode(ids, skip_special_tokens=True)
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            try:
+                output = self._manager.get_result(timeout=0.1)
+            except Exception as exc:  # the manager died: fail what runs, keep the process up
+                log.error("continuous batching failed: %s", exc)
+                output = None
+            if output is None:
+                continue
+            slot = self._running.get(output.request_id)
+            if slot is not None and not slot.done:
+                try:
+                    self._deliver(slot, output)
+                except Exception as exc:
+                    log.error("delivering a batched result failed: %s: %s", type(exc).__name__, exc)
+                    slot.job.generation.emit(GenerationFailed("Generation failed; see the log."))
+                    self._end(slot, "failed")
+
+    def _deliver(self, slot: _Slot, output: Any) -> None:
+        generation = slot.job.generation
+        tokens = list(output.generated_tokens)
+        new, slot.seen = tokens[slot.seen :], len(tokens)
+        if new and not slot.assembler.stopped:
+            delta = slot.assembler.push(new)
+            if delta:
+                generation.emit(Event(text=delta))
+        if output.error:
+            log.error("batched generation failed: %s", output.error)
+            generation.emit(GenerationFailed("Generation failed; the server log says why."))
+            self._end(slot, "failed")
+            return
+        if slot.assembler.stopped and not output.is_finished():
+            self._manager.cancel_request(slot.request_id)
+        if not (output.is_finished() or slot.assembler.stopped):
+            return
+        tail = slot.assembler.flush()
+        if tail:
+            generation.emit(Event(text=tail))
+        limit = slot.seen >= slot.job.max_new_tokens and tokens[-1] not in self._eos
+        reason: FinishReason = "length" if limit and not slot.assembler.stopped else "stop"
+        generation.emit(
+            Event(
+                finish_reason=reason,
+                prompt_tokens=len(slot.job.prompt_ids),
+                completion_tokens=slot.seen,
+            )
+        )
+        self._end(slot, "completed")
+
+    def _end(self, slot: _Slot, outcome: str) -> None:
+        self._finished(slot, outcome)
+        slot.job.generation.emit(None)
+
+    def shutdown(self) -> None:
+        self._closed.set()
+        try:
+            self._manager.stop(block=False)
+        except Exception as exc:  # shutting down anyway
+            log.debug("stopping continuous batching: %s", exc)
