@@ -23,7 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from inference.errors import APIError, openai_error_handler
+from inference.errors import openai_error_handler, unauthorized
 from inference.settings import ServerSettings
 
 COOKIE = "ftk_ui_session"
@@ -37,15 +37,6 @@ def key_matches(given: str | None, settings: ServerSettings) -> bool:
         return True
     expected = settings.api_key.get_secret_value().encode()
     return given is not None and hmac.compare_digest(given.encode(), expected)
-
-
-def unauthorized() -> APIError:
-    return APIError(
-        401,
-        "Incorrect or missing API key. Send it as 'Authorization: Bearer <key>'.",
-        code="invalid_api_key",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
 
 
 async def require_key(
