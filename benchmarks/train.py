@@ -117,7 +117,7 @@ def run_ours(model: Path, data: Path, work: Path, args: argparse.Namespace) -> f
             "quantization": {"mode": "none"},
             "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
             "train": settings(args),
-            "output": {"dir": str(run)},
+            "output": {"dir": run.name},  # relative: output.dir stays in the workspace
         }
     )
     if main(config, workspace=work) != 0:

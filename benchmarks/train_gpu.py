@@ -205,7 +205,7 @@ def _sections(args: argparse.Namespace, work: Path, seq: int, cuda: bool) -> dic
             "save_steps": args.steps,
             "save_total_limit": 1,
         },
-        "output": {"dir": str(work / "run")},
+        "output": {"dir": "run"},  # relative: output.dir stays in the workspace
     }
 
 
@@ -226,7 +226,7 @@ def _scaling(args: argparse.Namespace, work: Path, sections: dict, one_gpu: floa
     from contract.env import GPU_PROCESSES
 
     write_data(work / "train.jsonl", args.steps * args.batch_size * args.gpus, args.seq * 2)
-    sections = {**sections, "output": {"dir": str(work / f"run-{args.gpus}")}}
+    sections = {**sections, "output": {"dir": f"run-{args.gpus}"}}
     config = work / f"config-{args.gpus}.yaml"
     config.write_text(yaml.safe_dump(sections), encoding="utf-8")
     env = {**os.environ, GPU_PROCESSES: str(args.gpus), "PYTHONPATH": str(ROOT)}
