@@ -118,3 +118,13 @@ def invoke():
         return CliRunner().invoke(cli, args, obj=app, input=input, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def doctor_arm(fake_azure, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The doctor's ARM routes on `fake_azure`, the SDK clients signed in to it, no backoff."""
+    from cli.targets.azure import clients as azure_clients
+    from testkit.fakes.azure_doctor import install
+
+    monkeypatch.setattr(azure_clients, "default_credential", lambda: fake_azure.credential)
+    return install(fake_azure, retry_after="0")

@@ -11,21 +11,14 @@ from click.testing import CliRunner
 
 from cli.app import App
 from cli.main import cli
-from cli.targets.azure import clients as azure_clients
 from testkit.fakes.azure import FakeAzure
-from testkit.fakes.azure_doctor import DoctorArm, install
+from testkit.fakes.azure_doctor import DoctorArm
 
 for _module in ("azure.mgmt.resource.resources", "azure.mgmt.authorization"):
     pytest.importorskip(_module, reason="ftk doctor's dependencies: pip install -e .")
 
 SERVERLESS_A100 = "Consumption-GPU-NC24-A100"
 T4 = "Consumption-GPU-NC8as-T4"
-
-
-@pytest.fixture
-def doctor_arm(fake_azure: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> DoctorArm:
-    monkeypatch.setattr(azure_clients, "default_credential", lambda: fake_azure.credential)
-    return install(fake_azure, retry_after="0")
 
 
 @pytest.fixture
