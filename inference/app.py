@@ -7,9 +7,10 @@ serve` all use it. The engine lives on `app.state.engine` and loads in the backg
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +32,9 @@ from inference.protocol import (
 )
 from inference.settings import ServerSettings
 from inference.streaming import GenerationStream, collect, to_generation
+
+if TYPE_CHECKING:
+    from inference.ui import DeferredUI
 
 
 def _ref(name: str) -> str:
@@ -148,12 +152,31 @@ def create_app(
 ) -> FastAPI:
     """Build the app. Without `engine`, one is built from `settings` (weights load at startup)."""
     engine = engine or build_engine(settings)
+    ui: DeferredUI | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded = asyncio.Event()
         if engine.state == "loading":
-            engine.start_loading(on_failure=on_load_failure)
+            loop = asyncio.get_running_loop()
+
+            def signal_loaded() -> None:
+                with contextlib.suppress(RuntimeError):  # the server stopped before the load did
+                    loop.call_soon_threadsafe(loaded.set)
+
+            engine.start_loading(on_failure=on_load_failure, on_done=signal_loaded)
+        else:
+            loaded.set()
+        page = asyncio.create_task(ui.run(loaded)) if ui is not None else None
+        if ui is not None and engine.state == "ready":
+            await ui.settled.wait()  # a model already loaded gets its page before any request
         yield
+        if ui is not None and page is not None:
+            ui.stop()
+            if not ui.serving:
+                page.cancel()  # still waiting for the model or building: nothing to shut down
+            with contextlib.suppress(asyncio.CancelledError):
+                await page
         engine.shutdown()
 
     app = FastAPI(
@@ -172,5 +195,5 @@ def create_app(
     if settings.ui:
         from inference.ui import mount_ui
 
-        mount_ui(app, engine, settings)
+        ui = mount_ui(app, engine, settings)
     return app

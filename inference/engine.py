@@ -168,9 +168,12 @@ class TransformersEngine:
         log.info("ready: models %s, context %d tokens", self.model_ids, self.context_length)
 
     def start_loading(
-        self, on_failure: Callable[[Exception], None] | None = None
+        self,
+        on_failure: Callable[[Exception], None] | None = None,
+        on_done: Callable[[], None] | None = None,
     ) -> threading.Thread:
-        """Load in a background thread so /health answers while weights load."""
+        """Load in a background thread so /health answers while weights load; `on_done` runs
+        (on that thread) once the load has ended either way."""
 
         def run() -> None:
             try:
@@ -180,6 +183,9 @@ class TransformersEngine:
                 log.error("model load failed: %s", exc, exc_info=not isinstance(exc, ModelError))
                 if on_failure is not None:
                     on_failure(exc)
+            finally:
+                if on_done is not None:
+                    on_done()
 
         thread = threading.Thread(target=run, name="model-loader", daemon=True)
         thread.start()

@@ -4,21 +4,34 @@ History, streaming, a model picker and the sliders of the AI Toolkit template (m
 temperature, top-p, top-k). When the server has an API key, the whole Gradio mount sits behind
 `inference.guards.UIGate`: a person signs in with the key once (a session cookie), a script sends
 the bearer header; without either, no Gradio route is reached.
+
+The page is built after the model has loaded (`DeferredUI`): importing Gradio takes seconds, and
+neither the API nor `/ready` should wait for a page that API clients never open. Until it is up,
+a browser gets a short page that reloads itself, anything else a 503 with Retry-After.
 """
 
 from __future__ import annotations
 
+import asyncio
+import html
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
 from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
 
 from inference.engine import TransformersEngine
+from inference.errors import APIError
 from inference.generation import EngineError, GenerationRequest
 from inference.guards import UIGate, login
 from inference.protocol import TEMPERATURE_MAX
 from inference.settings import ServerSettings
+
+log = logging.getLogger("inference")
+RETRY_SECONDS = 3
 
 
 def _text(content: Any) -> str:
@@ -93,25 +106,114 @@ def build_ui(engine: TransformersEngine, settings: ServerSettings) -> Any:
     )
 
 
-def mount_ui(app: FastAPI, engine: TransformersEngine, settings: ServerSettings) -> None:
-    """Mount the chat page at `/` (after every other route, which keep precedence), behind the
-    key gate when the server has a key."""
-    import gradio as gr
+_STARTING_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ftk chat: starting</title>
+{refresh}
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:26rem;margin:15vh auto;padding:0 1rem}}
+</style></head><body><h1>ftk chat</h1><p id="status">{message}</p></body></html>
+"""
 
+
+class DeferredUI:
+    """The Gradio app as an ASGI app that exists once `run()` has built it.
+
+    `run()` waits for the model, builds the page on a worker thread (Gradio's import is the slow
+    part), runs Gradio's start-up (its app's lifespan) and serves until `stop()`. Starlette's
+    `Mount.routes` reads `routes`: Gradio's routes once built, none before.
+    """
+
+    def __init__(self, engine: TransformersEngine, settings: ServerSettings) -> None:
+        self._engine, self._settings = engine, settings
+        self._app: FastAPI | None = None
+        self._error: str | None = None
+        self._stop = asyncio.Event()
+        self.settled = asyncio.Event()  # set once the page is served or has failed to start
+
+    @property
+    def serving(self) -> bool:
+        return self._app is not None
+
+    @property
+    def routes(self) -> list[Any]:
+        mount = self._app.routes[-1] if self._app is not None else None
+        return list(getattr(mount, "routes", []))
+
+    def _build(self) -> FastAPI:
+        import gradio as gr
+
+        holder = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+        return gr.mount_gradio_app(
+            holder,
+            build_ui(self._engine, self._settings),
+            path="/",
+            footer_links=[],
+            run_history=False,
+            show_error=True,
+            ssr_mode=False,
+            mcp_server=False,
+        )
+
+    async def run(self, model_loaded: asyncio.Event) -> None:
+        """Build once the model has loaded, start Gradio, serve until `stop()`."""
+        try:
+            await model_loaded.wait()
+            if self._engine.state != "ready":
+                self._error = "the model failed to load"
+                return
+            try:
+                app = await asyncio.to_thread(self._build)
+            except Exception as exc:  # the API keeps serving without the page
+                self._error = "building the page failed"
+                log.error("the chat page failed to start: %s: %s", type(exc).__name__, exc)
+                return
+            async with app.router.lifespan_context(app):
+                self._app = app
+                self.settled.set()
+                log.info("chat page ready at /")
+                await self._stop.wait()
+                self._app = None
+        finally:
+            self.settled.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self._app
+        if app is not None:
+            await app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1013})  # try again later
+            return
+        request = Request(scope)
+        failed = self._error is not None
+        message = (
+            f"The chat page is unavailable: {self._error}; the server log says why."
+            if failed
+            else "The chat page is starting: the model loads first. This page reloads itself."
+        )
+        retry = {} if failed else {"Retry-After": str(RETRY_SECONDS)}
+        if request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", ""):
+            refresh = "" if failed else f'<meta http-equiv="refresh" content="{RETRY_SECONDS}">'
+            page = _STARTING_PAGE.format(refresh=refresh, message=html.escape(message))
+            response = HTMLResponse(
+                page, status_code=503, headers={**retry, "Cache-Control": "no-store"}
+            )
+        else:
+            response = APIError(503, message, code="ui_not_ready", headers=retry).response()
+        await response(scope, receive, send)
+
+
+def mount_ui(app: FastAPI, engine: TransformersEngine, settings: ServerSettings) -> DeferredUI:
+    """Mount the chat page at `/` (after every other route, which keep precedence), behind the
+    key gate when the server has a key. The caller runs the returned `DeferredUI` in its
+    lifespan."""
     if settings.api_key is not None:
         app.include_router(login)
-
-    gr.mount_gradio_app(
-        app,
-        build_ui(engine, settings),
-        path="/",
-        footer_links=[],
-        run_history=False,
-        show_error=True,
-        ssr_mode=False,
-        mcp_server=False,
-    )
-    mount = app.routes[-1]  # mount_gradio_app adds the Gradio app last
-    if not isinstance(mount, Mount):
-        raise RuntimeError(f"expected the Gradio mount as the last route, got {mount!r}")
-    mount.app = UIGate(mount.app, settings)
+    ui = DeferredUI(engine, settings)
+    mount = Mount("/", app=ui)
+    mount.app = UIGate(ui, settings)  # `mount.routes` still reads the page's own routes
+    app.router.routes.append(mount)
+    return ui

@@ -27,10 +27,10 @@ def ui_server(engine, tmp_path_factory) -> Iterator:
 
     uploads = tmp_path_factory.mktemp("gradio-uploads")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("GRADIO_TEMP_DIR", str(uploads))
+        env.setenv("GRADIO_TEMP_DIR", str(uploads))  # read when the page is built, at start-up
         app = create_app(ServerSettings(api_key=API_KEY, ui=True), engine)
-    with ServerThread(app) as server:
-        yield server, app, uploads
+        with ServerThread(app) as server:
+            yield server, app, uploads
 
 
 def _gradio_mount(app):
