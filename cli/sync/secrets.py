@@ -1,4 +1,5 @@
-"""Which workspace files look like secrets: by name (case-insensitive), and small JSON by content.
+"""Which workspace files look like secrets: by name (case-insensitive), and small files by content
+(a private-key block in any file, a cloud credential in a JSON file).
 
 A secret-looking file is refused by sync whatever the ignore rules say; only a per-file line in
 `.ftkallow` (see `cli.sync.rules`) sends it, with a notice on every sync.
@@ -25,7 +26,7 @@ import json
 import re
 from pathlib import Path
 
-MAX_CONTENT_BYTES = 64 * 1024  # JSON files read for content checks; key files are ~2-3 KiB
+MAX_CONTENT_BYTES = 64 * 1024  # files read for content checks; key files are ~2-3 KiB
 
 # Env-file templates carry placeholders by convention and are meant to be shared.
 _TEMPLATE = r"(?:example|sample|template|dist|defaults?)"
@@ -78,6 +79,22 @@ def reason_by_name(rel: str) -> str | None:
     return None
 
 
+# The private-key markers of detect-secrets' `private_key.py` (Yelp/detect-secrets 5e14193):
+# `-----BEGIN [RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP ]PRIVATE KEY[ BLOCK]-----`, SSH.com's
+# `---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----` and PuTTY's `PuTTY-User-Key-File-N:` header. Any
+# algorithm word is accepted; public keys and certificates do not match.
+_KEY_BLOCK = re.compile(
+    rb"-{4,5} ?BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)? ?-{4,5}|PuTTY-User-Key-File-\d+:"
+)
+
+
+def reason_by_key_block(data: bytes) -> str | None:
+    """What a file is if it carries a private key block (PEM, OpenSSH, PGP, SSH2, PuTTY)."""
+    if _KEY_BLOCK.search(data) is None:
+        return None
+    return "private key block (BEGIN ... PRIVATE KEY)"
+
+
 def reason_by_content(data: bytes) -> str | None:
     """What a small JSON document is if it holds a cloud credential, else None."""
     if not any(hint in data.lower() for hint in _CONTENT_HINTS):
@@ -110,15 +127,20 @@ def reason_by_content(data: bytes) -> str | None:
 def secret_reason(root: Path, rel: str) -> str | None:
     """Why the workspace file `rel` looks like a secret, or None.
 
-    Names decide first; a `.json` file of at most MAX_CONTENT_BYTES is also read and checked."""
+    Names decide first; then a file of at most MAX_CONTENT_BYTES is read once for a private-key
+    block and, when it is `.json`, for a cloud credential. Larger files are not read (bounded:
+    a key pasted into a big file is sent)."""
     why = reason_by_name(rel)
-    if why is not None or not rel.lower().endswith(".json"):
+    if why is not None:
         return why
     path = root / rel
     try:
         if path.stat().st_size > MAX_CONTENT_BYTES:
             return None
         with path.open("rb") as handle:
-            return reason_by_content(handle.read(MAX_CONTENT_BYTES + 1))
+            data = handle.read(MAX_CONTENT_BYTES + 1)
     except OSError:
         return None
+    if rel.lower().endswith(".json"):
+        why = reason_by_content(data)
+    return why or reason_by_key_block(data)

@@ -155,16 +155,70 @@ def test_credential_json_is_recognised_by_content_whatever_its_name(tmp_path):
     assert "clientSecret" in result.reasons["azure-auth.json"]
 
 
-def test_content_check_reads_only_small_json_files(tmp_path, monkeypatch):
+def test_content_checks_read_only_small_files_and_parse_only_json(tmp_path, monkeypatch):
     big = dict(SERVICE_ACCOUNT, padding="x" * MAX_CONTENT_BYTES)
-    root = make(tmp_path, {"big.json": json.dumps(big), "key.txt": json.dumps(SERVICE_ACCOUNT)})
-    checked: list[bytes] = []
+    root = make(
+        tmp_path,
+        {
+            "big.json": json.dumps(big),
+            "big-notes.txt": PEM_RSA + "x" * MAX_CONTENT_BYTES,
+            "key.txt": json.dumps(SERVICE_ACCOUNT),
+        },
+    )
+    parsed: list[bytes] = []
     real = secrets_mod.reason_by_content
-    monkeypatch.setattr(secrets_mod, "reason_by_content", lambda d: checked.append(d) or real(d))
+    monkeypatch.setattr(secrets_mod, "reason_by_content", lambda d: parsed.append(d) or real(d))
     result = sync(root, MemoryShare())
-    # A large file is not a key file (bounded reads); only `.json` files are parsed.
-    assert result.refused == [] and sorted(result.uploaded) == ["big.json", "key.txt"]
-    assert checked == []
+    # Files over the bound are not read (a key pasted into a big file is sent: documented); a
+    # small non-JSON file is read for key blocks but never parsed as JSON.
+    assert sorted(result.uploaded) == ["big-notes.txt", "big.json"]
+    assert result.refused == ["key.txt"] and "private key" in result.reasons["key.txt"]
+    assert parsed == []
+
+
+PEM_RSA = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\n"
+
+
+def pem(label: str, dashes: str = "-----") -> str:
+    return f"{dashes}BEGIN {label}{dashes}\nMIIB\n{dashes}END {label}{dashes}\n"
+
+
+KEY_BLOCKS = {  # detect-secrets' private-key markers, in files whose names say nothing
+    "notes.txt": f"deploy notes\n\n{PEM_RSA}\nrotate monthly\n",
+    "deploy_key": pem("OPENSSH PRIVATE KEY"),
+    "server.cfg": pem("EC PRIVATE KEY"),
+    "legacy.txt": pem("DSA PRIVATE KEY"),
+    "pkcs8.txt": pem("PRIVATE KEY"),
+    "locked.txt": pem("ENCRYPTED PRIVATE KEY"),
+    "signing.asc": pem("PGP PRIVATE KEY BLOCK"),
+    "tectia.txt": pem("SSH2 ENCRYPTED PRIVATE KEY", dashes="---- ").replace("KEY---- ", "KEY ----"),
+    "putty.txt": "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nPrivate-Lines: 1\nAAAA\n",
+    "old-putty": "PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\n",
+}
+NOT_KEY_BLOCKS = {  # public halves, certificates, and text about keys
+    "cert.txt": pem("CERTIFICATE"),
+    "pub.txt": pem("PUBLIC KEY"),
+    "authorized_keys": "ssh-ed25519 AAAAC3Nza user@host\n",
+    "pgp-pub.asc": pem("PGP PUBLIC KEY BLOCK"),
+    "README.md": "Never commit a BEGIN RSA PRIVATE KEY block or a private key file.\n",
+    "check.py": "MARKER = 'BEGIN PRIVATE KEY'  # without the dashes\n",
+}
+
+
+def test_a_private_key_block_is_refused_whatever_the_file_is_called(tmp_path):
+    root = make(tmp_path, KEY_BLOCKS | NOT_KEY_BLOCKS)
+    share = MemoryShare()
+    result = sync(root, share)
+    assert sorted(result.refused) == sorted(KEY_BLOCKS)
+    assert sorted(result.uploaded) == sorted(NOT_KEY_BLOCKS)
+    assert not set(KEY_BLOCKS) & set(share.files)
+    assert result.reasons["notes.txt"] == "private key block (BEGIN ... PRIVATE KEY)"
+
+
+def test_ftkallow_sends_a_file_refused_for_its_key_block(tmp_path):
+    root = make(tmp_path, {"notes.txt": KEY_BLOCKS["notes.txt"], ".ftkallow": "notes.txt\n"})
+    result = sync(root, MemoryShare())
+    assert result.refused == [] and result.allowed == ["notes.txt"]
 
 
 def test_a_negation_in_ftkignore_does_not_reinclude_secrets(tmp_path):
