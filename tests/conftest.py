@@ -34,3 +34,11 @@ def tiny_phi3(tmp_path_factory) -> Path:
     from testkit.tiny_models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-phi3"), "phi3")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first (a stable sort): with `--dist worksteal` (the README's test command) one
+    worker starts the minutes-long ones at once while the other takes the rest and steals from its
+    queue, so the two finish together instead of one running the real quickstart alone at the
+    end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

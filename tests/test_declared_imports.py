@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("cli", "contract", "stacks", "training", "inference")
+PACKAGES = ("bootstrap", "cli", "contract", "stacks", "training", "inference")
 
 
 def _declared() -> set[str]:
