@@ -167,16 +167,10 @@ def create_app(
             engine.start_loading(on_failure=on_load_failure, on_done=signal_loaded)
         else:
             loaded.set()
-        page = asyncio.create_task(ui.run(loaded)) if ui is not None else None
-        if ui is not None and engine.state == "ready":
-            await ui.settled.wait()  # a model already loaded gets its page before any request
-        yield
-        if ui is not None and page is not None:
-            ui.stop()
-            if not ui.serving:
-                page.cancel()  # still waiting for the model or building: nothing to shut down
-            with contextlib.suppress(asyncio.CancelledError):
-                await page
+        # A model already loaded gets its page before the first request.
+        page = ui.running(loaded, wait=engine.state == "ready") if ui else contextlib.nullcontext()
+        async with page:
+            yield
         engine.shutdown()
 
     app = FastAPI(

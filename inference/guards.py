@@ -116,17 +116,23 @@ _LOGIN_PAGE = """<!doctype html>
 <style>body{{font-family:system-ui,sans-serif;max-width:26rem;margin:15vh auto;padding:0 1rem}}
 input,button{{font-size:1rem;padding:.5rem;width:100%;box-sizing:border-box;margin:.3rem 0}}
 .error{{color:#b00020}}</style></head>
-<body><h1>ftk chat</h1><p>This server needs its API key.</p>{error}
+<body><h1>ftk chat</h1><p>{note}</p>{error}
 <form method="post" action="{action}">
-<label for="key">API key</label>
+<label for="key">Key</label>
 <input id="key" name="key" type="password" autocomplete="current-password" autofocus required>
 <button id="sign-in" type="submit">Sign in</button></form></body></html>
 """
 
 
-def login_page(root: str, error: str = "", status: int = 401) -> HTMLResponse:
-    note = f'<p class="error" id="error">{html.escape(error)}</p>' if error else ""
-    body = _LOGIN_PAGE.format(error=note, action=html.escape(f"{root}/ui/login"))
+def login_page(
+    root: str, settings: ServerSettings, error: str = "", status: int = 401
+) -> HTMLResponse:
+    shown = f'<p class="error" id="error">{html.escape(error)}</p>' if error else ""
+    body = _LOGIN_PAGE.format(
+        note=html.escape(settings.sign_in_note),
+        error=shown,
+        action=html.escape(f"{root}/ui/login"),
+    )
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
@@ -144,7 +150,7 @@ async def sign_in(request: Request, key: Annotated[str, Form(max_length=4096)] =
     settings: ServerSettings = request.app.state.settings
     root = request.scope.get("root_path", "")
     if settings.api_key is None or not key_matches(key, settings):
-        return login_page(root, "Wrong key.")
+        return login_page(root, settings, "Wrong key.")
     response = RedirectResponse(f"{root}/", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -190,6 +196,8 @@ class UIGate:
             "accept", ""
         )
         response = (
-            login_page(scope.get("root_path", "")) if wants_page else unauthorized().response()
+            login_page(scope.get("root_path", ""), self.settings)
+            if wants_page
+            else unauthorized().response()
         )
         await response(scope, receive, send)

@@ -54,6 +54,8 @@ def _parent(model: Any) -> str | None:
 
 
 class RemoteEngine:
+    state = "ready"  # the endpoint answered its model list: nothing loads here
+
     def __init__(self, base_url: str, api_key: str | None) -> None:
         from openai import AsyncOpenAI, OpenAI
 

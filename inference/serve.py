@@ -88,6 +88,10 @@ class ServerThread:
             time.sleep(0.1)
         raise TimeoutError("the model did not become ready")
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(timeout=10)

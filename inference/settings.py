@@ -113,6 +113,8 @@ class ServerSettings(_FtkSettings):
         default=1_048_576, ge=1024, description="Largest request body accepted (bytes)."
     )
     ui: bool = Field(default=True, description="Serve the Gradio chat UI at /.")
+    # Not a flag: what the chat page's sign-in form says the key is (`ftk ui` has its own).
+    sign_in_note: str = Field(default="This server needs its API key.", exclude=True)
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Server log level."
     )

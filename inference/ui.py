@@ -13,6 +13,7 @@ a browser gets a short page that reloads itself, anything else a 503 with Retry-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 from collections.abc import AsyncIterator
@@ -179,6 +180,22 @@ class DeferredUI:
     def stop(self) -> None:
         self._stop.set()
 
+    @contextlib.asynccontextmanager
+    async def running(self, model_loaded: asyncio.Event, *, wait: bool) -> AsyncIterator[None]:
+        """For a lifespan: `run()` in a task for the life of the block; with `wait`, the block
+        starts only once the page is served (or has failed to start)."""
+        task = asyncio.create_task(self.run(model_loaded))
+        if wait:
+            await self.settled.wait()
+        try:
+            yield
+        finally:
+            self.stop()
+            if not self.serving:
+                task.cancel()  # still waiting for the model or building: nothing to shut down
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app = self._app
         if app is not None:
@@ -217,3 +234,21 @@ def mount_ui(app: FastAPI, engine: TransformersEngine, settings: ServerSettings)
     mount.app = UIGate(ui, settings)  # `mount.routes` still reads the page's own routes
     app.router.routes.append(mount)
     return ui
+
+
+def page_app(engine: Any, settings: ServerSettings) -> FastAPI:
+    """The chat page alone, behind the same gate and sign-in form (`ftk ui`): no API routes."""
+    ui: DeferredUI | None = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        assert ui is not None
+        loaded = asyncio.Event()
+        loaded.set()
+        async with ui.running(loaded, wait=True):
+            yield
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    ui = mount_ui(app, engine, settings)
+    return app

@@ -33,22 +33,92 @@ def test_remote_page_lists_the_adapter_first_and_answers_like_the_engine(server,
     assert there == here
 
 
-def test_ftk_ui_serves_loopback_with_the_key_held_not_printed(server, monkeypatch):
-    import gradio as gr
+def _serve_in_thread(server, monkeypatch):
+    """`ftk ui`'s page server against the test server; returns (said, opened, stop, thread)."""
+    import threading
+    import webbrowser
 
+    from cli.ops.page import serve_page
+    from cli.targets.base import Endpoint
+
+    said: list[str] = []
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    endpoint = Endpoint(url=server.url, api_key=API_KEY, ready=True, model="run-1")
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=serve_page,
+        args=(endpoint, 0),
+        kwargs={"open_browser": True, "say": said.append, "until": stop},
+    )
+    thread.start()
+    return said, opened, stop, thread
+
+
+def test_ftk_ui_page_needs_the_session_key_it_printed_and_never_shows_the_endpoints(
+    server, monkeypatch
+):
+    import re
+    import time
+
+    import httpx
+    from gradio_client import Client
+
+    said, opened, stop, thread = _serve_in_thread(server, monkeypatch)
+    try:
+        deadline = time.monotonic() + 60
+        while len(said) < 2 and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the page's server starting in the thread
+        [where, key_line] = said
+        url = re.search(r"(http://127\.0\.0\.1:\d+)/", where).group(1)
+        key = key_line.rsplit(" ", 1)[1]
+        assert opened == [f"{url}/"]  # the browser gets no key in its URL (nor its argv)
+        assert all(API_KEY not in line for line in said)
+
+        html = {"Accept": "text/html"}
+        refused = httpx.get(f"{url}/", headers=html)
+        assert refused.status_code == 401 and "session key that `ftk ui` printed" in refused.text
+        endpoint_key = {"Authorization": f"Bearer {API_KEY}"}
+        assert httpx.get(f"{url}/", headers=endpoint_key).status_code == 401
+        assert httpx.post(f"{url}/ui/login", data={"key": API_KEY}).status_code == 401
+
+        signed_in = httpx.post(f"{url}/ui/login", data={"key": key})
+        assert signed_in.status_code == 303
+        page = httpx.get(f"{url}/", headers=html, cookies=signed_in.cookies)
+        assert page.status_code == 200 and "gradio" in page.text.lower()
+        no_api = httpx.get(f"{url}/v1/models", cookies=signed_in.cookies)
+        assert no_api.status_code == 404  # only the page here: the endpoint's API is not proxied
+        ui = Client(f"{url}/", verbose=False, headers={"Authorization": f"Bearer {key}"})
+        assert isinstance(ui.predict("Hi", "run-1", 4, 0.0, 1.0, 0, api_name="/respond"), str)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def test_each_ftk_ui_run_has_its_own_session_key():
+    from cli.ops.page import session_key
+
+    keys = {session_key() for _ in range(3)}
+    assert len(keys) == 3 and all(len(k) >= 32 for k in keys)
+
+
+def test_ftk_ui_wires_port_and_browser_and_prints_no_endpoint_key(server, monkeypatch):
     from cli.main import cli
     from cli.targets.base import Endpoint
 
-    launched = {}
+    served = {}
 
     class Target:
         def endpoint(self) -> Endpoint:
             return Endpoint(url=server.url, api_key=API_KEY, ready=True, model="run-1")
 
+    def fake_serve(endpoint, port, *, open_browser, say):
+        served.update(url=endpoint.url, port=port, open_browser=open_browser)
+
     monkeypatch.setattr("cli.app.App.target", lambda self: Target())
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.update(kw))
-    result = CliRunner().invoke(cli, ["ui", "--no-browser", "--port", "7999"])
+    monkeypatch.setattr("cli.ops.page.serve_page", fake_serve)
+    result = CliRunner().invoke(cli, ["ui", "--no-browser", "--port", "7999", "--wait", "0"])
     assert result.exit_code == 0, result.output
-    assert launched["server_name"] == "127.0.0.1" and launched["server_port"] == 7999
-    assert launched["share"] is False
+    assert served == {"url": server.url, "port": 7999, "open_browser": False}
     assert API_KEY not in result.output
