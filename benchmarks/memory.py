@@ -139,14 +139,14 @@ def _config(case: str, work: Path, steps: int) -> dict[str, Any]:
 
 def _measure_here(case: str, work: Path, steps: int) -> dict[str, Any]:
     """Run one case in this process and return measured and estimated bytes."""
-    from training import train
+    from training import sft_trainer, train
     from training.config import from_dict
     from training.memory import estimate, find_shape
 
     raw = _config(case, work, steps)
     config = from_dict(raw)
     seen: dict[str, int] = {}
-    build = train._trainer
+    build = sft_trainer.build_trainer
 
     def trainer_with_probe(*args: Any, **kwargs: Any) -> Any:
         trainer = build(*args, **kwargs)
@@ -169,7 +169,7 @@ def _measure_here(case: str, work: Path, steps: int) -> dict[str, Any]:
         trainer.train = probed
         return trainer
 
-    train._trainer = trainer_with_probe
+    sft_trainer.build_trainer = trainer_with_probe
     if train.main(config, workspace=work) != 0:
         raise SystemExit(f"{case}: training failed")
     from training.paths import model_cache

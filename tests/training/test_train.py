@@ -91,7 +91,7 @@ def test_qlora_4bit_nf4_double_quant_trains_on_cpu(workspace: Path, tiny_llama: 
     import bitsandbytes as bnb
 
     from training import hardware
-    from training.train import _load_model
+    from training.model_setup import load_model
 
     config_path = _setup(workspace, tiny_llama, "prompt_completion")
     config = load_config(config_path)
@@ -99,7 +99,7 @@ def test_qlora_4bit_nf4_double_quant_trains_on_cpu(workspace: Path, tiny_llama: 
         config, quantization=dataclasses.replace(config.quantization, mode="4bit")
     )
     ref = type("Ref", (), {"path": tiny_llama, "name": str(tiny_llama), "kind": "local"})()
-    model, _ = _load_model(config, ref, workspace, hardware.detect(), "fp32")
+    model, _ = load_model(config, ref, workspace, hardware.detect(), "fp32")
     layer = model.base_model.model.model.layers[0].self_attn.q_proj.base_layer
     assert isinstance(layer, bnb.nn.Linear4bit)
     assert layer.weight.quant_state.quant_type == "nf4"

@@ -1,0 +1,120 @@
+"""TRL's `SFTTrainer` for a run, and what follows training: the adapter saved atomically, and
+the trainer-state facts `training.train` reads. The third of its three parts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from training.distributed import world
+from training.errors import UserError
+from training.rundir import RunDir
+
+log = logging.getLogger("training")
+
+
+def build_trainer(
+    config, run: RunDir, model, tokenizer, train_ds, eval_ds, loss_args, hw, precision
+):
+    import torch
+    from transformers import PrinterCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from training.callbacks import CheckpointMarkerCallback, MetricsCallback
+
+    t = config.train
+    try:
+        args = SFTConfig(
+            output_dir=str(run.checkpoints),
+            learning_rate=t.learning_rate,
+            num_train_epochs=t.epochs,
+            max_steps=t.max_steps,
+            per_device_train_batch_size=t.batch_size,
+            per_device_eval_batch_size=t.eval_batch_size or t.batch_size,
+            gradient_accumulation_steps=t.gradient_accumulation_steps,
+            max_length=t.max_length,
+            packing=t.packing,
+            gradient_checkpointing=t.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+            optim=t.optimizer,
+            lr_scheduler_type=t.lr_scheduler,
+            warmup_steps=t.warmup_ratio,
+            weight_decay=t.weight_decay,
+            max_grad_norm=t.max_grad_norm,
+            bf16=precision == "bf16",
+            fp16=precision == "fp16",
+            use_cpu=not hw.cuda,
+            seed=t.seed,
+            data_seed=t.seed,
+            logging_steps=t.logging_steps,
+            logging_first_step=True,
+            eval_strategy="steps" if eval_ds is not None else "no",
+            eval_steps=t.eval_steps or t.save_steps,
+            save_strategy="steps",
+            save_steps=t.save_steps,
+            save_total_limit=None,  # CheckpointMarkerCallback rotates complete checkpoints
+            include_num_input_tokens_seen="non_padding",
+            report_to="none",
+            disable_tqdm=True,
+            dataloader_pin_memory=hw.cuda,
+            ddp_backend=None if hw.cuda or not world().distributed else "gloo",
+            ddp_find_unused_parameters=False,  # LoRA: frozen base weights are not "unused"
+            **loss_args,
+        )
+    except ValueError as exc:
+        raise UserError(f"train: {exc}") from None
+    if args.optim.value.startswith("paged_") and not hw.cuda:
+        raise UserError(f"train.optimizer {t.optimizer} needs a CUDA GPU; use adamw_torch on CPU")
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        callbacks=[MetricsCallback(run.metrics), CheckpointMarkerCallback(run, t.save_total_limit)],
+    )
+    trainer.remove_callback(PrinterCallback)  # MetricsCallback prints one short line instead
+    if precision != "bf16":
+        # TRL casts QLoRA adapters to bf16; fp16 mixed precision (T4) and fp32 (CPU) need fp32.
+        for param in trainer.model.parameters():
+            if param.requires_grad and param.dtype != torch.float32:
+                param.data = param.data.float()
+    return trainer
+
+
+def save_adapter(trainer, run: RunDir, model_ref) -> None:
+    """Write adapter/ atomically; base_model_name_or_path names the model id, not a cache path."""
+    tmp = run.root / ".adapter.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.model.save_pretrained(tmp)
+    # Patched after saving: PEFT would look a Hub id up online while saving.
+    base = str(model_ref.path) if model_ref.kind == "local" else model_ref.name
+    config_file = tmp / "adapter_config.json"
+    adapter_config = json.loads(config_file.read_text())
+    adapter_config["base_model_name_or_path"] = base
+    config_file.write_text(json.dumps(adapter_config, indent=2) + "\n")
+    if run.adapter.exists():
+        shutil.rmtree(run.adapter)
+    os.replace(tmp, run.adapter)
+    log.info("adapter saved to %s", run.adapter)
+
+
+def tokens_seen(checkpoint: Path | None) -> int:
+    if checkpoint is None:
+        return 0
+    try:
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    return int(state.get("num_input_tokens_seen") or 0)
+
+
+def last_eval_step(trainer) -> int | None:
+    """The step of the last evaluation in this process's log history (the same on every rank,
+    unlike metrics.jsonl, which only rank 0 writes)."""
+    steps = [r["step"] for r in trainer.state.log_history if "eval_loss" in r]
+    return steps[-1] if steps else None
