@@ -63,6 +63,10 @@ def main(
     except ConfigError as exc:  # output.dir leaves the workspace: write nothing anywhere
         log.error("%s", exc)
         return TrainingExit.USER_ERROR
+    if config.output.dir and paths.started_by_ftk(config):
+        log.warning(
+            "output.dir %r is ignored: ftk keeps this run in %s", config.output.dir, run.root
+        )
     run.root.mkdir(parents=True, exist_ok=True)
     stopper = StopCallback(None if deadline is None else started_at + deadline)
     restore = _on_sigterm(stopper)

@@ -87,6 +87,15 @@ def validate_config(config: Path, workspace: Path) -> list[str]:
     return report.warning_lines()  # repeated warnings (duplicates) summarised in one line
 
 
+def _output_dir(config: Path) -> str | None:
+    """The config's `output.dir`, if it sets one (None when the training package is absent)."""
+    try:
+        from training.config import load_config
+    except ImportError:
+        return None
+    return load_config(config).output.dir
+
+
 def new_run_id(config: Path, now: datetime | None = None) -> str:
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", config.stem).strip("-._").lower() or "run"
     return f"{stem[:50]}-{(now or datetime.now(UTC)):%Y%m%d-%H%M%S}"
@@ -125,6 +134,12 @@ def start_run(
     """Validate, sync, write `runs/<run>/config.yaml`, start an execution (with `env` added)."""
     run_id = check_run_id(run_id) if run_id else new_run_id(config)
     warnings = validate_config(config, project_dir)
+    output_dir = _output_dir(config)
+    if output_dir:
+        warnings.append(
+            f"output.dir ({output_dir}) is ignored by `ftk run`: the run writes to "
+            f"{RunLayout(run_id).folder}/, where ps, download and deploy find it"
+        )
     share = target.share()
     if has_config(share, run_id):
         raise UsageError(

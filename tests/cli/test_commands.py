@@ -102,6 +102,15 @@ def test_run_warns_when_another_execution_is_active(project, fake_target, invoke
     assert "old-1" in result.stderr and "may wait for GPU capacity" in result.stderr
 
 
+def test_run_says_output_dir_is_ignored_and_where_the_run_goes(project, fake_target, invoke):
+    config = project / "finetuning/tiny.yaml"
+    config.write_text(config.read_text() + "output:\n  dir: outputs/shared\n")
+    result = invoke(fake_target, ["run", str(config), "--run-id", "r7"], project)
+    assert result.exit_code == 0, result.stderr
+    assert "output.dir (outputs/shared) is ignored by `ftk run`" in result.stderr
+    assert "runs/r7/" in result.stderr
+
+
 def test_run_follow_exit_code_is_the_outcome(project, fake_target, invoke):
     cfg = str(project / "finetuning/tiny.yaml")
     ok = invoke(fake_target, ["run", cfg, "-f", "--run-id", "a"], project)

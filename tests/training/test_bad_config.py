@@ -56,6 +56,20 @@ def test_output_dir_inside_the_workspace_is_kept():
     assert parse_config(_with("output", "dir: runs/r1")).output.dir == "runs/r1"
 
 
+def test_output_dir_is_the_run_folder_only_when_ftk_did_not_start_the_run(
+    tmp_path: Path, monkeypatch
+):
+    from training.paths import run_dir
+
+    workspace = tmp_path / "ws"
+    cfg = {**fast_config("org/model"), "output": {"dir": "outputs/shared"}}
+    config = load_config(write_config(workspace / "runs/r1/config.yaml", cfg))
+    monkeypatch.delenv("FTK_RUN_ID", raising=False)
+    assert run_dir(config, workspace) == workspace / "outputs/shared"  # python -m training alone
+    monkeypatch.setenv("FTK_RUN_ID", "r1")
+    assert run_dir(config, workspace) == (workspace / "runs/r1").resolve()
+
+
 def test_output_dir_through_a_symlink_out_of_the_workspace_is_refused(tmp_path: Path):
     workspace, outside = tmp_path / "ws", tmp_path / "outside"
     workspace.mkdir()
