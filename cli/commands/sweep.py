@@ -76,6 +76,7 @@ def start(
         eval_file = data_path(eval_file, app.project_dir)
     target = app.target()
     values = points(list(sets), samples=samples, seed=seed)
+    parallel, capped = ops.within_gpu_quota(target, app.project_dir, parallel)
     created, warnings = ops.create(
         target,
         app.project_dir,
@@ -85,7 +86,7 @@ def start(
         parallel=parallel,
         eval_file=str(eval_file) if eval_file else None,
     )
-    for w in warnings:
+    for w in [*capped, *warnings]:
         _ui.warn(w)
     _ui.ok(f"sweep [bold]{created.name}[/]: {len(created.points)} runs, {created.parallel} at once")
     if not no_sync:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cli.doctor.arm import ArmReader, Usage
 from cli.doctor.deployment import Deployment
 from cli.doctor.report import Row, fail, ok, warn
+
+if TYPE_CHECKING:
+    from stacks.gpu import GpuProfile
 
 LOGIN_FIX = (
     "sign in with `az login` (or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or use "
@@ -181,6 +185,18 @@ def _gpu_usage(usages: list[Usage], gpu_name: str, serverless: bool) -> Usage | 
     return None
 
 
+def gpu_quota(arm: ArmReader, dep: Deployment, profile: GpuProfile) -> tuple[Usage | None, str]:
+    """The GPU quota that bounds `dep`'s profile and where it was read: the environment's for a
+    deployed serverless profile, else the region's (None when neither lists it)."""
+    if profile.serverless and dep.deployed and dep.environment and dep.resource_group:
+        usages = arm.environment_usages(dep.resource_group, dep.environment)
+        usage = _gpu_usage(usages, profile.gpu, True)
+        if usage is not None:
+            return usage, f"environment {dep.environment}"
+    usage = _gpu_usage(arm.region_usages(dep.location or ""), profile.gpu, profile.serverless)
+    return usage, f"region {dep.location}"
+
+
 def quota(arm: ArmReader, dep: Deployment) -> Row:
     """GPU quota (current vs limit) against what the stack can ask for at once."""
     from stacks import gpu
@@ -191,16 +207,7 @@ def quota(arm: ArmReader, dep: Deployment) -> Row:
         return warn(name, f"unknown GPU profile {dep.gpu_profile!r}; not checked")
 
     def check() -> Row:
-        usage = None
-        scope = f"region {dep.location}"
-        if profile.serverless and dep.deployed and dep.environment and dep.resource_group:
-            usage = _gpu_usage(
-                arm.environment_usages(dep.resource_group, dep.environment), profile.gpu, True
-            )
-            scope = f"environment {dep.environment}"
-        if usage is None:
-            usage = _gpu_usage(arm.region_usages(dep.location), profile.gpu, profile.serverless)
-            scope = f"region {dep.location}"
+        usage, scope = gpu_quota(arm, dep, profile)
         if usage is None:
             return warn(
                 name,

@@ -47,7 +47,7 @@ def diagnose(target: Any, project_dir: Path, config_file: Path | None = None) ->
     return report
 
 
-def _placed(arm: Any, dep: Deployment) -> Deployment:
+def placed_from_job(arm: Any, dep: Deployment) -> Deployment:
     """Region, environment and GPU profile from the job itself when the target leaves them out
     (the AI Toolkit's files do)."""
     from azure.core.exceptions import AzureError
@@ -94,7 +94,7 @@ def _azure_rows(report: Report, target: Any, dep: Deployment) -> tuple[Deploymen
     report.rows.append(credentials)
     if arm is None or credentials.status is Status.FAIL:
         return dep, dep.job_timeout or DEFAULT_TIMEOUT
-    dep = _placed(arm, dep)
+    dep = placed_from_job(arm, dep)
     report.rows.append(az.providers(arm))
     report.rows.append(az.region(arm, dep))
     report.rows.append(az.quota(arm, dep))

@@ -77,6 +77,31 @@ def default_parallel(target: Target) -> int:
         return 1
 
 
+def within_gpu_quota(
+    target: Target, project_dir: Path, parallel: int | None
+) -> tuple[int, list[str]]:
+    """`parallel` (default: the stack's) capped by the serverless GPUs free now, and a warning
+    when that cut it. Unknown quota (local, dedicated, unreadable): no cap."""
+    from cli.doctor.azure_checks import QUOTA_DOCS
+    from cli.doctor.capacity import serverless_gpu_room
+
+    wanted = parallel or default_parallel(target)
+    room = serverless_gpu_room(target, project_dir)
+    if room is None or wanted <= room.free:
+        return wanted, []
+    allowed = max(room.free, 1)
+    why = (
+        "no GPU is free now: the first run waits for one"
+        if room.free == 0
+        else f"{room.free} GPU{'s are' if room.free != 1 else ' is'} free"
+    )
+    return allowed, [
+        f"{allowed} run{'s' if allowed != 1 else ''} at once, not {wanted}: {why} "
+        f"({room.evidence}); more runs would only queue for GPUs. Ask for more quota: "
+        f"{QUOTA_DOCS}"
+    ]
+
+
 def save(target: Target, sweep: Sweep) -> None:
     share = target.share()
     share.make_dirs(SWEEPS_DIR)

@@ -135,3 +135,42 @@ def test_on_azure_a_sweep_starts_executions_through_the_sdk_up_to_the_cap(
     assert invoke(target, ["sweep", "status", "a1", "--json"], project).exit_code == 0
     assert len(fake_azure.arm.executions) == 3
     target.close()
+
+
+SERVERLESS_A100 = "Consumption-GPU-NC24-A100"
+
+
+def _azure_sweep(fake_azure: FakeAzure, project: Path, invoke, name: str, *extra: str):
+    target = target_from_outputs(
+        fake_azure.outputs(MAXIMUM_INSTANCE_COUNT=3, GPU_PROFILE=SERVERLESS_A100),
+        connection=fake_azure.connection(),
+    )
+    args = ["sweep", "finetuning/tiny.yaml", "--set", "lora.r=4,8,16", "--name", name]
+    result = invoke(target, [*args, "--no-wait", "--json", *extra], project)
+    target.close()
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["parallel"], result.stderr
+
+
+def test_on_azure_a_sweep_runs_no_more_at_once_than_the_gpu_quota_has_free(
+    fake_azure: FakeAzure, doctor_arm, project: Path, invoke
+):
+    doctor_arm.usages["ManagedEnvironmentConsumptionNCA100Gpus"] = (3, 4)  # 1 of 4 free
+    parallel, stderr = _azure_sweep(fake_azure, project, invoke, "q1")
+    assert parallel == 1 and len(fake_azure.arm.executions) == 1
+    assert "1 run at once, not 3: 1 GPU is free" in stderr and "3 of 4 in use" in stderr
+    assert "quota-requests" in stderr
+
+    doctor_arm.usages["ManagedEnvironmentConsumptionNCA100Gpus"] = (4, 4)
+    parallel, stderr = _azure_sweep(fake_azure, project, invoke, "q2", "--parallel", "2")
+    assert parallel == 1 and "no GPU is free now" in stderr
+
+
+def test_on_azure_a_sweep_keeps_its_parallel_when_the_quota_has_room_or_cannot_be_read(
+    fake_azure: FakeAzure, doctor_arm, project: Path, invoke
+):
+    parallel, stderr = _azure_sweep(fake_azure, project, invoke, "r1")  # 0 of 4 in use
+    assert parallel == 3 and "at once, not" not in stderr
+    doctor_arm.refuse.update({"usages", "environmentUsages"})
+    parallel, stderr = _azure_sweep(fake_azure, project, invoke, "r2")
+    assert parallel == 3 and "at once, not" not in stderr
