@@ -96,6 +96,7 @@ def convert_gguf(gguf: Path, out_dir: Path, check_logits: bool = True) -> None:
     folder, name = str(gguf.parent), gguf.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    _share_missing_head(loaded)
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -113,6 +114,19 @@ def convert_gguf(gguf: Path, out_dir: Path, check_logits: bool = True) -> None:
     fresh.generation_config = loaded.generation_config
     fresh.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+
+
+def _share_missing_head(model) -> None:
+    """A GGUF without `output.weight` shares the token embedding as its head (transformers sets
+    `tie_word_embeddings` from exactly that: modeling_gguf_pytorch_utils.load_gguf_checkpoint).
+    transformers 5.24 has twice left that head unloaded, on the meta device (lm_head "MISSING"
+    in its load report), in our two-worker test runs, never when the test ran alone; so tie it
+    here (tying is idempotent). Any weight still without data is an error, never a random one."""
+    if getattr(model.config, "tie_word_embeddings", False):
+        model.tie_weights()
+    empty = [name for name, param in model.named_parameters() if param.is_meta]
+    if empty:
+        raise ModelNotFoundError(f"GGUF conversion left weights without data: {empty[:5]}")
 
 
 def _is_tied(model, key: str) -> bool:

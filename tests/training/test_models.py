@@ -54,3 +54,42 @@ def test_smollm2_gguf_is_converted_once_into_the_cache(tmp_path: Path):
     assert not hasattr(model.config, "quantization_config")
     tokenizer = AutoTokenizer.from_pretrained(path)
     assert tokenizer.chat_template and "<|im_start|>" in tokenizer.chat_template
+
+
+def _tiny_causal_lm(tied: bool):
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        tie_word_embeddings=tied,
+    )
+    return AutoModelForCausalLM.from_config(config)
+
+
+def test_a_gguf_head_left_on_the_meta_device_is_tied_to_the_embedding():
+    """What transformers did twice under two busy test workers: the GGUF has no output.weight,
+    the config says tied, and the head came back without data."""
+    import torch
+
+    from training.models import _share_missing_head
+
+    model = _tiny_causal_lm(tied=True)
+    model.lm_head.weight = torch.nn.Parameter(torch.empty(64, 16, device="meta"))
+    _share_missing_head(model)
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+
+
+def test_a_weight_without_data_that_is_not_tied_stops_the_conversion():
+    import torch
+
+    from training.models import _share_missing_head
+
+    model = _tiny_causal_lm(tied=False)
+    model.lm_head.weight = torch.nn.Parameter(torch.empty(64, 16, device="meta"))
+    with pytest.raises(ModelNotFoundError, match=r"lm_head\.weight"):
+        _share_missing_head(model)
