@@ -204,8 +204,7 @@ class Batcher:
                     self._deliver(slot, output)
                 except Exception as exc:
                     log.error("delivering a batched result failed: %s: %s", type(exc).__name__, exc)
-                    slot.job.generation.emit(GenerationFailed("Generation failed; see the log."))
-                    self._end(slot, "failed")
+                    self._end(slot, "failed", GenerationFailed("Generation failed; see the log."))
 
     def _deliver(self, slot: _Slot, output: Any) -> None:
         generation = slot.job.generation
@@ -217,8 +216,8 @@ class Batcher:
                 generation.emit(Event(text=delta))
         if output.error:
             log.error("batched generation failed: %s", output.error)
-            generation.emit(GenerationFailed("Generation failed; the server log says why."))
-            self._end(slot, "failed")
+            failed = GenerationFailed("Generation failed; the server log says why.")
+            self._end(slot, "failed", failed)
             return
         if slot.assembler.stopped and not output.is_finished():
             self._manager.cancel_request(slot.request_id)
@@ -229,17 +228,19 @@ class Batcher:
             generation.emit(Event(text=tail))
         limit = slot.seen >= slot.job.max_new_tokens and tokens[-1] not in self._eos
         reason: FinishReason = "length" if limit and not slot.assembler.stopped else "stop"
-        generation.emit(
-            Event(
-                finish_reason=reason,
-                prompt_tokens=len(slot.job.prompt_ids),
-                completion_tokens=slot.seen,
-            )
+        final = Event(
+            finish_reason=reason,
+            prompt_tokens=len(slot.job.prompt_ids),
+            completion_tokens=slot.seen,
         )
-        self._end(slot, "completed")
+        self._end(slot, "completed", final)
 
-    def _end(self, slot: _Slot, outcome: str) -> None:
+    def _end(self, slot: _Slot, outcome: str, last: Event | GenerationFailed) -> None:
+        """Count the outcome, then send `last` and the end. In that order: a client that leaves
+        as soon as it reads `last` closes the generation, and a close before the count would
+        count the request as cancelled."""
         self._finished(slot, outcome)
+        slot.job.generation.emit(last)
         slot.job.generation.emit(None)
 
     def shutdown(self) -> None:

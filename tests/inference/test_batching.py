@@ -52,3 +52,57 @@ def test_stop_sequences_and_limits_stay_per_request_in_a_batch(client, tiny_llam
         answers = list(pool.map(one, range(8)))
     assert all(a == full for a in answers[0::2])
     assert all(stop not in a and full.startswith(a) for a in answers[1::2])
+
+
+def _closing_at_the_last_event(monkeypatch) -> None:
+    """Every generation is closed the moment its last event (or failure) is handed over, before
+    the engine's next line runs: a client that leaves as soon as it has read it, at its fastest."""
+    from inference.generation import Event, Generation
+
+    emit = Generation.emit
+
+    def emit_then_leave(self, item):
+        emit(self, item)
+        if isinstance(item, BaseException) or (isinstance(item, Event) and item.finish_reason):
+            self.close()
+
+    monkeypatch.setattr(Generation, "emit", emit_then_leave)
+
+
+def _run_one(engine) -> None:
+    import asyncio
+
+    from inference.generation import GenerationRequest
+
+    async def consume() -> None:
+        request = GenerationRequest("run-1", [{"role": "user", "content": "Hi"}], max_tokens=3)
+        generation = engine.submit(request)
+        try:
+            async for _ in generation:
+                pass
+        except Exception:
+            pass
+
+    asyncio.run(consume())
+
+
+def test_a_client_leaving_at_the_last_event_leaves_the_request_counted_completed(
+    engine, monkeypatch
+):
+    _closing_at_the_last_event(monkeypatch)
+    before = engine.stats()
+    _run_one(engine)
+    after = engine.stats()
+    assert (after.completed - before.completed, after.cancelled - before.cancelled) == (1, 0)
+
+
+def test_a_client_leaving_at_a_failure_leaves_the_request_counted_failed(engine, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr("inference.batching.Batcher._deliver", boom)
+    _closing_at_the_last_event(monkeypatch)
+    before = engine.stats()
+    _run_one(engine)
+    after = engine.stats()
+    assert (after.failed - before.failed, after.cancelled - before.cancelled) == (1, 0)
