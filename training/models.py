@@ -108,7 +108,7 @@ def convert_gguf(gguf: Path, out_dir: Path, check_logits: bool = True) -> None:
             f"GGUF conversion of {gguf.name} lost weights: "
             f"missing {missing}, unexpected {unexpected}"
         )
-    fresh.tie_weights()
+    _share_missing_head(fresh)
     if check_logits:
         _check_same_logits(loaded, fresh, tokenizer)
     fresh.generation_config = loaded.generation_config
@@ -119,11 +119,15 @@ def convert_gguf(gguf: Path, out_dir: Path, check_logits: bool = True) -> None:
 def _share_missing_head(model) -> None:
     """A GGUF without `output.weight` shares the token embedding as its head (transformers sets
     `tie_word_embeddings` from exactly that: modeling_gguf_pytorch_utils.load_gguf_checkpoint).
-    transformers 5.24 has twice left that head unloaded, on the meta device (lm_head "MISSING"
-    in its load report), in our two-worker test runs, never when the test ran alone; so tie it
-    here (tying is idempotent). Any weight still without data is an error, never a random one."""
+    Twice, in our two-worker test runs and never alone, transformers 5.24 left that head on the
+    meta device (lm_head "MISSING" in its load report), and in that process `tie_weights()` did
+    not tie it either. So the head is shared by hand when the config says tied. Any weight still
+    without data is an error, never a random one."""
     if getattr(model.config, "tie_word_embeddings", False):
         model.tie_weights()
+        head, embedding = model.get_output_embeddings(), model.get_input_embeddings()
+        if head is not None and embedding is not None and head.weight is not embedding.weight:
+            head.weight = embedding.weight
     empty = [name for name, param in model.named_parameters() if param.is_meta]
     if empty:
         raise ModelNotFoundError(f"GGUF conversion left weights without data: {empty[:5]}")

@@ -71,7 +71,7 @@ def _tiny_causal_lm(tied: bool):
     return AutoModelForCausalLM.from_config(config)
 
 
-def test_a_gguf_head_left_on_the_meta_device_is_tied_to_the_embedding():
+def test_a_gguf_head_left_on_the_meta_device_is_tied_to_the_embedding(monkeypatch):
     """What transformers did twice under two busy test workers: the GGUF has no output.weight,
     the config says tied, and the head came back without data."""
     import torch
@@ -80,6 +80,12 @@ def test_a_gguf_head_left_on_the_meta_device_is_tied_to_the_embedding():
 
     model = _tiny_causal_lm(tied=True)
     model.lm_head.weight = torch.nn.Parameter(torch.empty(64, 16, device="meta"))
+    _share_missing_head(model)
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+
+    # ... also where transformers' own tying does nothing (as in that process).
+    model.lm_head.weight = torch.nn.Parameter(torch.empty(64, 16, device="meta"))
+    monkeypatch.setattr(type(model), "tie_weights", lambda self, *a, **k: None)
     _share_missing_head(model)
     assert model.lm_head.weight is model.model.embed_tokens.weight
 
