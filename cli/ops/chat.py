@@ -23,13 +23,14 @@ def client_for(endpoint: Endpoint, *, timeout: float = READ_TIMEOUT_S) -> Any:
         raise UnavailableError(
             f"the endpoint {endpoint.url} is not ready", hint="deploy with `ftk deploy RUN`"
         )
-    import httpx
     import openai
 
+    # The client's own Timeout type: openai 1.x re-exports httpx's, openai 3.x httpx2's, and each
+    # refuses the other's; an httpx.Timeout handed to openai 3.x breaks every request.
     return openai.OpenAI(
         base_url=endpoint.url.rstrip("/") + "/v1",
         api_key=endpoint.api_key or "none",
-        timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
+        timeout=openai.Timeout(timeout, connect=CONNECT_TIMEOUT_S),
         max_retries=2,
     )
 

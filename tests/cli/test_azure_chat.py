@@ -244,3 +244,21 @@ def test_endpoint_and_deploy_wake_the_app(
     assert deployed.exit_code == 0, deployed.output
     assert [s for _, _, s in standin.log[3:]] == [504, 503, 503, 200]
     assert "is ready (waited 15 s)" in deployed.stderr
+
+
+def test_the_chat_client_speaks_to_the_endpoint_under_the_installed_openai() -> None:
+    """openai 3.x validates its timeout against httpx2's type and refuses httpx's (issue 19):
+    `client_for` must hand the client a timeout of the client's own type, whichever openai and
+    httpx pip resolved."""
+    from cli.ops.chat import client_for, pick_model, stream_reply
+    from cli.targets.base import Endpoint
+
+    with StandIn(KEY, models=["base", "run-1"], reply=_echo_last) as server:
+        endpoint = Endpoint(url=server.url, api_key=KEY)
+        client = client_for(endpoint)
+        assert pick_model(client, endpoint, None) == "run-1"
+        deltas: list[str] = []
+        reply = stream_reply(
+            client, endpoint, "run-1", [{"role": "user", "content": "hi"}], deltas.append
+        )
+        assert reply == "echo: hi" and "".join(deltas) == reply

