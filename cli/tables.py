@@ -91,7 +91,7 @@ class Table:
             console,
             [self.columns[i] for i in keep],
             [[r[i] for i in keep] for r in texts],
-            [widths[i] for i in keep],
+            widths,
             show_header=self.show_header,
         )
         left_out = [c.header for i, c in enumerate(self.columns) if i not in keep]
@@ -107,29 +107,36 @@ class Table:
 def fit(
     columns: Sequence[Column], natural: Sequence[int], minimum: Sequence[int], width: int
 ) -> tuple[list[int], list[int]]:
-    """Which columns to show at `width`, and how wide each is (content, without gaps).
+    """Which columns to show at `width` (their indexes), and how wide each of them is (content,
+    without the gaps).
 
-    The required columns stay, at full width. The others join by priority while their least
-    width fits; the first that does not is dropped with every one after it. Width left over
-    goes to wrapping columns, left to right, up to their full width."""
+    The required columns come first, at full width (wrapping ones give up width only when the
+    required columns alone do not fit). The others join by priority while their least width fits
+    (the first that does not is dropped with every one after it). Width left over goes to the
+    wrapping columns, left to right, up to their full width."""
     keep = [i for i, c in enumerate(columns) if c.required]
     widths = [natural[i] if columns[i].wrap is False else minimum[i] for i in range(len(columns))]
-    used = sum(widths[i] for i in keep) + GAP * (len(keep) - 1)
-    optional = sorted((i for i, c in enumerate(columns) if not c.required),
-                      key=lambda i: (columns[i].priority, i))  # fmt: skip
-    for i in optional:
-        need = widths[i] + (GAP if keep else 0)
-        if used + need > width:
-            break
-        keep.append(i)
-        used += need
-    keep.sort()
+    used = sum(widths[i] for i in keep) + GAP * max(len(keep) - 1, 0)
     spare = width - used
+    first = [i for i in keep if columns[i].wrap is not False]
+    if used + sum(natural[i] - widths[i] for i in first) <= width:
+        optional = sorted((i for i, c in enumerate(columns) if not c.required),
+                          key=lambda i: (columns[i].priority, i))  # fmt: skip
+        spare -= sum(natural[i] - widths[i] for i in first)
+        for i in first:
+            widths[i] = natural[i]
+        for i in optional:
+            need = widths[i] + (GAP if keep else 0)
+            if need > spare:
+                break
+            keep.append(i)
+            spare -= need
+    keep.sort()
     for i in keep:
         grow = min(natural[i] - widths[i], max(spare, 0))
         widths[i] += grow
         spare -= grow
-    return keep, widths
+    return keep, [widths[i] for i in keep]
 
 
 def is_wide(console: Console) -> bool:

@@ -240,7 +240,7 @@ def _board(rows: list[Any], *, scored: bool) -> None:
         table.add_row(*cells)
     table.render(_ui.console())
     renamed = [f"{short} = {key}" for key, short in names.items() if short != key]
-    if renamed:
+    if renamed and not tables.is_wide(_ui.console()):
         _ui.info(f"[dim]{escape(', '.join(renamed))}[/]")
 
 
