@@ -159,7 +159,7 @@ def _samples_table(report: Any, count: int) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table = Table(box=None, pad_edge=False, header_style="bold")
     for name in ("INPUT", "EXPECTED", "BASE", "FINE-TUNED"):
         table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=len(name))
     pairs = list(zip(report.base.samples, report.tuned.samples, strict=False))[:count]
