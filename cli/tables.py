@@ -120,8 +120,8 @@ def fit(
     spare = width - used
     first = [i for i in keep if columns[i].wrap is not False]
     if used + sum(natural[i] - widths[i] for i in first) <= width:
-        optional = sorted((i for i, c in enumerate(columns) if not c.required),
-                          key=lambda i: (columns[i].priority, i))  # fmt: skip
+        optional = [i for i, c in enumerate(columns) if not c.required]
+        optional.sort(key=lambda i: (columns[i].priority, i))
         spare -= sum(natural[i] - widths[i] for i in first)
         for i in first:
             widths[i] = natural[i]
