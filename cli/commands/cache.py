@@ -80,6 +80,8 @@ def _size(n: int) -> str:
 
 
 def _table(envs, current: list[bool] | None) -> None:
+    from rich.markup import escape
+
     from cli import tables
     from cli.commands import _ui
 
@@ -93,7 +95,7 @@ def _table(envs, current: list[bool] | None) -> None:
     table = tables.Table(columns)
     for i, env in enumerate(envs):
         state = "building or killed" if env.building else "complete" if env.complete else "partial"
-        row = [env.name, _size(env.size), state]
+        row = [escape(env.name), _size(env.size), state]
         if current is not None:
             row.append("yes" if current[i] else "no")
         table.add_row(*row)
