@@ -37,6 +37,7 @@ def ps(app: App, as_json: bool) -> None:
     if not rows:
         _ui.info("no executions yet; start one with `ftk run CONFIG`")
         return
+    cost = f"EST. {pricing.CURRENCY}"
     table = tables.Table(
         [
             tables.Column("RUN", required=True),
@@ -45,7 +46,7 @@ def ps(app: App, as_json: bool) -> None:
             tables.Column("PHASE", priority=3, wrap="words"),
             tables.Column("STARTED", priority=1),
             tables.Column("DURATION", priority=2, justify="right"),
-            tables.Column(f"EST. {pricing.CURRENCY}", priority=4, justify="right"),
+            tables.Column(cost, priority=4, justify="right"),
         ]
     )
     for r in rows:
@@ -59,8 +60,8 @@ def ps(app: App, as_json: bool) -> None:
             _ui.fmt_duration(r.duration_s),
             tables.number(r.cost, 2),
         )
-    table.render(_ui.console())
-    _ui.info(
-        f"[dim]estimates: GPU + vCPU + memory seconds of one replica, prices as of "
-        f"{pricing.PRICES_AS_OF:%Y-%m-%d} ({pricing.SOURCE})[/]"
-    )
+    if cost not in table.render(_ui.console()):  # the note explains a column that is shown
+        _ui.info(
+            f"[dim]estimates: GPU + vCPU + memory seconds of one replica, prices as of "
+            f"{pricing.PRICES_AS_OF:%Y-%m-%d} ({pricing.SOURCE})[/]"
+        )

@@ -93,9 +93,11 @@ def test_ps_at_80_columns_leaves_out_the_least_needed_columns_and_says_so(ps_tar
     assert header[:4] == ["RUN", "EXECUTION", "STATUS", "STARTED"]
     assert "EST." not in header and "PHASE" not in header
     assert "PHASE, EST. USD left out at 80 columns; --wide shows all" in narrow
+    assert "estimates:" not in narrow, "no note on a column that is not shown"
 
     roomy = ftk(ps_target, ["ps"], 120).stderr
     assert "left out" not in roomy and "preparing environment" in roomy
+    assert "estimates: GPU + vCPU + memory seconds" in roomy
     assert "EST. USD" in roomy.splitlines()[0]
     assert re.fullmatch(r"\d+\.\d\d", row_line(roomy, "quickstart-20261127-235009").split()[-1])
 
