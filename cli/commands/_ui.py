@@ -1,9 +1,8 @@
-"""Rendering shared by the commands: stderr console, progress bars, execution tables, following."""
+"""Rendering shared by the commands: stderr console, progress bars, statuses, following."""
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from typing import Any
 
 import click
@@ -120,33 +119,21 @@ def status_text(status: ExecutionStatus) -> str:
     return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
 
 
-def fmt_time(value: datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
-
-
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     s = int(seconds)
-    h, rem = divmod(s, 3600)
+    d, rem = divmod(s, 86400)
+    h, rem = divmod(rem, 3600)
     m, sec = divmod(rem, 60)
+    if d:
+        return f"{d}d{h:02d}h"
     return f"{h}h{m:02d}m" if h else (f"{m}m{sec:02d}s" if m else f"{sec}s")
 
 
-def fmt_cost(cost: float | None, currency: str) -> str:
-    return "-" if cost is None else f"{cost:.2f} {currency}"
-
-
 def print_table(table: Table) -> None:
+    """A Rich table as it is (tables of rows a person reads go through `cli.tables`)."""
     console().print(table)
-
-
-def new_table(*columns: str) -> Table:
-    """A plain table; the first column (a name people copy) is never wrapped or cut."""
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
-    for i, c in enumerate(columns):
-        table.add_column(c, no_wrap=i == 0, overflow="fold" if i == 0 else "ellipsis")
-    return table
 
 
 def follow_execution(

@@ -7,6 +7,7 @@ import sys
 import click
 
 from cli.app import App, json_option, pass_app
+from cli.tables import wide_option
 
 
 @click.group(short_help="List or prune the dependency sets built on the share.")
@@ -18,6 +19,7 @@ def cache() -> None:
 
 @cache.command("ls")
 @json_option("Print a JSON list on stdout.")
+@wide_option()
 @pass_app
 def ls(app: App, as_json: bool) -> None:
     """List the sets with their size and whether they match the project's current locks."""
@@ -37,6 +39,7 @@ def ls(app: App, as_json: bool) -> None:
 @click.option("--builds", is_flag=True, help="Also remove build folders (only when none starts).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option("Print what was removed as a JSON list on stdout.")
+@wide_option()
 @pass_app
 def prune(app: App, builds: bool, yes: bool, as_json: bool) -> None:
     """Remove the sets built from locks the project no longer has, listing their sizes first.
@@ -77,14 +80,23 @@ def _size(n: int) -> str:
 
 
 def _table(envs, current: list[bool] | None) -> None:
+    from rich.markup import escape
+
+    from cli import tables
     from cli.commands import _ui
 
-    columns = ("SET", "SIZE", "STATE") if current is None else ("SET", "SIZE", "STATE", "CURRENT")
-    table = _ui.new_table(*columns)
+    columns = [
+        tables.Column("SET", required=True),
+        tables.Column("SIZE", priority=2, justify="right"),
+        tables.Column("STATE", required=True, wrap="words"),
+    ]
+    if current is not None:
+        columns.append(tables.Column("CURRENT", priority=1))
+    table = tables.Table(columns)
     for i, env in enumerate(envs):
         state = "building or killed" if env.building else "complete" if env.complete else "partial"
-        row = [env.name, _size(env.size), state]
+        row = [escape(env.name), _size(env.size), state]
         if current is not None:
             row.append("yes" if current[i] else "no")
         table.add_row(*row)
-    _ui.print_table(table)
+    table.render(_ui.console())

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cli.app import App, json_option, pass_app
+from cli.tables import wide_option
 
 
 @click.command(
@@ -20,6 +21,7 @@ from cli.app import App, json_option, pass_app
     help="Also check this training config: fits the GPU, gated model token, cost.",
 )
 @json_option()
+@wide_option()
 @pass_app
 def doctor(app: App, config_file: Path | None, as_json: bool) -> None:
     """Check the target (--stack, --infra or --local) and say what to fix.
@@ -47,19 +49,23 @@ def doctor(app: App, config_file: Path | None, as_json: bool) -> None:
 def render(report, console) -> None:  # type: ignore[no-untyped-def]
     """The rows as a borderless table: status, check, evidence (and the fix under it)."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from cli import tables
     from cli.doctor.report import Status
 
     colour = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "red"}
     console.print(f"[bold]ftk doctor[/]: {escape(report.target)}", highlight=False)
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(no_wrap=True)
-    table.add_column(no_wrap=True)
-    table.add_column(overflow="fold")
+    table = tables.Table(
+        [
+            tables.Column("STATUS", required=True),
+            tables.Column("CHECK", required=True),
+            tables.Column("EVIDENCE", required=True, wrap="fold"),
+        ],
+        show_header=False,
+    )
     for row in report.rows:
         detail = escape(row.evidence)
         if row.fix:
             detail += f"\n[dim]fix:[/] {escape(row.fix)}"
         table.add_row(f"[{colour[row.status]}]{row.status}[/]", escape(row.name), detail)
-    console.print(table, highlight=False)
+    table.render(console)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from cli.app import App, json_option, pass_app
+from cli.tables import wide_option
 
 
 @click.command("eval", short_help="Score a run's adapter against its base model on a data file.")
@@ -36,6 +37,7 @@ from cli.app import App, json_option, pass_app
     help="Tokens generated per answer (default: the longest reference + 8).",
 )
 @json_option()
+@wide_option()
 @pass_app
 def eval_(
     app: App,
@@ -118,10 +120,19 @@ def render_report(report: Any, *, samples: int = 3, summary_to_stdout: bool = Tr
     (on stdout for scripts, unless `summary_to_stdout` is false)."""
     from rich.markup import escape
 
+    from cli import tables
     from cli.commands import _ui
     from cli.ops.evaluate import summary_line
 
-    table = _ui.new_table("MODEL", "EXACT MATCH", "CORRECT", "MEAN LOSS", "TIME")
+    table = tables.Table(
+        [
+            tables.Column("MODEL", required=True),
+            tables.Column("EXACT MATCH", priority=1, justify="right"),
+            tables.Column("CORRECT", priority=2, justify="right"),
+            tables.Column("MEAN LOSS", priority=3, justify="right"),
+            tables.Column("TIME", priority=4, justify="right"),
+        ]
+    )
     for score in (report.base, report.tuned):
         if score is None:
             continue
@@ -130,11 +141,11 @@ def render_report(report: Any, *, samples: int = 3, summary_to_stdout: bool = Tr
             score.label,
             _pct(score.exact_match),
             correct,
-            f"{score.mean_loss:.3f}",
+            tables.number(score.mean_loss, 3),
             _ui.fmt_duration(score.seconds),
         )
     _ui.info(f"[bold]{escape(str(report.data_file))}[/] ({report.format}, {report.base.examples})")
-    _ui.print_table(table)
+    table.render(_ui.console())
     if report.tuned is not None and report.base.correct is not None and samples:
         _ui.print_table(_samples_table(report, samples))
     if summary_to_stdout:
@@ -148,7 +159,7 @@ def _samples_table(report: Any, count: int) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table = Table(box=None, pad_edge=False, header_style="bold")
     for name in ("INPUT", "EXPECTED", "BASE", "FINE-TUNED"):
         table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=len(name))
     pairs = list(zip(report.base.samples, report.tuned.samples, strict=False))[:count]

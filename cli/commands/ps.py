@@ -5,13 +5,19 @@ from __future__ import annotations
 import click
 
 from cli.app import App, json_option, pass_app
+from cli.tables import wide_option
 
 
 @click.command(short_help="List executions with status, duration and estimated cost.")
 @json_option("Print a JSON list on stdout.")
+@wide_option()
 @pass_app
 def ps(app: App, as_json: bool) -> None:
-    """List executions, newest first.
+    """List executions, newest first: run, execution, status, phase, start, duration, cost.
+
+    A narrow terminal leaves out the cost first, then the phase, the duration and the start (a
+    line says which); the run id and status are always whole. --wide shows every column, the
+    execution's whole name and absolute times.
 
     A live execution's PHASE is where its start has got to: waiting for a replica, preparing
     environment, loading model, training (read from its own log lines).
@@ -19,7 +25,7 @@ def ps(app: App, as_json: bool) -> None:
     The estimated cost is the duration times what one replica of the stack's GPU profile is
     billed per second: its GPU, vCPUs and memory at the active rate (see `cli/pricing.py`).
     """
-    from cli import pricing
+    from cli import pricing, tables
     from cli.commands import _ui
     from cli.console import emit_json
     from cli.ops.executions import list_executions
@@ -31,20 +37,31 @@ def ps(app: App, as_json: bool) -> None:
     if not rows:
         _ui.info("no executions yet; start one with `ftk run CONFIG`")
         return
-    table = _ui.new_table("EXECUTION", "RUN", "STATUS", "PHASE", "STARTED", "DURATION", "EST. COST")
+    cost = f"EST. {pricing.CURRENCY}"
+    table = tables.Table(
+        [
+            tables.Column("RUN", required=True),
+            tables.Column("EXECUTION", required=True),
+            tables.Column("STATUS", required=True),
+            tables.Column("PHASE", priority=3, wrap="words"),
+            tables.Column("STARTED", priority=1),
+            tables.Column("DURATION", priority=2, justify="right"),
+            tables.Column(cost, priority=4, justify="right"),
+        ]
+    )
     for r in rows:
         e = r.execution
         table.add_row(
-            e.name,
             e.run_id or "-",
+            tables.execution_name(e.name, e.run_id),
             _ui.status_text(e.status),
             r.phase.label if r.phase else "-",
-            _ui.fmt_time(e.started_at),
+            tables.when(e.started_at),
             _ui.fmt_duration(r.duration_s),
-            _ui.fmt_cost(r.cost, pricing.CURRENCY),
+            tables.number(r.cost, 2),
         )
-    _ui.print_table(table)
-    _ui.info(
-        f"[dim]estimates: GPU + vCPU + memory seconds of one replica, prices as of "
-        f"{pricing.PRICES_AS_OF:%Y-%m-%d} ({pricing.SOURCE})[/]"
-    )
+    if cost not in table.render(_ui.console()):  # the note explains a column that is shown
+        _ui.info(
+            f"[dim]estimates: GPU + vCPU + memory seconds of one replica, prices as of "
+            f"{pricing.PRICES_AS_OF:%Y-%m-%d} ({pricing.SOURCE})[/]"
+        )

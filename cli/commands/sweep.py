@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cli.app import App, json_option, pass_app
+from cli.tables import wide_option
 
 
 class _SweepGroup(click.Group):
@@ -47,6 +48,7 @@ def sweep() -> None:
 @click.option("--no-sync", is_flag=True, help="Do not sync the workspace first.")
 @click.option("--no-wait", is_flag=True, help="Start the first runs and return.")
 @json_option()
+@wide_option()
 @pass_app
 def start(
     app: App,
@@ -105,6 +107,7 @@ def start(
 @click.argument("name", metavar="SWEEP")
 @click.option("--wait", is_flag=True, help="Drive the sweep until every run has ended.")
 @json_option()
+@wide_option()
 @pass_app
 def status(app: App, name: str, wait: bool, as_json: bool) -> None:
     """Refresh SWEEP from the share, start pending runs while there is room, score finished runs
@@ -193,20 +196,53 @@ def _show(app: App, current: Any, *, as_json: bool) -> None:
             }
         )
         return
-    columns = ("run", "#", "values", "status", "train loss", "eval loss", "score", "eval-file loss")
-    table = _ui.new_table(*columns)
+    _board(rows, scored=current.eval_file is not None)
+
+
+def _board(rows: list[Any], *, scored: bool) -> None:
+    """Best first, the best marked; each point's values under short names (`lr=5e-4 r=32`)."""
+    from rich.markup import escape
+
+    from cli import tables
+    from cli.commands import _ui
+    from cli.ops.sweep_board import best, short_names, value_text
+
+    names = short_names(k for r in rows for k in r.values)
+    top = best(rows)
+    columns = [
+        tables.Column("#", required=True, justify="right"),
+        tables.Column("RUN", required=True),
+        tables.Column("STATUS", required=True),
+        tables.Column("VALUES", required=True, wrap="words"),
+    ]
+    if scored:
+        columns += [
+            tables.Column("SCORE", priority=1, justify="right"),
+            tables.Column("FILE LOSS", priority=2, justify="right"),
+        ]
+    columns += [
+        tables.Column("EVAL LOSS", priority=3, justify="right"),
+        tables.Column("TRAIN LOSS", priority=4, justify="right"),
+    ]
+    table = tables.Table(columns)
     for r in rows:
-        score = "-" if r.score is None else f"{r.score:.0%}"
-        table.add_row(
-            r.run_id, str(r.rank), _values(r.values), r.status, _num(r.train_loss),
-            _num(r.eval_loss), score, _num(r.eval_file_loss),
-        )  # fmt: skip
-    _ui.print_table(table)
+        short = " ".join(f"{names[k]}={value_text(v)}" for k, v in r.values.items())
+        full = _values(r.values)
+        cells: list[Any] = [
+            f"[bold green]★[/] {r.rank}" if r is top else str(r.rank),
+            r.run_id,
+            r.status,
+            tables.Compact(escape(short), escape(full)),
+        ]
+        if scored:
+            cells += ["-" if r.score is None else f"{r.score:.0%}", tables.number(r.eval_file_loss)]
+        cells += [tables.number(r.eval_loss), tables.number(r.train_loss)]
+        table.add_row(*cells)
+    table.render(_ui.console())
+    renamed = [f"{short} = {key}" for key, short in names.items() if short != key]
+    if renamed and not tables.is_wide(_ui.console()):
+        _ui.info(f"[dim]{escape(', '.join(renamed))}[/]")
 
 
 def _values(values: dict[str, Any]) -> str:
     return " ".join(f"{k}={json.dumps(v)}" for k, v in values.items())
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"

@@ -8,7 +8,8 @@ score is computed once and kept in the sweep's state.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,58 @@ def _row(target: Target, p: Point) -> Row:
 
 def _fields(row: Row) -> tuple[Any, ...]:
     return tuple(getattr(row, k) for k in list(row.__dataclass_fields__)[1:])
+
+
+# Short names of a few long training keys on the board; any other key shows its last part.
+ALIASES = {
+    "learning_rate": "lr",
+    "batch_size": "bs",
+    "gradient_accumulation_steps": "accum",
+    "weight_decay": "wd",
+    "warmup_ratio": "warmup",
+}
+
+
+def short_names(keys: Iterable[str]) -> dict[str, str]:
+    """Each dotted key's name on the board: its last part (or its alias), with more of the key
+    where two would read the same (`lora.dropout` and `train.dropout`)."""
+    keys = list(dict.fromkeys(keys))
+    depth = dict.fromkeys(keys, 1)
+
+    def name(key: str) -> str:
+        parts = key.split(".")
+        if depth[key] == 1:
+            return ALIASES.get(parts[-1], parts[-1])
+        return ".".join(parts[-depth[key] :])
+
+    while True:
+        seen: dict[str, list[str]] = {}
+        for k in keys:
+            seen.setdefault(name(k), []).append(k)
+        clashes = [k for same in seen.values() if len(same) > 1 for k in same]
+        growing = [k for k in clashes if depth[k] < len(k.split("."))]
+        if not growing:
+            return {k: name(k) if k not in clashes else k for k in keys}
+        for k in growing:
+            depth[k] += 1
+
+
+def value_text(value: Value) -> str:
+    """A value as the board shows it: `5e-4` for small or large floats, `0.05`, `32`, `true`."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        text = json.dumps(value)
+        return text if isinstance(value, str) and (" " in value or not value) else text.strip('"')
+    if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e5):
+        mantissa, exponent = f"{value:.3e}".split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{value:.4g}"
+
+
+def best(rows: list[Row]) -> Row | None:
+    """The leaderboard's best: the first succeeded run that has a score or a loss."""
+    for r in rows:
+        scored = (r.score, r.eval_file_loss, r.eval_loss, r.train_loss)
+        if r.status == ExecutionStatus.SUCCEEDED and any(v is not None for v in scored):
+            return r
+    return None
