@@ -21,12 +21,26 @@ import pathspec
 
 from cli.errors import UsageError
 from cli.sync.secrets import secret_reason
+from contract.layout import MODEL_CACHE_DIR, RUNS_DIR
 
 ALLOW_FILE = ".ftkallow"
 _WILDCARDS = frozenset("*?[")
 
-# `.ftk/` and `runs/` are anchored: they are the share's own folders (manifest, run outputs) at the
-# root. `training/` and `inference/` must never appear here: the job runs them from the share.
+# The share's own top-level folders: ftk's state (manifest, requests, claims, envs, sweeps) and the
+# job's outputs (trained runs, downloaded base models). Sync never sends a workspace path under them
+# and never deletes a share path under them. This is a rule, not an ignore line, so no `!/runs/`
+# in .gitignore/.ftkignore (TensorBoard logs to `./runs/` by default) can undo it. Matched without
+# case: Azure Files names are case-insensitive, so a local `Runs/` would land in the share's `runs/`.
+PROTECTED_DIRS = (".ftk", RUNS_DIR, MODEL_CACHE_DIR)
+_PROTECTED = frozenset(d.lower() for d in PROTECTED_DIRS)
+
+
+def is_protected(rel: str) -> bool:
+    """Whether the share path `rel` belongs to ftk or the job (`.ftk/`, `runs/`, `model-cache/`)."""
+    return rel.split("/", 1)[0].lower() in _PROTECTED
+
+
+# `training/` and `inference/` must never appear here: the job runs them from the share.
 DEFAULT_IGNORES = (
     ".git/",
     ".venv/",
@@ -36,9 +50,6 @@ DEFAULT_IGNORES = (
     ".pytest_cache/",
     ".ruff_cache/",
     ".mypy_cache/",
-    "/.ftk/",
-    "/runs/",
-    "/model-cache/",
     ".DS_Store",
     ".env/",  # a virtualenv folder named like the env file (the file `.env` is refused instead)
 )
@@ -117,13 +128,15 @@ class Rules:
             for d in dirnames:
                 if os.path.islink(os.path.join(dirpath, d)):
                     continue  # never follow links out of the workspace
+                if is_protected(prefix + d):
+                    continue  # the share's own folders: never sent, whatever the ignore rules say
                 if not self.ignored(prefix + d, is_dir=True):
                     kept.append(d)
             dirnames[:] = sorted(kept)
             for f in filenames:
                 rel = prefix + f
                 full = os.path.join(dirpath, f)
-                if os.path.islink(full) or not os.path.isfile(full):
+                if os.path.islink(full) or not os.path.isfile(full) or is_protected(rel):
                     continue
                 if not self.ignored(rel):
                     yield rel

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -189,6 +190,45 @@ def test_delete_removes_only_files_an_earlier_sync_sent(tmp_path):
     assert done.deleted == ["b.txt"] and "b.txt" not in share.files
     assert "runs/r1/status" in share.files
     assert "b.txt" not in read_manifest(share)
+
+
+def test_the_shares_own_folders_are_never_sent_nor_deleted_whatever_ftkignore_says(tmp_path):
+    # TensorBoard logs to ./runs/ by default, so a user re-includes it; `ftk download` also fills
+    # ./runs/RUN. Neither may overwrite what the job trained, and --delete may never remove it.
+    root = make(
+        tmp_path,
+        {
+            ".ftkignore": "!/runs/\n!/model-cache/\n!/.ftk/\n!runs/\n",
+            "runs/r1/adapter/adapter_model.safetensors": "local copy",
+            "runs/events.out.tfevents.1": "tensorboard",
+            "Runs/r1/status": "failed",  # Azure Files ignores case: this is the share's runs/
+            "model-cache/m/config.json": "{}",
+            ".ftk/manifest.json": "{}",
+            "train.py": "",
+        },
+    )
+    share = MemoryShare()
+    job_wrote = {
+        "runs/r1/adapter/adapter_model.safetensors": b"trained",
+        "runs/r1/status": b"succeeded",
+        "model-cache/m/config.json": b'{"model_type": "llama"}',
+    }
+    for path, data in job_wrote.items():
+        share.write_bytes(path, data)
+    result = sync(root, share)
+    assert result.uploaded == [".ftkignore", "train.py"]
+    assert all(share.files[p] == data for p, data in job_wrote.items())
+
+    # A manifest from an older ftk that did send runs/: --delete still leaves the job's files.
+    manifest = json.loads(share.files[MANIFEST_PATH])
+    for path, data in job_wrote.items():
+        manifest["files"][path] = {"size": len(data), "sha256": "0" * 64}
+    share.write_bytes(MANIFEST_PATH, json.dumps(manifest).encode())
+    for rel in ("runs", "Runs", "model-cache"):
+        shutil.rmtree(root / rel)
+    done = sync(root, share, delete=True)
+    assert done.deleted == [] and done.uploaded == []
+    assert all(share.files[p] == data for p, data in job_wrote.items())
 
 
 def test_dry_run_writes_nothing(tmp_path):
