@@ -12,6 +12,7 @@ reports it: shipping a secret to a share that a job mounts must be a deliberate,
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -64,10 +65,30 @@ class WalkResult:
 
 
 def _read_lines(path: Path) -> list[str]:
+    """The lines of a rules file (`.gitignore`, `.ftkignore`, `.ftkallow`); none if it is missing.
+
+    Read as git reads `.gitignore`: bytes, a UTF-8 byte-order mark skipped. A byte that is not
+    UTF-8 (a Latin-1 `é`) is kept as the same byte (surrogateescape, as Python decodes file names
+    on POSIX), so such a pattern matches the file whose name has that byte, as in git, instead of
+    failing every sync. A file saved as UTF-16 with its byte-order mark (Windows PowerShell 5's
+    `>`), which git cannot read, is decoded as UTF-16 rather than matching nothing."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {path.name}: {exc.strerror or exc}", hint=f"check {path}"
+        ) from exc
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16").splitlines()
+        except UnicodeDecodeError as exc:
+            raise UsageError(
+                f"{path.name} starts with a UTF-16 byte-order mark but is not UTF-16 text",
+                hint=f"save {path.name} as UTF-8",
+            ) from exc
+    return data.decode("utf-8-sig", errors="surrogateescape").splitlines()
 
 
 def read_allow_file(root: Path) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import shutil
@@ -64,6 +65,26 @@ def test_gitignore_and_ftkignore_with_negation(tmp_path):
     )
     result = sync(root, MemoryShare())
     assert result.uploaded == [".ftkignore", ".gitignore", "keep.log", "main.py"]
+
+
+def test_rules_files_in_latin1_with_a_bom_or_in_utf16_are_read_as_git_would(tmp_path):
+    root = make(tmp_path, {"a.log": "", "b.tmp": "", "c.bak": "", "main.py": ""})
+    # A Latin-1 comment and pattern (git reads bytes): the pattern matches the file with that byte.
+    (root / ".gitignore").write_bytes(b"# caf\xe9 outputs\n*.log\ncaf\xe9.txt\n")
+    (root / os.fsdecode(b"caf\xe9.txt")).write_text("latin-1 name")
+    (root / ".ftkignore").write_bytes("*.tmp\r\n*.bak\r\n".encode("utf-16"))  # PowerShell 5 `>`
+    result = sync(root, MemoryShare())
+    assert result.uploaded == [".ftkignore", ".gitignore", "main.py"]
+
+    (root / ".ftkignore").write_bytes(codecs.BOM_UTF8 + b"*.tmp\n")  # Notepad's UTF-8
+    assert sync(root, MemoryShare()).uploaded == [".ftkignore", ".gitignore", "c.bak", "main.py"]
+
+
+def test_a_bom_does_not_hide_the_first_line_of_ftkallow(tmp_path):
+    root = make(tmp_path, {"certs/public.pem": "cert", "deploy.pem": "key"})
+    (root / ".ftkallow").write_bytes(codecs.BOM_UTF8 + b"certs/public.pem\n")
+    result = sync(root, MemoryShare())
+    assert result.allowed == ["certs/public.pem"] and result.refused == ["deploy.pem"]
 
 
 def test_secret_looking_files_are_refused_unless_named_in_ftkallow(tmp_path):
