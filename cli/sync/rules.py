@@ -21,6 +21,7 @@ from pathlib import Path
 import pathspec
 
 from cli.errors import UsageError
+from cli.sync.names import check_names
 from cli.sync.secrets import secret_reason
 from contract.layout import MODEL_CACHE_DIR, RUNS_DIR
 
@@ -31,7 +32,7 @@ _WILDCARDS = frozenset("*?[")
 # job's outputs (trained runs, downloaded base models). Sync never sends a workspace path under them
 # and never deletes a share path under them. This is a rule, not an ignore line, so no `!/runs/`
 # in .gitignore/.ftkignore (TensorBoard logs to `./runs/` by default) can undo it. Matched without
-# case: Azure Files names are case-insensitive, so a local `Runs/` would land in the share's `runs/`.
+# case: Azure Files names are case-insensitive, so a local `Runs/` is the share's `runs/`.
 PROTECTED_DIRS = (".ftk", RUNS_DIR, MODEL_CACHE_DIR)
 _PROTECTED = frozenset(d.lower() for d in PROTECTED_DIRS)
 
@@ -138,6 +139,7 @@ class Rules:
                 files.append(rel)
             else:
                 refused.append(rel)
+        check_names(files)  # before any upload: names Azure Files refuses, or folds together
         return WalkResult(sorted(files), sorted(refused), sorted(allowed), reasons)
 
     def _iter_files(self) -> Iterator[str]:

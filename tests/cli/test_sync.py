@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.errors import UnavailableError
+from cli.errors import UnavailableError, UsageError
 from cli.sync import cache as cache_mod
 from cli.sync.engine import sync
 from cli.sync.manifest import MANIFEST_PATH, read_manifest
@@ -299,3 +299,71 @@ def test_sync_uses_the_shares_parallelism_and_creates_each_level_of_dirs_at_once
     result = sync(root, share)
     assert sorted(result.uploaded) == sorted(files)
     assert set(share.made[:3]) == {"a", "b", "c"} and len(share.made) == 15
+
+
+def test_names_the_share_cannot_hold_are_refused_before_anything_is_uploaded(tmp_path):
+    bad = {
+        "logs/run-2026-12-05T10:00.log": "':' is not allowed",
+        'say"hi".txt': "'\"' is not allowed",
+        "a|b.txt": "'|' is not allowed",
+        "back\\slash.txt": "'\\' is not allowed",
+        "what?.md": "'?' is not allowed",
+        "tab\there.txt": "control character U+0009 is not allowed",
+        "data/CON": "a reserved name",
+        "Data.csv": "same name as 'data.csv' on a case-insensitive share",
+        "data.csv": "same name as 'Data.csv' on a case-insensitive share",
+        "Images/a.png": "same name as 'images' on a case-insensitive share",
+        "images/b.png": "same name as 'Images' on a case-insensitive share",
+    }
+    root = make(tmp_path, {rel: "x" for rel in bad} | {"ok.txt": "x", "con.txt": "x"})
+    share = MemoryShare()
+    with pytest.raises(UsageError) as info:
+        sync(root, share)
+    for rel, why in bad.items():
+        assert f"'{rel}': {why}" in info.value.message
+    assert "'ok.txt'" not in info.value.message and "'con.txt'" not in info.value.message
+    assert "11 file name(s)" in info.value.message and ".ftkignore" in (info.value.hint or "")
+    assert share.files == {}  # nothing uploaded, not even the good files
+
+    (root / ".ftkignore").write_text("".join(f"/{rel}\n" for rel in bad if "\\" not in rel))
+    (root / "back\\slash.txt").unlink()
+    assert sync(root, share).uploaded == [".ftkignore", "con.txt", "ok.txt"]
+
+
+def test_a_case_only_rename_is_not_deleted_as_stale(tmp_path):
+    root = make(tmp_path, {"Data.csv": "v1"})
+    share = MemoryShare()
+    sync(root, share)
+    (root / "Data.csv").rename(root / "data.csv")
+    (root / "data.csv").write_text("v2")
+    result = sync(root, share, delete=True)
+    assert result.uploaded == ["data.csv"] and result.deleted == []
+
+
+def test_file_names_with_escape_sequences_reach_the_terminal_escaped(project, fake_target, invoke):
+    (project / ".ftkallow").write_text("*.env\x1b[2J\n")  # a bad line, echoed in the error
+    bad = invoke(fake_target, ["sync"], project)
+    assert bad.exit_code == 2 and "\x1b" not in bad.stderr
+    assert "'*.env\\x1b[2J' is not one file's path" in bad.stderr
+    (project / ".ftkallow").unlink()
+
+    clear = "\x1b[2J\x1b]0;pwned\x07notes.txt"  # clears the screen, retitles the window
+    (project / clear).write_text("x")
+    refused = invoke(fake_target, ["sync"], project)  # Azure Files refuses control characters
+    assert refused.exit_code == 2 and "\x1b" not in refused.stderr and "\x07" not in refused.stderr
+    assert "'\\x1b[2J\\x1b]0;pwned\\x07notes.txt': control character U+001B" in refused.stderr
+    (project / clear).unlink()
+
+    hidden = "ok\x1b[8m.env"  # refused as a secret before its name is checked
+    spoofed = "\u202etxt.exe"  # a right-to-left override: shows as "exe.txt"
+    markup = "[bold]x.txt"
+    for rel in (hidden, spoofed, markup):
+        (project / rel).write_text("x")
+    for args in (["sync", "--dry-run"], ["sync"]):
+        result = invoke(fake_target, args, project)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+        assert "refused ok\\x1b[8m.env: looks like a secret" in result.stderr
+        if "--dry-run" in args:
+            assert "+ \\u202etxt.exe" in result.stderr and "+ [bold]x.txt" in result.stderr
+    assert fake_target.share().read_bytes(spoofed) == b"x"  # escaped when shown, sent as it is
