@@ -18,7 +18,9 @@ def sync(app: App, dry_run: bool, delete: bool, as_json: bool) -> None:
     Honors .gitignore and .ftkignore (gitignore syntax, `!` re-includes). Refuses files that look
     like secrets (.env, prod.env, id_rsa, *.pem, .aws/credentials, service-account JSON, ...)
     whatever the ignore rules say; a line in .ftkallow naming one such file sends it, with a
-    notice on every sync.
+    notice on every sync. Never sends or deletes anything under the share's runs/, model-cache/
+    or .ftk/. Stops before uploading if a name cannot live on Azure Files (" \\ : | < > * ?,
+    control characters, CON/NUL/..., or two names that differ only in case).
     """
     from cli.commands import _ui
     from cli.console import emit_json
