@@ -28,7 +28,6 @@ documented; `fold` upper-cases each character on its own (as NTFS's upcase table
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 
 from cli.errors import UsageError
@@ -37,6 +36,7 @@ MAX_COMPONENT = 255
 _FORBIDDEN = re.compile(r'["\\:|<>*?]')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_SUSPECT = re.compile(r'["\\:|<>*?\x00-\x1f\x7f-\x9f\ud800-\udfff]')  # any of the three above
 _RESERVED = frozenset(
     {
         "PRN",
@@ -50,11 +50,12 @@ _RESERVED = frozenset(
 
 
 def fold(path: str) -> str:
-    """`path` as a case-insensitive share compares it: each character upper-cased on its own."""
+    """`path` as a case-insensitive share compares it: each character upper-cased on its own
+    (so the result has the same length, and a folder's fold is a prefix of its files')."""
     upper = path.upper()
     if len(upper) == len(path):
         return upper
-    return "".join(c if len(c.upper()) != 1 else c.upper() for c in path)
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in path)
 
 
 def name_problem(component: str, *, is_file: bool) -> str | None:
@@ -72,6 +73,23 @@ def name_problem(component: str, *, is_file: bool) -> str | None:
     return None
 
 
+def _problem(path: str) -> str | None:
+    """Why the share refuses a name in `path`; cheap for the ordinary path (one regex search)."""
+    name = path.rpartition("/")[2]
+    if not (
+        _SUSPECT.search(path)
+        or (len(name) <= 6 and name.upper() in _RESERVED)
+        or len(path) > MAX_COMPONENT // 2
+    ):
+        return None
+    parts = path.split("/")
+    for i, part in enumerate(parts):
+        why = name_problem(part, is_file=i == len(parts) - 1)
+        if why is not None:
+            return why if i == len(parts) - 1 else f"folder '{part}': {why}"
+    return None
+
+
 def path_problems(paths: Iterable[str]) -> dict[str, str]:
     """Workspace file paths (posix, relative) the share cannot hold -> why.
 
@@ -79,18 +97,27 @@ def path_problems(paths: Iterable[str]) -> dict[str, str]:
     reported with the other spelling."""
     files = sorted(paths)
     problems: dict[str, str] = {}
-    spellings: dict[str, set[str]] = defaultdict(set)  # folded -> the files' and folders' names
+    first: dict[str, str] = {}  # folded name (files and folders) -> the first spelling seen
+    twins: dict[str, set[str]] = {}  # folded name -> its spellings, where there are several
+    folders: set[str] = set()
+
+    def note(folded: str, spelling: str) -> None:
+        seen = first.setdefault(folded, spelling)
+        if seen != spelling:
+            twins.setdefault(folded, {seen}).add(spelling)
+
     for path in files:
-        parts = path.split("/")
-        for i, part in enumerate(parts):
-            why = name_problem(part, is_file=i == len(parts) - 1)
-            if why is not None:
-                problems[path] = why if i == len(parts) - 1 else f"folder '{part}': {why}"
-                break
-        for i in range(1, len(parts) + 1):
-            prefix = "/".join(parts[:i])
-            spellings[fold(prefix)].add(prefix)
-    for same in (s for s in spellings.values() if len(s) > 1):
+        why = _problem(path)
+        if why is not None:
+            problems[path] = why
+        folded = fold(path)
+        note(folded, path)
+        folder = path.rpartition("/")[0]
+        while folder and folder not in folders:  # each folder once (files are sorted)
+            folders.add(folder)
+            note(folded[: len(folder)], folder)
+            folder = folder.rpartition("/")[0]
+    for same in twins.values():
         for path in files:
             mine = [s for s in same if _is_under(path, s)]
             if mine:
