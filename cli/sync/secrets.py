@@ -205,11 +205,14 @@ def reason_by_pgp_packet(data: bytes) -> str | None:
 
 
 def as_utf8(data: bytes) -> bytes:
-    """`data` as UTF-8 when it is UTF-16 text, else as it is.
+    """`data` as UTF-8 when it is UTF-16 (or UTF-32) text, else as it is.
 
-    UTF-16 is recognised by its byte-order mark, or, without one, by mostly-ASCII text with a NUL
-    beside every character (what Windows PowerShell 5's `>` and `Out-File` write). A key or a
-    credential JSON saved that way must be found like its UTF-8 twin."""
+    UTF-16 is recognised by its byte-order mark, or, without one, by ASCII text with a NUL beside
+    every character (what Windows PowerShell 5's `>` and `Out-File` write); UTF-32 by its mark
+    (`Out-File -Encoding utf32`). A key or a credential JSON saved that way must be found like its
+    UTF-8 twin."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00
+        return data.decode("utf-32", errors="replace").encode("utf-8")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     else:

@@ -283,13 +283,21 @@ def test_keys_and_credentials_saved_as_utf16_are_refused_like_their_utf8_twins(t
         "notes.txt": ("deploy notes\n" + PEM_RSA).encode("utf-16"),
         "deploy_key.txt": pem("OPENSSH PRIVATE KEY").encode("utf-16-be"),
         "pip.conf": NAMED_CONTENTS["pip.conf"].encode("utf-16"),
+        "rbac.json": json.dumps(SECRET_CONTENTS["rbac.json"]).encode("utf-32"),
         "readme.txt": "ordinary text saved by PowerShell\n".encode("utf-16"),
         "vocab.json": json.dumps(ORDINARY_CONTENTS["vocab.json"]).encode("utf-16"),
     }
     for rel, data in saved.items():
         (tmp_path / rel).write_bytes(data)
     result = sync(tmp_path, MemoryShare())
-    assert result.refused == ["deploy_key.txt", "notes.txt", "pip.conf", "sa.json", "sp.json"]
+    assert result.refused == [
+        "deploy_key.txt",
+        "notes.txt",
+        "pip.conf",
+        "rbac.json",
+        "sa.json",
+        "sp.json",
+    ]
     assert result.uploaded == ["readme.txt", "vocab.json"]
     assert "clientSecret" in result.reasons["sp.json"]
 
