@@ -140,9 +140,14 @@ def reason_by_content(data: bytes) -> str | None:
 
 
 # Files whose content decides, by name: (name pattern, content pattern, what the file is).
-# A URL's `user:password@` (pip reads index URLs with credentials, pip docs "Authentication");
-# a password that is a `$VAR` / `${VAR}` reference is not a secret.
-_URL_PASSWORD = rb"[a-z][a-z0-9+.-]*://[^\s/@:]+:(?!\$)[^\s/@]+@"
+# pip reads credentials in an index URL (pypa/pip `docs/html/topics/authentication.md`, read
+# 2026-12-05): `https://username:password@host/simple`, or a token as the user name alone,
+# `https://0123456789abcdef@host/simple`. A `$VAR` / `${VAR}` reference is not a secret; a short
+# user name alone (`git+ssh://git@...`, `https://alice@...`) is not taken for a token.
+_URL_PASSWORD = (
+    rb"[a-z][a-z0-9+.-]*://[^\s/@:]+:(?!\$)[^\s/@]+@"
+    rb"|(?:git\+)?https?://(?!\$)[^\s/@:]{16,}@"
+)
 # Yarn's `npmAuthToken` / `npmAuthIdent` (.yarnrc.yml) and npm's `_authToken` style keys (.yarnrc);
 # Yarn reads `${NPM_TOKEN}` from the environment, which is not a secret.
 _AUTH_KEY = (
@@ -150,11 +155,11 @@ _AUTH_KEY = (
     rb"(?:[ \t]*[:=][ \t]*|[ \t]+)[\"']?(?!\$)[^\s\"'#]"
 )
 NAMED_CONTENT_RULES: tuple[tuple[str, bytes, str], ...] = (
-    (r"(?:^|/)pip\.(?:conf|ini)$", _URL_PASSWORD, "pip index URL with a password"),
+    (r"(?:^|/)pip\.(?:conf|ini)$", _URL_PASSWORD, "pip index URL with a credential"),
     (
         r"(?:^|/)[^/]*(?:requirements|constraints)[^/]*\.(?:txt|in)$",
         _URL_PASSWORD,
-        "pip index URL with a password",
+        "pip index URL with a credential",
     ),
     (r"(?:^|/)\.yarnrc(?:\.ya?ml)?$", _AUTH_KEY, "Yarn registry token"),
 )

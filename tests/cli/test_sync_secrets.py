@@ -242,11 +242,13 @@ NAMED_CONTENTS = {  # credentials in files whose names say they may hold one
     "requirements.txt": "--extra-index-url https://__token__:pypi-AgEI@x.example/simple\ntorch\n",
     ".yarnrc.yml": "npmRegistryServer: https://npm.example.com\nnpmAuthToken: npm_abc123\n",
     "web/.yarnrc": '"//registry.npmjs.org/:_authToken" "npm_abc123"\n',
+    "ml/pip.ini": "[global]\nextra-index-url = https://0123456789abcdef@pypi.example.com/simple\n",
 }
 NAMED_ORDINARY = {  # the same files without a credential, or with a reference to one
     "ci/pip.conf": "[global]\nindex-url = https://${PIP_USER}:${PIP_PASSWORD}@pypi.x/simple\n",
     "docs/pip.conf": "[global]\nindex-url = https://mirror.example.com:8080/simple\n",
     "requirements-dev.txt": "pytest\n--index-url https://pypi.org/simple\n",
+    "requirements-git.txt": "pkg @ git+ssh://git@github.com/o/pkg.git\nx @ https://alice@x.io/x.whl\n",
     "app/.yarnrc.yml": 'npmAuthToken: "${NPM_TOKEN}"\n',
     "notes/pip.md": "index-url = https://alice:s3cr3t@pypi.example.com/simple\n",  # not pip's
 }
@@ -257,7 +259,7 @@ def test_credentials_found_by_what_a_files_name_says_it_may_hold(tmp_path):
     result = sync(root, MemoryShare())
     assert sorted(result.refused) == sorted(NAMED_CONTENTS)
     assert sorted(result.uploaded) == sorted(NAMED_ORDINARY)
-    assert result.reasons["pip.conf"] == "pip index URL with a password"
+    assert result.reasons["pip.conf"] == "pip index URL with a credential"
     assert result.reasons[".yarnrc.yml"] == "Yarn registry token"
 
 
