@@ -42,14 +42,16 @@ class FtkError(click.ClickException):
         }
 
     def show(self, file: IO[Any] | None = None) -> None:
-        from rich.markup import escape
-
+        """The error on stderr; control sequences from names or input in it are shown escaped."""
         from cli.console import err_console
+        from cli.safe_text import safe_markup
 
         console = err_console(file)
-        console.print(f"[bold red]✗[/] {escape(self.message)}", highlight=False)
+        message = safe_markup(self.message, keep="\n")
+        console.print(f"[bold red]✗[/] {message}", highlight=False)
         if self.hint:
-            console.print(f"  [dim]hint:[/] {escape(self.hint)}", highlight=False)
+            hint = safe_markup(self.hint, keep="\n")
+            console.print(f"  [dim]hint:[/] {hint}", highlight=False)
 
 
 class UsageError(FtkError):

@@ -18,7 +18,9 @@ def sync(app: App, dry_run: bool, delete: bool, as_json: bool) -> None:
     Honors .gitignore and .ftkignore (gitignore syntax, `!` re-includes). Refuses files that look
     like secrets (.env, prod.env, id_rsa, *.pem, .aws/credentials, service-account JSON, ...)
     whatever the ignore rules say; a line in .ftkallow naming one such file sends it, with a
-    notice on every sync.
+    notice on every sync. Never sends or deletes anything under the share's runs/, model-cache/
+    or .ftk/. Stops before uploading if a name cannot live on Azure Files (" \\ : | < > * ?,
+    control characters, CON/NUL/..., or two names that differ only in case).
     """
     from cli.commands import _ui
     from cli.console import emit_json
@@ -37,31 +39,37 @@ def sync(app: App, dry_run: bool, delete: bool, as_json: bool) -> None:
 
 
 def render_secret_notices(result) -> None:
-    """The refused and the allowed secret-looking files; printed on every sync."""
+    """The refused and the allowed secret-looking files; printed on every sync.
+
+    File names are the workspace's, so any control sequence in them is shown escaped."""
     from cli.commands import _ui
+    from cli.safe_text import safe_text
 
     for path in result.refused:
         why = result.reasons.get(path, "secret")
+        name = safe_text(path)
         _ui.warn(
-            f"refused {path}: looks like a secret ({why}); to send it anyway, add the line "
-            f"'{path}' to .ftkallow"
+            f"refused {name}: looks like a secret ({why}); to send it anyway, add the line "
+            f"'{name}' to .ftkallow"
         )
     sent = "would send" if result.dry_run else "sending"
     for path in result.allowed:
         why = result.reasons.get(path, "secret")
-        _ui.warn(f"{sent} {path} although it looks like a secret ({why}): allowed by .ftkallow")
+        name = safe_text(path)
+        _ui.warn(f"{sent} {name} although it looks like a secret ({why}): allowed by .ftkallow")
 
 
 def render_sync(result) -> None:
     from cli.commands import _ui
+    from cli.safe_text import safe_markup
 
     render_secret_notices(result)
     verb = "would upload" if result.dry_run else "uploaded"
     if result.dry_run:
         for path in result.uploaded:
-            _ui.info(f"  + {path}")
+            _ui.info(f"  + {safe_markup(path)}")
         for path in result.deleted:
-            _ui.info(f"  - {path}")
+            _ui.info(f"  - {safe_markup(path)}")
     mb = result.bytes / 1e6
     deleted = f", {'would delete' if result.dry_run else 'deleted'} {len(result.deleted)}"
     _ui.ok(

@@ -28,6 +28,7 @@ from typing import Any
 from cli.errors import FtkError, UnavailableError
 from cli.sync.cache import StatCache, sha256_file
 from cli.sync.manifest import Entry, Manifest, read_manifest, write_manifest
+from cli.sync.names import case_twins
 from cli.sync.rules import Rules
 from cli.sync.temps import STALE_AFTER_S
 from cli.targets.base import Share
@@ -117,7 +118,8 @@ def plan_sync(
     local = _hash_local(root, walked.files, workers or DEFAULT_WORKERS)
     remote = read_manifest(share)
     upload = [p for p, e in local.items() if remote.get(p) != e]
-    stale = sorted(set(remote) - set(local)) if delete else []
+    # A path that only changed case is the same file on a case-insensitive share: not stale.
+    stale = sorted(set(remote) - set(local) - case_twins(remote, local)) if delete else []
     return SyncPlan(
         local=local,
         remote=remote,

@@ -2,6 +2,10 @@
 
 `{"version": 1, "files": {"path": {"size": N, "sha256": "..."}}}`. It is written last, so after an
 interrupted sync it still describes files that are really there.
+
+Entries under the share's own folders (`.ftk/`, `runs/`, `model-cache/`: `rules.is_protected`) are
+dropped when it is read: an older ftk, whose protection was a negatable ignore line, may have listed
+them, and `--delete` must never remove what the job wrote.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from cli.sync.rules import is_protected
 from cli.targets.base import Share
 from contract.layout import MANIFEST as MANIFEST_PATH
 
@@ -29,7 +34,11 @@ def read_manifest(share: Share) -> Manifest:
     try:
         data = json.loads(share.read_bytes(MANIFEST_PATH))
         files = data["files"] if data.get("version") == 1 else {}
-        return {p: Entry(int(e["size"]), str(e["sha256"])) for p, e in files.items()}
+        return {
+            p: Entry(int(e["size"]), str(e["sha256"]))
+            for p, e in files.items()
+            if not is_protected(p)
+        }
     except (ValueError, KeyError, TypeError, AttributeError):
         return {}  # a damaged manifest only costs a full re-upload
 

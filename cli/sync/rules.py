@@ -12,6 +12,7 @@ reports it: shipping a secret to a share that a job mounts must be a deliberate,
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,13 +21,28 @@ from pathlib import Path
 import pathspec
 
 from cli.errors import UsageError
+from cli.sync.names import check_names
 from cli.sync.secrets import secret_reason
+from contract.layout import MODEL_CACHE_DIR, RUNS_DIR
 
 ALLOW_FILE = ".ftkallow"
 _WILDCARDS = frozenset("*?[")
 
-# `.ftk/` and `runs/` are anchored: they are the share's own folders (manifest, run outputs) at the
-# root. `training/` and `inference/` must never appear here: the job runs them from the share.
+# The share's own top-level folders: ftk's state (manifest, requests, claims, envs, sweeps) and the
+# job's outputs (trained runs, downloaded base models). Sync never sends a workspace path under them
+# and never deletes a share path under them. This is a rule, not an ignore line, so no `!/runs/`
+# in .gitignore/.ftkignore (TensorBoard logs to `./runs/` by default) can undo it. Matched without
+# case: Azure Files names are case-insensitive, so a local `Runs/` is the share's `runs/`.
+PROTECTED_DIRS = (".ftk", RUNS_DIR, MODEL_CACHE_DIR)
+_PROTECTED = frozenset(d.lower() for d in PROTECTED_DIRS)
+
+
+def is_protected(rel: str) -> bool:
+    """Whether the share path `rel` belongs to ftk or the job (`.ftk/`, `runs/`, `model-cache/`)."""
+    return rel.split("/", 1)[0].lower() in _PROTECTED
+
+
+# `training/` and `inference/` must never appear here: the job runs them from the share.
 DEFAULT_IGNORES = (
     ".git/",
     ".venv/",
@@ -36,9 +52,6 @@ DEFAULT_IGNORES = (
     ".pytest_cache/",
     ".ruff_cache/",
     ".mypy_cache/",
-    "/.ftk/",
-    "/runs/",
-    "/model-cache/",
     ".DS_Store",
     ".env/",  # a virtualenv folder named like the env file (the file `.env` is refused instead)
 )
@@ -53,10 +66,30 @@ class WalkResult:
 
 
 def _read_lines(path: Path) -> list[str]:
+    """The lines of a rules file (`.gitignore`, `.ftkignore`, `.ftkallow`); none if it is missing.
+
+    Read as git reads `.gitignore`: bytes, a UTF-8 byte-order mark skipped. A byte that is not
+    UTF-8 (a Latin-1 `é`) is kept as the same byte (surrogateescape, as Python decodes file names
+    on POSIX), so such a pattern matches the file whose name has that byte, as in git, instead of
+    failing every sync. A file saved as UTF-16 with its byte-order mark (Windows PowerShell 5's
+    `>`), which git cannot read, is decoded as UTF-16 rather than matching nothing."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {path.name}: {exc.strerror or exc}", hint=f"check {path}"
+        ) from exc
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16").splitlines()
+        except UnicodeDecodeError as exc:
+            raise UsageError(
+                f"{path.name} starts with a UTF-16 byte-order mark but is not UTF-16 text",
+                hint=f"save {path.name} as UTF-8",
+            ) from exc
+    return data.decode("utf-8-sig", errors="surrogateescape").splitlines()
 
 
 def read_allow_file(root: Path) -> set[str]:
@@ -106,6 +139,7 @@ class Rules:
                 files.append(rel)
             else:
                 refused.append(rel)
+        check_names(files)  # before any upload: names Azure Files refuses, or folds together
         return WalkResult(sorted(files), sorted(refused), sorted(allowed), reasons)
 
     def _iter_files(self) -> Iterator[str]:
@@ -117,13 +151,15 @@ class Rules:
             for d in dirnames:
                 if os.path.islink(os.path.join(dirpath, d)):
                     continue  # never follow links out of the workspace
+                if is_protected(prefix + d):
+                    continue  # the share's own folders: never sent, whatever the ignore rules say
                 if not self.ignored(prefix + d, is_dir=True):
                     kept.append(d)
             dirnames[:] = sorted(kept)
             for f in filenames:
                 rel = prefix + f
                 full = os.path.join(dirpath, f)
-                if os.path.islink(full) or not os.path.isfile(full):
+                if os.path.islink(full) or not os.path.isfile(full) or is_protected(rel):
                     continue
                 if not self.ignored(rel):
                     yield rel

@@ -18,10 +18,21 @@ The name rules were drawn from a survey of what secret scanners match (read 2026
   `*.ovpn`, `terraform.tfvars`, `.gem/credentials`, `.ssh/`, ...).
 Added for this project's own tools: `.docker/config.json`, `.kube/config`, `.azure/`, gcloud's
 folder, the Hugging Face token file, `.git-credentials`, Terraform/Pulumi-adjacent state.
+Added after the second hardening round (issue 22, read 2026-12-05): env-file variants (`.env-prod`,
+`.env_local`, `.env~`); every `*.tfvars` / `*.tfvars.json` (github/gitignore `Terraform.gitignore`
+ignores them all: "likely to contain sensitive data"; Terraform auto-loads `*.auto.tfvars`);
+Kaggle's `kaggle.json` and `.kaggle/`; `rclone.conf` (its passwords are obscured, not encrypted);
+the Azure CLI's `msal_token_cache.*` and `service_principal_entries.json` outside `.azure/`; GnuPG's
+`secring.gpg`. Content rules by name: a `pip.conf`/`pip.ini`/requirements file whose index URL
+carries `user:password@`, a `.yarnrc.yml` / `.yarnrc` with `npmAuthToken` (not a `${VAR}`
+reference). Content of any small file: a binary OpenPGP secret key (`gpg --export-secret-keys`).
+Content is read as UTF-8 after a UTF-16 byte-order mark or UTF-16 form is recognised (what
+Windows PowerShell 5's `>` writes), so a key saved that way is still recognised.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from pathlib import Path
@@ -30,15 +41,15 @@ MAX_CONTENT_BYTES = 64 * 1024  # files read for content checks; key files are ~2
 
 # Env-file templates carry placeholders by convention and are meant to be shared.
 _TEMPLATE = r"(?:example|sample|template|dist|defaults?)"
-_ORDINARY = re.compile(rf"(?:^|/)(?:\.env\.{_TEMPLATE}|{_TEMPLATE}\.env)$", re.IGNORECASE)
+_ORDINARY = re.compile(rf"(?:^|/)(?:\.env[-_.]{_TEMPLATE}|{_TEMPLATE}\.env)$", re.IGNORECASE)
 
 _CRED_EXT = r"\.(?:json|xml|ya?ml|csv|db|ini|toml|txt|conf|cfg)"
 
 # (pattern on the posix path relative to the workspace root, what the file is)
 NAME_RULES: tuple[tuple[str, str], ...] = (
-    (r"(?:^|/)\.env$", "environment file"),
-    (r"(?:^|/)\.env\.[^/]+$", "environment file"),
-    (r"(?:^|/)[^/]+\.env$", "environment file"),
+    # `.env`, `.env.prod`, `.env-production`, `.env_local`, an editor's `.env~`, `prod.env~`
+    (r"(?:^|/)\.env(?:[-_.~][^/]*)?$", "environment file"),
+    (r"(?:^|/)[^/]+\.env~?$", "environment file"),
     (r"(?:^|/)\.envrc$", "direnv environment file"),
     (r"(?:^|/)id_(?:rsa|dsa|ecdsa|ed25519)(?![^/]*\.pub$)[^/]*$", "SSH private key"),
     (r"(?:^|/)[^/]*_(?:rsa|dsa|ecdsa|ed25519)$", "SSH private key"),
@@ -47,8 +58,12 @@ NAME_RULES: tuple[tuple[str, str], ...] = (
     (r"\.(?:kdbx|keychain|keyring|agilekeychain|psafe3)$", "password database"),
     (r"\.ovpn$", "VPN profile (embeds keys)"),
     (r"\.tfstate(?:\.backup)?$", "Terraform state (holds secrets in clear)"),
-    (r"(?:^|/)terraform\.tfvars(?:\.json)?$", "Terraform variables"),
-    (r"(?:^|/)\.(?:ssh|gnupg|aws|azure|kube|docker)/", "credentials folder"),
+    (r"\.tfvars(?:\.json)?$", "Terraform variables"),
+    (r"(?:^|/)\.(?:ssh|gnupg|aws|azure|kube|docker|kaggle)/", "credentials folder"),
+    (r"(?:^|/)kaggle\.json$", "Kaggle API token"),
+    (r"(?:^|/)rclone\.conf$", "rclone remotes (tokens, obscured passwords)"),
+    (r"(?:^|/)(?:msal_token_cache\.[^/]+|service_principal_entries\.json)$", "Azure CLI tokens"),
+    (r"(?:^|/)secring\.(?:gpg|skr)$", "GnuPG secret keyring"),
     (r"(?:^|/)\.config/gcloud/", "credentials folder"),
     (r"(?:^|/)credentials$", "credentials file"),
     (rf"(?:^|/)[^/]*credential[^/]*{_CRED_EXT}$", "credentials file"),
@@ -124,12 +139,108 @@ def reason_by_content(data: bytes) -> str | None:
     return None
 
 
+# Files whose content decides, by name: (name pattern, content pattern, what the file is).
+# pip reads credentials in an index URL (pypa/pip `docs/html/topics/authentication.md`, read
+# 2026-12-05): `https://username:password@host/simple`, or a token as the user name alone,
+# `https://0123456789abcdef@host/simple`. A `$VAR` / `${VAR}` reference is not a secret; a short
+# user name alone (`git+ssh://git@...`, `https://alice@...`) is not taken for a token.
+_URL_PASSWORD = (
+    rb"[a-z][a-z0-9+.-]*://[^\s/@:]+:(?!\$)[^\s/@]+@"
+    rb"|(?:git\+)?https?://(?!\$)[^\s/@:]{16,}@"
+)
+# Yarn's `npmAuthToken` / `npmAuthIdent` (.yarnrc.yml) and npm's `_authToken` style keys (.yarnrc);
+# Yarn reads `${NPM_TOKEN}` from the environment, which is not a secret.
+_AUTH_KEY = (
+    rb"(?im)^\s*[\"']?(?:npmAuthToken|npmAuthIdent|[^\s:=]*:?_authToken|_auth|_password)[\"']?"
+    rb"(?:[ \t]*[:=][ \t]*|[ \t]+)[\"']?(?!\$)[^\s\"'#]"
+)
+NAMED_CONTENT_RULES: tuple[tuple[str, bytes, str], ...] = (
+    (r"(?:^|/)pip\.(?:conf|ini)$", _URL_PASSWORD, "pip index URL with a credential"),
+    (
+        r"(?:^|/)[^/]*(?:requirements|constraints)[^/]*\.(?:txt|in)$",
+        _URL_PASSWORD,
+        "pip index URL with a credential",
+    ),
+    (r"(?:^|/)\.yarnrc(?:\.ya?ml)?$", _AUTH_KEY, "Yarn registry token"),
+)
+_NAMED_CONTENT_RULES = tuple(
+    (re.compile(name, re.IGNORECASE), re.compile(content, re.IGNORECASE), why)
+    for name, content, why in NAMED_CONTENT_RULES
+)
+
+
+def reason_by_named_content(rel: str, data: bytes) -> str | None:
+    """What `rel` is if its name says its content may hold a credential and it does."""
+    for name, content, why in _NAMED_CONTENT_RULES:
+        if name.search(rel) and content.search(data):
+            return why
+    return None
+
+
+# OpenPGP packets (RFC 9580, read 2026-12-05): a header byte with bit 7 set; bit 6 set is the
+# OpenPGP format (tag = low 6 bits, then a 1-, 2- or 5-octet length: first octet < 192, 192..223,
+# 255), clear is the legacy format (tag = bits 5..2, length type = bits 1..0: 1, 2 or 4 octets).
+# Tag 5 is a Secret-Key packet, 7 a Secret-Subkey packet (section 5.5); their body opens with the
+# version (3, 4, 5 or 6), a 4-octet creation time (v3: then a 2-octet validity) and the public-key
+# algorithm (section 9.1: 1-3 RSA, 16 Elgamal, 17 DSA, 18 ECDH, 19 ECDSA, 22 EdDSALegacy,
+# 25 X25519, 26 X448, 27 Ed25519, 28 Ed448). `gpg --export-secret-keys` starts with one.
+_PGP_SECRET_TAGS = frozenset({5, 7})
+_PGP_ALGORITHMS = frozenset({1, 2, 3, 16, 17, 18, 19, 20, 22, 25, 26, 27, 28})
+
+
+def reason_by_pgp_packet(data: bytes) -> str | None:
+    """What a file is if it opens with a binary OpenPGP secret-key packet."""
+    if len(data) < 10 or not data[0] & 0x80:
+        return None
+    if data[0] & 0x40:
+        tag, first = data[0] & 0x3F, data[1]
+        start = 2 if first < 192 else 3 if first < 224 else 6 if first == 255 else None
+    else:
+        tag = (data[0] >> 2) & 0x0F
+        start = {0: 2, 1: 3, 2: 5}.get(data[0] & 0x03)
+    if tag not in _PGP_SECRET_TAGS or start is None or len(data) < start + 8:
+        return None
+    version = data[start]
+    if version not in (3, 4, 5, 6):
+        return None
+    algorithm = data[start + (7 if version == 3 else 5)]
+    if algorithm not in _PGP_ALGORITHMS:
+        return None
+    return "OpenPGP secret key (binary)"
+
+
+def as_utf8(data: bytes) -> bytes:
+    """`data` as UTF-8 when it is UTF-16 (or UTF-32) text, else as it is.
+
+    UTF-16 is recognised by its byte-order mark, or, without one, by ASCII text with a NUL beside
+    every character (what Windows PowerShell 5's `>` and `Out-File` write); UTF-32 by its mark
+    (`Out-File -Encoding utf32`). A key or a credential JSON saved that way must be found like its
+    UTF-8 twin."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00
+        return data.decode("utf-32", errors="replace").encode("utf-8")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        head = data[:64]
+        even, odd = head[0::2], head[1::2]
+        if len(head) < 4:
+            return data
+        if odd.count(0) == len(odd) and 0 not in even:
+            encoding = "utf-16-le"
+        elif even.count(0) == len(even) and 0 not in odd:
+            encoding = "utf-16-be"
+        else:
+            return data
+    return data[: len(data) // 2 * 2].decode(encoding, errors="replace").encode("utf-8")
+
+
 def secret_reason(root: Path, rel: str) -> str | None:
     """Why the workspace file `rel` looks like a secret, or None.
 
-    Names decide first; then a file of at most MAX_CONTENT_BYTES is read once for a private-key
-    block and, when it is `.json`, for a cloud credential. Larger files are not read (bounded:
-    a key pasted into a big file is sent)."""
+    Names decide first; then a file of at most MAX_CONTENT_BYTES is read once (as UTF-8 when it is
+    UTF-16 text) for a private-key block, a binary OpenPGP secret key, what its name says it may
+    hold (`NAMED_CONTENT_RULES`) and, when it is `.json`, a cloud credential. Larger files are not
+    read (bounded: a key pasted into a big file is sent)."""
     why = reason_by_name(rel)
     if why is not None:
         return why
@@ -141,6 +252,12 @@ def secret_reason(root: Path, rel: str) -> str | None:
             data = handle.read(MAX_CONTENT_BYTES + 1)
     except OSError:
         return None
+    text = as_utf8(data)
     if rel.lower().endswith(".json"):
-        why = reason_by_content(data)
-    return why or reason_by_key_block(data)
+        why = reason_by_content(text)
+    return (
+        why
+        or reason_by_named_content(rel, text)
+        or reason_by_key_block(text)
+        or reason_by_pgp_packet(data)
+    )

@@ -26,6 +26,36 @@ ETAG = '"0x8DC0000000000001"'
 # that breaks the naming rules fails with 400 (the REST naming doc). The error code is one of the
 # spec's `ErrorCode` values; which one the service picks for this case is not documented.
 MAX_NAME = 255
+# MicrosoftDocs, "Naming and referencing shares, directories, files, and metadata", section
+# "Directory and file names" (learn.microsoft.com/rest/api/storageservices/
+# naming-and-referencing-shares--directories--files--and-metadata, read 2026-12-05):
+# - "Directory and file names are case-preserving and case-insensitive": a path names whatever
+#   exists under any spelling of it, and the existing entry keeps its spelling (what the service
+#   does to the spelling when a file is replaced or renamed onto another's is not documented; the
+#   fake keeps the existing one). How it folds case beyond ASCII is not documented either: the
+#   fake upper-cases each character on its own.
+# - "The following characters are not allowed: " \ / : | < > * ?"; "control characters (0x00 to
+#   0x1F, \u0081, etc.) are also not allowed" (the fake refuses all of C0, DEL and C1);
+# - "The following file names are not allowed: LPT1 ... LPT9, COM1 ... COM9, PRN, AUX, NUL, CON,
+#   CLOCK$, dot character (.), and two dot characters (..)".
+# Each fails with 400 (`InvalidResourceName`, as for the length: the code is not documented).
+_NOT_ALLOWED = frozenset('"\\:|<>*?') | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
+_RESERVED_FILES = frozenset(
+    [f"LPT{i}" for i in range(1, 10)]
+    + [f"COM{i}" for i in range(1, 10)]
+    + ["PRN", "AUX", "NUL", "CON", "CLOCK$", ".", ".."]
+)
+
+
+def _invalid_name(path: str, *, is_file: bool) -> bool:
+    parts = path.split("/")
+    if any(len(part) > MAX_NAME or _NOT_ALLOWED & set(part) for part in parts):
+        return True
+    return is_file and parts[-1].upper() in _RESERVED_FILES
+
+
+def _fold(path: str) -> str:
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in path)
 
 
 def _error(status: int, code: str) -> Response:
@@ -51,6 +81,9 @@ class FakeFileShares:
         self.modified: dict[str, dict[str, float]] = {name: {} for name in shares}  # epoch s
         self.keys: list[str] = []  # account keys that sign requests (set by listKeys)
         self.lock = threading.Lock()
+        # Per share: folded path -> its spelling, for files and directories alike; rebuilt when
+        # a test changed `files`/`dirs` directly (their sizes no longer match).
+        self._spelling: dict[str, tuple[tuple[int, int], dict[str, str]]] = {}
 
     # -- helpers for tests ------------------------------------------------------------------
 
@@ -64,11 +97,54 @@ class FakeFileShares:
     def put(self, share: str, path: str, data: bytes, *, age_s: float = 0.0) -> None:
         """Place a file directly (its folders too), last written `age_s` seconds ago."""
         with self.lock:
+            path = self._canonical(share, path)
             parts = path.split("/")[:-1]
             for i in range(1, len(parts) + 1):
-                self.dirs[share].add("/".join(parts[:i]))
-            self.files[share][path] = bytearray(data)
+                self._add_dir(share, "/".join(parts[:i]))
+            self._add_file(share, path, bytearray(data))
             self.modified[share][path] = time.time() - age_s
+
+    # -- case-insensitive, case-preserving names ---------------------------------------------
+
+    def _spellings(self, share: str) -> dict[str, str]:
+        files, dirs = self.files[share], self.dirs[share]
+        sizes = (len(files), len(dirs))
+        cached = self._spelling.get(share)
+        if cached is None or cached[0] != sizes:
+            cached = (sizes, {_fold(p): p for p in (*dirs, *files) if p})
+            self._spelling[share] = cached
+        return cached[1]
+
+    def _canonical(self, share: str, path: str) -> str:
+        """`path` spelled as the share already spells it (each existing component)."""
+        spellings, out = self._spellings(share), ""
+        for part in path.split("/") if path else []:
+            candidate = f"{out}/{part}" if out else part
+            out = spellings.get(_fold(candidate), candidate)
+        return out
+
+    def _add_file(self, share: str, path: str, data: bytearray) -> None:
+        spellings = self._spellings(share)
+        if path not in self.files[share]:
+            self.files[share][path] = data
+            spellings[_fold(path)] = path
+            self._spelling[share] = ((len(self.files[share]), len(self.dirs[share])), spellings)
+        else:
+            self.files[share][path] = data
+
+    def _add_dir(self, share: str, path: str) -> None:
+        spellings = self._spellings(share)
+        if path not in self.dirs[share]:
+            self.dirs[share].add(path)
+            spellings[_fold(path)] = path
+            self._spelling[share] = ((len(self.files[share]), len(self.dirs[share])), spellings)
+
+    def _remove(self, share: str, path: str) -> None:
+        spellings = self._spellings(share)
+        self.files[share].pop(path, None)
+        self.dirs[share].discard(path)
+        spellings.pop(_fold(path), None)
+        self._spelling[share] = ((len(self.files[share]), len(self.dirs[share])), spellings)
 
     # -- REST -------------------------------------------------------------------------------
 
@@ -82,13 +158,14 @@ class FakeFileShares:
         if share not in self.files:
             return _error(404, "ShareNotFound")
         with self.lock:
-            return self._route(req, share, path)
+            return self._route(req, share, self._canonical(share, path))
 
     def _route(self, req: Request, share: str, path: str) -> Response:
         files, dirs = self.files[share], self.dirs[share]
         restype, comp = req.query.get("restype"), req.query.get("comp")
         method = req.method
-        if method == "PUT" and any(len(part) > MAX_NAME for part in path.split("/")):
+        creates = method == "PUT" and comp in (None, "rename")
+        if creates and _invalid_name(path, is_file=restype != "directory"):
             return _error(400, "InvalidResourceName")
         if restype == "share":
             return _ok(200)
@@ -98,7 +175,7 @@ class FakeFileShares:
                     return _error(409, "ResourceAlreadyExists")
                 if posixpath.dirname(path) not in dirs:
                     return _error(404, "ParentNotFound")
-                dirs.add(path)
+                self._add_dir(share, path)
                 return _ok(201)
             if path not in dirs:
                 return _error(404, "ResourceNotFound")
@@ -109,7 +186,7 @@ class FakeFileShares:
             if method == "DELETE":
                 if any(p.startswith(path + "/") for p in (*files, *dirs)):
                     return _error(409, "DirectoryNotEmpty")
-                dirs.discard(path)
+                self._remove(share, path)
                 return _ok(202)
         if method == "PUT" and comp == "range":
             if path in files:
@@ -120,13 +197,13 @@ class FakeFileShares:
         if method == "PUT":
             if posixpath.dirname(path) not in dirs:
                 return _error(404, "ParentNotFound")
-            files[path] = bytearray(int(req.headers.get("x-ms-content-length", "0")))
+            self._add_file(share, path, bytearray(int(req.headers.get("x-ms-content-length", "0"))))
             self.modified[share][path] = time.time()
             return _ok(201)
         if path not in files:
             return _error(404, "ResourceNotFound")
         if method == "DELETE":
-            del files[path]
+            self._remove(share, path)
             self.modified[share].pop(path, None)
             return _ok(202)
         if method == "HEAD":
@@ -157,6 +234,7 @@ class FakeFileShares:
         files, dirs = self.files[share], self.dirs[share]
         source_url = req.headers.get("x-ms-file-rename-source", "")
         source = unquote(urlsplit(source_url).path).strip("/").split("/", 2)[-1]
+        source = self._canonical(share, source)
         if source not in files:
             return _error(404, "ResourceNotFound")
         if posixpath.dirname(path) not in dirs:
@@ -164,7 +242,9 @@ class FakeFileShares:
         replace = req.headers.get("x-ms-file-rename-replace-if-exists", "").lower() == "true"
         if path in files and not replace:
             return _error(409, "ResourceAlreadyExists")
-        files[path] = files.pop(source)
+        data = files[source]
+        self._remove(share, source)
+        self._add_file(share, path, data)
         self.modified[share][path] = self.modified[share].pop(source, time.time())
         return _ok(200)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.errors import AuthError, NotFoundError, UnavailableError
+from cli.errors import AuthError, NotFoundError, UnavailableError, UsageError
 from cli.sync.engine import sync
 from cli.sync.temps import STALE_AFTER_S, is_temporary
 from testkit.fakes.azure import FakeAzure, target_from_outputs
@@ -196,3 +196,67 @@ def test_next_sync_sweeps_stale_temporaries_but_not_a_live_one(
     # One filtered listing per folder, asking the service for timestamps.
     listings = [r for r in fake_azure.server.log[before:] if "comp=list" in r]
     assert listings and all("prefix=." in r and "include=" in r for r in listings)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *('a"b', "a\\b", "a:b", "a|b", "a<b", "a>b", "a*b"),
+        *("ctl\x01", "esc\x1b[2J", "c1\x81"),
+        *("CON", "lpt1", "data/Clock$", "nul"),
+    ],
+)
+def test_the_fake_refuses_the_names_azure_files_refuses(azure_target, name: str):
+    # MicrosoftDocs "Naming and referencing shares, directories, files, and metadata": 400.
+    # `?` is not here: azure-storage-file-share 12.27.1 sends it unencoded in a rename's URL, so
+    # the service sees the name cut at `?` (`a?b` lands as `a`); sync refuses it before that.
+    with pytest.raises(Exception, match="InvalidResourceName"):
+        azure_target.share().write_bytes(name, b"x")
+
+
+def test_the_fake_ignores_case_and_keeps_the_first_spelling(azure_target, fake_azure: FakeAzure):
+    share = azure_target.share()
+    share.write_bytes("Data/Train.csv", b"one")
+    assert share.read_bytes("data/train.CSV") == b"one" and share.exists("DATA/TRAIN.csv")
+    share.write_bytes("data/train.csv", b"two")  # the same file: replaced, not a second one
+    share.write_bytes("DATA/test.csv", b"three")  # into the same folder
+    assert fake_azure.files.paths("ftk") == ["Data/Train.csv", "Data/test.csv"]
+    assert share.read_bytes("Data/Train.csv") == b"two"
+    share.delete("data/TRAIN.csv")
+    assert fake_azure.files.paths("ftk") == ["Data/test.csv"]
+    assert share.write_bytes("con.txt", b"ok") is None  # only the bare reserved name is refused
+
+
+def test_sync_refuses_names_azure_files_cannot_hold_before_any_request(
+    azure_target, fake_azure: FakeAzure, tmp_path: Path
+):
+    root = tmp_path / "ws"
+    files = _workspace(root, n=4)
+    for rel in ("notes:1.txt", "Data.csv", "data.csv"):
+        (root / rel).write_text("x")
+    share = azure_target.share()
+    before = len(fake_azure.server.log)
+    with pytest.raises(UsageError, match="3 file name") as info:
+        sync(root, share)
+    assert "'notes:1.txt': ':' is not allowed" in info.value.message
+    assert not [r for r in fake_azure.server.log[before:] if r.startswith("PUT")]
+
+    for rel in ("notes:1.txt", "Data.csv"):
+        (root / rel).unlink()
+    assert sorted(sync(root, share).uploaded) == sorted([*files, "data.csv"])
+
+
+def test_a_case_only_rename_with_delete_keeps_the_file(
+    azure_target, fake_azure: FakeAzure, tmp_path: Path
+):
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "Data.csv").write_text("v1")
+    share = azure_target.share()
+    sync(root, share)
+    (root / "Data.csv").rename(root / "data.csv")
+    (root / "data.csv").write_text("v2")
+    result = sync(root, share, delete=True)
+    # On Azure Files `data.csv` replaced `Data.csv`; deleting `Data.csv` would delete it.
+    assert result.uploaded == ["data.csv"] and result.deleted == []
+    assert share.read_bytes("data.csv") == b"v2"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
-from cli.errors import UnavailableError
+from cli.errors import UnavailableError, UsageError
 from cli.sync import cache as cache_mod
 from cli.sync.engine import sync
 from cli.sync.manifest import MANIFEST_PATH, read_manifest
@@ -63,6 +65,26 @@ def test_gitignore_and_ftkignore_with_negation(tmp_path):
     )
     result = sync(root, MemoryShare())
     assert result.uploaded == [".ftkignore", ".gitignore", "keep.log", "main.py"]
+
+
+def test_rules_files_in_latin1_with_a_bom_or_in_utf16_are_read_as_git_would(tmp_path):
+    root = make(tmp_path, {"a.log": "", "b.tmp": "", "c.bak": "", "main.py": ""})
+    # A Latin-1 comment and pattern (git reads bytes): the pattern matches the file with that byte.
+    (root / ".gitignore").write_bytes(b"# caf\xe9 outputs\n*.log\ncaf\xe9.txt\n")
+    (root / os.fsdecode(b"caf\xe9.txt")).write_text("latin-1 name")
+    (root / ".ftkignore").write_bytes("*.tmp\r\n*.bak\r\n".encode("utf-16"))  # PowerShell 5 `>`
+    result = sync(root, MemoryShare())
+    assert result.uploaded == [".ftkignore", ".gitignore", "main.py"]
+
+    (root / ".ftkignore").write_bytes(codecs.BOM_UTF8 + b"*.tmp\n")  # Notepad's UTF-8
+    assert sync(root, MemoryShare()).uploaded == [".ftkignore", ".gitignore", "c.bak", "main.py"]
+
+
+def test_a_bom_does_not_hide_the_first_line_of_ftkallow(tmp_path):
+    root = make(tmp_path, {"certs/public.pem": "cert", "deploy.pem": "key"})
+    (root / ".ftkallow").write_bytes(codecs.BOM_UTF8 + b"certs/public.pem\n")
+    result = sync(root, MemoryShare())
+    assert result.allowed == ["certs/public.pem"] and result.refused == ["deploy.pem"]
 
 
 def test_secret_looking_files_are_refused_unless_named_in_ftkallow(tmp_path):
@@ -191,6 +213,45 @@ def test_delete_removes_only_files_an_earlier_sync_sent(tmp_path):
     assert "b.txt" not in read_manifest(share)
 
 
+def test_the_shares_own_folders_are_never_sent_nor_deleted_whatever_ftkignore_says(tmp_path):
+    # TensorBoard logs to ./runs/ by default, so a user re-includes it; `ftk download` also fills
+    # ./runs/RUN. Neither may overwrite what the job trained, and --delete may never remove it.
+    root = make(
+        tmp_path,
+        {
+            ".ftkignore": "!/runs/\n!/model-cache/\n!/.ftk/\n!runs/\n",
+            "runs/r1/adapter/adapter_model.safetensors": "local copy",
+            "runs/events.out.tfevents.1": "tensorboard",
+            "Runs/r1/status": "failed",  # Azure Files ignores case: this is the share's runs/
+            "model-cache/m/config.json": "{}",
+            ".ftk/manifest.json": "{}",
+            "train.py": "",
+        },
+    )
+    share = MemoryShare()
+    job_wrote = {
+        "runs/r1/adapter/adapter_model.safetensors": b"trained",
+        "runs/r1/status": b"succeeded",
+        "model-cache/m/config.json": b'{"model_type": "llama"}',
+    }
+    for path, data in job_wrote.items():
+        share.write_bytes(path, data)
+    result = sync(root, share)
+    assert result.uploaded == [".ftkignore", "train.py"]
+    assert all(share.files[p] == data for p, data in job_wrote.items())
+
+    # A manifest from an older ftk that did send runs/: --delete still leaves the job's files.
+    manifest = json.loads(share.files[MANIFEST_PATH])
+    for path, data in job_wrote.items():
+        manifest["files"][path] = {"size": len(data), "sha256": "0" * 64}
+    share.write_bytes(MANIFEST_PATH, json.dumps(manifest).encode())
+    for rel in ("runs", "Runs", "model-cache"):
+        shutil.rmtree(root / rel)
+    done = sync(root, share, delete=True)
+    assert done.deleted == [] and done.uploaded == []
+    assert all(share.files[p] == data for p, data in job_wrote.items())
+
+
 def test_dry_run_writes_nothing(tmp_path):
     root = make(tmp_path, {"a.txt": "a"})
     share = MemoryShare()
@@ -238,3 +299,71 @@ def test_sync_uses_the_shares_parallelism_and_creates_each_level_of_dirs_at_once
     result = sync(root, share)
     assert sorted(result.uploaded) == sorted(files)
     assert set(share.made[:3]) == {"a", "b", "c"} and len(share.made) == 15
+
+
+def test_names_the_share_cannot_hold_are_refused_before_anything_is_uploaded(tmp_path):
+    bad = {
+        "logs/run-2026-12-05T10:00.log": "':' is not allowed",
+        'say"hi".txt': "'\"' is not allowed",
+        "a|b.txt": "'|' is not allowed",
+        "back\\slash.txt": "'\\' is not allowed",
+        "what?.md": "'?' is not allowed",
+        "tab\there.txt": "control character U+0009 is not allowed",
+        "data/CON": "a reserved name",
+        "Data.csv": "same name as 'data.csv' on a case-insensitive share",
+        "data.csv": "same name as 'Data.csv' on a case-insensitive share",
+        "Images/a.png": "same name as 'images' on a case-insensitive share",
+        "images/b.png": "same name as 'Images' on a case-insensitive share",
+    }
+    root = make(tmp_path, {rel: "x" for rel in bad} | {"ok.txt": "x", "con.txt": "x"})
+    share = MemoryShare()
+    with pytest.raises(UsageError) as info:
+        sync(root, share)
+    for rel, why in bad.items():
+        assert f"'{rel}': {why}" in info.value.message
+    assert "'ok.txt'" not in info.value.message and "'con.txt'" not in info.value.message
+    assert "11 file name(s)" in info.value.message and ".ftkignore" in (info.value.hint or "")
+    assert share.files == {}  # nothing uploaded, not even the good files
+
+    (root / ".ftkignore").write_text("".join(f"/{rel}\n" for rel in bad if "\\" not in rel))
+    (root / "back\\slash.txt").unlink()
+    assert sync(root, share).uploaded == [".ftkignore", "con.txt", "ok.txt"]
+
+
+def test_a_case_only_rename_is_not_deleted_as_stale(tmp_path):
+    root = make(tmp_path, {"Data.csv": "v1"})
+    share = MemoryShare()
+    sync(root, share)
+    (root / "Data.csv").rename(root / "data.csv")
+    (root / "data.csv").write_text("v2")
+    result = sync(root, share, delete=True)
+    assert result.uploaded == ["data.csv"] and result.deleted == []
+
+
+def test_file_names_with_escape_sequences_reach_the_terminal_escaped(project, fake_target, invoke):
+    (project / ".ftkallow").write_text("*.env\x1b[2J\n")  # a bad line, echoed in the error
+    bad = invoke(fake_target, ["sync"], project)
+    assert bad.exit_code == 2 and "\x1b" not in bad.stderr
+    assert "'*.env\\x1b[2J' is not one file's path" in bad.stderr
+    (project / ".ftkallow").unlink()
+
+    clear = "\x1b[2J\x1b]0;pwned\x07notes.txt"  # clears the screen, retitles the window
+    (project / clear).write_text("x")
+    refused = invoke(fake_target, ["sync"], project)  # Azure Files refuses control characters
+    assert refused.exit_code == 2 and "\x1b" not in refused.stderr and "\x07" not in refused.stderr
+    assert "'\\x1b[2J\\x1b]0;pwned\\x07notes.txt': control character U+001B" in refused.stderr
+    (project / clear).unlink()
+
+    hidden = "ok\x1b[8m.env"  # refused as a secret before its name is checked
+    spoofed = "\u202etxt.exe"  # a right-to-left override: shows as "exe.txt"
+    markup = "[bold]x.txt"
+    for rel in (hidden, spoofed, markup):
+        (project / rel).write_text("x")
+    for args in (["sync", "--dry-run"], ["sync"]):
+        result = invoke(fake_target, args, project)
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+        assert "refused ok\\x1b[8m.env: looks like a secret" in result.stderr
+        if "--dry-run" in args:
+            assert "+ \\u202etxt.exe" in result.stderr and "+ [bold]x.txt" in result.stderr
+    assert fake_target.share().read_bytes(spoofed) == b"x"  # escaped when shown, sent as it is

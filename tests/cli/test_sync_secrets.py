@@ -66,6 +66,18 @@ SECRET_NAMES = [
     "terraform.tfstate",
     "vault.kdbx",
     "vpn/office.ovpn",
+    # issue 22: env-file variants, Kaggle, Terraform variables, rclone, Azure CLI, GnuPG
+    ".env-production",
+    ".env_local",
+    ".env~",
+    "prod.env~",
+    "kaggle.json",
+    ".kaggle/kaggle.json",
+    "prod.auto.tfvars",
+    "infra/dev.auto.tfvars.json",
+    "rclone.conf",
+    "msal_token_cache.json",
+    "secring.gpg",
 ]
 
 ORDINARY_NAMES = [
@@ -93,6 +105,9 @@ ORDINARY_NAMES = [
     "pem_parser.py",
     "docker-compose.yml",
     "model.safetensors",
+    ".env-example",
+    "main.tf",
+    "envoy.yaml",
 ]
 
 SERVICE_ACCOUNT = {
@@ -213,6 +228,80 @@ def test_a_private_key_block_is_refused_whatever_the_file_is_called(tmp_path):
     assert sorted(result.uploaded) == sorted(NOT_KEY_BLOCKS)
     assert not set(KEY_BLOCKS) & set(share.files)
     assert result.reasons["notes.txt"] == "private key block (BEGIN ... PRIVATE KEY)"
+
+
+# The first 16 bytes of real `gpg --export-secret-keys` / `gpg --export` output (GnuPG 2.2, an
+# ed25519 key): a legacy-format Secret-Key packet (tag 5) and Public-Key packet (tag 6), v4,
+# algorithm 22 (EdDSA).
+GPG_SECRET = bytes.fromhex("9458046b14a0d716092b06010401da47") + b"\x00" * 80
+GPG_SECRET_NEW_FORMAT = bytes.fromhex("c55804") + bytes(4) + b"\x01" + b"\x00" * 80  # RSA, tag 5
+GPG_PUBLIC = bytes.fromhex("9833046b14a0d716092b06010401da47") + b"\x00" * 40
+
+NAMED_CONTENTS = {  # credentials in files whose names say they may hold one
+    "pip.conf": "[global]\nindex-url = https://alice:s3cr3t@pypi.example.com/simple\n",
+    "requirements.txt": "--extra-index-url https://__token__:pypi-AgEI@x.example/simple\ntorch\n",
+    ".yarnrc.yml": "npmRegistryServer: https://npm.example.com\nnpmAuthToken: npm_abc123\n",
+    "web/.yarnrc": '"//registry.npmjs.org/:_authToken" "npm_abc123"\n',
+    "ml/pip.ini": "[global]\nextra-index-url = https://0123456789abcdef@pypi.example.com/simple\n",
+}
+NAMED_ORDINARY = {  # the same files without a credential, or with a reference to one
+    "ci/pip.conf": "[global]\nindex-url = https://${PIP_USER}:${PIP_PASSWORD}@pypi.x/simple\n",
+    "docs/pip.conf": "[global]\nindex-url = https://mirror.example.com:8080/simple\n",
+    "requirements-dev.txt": "pytest\n--index-url https://pypi.org/simple\n",
+    "requirements-git.txt": "pkg @ git+ssh://git@github.com/o/pkg.git\nx @ https://alice@x.io/x.whl\n",
+    "app/.yarnrc.yml": 'npmAuthToken: "${NPM_TOKEN}"\n',
+    "notes/pip.md": "index-url = https://alice:s3cr3t@pypi.example.com/simple\n",  # not pip's
+}
+
+
+def test_credentials_found_by_what_a_files_name_says_it_may_hold(tmp_path):
+    root = make(tmp_path, NAMED_CONTENTS | NAMED_ORDINARY)
+    result = sync(root, MemoryShare())
+    assert sorted(result.refused) == sorted(NAMED_CONTENTS)
+    assert sorted(result.uploaded) == sorted(NAMED_ORDINARY)
+    assert result.reasons["pip.conf"] == "pip index URL with a credential"
+    assert result.reasons[".yarnrc.yml"] == "Yarn registry token"
+
+
+def test_a_binary_gpg_secret_key_is_refused_and_a_public_one_sent(tmp_path):
+    for rel, data in {
+        "private.gpg": GPG_SECRET,
+        "keys/backup.bin": GPG_SECRET_NEW_FORMAT,
+        "public.gpg": GPG_PUBLIC,
+    }.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    result = sync(tmp_path, MemoryShare())
+    assert result.refused == ["keys/backup.bin", "private.gpg"]
+    assert result.uploaded == ["public.gpg"]
+    assert result.reasons["private.gpg"] == "OpenPGP secret key (binary)"
+
+
+def test_keys_and_credentials_saved_as_utf16_are_refused_like_their_utf8_twins(tmp_path):
+    sp = json.dumps(SECRET_CONTENTS["azure-auth.json"])
+    saved = {  # PowerShell 5's `>` writes UTF-16 LE with a BOM; other tools drop the BOM
+        "sp.json": sp.encode("utf-16"),
+        "sa.json": json.dumps(SERVICE_ACCOUNT).encode("utf-16-le"),
+        "notes.txt": ("deploy notes\n" + PEM_RSA).encode("utf-16"),
+        "deploy_key.txt": pem("OPENSSH PRIVATE KEY").encode("utf-16-be"),
+        "pip.conf": NAMED_CONTENTS["pip.conf"].encode("utf-16"),
+        "rbac.json": json.dumps(SECRET_CONTENTS["rbac.json"]).encode("utf-32"),
+        "readme.txt": "ordinary text saved by PowerShell\n".encode("utf-16"),
+        "vocab.json": json.dumps(ORDINARY_CONTENTS["vocab.json"]).encode("utf-16"),
+    }
+    for rel, data in saved.items():
+        (tmp_path / rel).write_bytes(data)
+    result = sync(tmp_path, MemoryShare())
+    assert result.refused == [
+        "deploy_key.txt",
+        "notes.txt",
+        "pip.conf",
+        "rbac.json",
+        "sa.json",
+        "sp.json",
+    ]
+    assert result.uploaded == ["readme.txt", "vocab.json"]
+    assert "clientSecret" in result.reasons["sp.json"]
 
 
 def test_ftkallow_sends_a_file_refused_for_its_key_block(tmp_path):
