@@ -31,12 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from contract import env as ftk_env
+from contract.engines import VLLM_MAX_LORA_RANKS, vllm_lora_problem, vllm_lora_rank
 from contract.layout import ADAPTER_CONFIG_FILE, COMPLETE_MARKER, MODEL_CACHE_DIR
 from inference.models import ModelError, parse_adapters
 
-# vLLM's accepted `max_lora_rank` values: `MaxLoRARanks` in vllm/config/lora.py
-# (vllm-project/vllm, read 2026-12-05).
-MAX_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 HEALTH_PATH = "/health"  # the platform's probes; vLLM answers it once the engine is up
 MIDDLEWARE = "inference.vllm_app.RequireKey"  # its import path, also when run as __main__
 # vLLM's compile cache (torch.compile artifacts, CUDA graphs' inputs): kept on the share so a
@@ -51,30 +49,34 @@ class VllmSettingError(Exception):
 
 def lora_rank(rank: int) -> int:
     """The smallest rank vLLM accepts that holds an adapter of rank `rank`."""
-    for allowed in MAX_LORA_RANKS:
-        if rank <= allowed:
-            return allowed
-    raise VllmSettingError(
-        f"LoRA rank {rank} is above the {MAX_LORA_RANKS[-1]} vLLM serves; train with "
-        f"lora.r <= {MAX_LORA_RANKS[-1]} or serve with inferenceEngine: transformers"
-    )
+    allowed = vllm_lora_rank(rank)
+    if allowed is None:
+        raise VllmSettingError(
+            f"LoRA rank {rank} is above the {VLLM_MAX_LORA_RANKS[-1]} vLLM serves; train with "
+            f"lora.r <= {VLLM_MAX_LORA_RANKS[-1]} or serve with inferenceEngine: transformers"
+        )
+    return allowed
 
 
 def adapter_needs(adapter_dir: Path) -> int:
-    """The adapter's largest rank (r and any rank_pattern), refusing what vLLM cannot load."""
+    """The adapter's largest rank (r and any rank_pattern), refusing what vLLM cannot load
+    (contract.engines)."""
     config = json.loads((adapter_dir / ADAPTER_CONFIG_FILE).read_text())
-    if config.get("bias", "none") != "none" or config.get("lora_bias"):
-        # vLLM dropped LoRA bias support (vllm-project/vllm PR #25807, merged 2025-10; no
-        # --enable-lora-bias since): such an adapter would be served wrong or not at all.
+    pattern = config.get("rank_pattern") or {}
+    rank = max([int(config.get("r", 8)), *(int(v) for v in pattern.values())])
+    problem = vllm_lora_problem(
+        min(rank, VLLM_MAX_LORA_RANKS[-1]),  # the rank is reported by lora_rank
+        str(config.get("bias", "none")),
+        bool(config.get("lora_bias")),
+    )
+    if problem:
         raise VllmSettingError(
-            f"adapter {adapter_dir} trains biases (bias: {config.get('bias')!r}), which vLLM "
-            "does not serve; train with lora.bias: none or serve with inferenceEngine: "
-            "transformers"
+            f"adapter {adapter_dir}: {problem}; train with lora.bias: none or serve with "
+            "inferenceEngine: transformers"
         )
     if config.get("use_dora"):
         raise VllmSettingError(f"adapter {adapter_dir} is DoRA, which vLLM does not serve")
-    pattern = config.get("rank_pattern") or {}
-    return max([int(config.get("r", 8)), *(int(v) for v in pattern.values())])
+    return rank
 
 
 def served_model(environ: Mapping[str, str]) -> tuple[str, list[str]]:
