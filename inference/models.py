@@ -103,14 +103,15 @@ def pick_device(device: str) -> str:
 
 
 def pick_dtype(dtype: str, device: str) -> Any:
-    """`auto`: bfloat16 on CUDA (float16 without bf16 support), float32 on CPU."""
+    """`auto`: float32 on CPU; on CUDA bfloat16 from compute capability 8.0, else float16 (a T4's
+    bf16 is emulated): `training.hardware.model_dtype`, which `ftk eval` uses too."""
     import torch
 
     if dtype != "auto":
         return getattr(torch, dtype)
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
+    from training.hardware import model_dtype
+
+    return model_dtype(device)
 
 
 def load_tokenizer(path: Path) -> Any:

@@ -83,7 +83,8 @@ class ServerSettings(_FtkSettings):
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="auto",
-        description="Weights dtype when not 4-bit; auto = bfloat16 on CUDA, float32 on CPU.",
+        description="Weights dtype when not 4-bit; auto = bfloat16 on CUDA from compute "
+        "capability 8.0 (float16 below, e.g. a T4), float32 on CPU.",
     )
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
     context_length: int | None = Field(
