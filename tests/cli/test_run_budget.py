@@ -56,7 +56,7 @@ def test_run_warns_when_the_model_will_not_fit(project, invoke):
     )
     target = FakeTarget(gpu_profile="Consumption-GPU-NC8as-T4")
     result = invoke(target, ["run", "finetuning/big.yaml", "--no-sync"], project)
-    assert "! model fits:" in result.stderr and "of 1 T4 (16 GiB)" in result.stderr
+    assert "! model fits:" in result.stderr and "of 1 T4 (15 GiB)" in result.stderr
 
 
 class _StackServing(FakeTarget):
