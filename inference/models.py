@@ -7,6 +7,7 @@ cache as training (`training.models.resolve_model`), imported only when a model 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 from dataclasses import dataclass
@@ -133,6 +134,11 @@ def load_base_model(
     if load_in_4bit and not device.startswith("cuda"):
         log.warning("--load-in-4bit needs CUDA; loading %s in full precision on %s", path, device)
         load_in_4bit = False
+    if load_in_4bit and importlib.util.find_spec("bitsandbytes") is None:
+        raise ModelError(
+            "--load-in-4bit needs the bitsandbytes package, which is not installed here "
+            "(it is in the serve extra and requirements-serve.txt)"
+        )
     torch_dtype = pick_dtype(dtype, device)
     if load_in_4bit:
         from transformers import BitsAndBytesConfig

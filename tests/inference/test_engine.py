@@ -95,3 +95,28 @@ def test_auto_dtype_on_cuda_follows_compute_capability_not_bf16_emulation(
     assert pick_dtype("auto", "cuda") == getattr(torch, expected)
     assert model_dtype("cuda:0") == getattr(torch, expected)
     assert pick_dtype("auto", "cpu") == torch.float32
+
+
+def test_4bit_on_cuda_without_bitsandbytes_is_one_clear_refusal(tiny_llama, monkeypatch):
+    import importlib.util
+
+    from inference.models import ModelError, load_base_model
+
+    find_spec = importlib.util.find_spec
+
+    def without_bitsandbytes(name, *args, **kwargs):
+        return None if name == "bitsandbytes" else find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_bitsandbytes)
+    with pytest.raises(ModelError, match="--load-in-4bit needs the bitsandbytes package"):
+        load_base_model(tiny_llama, device="cuda", load_in_4bit=True)
+
+
+def test_the_serve_install_carries_bitsandbytes_for_load_in_4bit():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    serve = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert any(r.startswith("bitsandbytes") for r in serve["optional-dependencies"]["serve"])
+    assert "bitsandbytes" in (root / "requirements-serve.txt").read_text()
