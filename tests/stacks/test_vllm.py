@@ -70,6 +70,8 @@ def test_vllm_app_container_image_key_probes_share_and_gpu(pulumi_mocks, tmp_pat
     probes = {p["type"]: p["httpGet"]["path"] for p in c["probes"]}
     assert probes == {"Startup": "/health", "Readiness": "/health", "Liveness": "/health"}, urn
     assert c["volumeMounts"] == [{"volumeName": "share", "mountPath": "/mount"}], urn
+    volume = reveal(app.inputs["template"])["volumes"][0]
+    assert volume["mountOptions"] == "actimeo=30,nosharesock,mfsymlinks", urn
     assert env["HF_HOME"]["value"] == "/mount/model-cache/hf", urn  # model cache on the share
     assert app.inputs["workloadProfileName"] == "GPU" and gpu_profile(pulumi_mocks), urn
 
