@@ -112,6 +112,8 @@ def test_job_runs_once_per_execution_with_the_timeout_and_share(pulumi_mocks) ->
     assert env["FTK_TIME_BUDGET_SECONDS"]["value"] == str(7200 - 600), urn
     assert env["MOUNT_PATH"]["value"] == "/mount"
     assert env["FTK_MODEL_CACHE"]["value"] == "/mount/model-cache"
+    # Dependency sets are unpacked to the container's own disk, not imported over SMB.
+    assert env["FTK_LOCAL_ENVS"]["value"] == "/tmp/ftk-envs"
     assert env["HF_HOME"]["value"] == "/mount/model-cache/hf"
 
 
