@@ -86,13 +86,25 @@ def served_model(environ: Mapping[str, str]) -> tuple[str, list[str]]:
         raise VllmSettingError(f"no base model: set {ftk_env.BASE_MODEL}")
     if Path(base).is_dir():
         return base, ["--served-model-name", Path(base).name]
+    hub_id = _hub_id(base)
     mount = environ.get(ftk_env.MOUNT_PATH, "/mount")
     cache = Path(environ.get(ftk_env.MODEL_CACHE) or f"{mount}/{MODEL_CACHE_DIR}")
-    folder = cache / base.replace("/", "--")  # training.paths.cache_folder's layout
+    folder = cache / hub_id.replace("/", "--")  # training.paths.cache_folder's layout
     if (folder / COMPLETE_MARKER).is_file():
         return str(folder), ["--served-model-name", base]
     hf_home = environ.get(ftk_env.HF_HOME) or f"{cache}/hf"
-    return base, ["--served-model-name", base, "--download-dir", f"{hf_home}/hub"]
+    return hub_id, ["--served-model-name", base, "--download-dir", f"{hf_home}/hub"]
+
+
+def _hub_id(base: str) -> str:
+    """A catalog name (`SmolLM2-135M-Instruct`) as the Hub id training caches it under; the
+    catalog is standard library only (training/catalog.py)."""
+    try:
+        from training.catalog import find
+    except ImportError:  # a share without training/: ids are taken as given
+        return base
+    entry = find(base)
+    return entry.hf_id if entry else base
 
 
 def vllm_argv(environ: Mapping[str, str]) -> list[str]:

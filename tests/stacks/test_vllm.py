@@ -228,3 +228,19 @@ def test_vllm_keeps_its_compile_cache_on_the_share_and_finds_the_middleware(tmp_
     env = vllm_env({"MOUNT_PATH": "/mount", "PYTHONPATH": "/elsewhere"})
     assert env["VLLM_CACHE_ROOT"] == "/mount/.ftk/vllm-cache"
     assert env["PYTHONPATH"] == f"{Path.cwd()}:/elsewhere"  # the share, where `inference` is
+
+
+def test_vllm_serves_a_catalog_model_from_the_folder_training_cached(tmp_path) -> None:
+    """`inferenceBaseModel: SmolLM2-135M-Instruct` (a catalog name): vLLM gets the folder the job
+    cached under the Hub id, and clients still name the model as configured."""
+    from training.catalog import find
+
+    share = tmp_path / "share"
+    hub_id = find("SmolLM2-135M-Instruct").hf_id
+    folder = share / "model-cache" / hub_id.replace("/", "--")
+    folder.mkdir(parents=True)
+    (folder / ".complete").write_text("ok\n")
+    env = _share_env(share, FTK_BASE_MODEL="SmolLM2-135M-Instruct")
+    argv = vllm_argv(env, tmp_path)
+    assert argv[:2] == ["serve", str(folder)], argv
+    assert argv[argv.index("--served-model-name") + 1] == "SmolLM2-135M-Instruct"
