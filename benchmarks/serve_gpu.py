@@ -1,8 +1,9 @@
 """`benchmarks/serve.py --gpu`: vLLM's OpenAI server vs the transformers engine, same model and
 adapter, same concurrency sweep. Skips (exit 0, one line) without CUDA or an installed vllm.
 
-vLLM is started the way the app starts it (`vllm serve MODEL --served-model-name MODEL
---enable-lora --lora-modules NAME=PATH`), so the figures describe what `inferenceEngine: vllm` runs.
+vLLM is started the way the app starts it (`inference.vllm_app.vllm_argv` on the app's env: the
+model folder, `--served-model-name`, the adapters as LoRA modules with their rank, the key on
+every route), so the figures describe what `inferenceEngine: vllm` runs.
 """
 
 from __future__ import annotations
@@ -40,17 +41,24 @@ def gpu_main(args) -> int:
         print("skipped: --gpu needs CUDA and vllm (pip install vllm)")
         return 0
     from benchmarks.serve import SWEEP_HEADER, print_sweep, serve_engine
+    from contract import env as ftk_env
     from inference.models import parse_adapters, resolve_base
+    from inference.vllm_app import vllm_argv, vllm_env
 
     model = str(resolve_base(args.model, args.model_cache or Path("model-cache")))
     adapters = parse_adapters(args.adapter)
-    served = adapters[0].name if adapters else model
-    argv = ["vllm", "serve", model, "--served-model-name", model, "--port", str(PORT)]
-    if adapters:
-        argv += ["--enable-lora", "--max-lora-rank", "64"]
-        argv += ["--lora-modules", f"{adapters[0].name}={adapters[0].path}"]
+    served = adapters[0].name if adapters else Path(model).name
     key = secrets.token_hex(16)
-    env = {**os.environ, "VLLM_API_KEY": key}  # the key never on the command line
+    app_env = {
+        **os.environ,
+        ftk_env.BASE_MODEL: model,
+        ftk_env.ADAPTER: ",".join(args.adapter),
+        ftk_env.PORT: str(PORT),
+        ftk_env.API_KEY: key,  # the key never on the command line
+        ftk_env.VLLM_API_KEY: key,
+    }
+    argv = vllm_argv(app_env)
+    env = vllm_env(app_env)
     print(f"model {model}, adapter {served}, {args.max_tokens} new tokens, greedy\n")
     print(SWEEP_HEADER)
     proc = subprocess.Popen(argv, env=env)

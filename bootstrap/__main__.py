@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bootstrap.envs import ensure
-from contract.env import PREBUILT_ENVS
+from contract.env import LOCAL_ENVS, PREBUILT_ENVS
 from contract.layout import ENVS_DIR
 from contract.phases import Phase, phase_line
 
@@ -27,7 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(phase_line(Phase.PREPARING, args.lock.name), file=sys.stderr, flush=True)
     prebuilt = os.environ.get(PREBUILT_ENVS)
-    site = ensure(args.lock, args.root, prebuilt=Path(prebuilt) if prebuilt else None)
+    local = os.environ.get(LOCAL_ENVS)
+    site = ensure(
+        args.lock,
+        args.root,
+        prebuilt=Path(prebuilt) if prebuilt else None,
+        local=Path(local) if local else None,
+    )
     print(site.resolve())
     return 0
 

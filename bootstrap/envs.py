@@ -5,6 +5,12 @@ Layout under the root (default `<share>/.ftk/envs`, `contract.layout.ENVS_DIR`):
     <lock stem>-<key>/site-packages/  the packages (`pip install --target`), put on PYTHONPATH
     <lock stem>-<key>/.complete    written last, before the folder gets its name
     .build-<lock stem>-<key>-<id>/ a build in progress (or one that was killed)
+    <lock stem>-<key>/site-packages.tar  the same packages as one file (with `local`)
+
+With `local` (FTK_LOCAL_ENVS, set on Azure), the set is used from local disk: its archive, one
+sequential read over SMB, is unpacked into `<local>/<lock stem>-<key>/` (published the same way),
+instead of Python opening thousands of small files on the share at every start. The archive is
+written once, by the first start that needs it, to a private name and renamed into place.
 
 `key` hashes the lock's bytes with the interpreter's version and machine, so a changed lock (or a
 new image Python) gets a new set, and an old one stays until `ftk cache prune` removes it.
@@ -24,6 +30,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -38,6 +45,7 @@ SITE = "site-packages"
 COMPLETE = ".complete"
 LOCK_COPY = "lock.txt"  # the lock a set was built from, beside it
 BUILD_PREFIX = ".build-"
+ARCHIVE = "site-packages.tar"  # inside a set's folder, so pruning the set removes it too
 
 Log = Callable[[str], None]
 
@@ -76,10 +84,11 @@ def ensure(
     installer: Callable[[Path, Path], None] = pip_install,
     log: Log = _stderr,
     prebuilt: Path | None = None,
+    local: Path | None = None,
 ) -> Path:
     """The `site-packages` folder of the lock's dependency set: the image's own (under
     `prebuilt`) when it was built from this very lock, else the one under `root`, built first if
-    missing."""
+    missing; with `local`, that one's copy unpacked on local disk."""
     name = env_name(lock)
     if prebuilt is not None and is_complete(prebuilt / name):
         log(f"using the image's {name}")
@@ -87,7 +96,7 @@ def ensure(
     final = root / name
     if is_complete(final):
         log(f"reusing {name}")
-        return final / SITE
+        return final / SITE if local is None else _local_copy(final, local / name, log)
     root.mkdir(parents=True, exist_ok=True)
     build = root / f"{BUILD_PREFIX}{name}-{uuid.uuid4().hex[:12]}"
     log(f"building {name} from {lock.name} (first start with this lock)")
@@ -103,7 +112,46 @@ def ensure(
         if build.exists():
             shutil.rmtree(build, ignore_errors=True)
     log(f"{name} ready in {time.monotonic() - started:.0f} s")
-    return final / SITE
+    return final / SITE if local is None else _local_copy(final, local / name, log)
+
+
+def _local_copy(shared: Path, local: Path, log: Log) -> Path:
+    """`shared`'s packages unpacked into `local` from its archive (made first if missing); the
+    shared folder itself, with a log line, if that fails (no room, a read-only share, ...)."""
+    if is_complete(local):
+        log(f"using {local.name} unpacked on local disk")
+        return local / SITE
+    started = time.monotonic()
+    unpack = local.parent / f"{BUILD_PREFIX}{local.name}-{uuid.uuid4().hex[:12]}"
+    try:
+        archive = shared / ARCHIVE
+        if not archive.is_file():
+            _make_archive(shared, archive)
+        unpack.mkdir(parents=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(unpack, filter="data")
+        (unpack / COMPLETE).write_text(json.dumps({"from": str(archive), "at": time.time()}))
+        _publish(unpack, local)
+    except (OSError, tarfile.TarError) as exc:
+        log(f"using {shared.name} on the share: unpacking it locally failed ({exc})")
+        return shared / SITE
+    finally:
+        if unpack.exists():
+            shutil.rmtree(unpack, ignore_errors=True)
+    log(f"{local.name} unpacked to local disk in {time.monotonic() - started:.0f} s")
+    return local / SITE
+
+
+def _make_archive(shared: Path, archive: Path) -> None:
+    """One uncompressed tar of the set's packages, written privately, then renamed into place
+    (a racing start's archive is as good: the last rename wins)."""
+    partial = shared / f".{ARCHIVE}.{uuid.uuid4().hex[:12]}"
+    try:
+        with tarfile.open(partial, "w") as tar:
+            tar.add(shared / SITE, arcname=SITE)
+        os.replace(partial, archive)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _publish(build: Path, final: Path) -> None:

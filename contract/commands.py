@@ -89,20 +89,12 @@ def serve_argv(
 
 
 # The inference app on vLLM (`inferenceEngine: vllm`): vLLM's own OpenAI-compatible server in its
-# official image. The same env as SERVE_COMMANDS drives it, read when the container starts, so
-# `ftk deploy` works unchanged: FTK_BASE_MODEL is the model (served under that name, as the
-# transformers engine does) and FTK_ADAPTER, `[NAME=]PATH` (one adapter), becomes a LoRA module
-# named like the transformers engine names it (the run id for `runs/<run>/adapter`). The key
-# reaches vLLM as VLLM_API_KEY (a secretRef), never as an argument. Flags: vLLM docs,
-# docs/serving/openai_compatible_server.md and docs/features/lora.md (vllm-project/vllm).
+# official image. `inference.vllm_app` (standard library only, run by the image's own Python from
+# the share) reads the same env as SERVE_COMMANDS when the container starts, so `ftk deploy` works
+# unchanged, builds `vllm serve`'s arguments (the job's completed model folder, the adapters as
+# LoRA modules with their rank, the key required on every route by `--middleware`) and execs it.
+# The key reaches vLLM by secretRef (FTK_API_KEY, VLLM_API_KEY), never as an argument.
 VLLM_SERVE_COMMANDS: Final = (
-    f'args=(--host 0.0.0.0 --port "${env.PORT}" --served-model-name "${env.BASE_MODEL}"'
-    f' --download-dir "${env.HF_HOME}/hub")',
-    f'spec="${{{env.ADAPTER}:-}}"; spec="${{spec%%,*}}"',
-    'if [ -n "$spec" ]; then'
-    ' path="${spec#*=}"; name="${spec%%=*}";'
-    ' if [ "$name" = "$spec" ]; then d="${path%/}"; name="$(basename "$d")";'
-    ' if [ "$name" = adapter ]; then name="$(basename "$(dirname "$d")")"; fi; fi;'
-    ' args+=(--enable-lora --max-lora-rank 64 --lora-modules "$name=$path"); fi',
-    f'exec vllm serve "${env.BASE_MODEL}" "${{args[@]}}"',
+    f'cd "${env.MOUNT_PATH}"',
+    "exec python3 -m inference.vllm_app",
 )

@@ -31,6 +31,13 @@ PORT: Final = "PORT"  # the app's HTTP port
 # Set by the prebuilt image (Dockerfile, stack config prebuiltImage): where its baked dependency
 # sets live; the bootstrap uses one there before looking on the share.
 PREBUILT_ENVS: Final = "FTK_PREBUILT_ENVS"
+# Set on Azure (share_env): a local folder where the bootstrap unpacks a dependency set's archive
+# from the share, so Python imports it from local disk, not file by file over SMB. A container's
+# own filesystem is ephemeral storage, 8 GiB for more than 1 vCPU (MicrosoftDocs/azure-docs
+# articles/container-apps/storage-mounts.md, "Ephemeral storage", read 2026-12-05); every GPU
+# replica has 8 vCPU or more. Unset (`--local`): the set is used where it was built.
+LOCAL_ENVS: Final = "FTK_LOCAL_ENVS"
+LOCAL_ENVS_DIR: Final = "/tmp/ftk-envs"
 
 
 # The margin an execution keeps before its replica timeout to save a checkpoint.
@@ -56,6 +63,7 @@ def share_env(mount_path: str, model_cache: str | None = None) -> dict[str, str]
         MODEL_CACHE: cache,
         HF_HOME: f"{cache}/{layout.HF_HOME_DIR}",
         PYTHONUNBUFFERED: "1",
+        LOCAL_ENVS: LOCAL_ENVS_DIR,
     }
 
 

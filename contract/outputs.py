@@ -33,6 +33,7 @@ JOB_TIMEOUT_SECONDS: Final = "JOB_TIMEOUT_SECONDS"  # the job's replicaTimeout, 
 MAXIMUM_INSTANCE_COUNT: Final = "MAXIMUM_INSTANCE_COUNT"
 JOB_SECRET_NAMES: Final = "JOB_SECRET_NAMES"  # env var names backed by job secrets, a list
 INFERENCE_BASE_MODEL: Final = "INFERENCE_BASE_MODEL"  # the app's FTK_BASE_MODEL at `pulumi up`
+INFERENCE_ENGINE: Final = "INFERENCE_ENGINE"  # "vllm" or "transformers" (contract.engines)
 
 AI_TOOLKIT_KEYS: Final = (
     SUBSCRIPTION_ID,
@@ -58,6 +59,7 @@ STACK_ONLY_KEYS: Final = (
     MAXIMUM_INSTANCE_COUNT,
     JOB_SECRET_NAMES,
     INFERENCE_BASE_MODEL,
+    INFERENCE_ENGINE,
 )
 SECRET_KEYS: Final = (ACA_APP_API_KEY,)
 DEFAULT_MOUNT_PATH: Final = "/mount"

@@ -49,9 +49,17 @@ v1 = APIRouter(
 )
 
 
-@probes.get("/health")
-async def health() -> Health:
-    """Alive (the process answers); no key needed."""
+@probes.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The engine failed; restart the replica"}},
+)
+async def health(request: Request, response: Response) -> Health:
+    """Alive (answers while the model loads); 503 once the engine has failed. No key needed."""
+    engine: TransformersEngine = request.app.state.engine
+    if engine.state == "failed":
+        response.status_code = 503
+        return Health(status="failed", error=engine.error)
     return Health()
 
 

@@ -14,12 +14,23 @@ What transformers' batching does not cover, and how it is handled here:
 - per-request seeds: the batch shares one random generator, so a request with a seed runs alone,
   through `generate()` (`inference.worker`), which reproduces it exactly.
 Requests are served in arrival order across those switches.
+
+The paged KV cache is sized when the batcher starts: on CUDA from the memory actually free
+(transformers' own sizing, `max_memory_percent` of what the weights left), on CPU a fixed
+`CPU_CACHE_TOKENS` (RAM is shared with everything else on the machine); `kv_cache_tokens` fixes
+it instead. transformers builds the cache on its background thread, where a failure is only
+recorded, so the batcher serves one short generation before it is used: a cache that does not
+fit is a `ModelError` at load (one line), never a server that says ready and never answers. A
+generation loop that dies later (`add_request` refused, a fatal error recorded) fails every
+request it held with a 500 and calls `on_fatal`, so the engine reports failed on /ready and
+/health and the platform restarts the replica.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Collection
@@ -27,10 +38,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inference.generation import Counters, Event, FinishReason, GenerationFailed
+from inference.models import ModelError
 from inference.text import TextAssembler
 from inference.worker import Job
 
 log = logging.getLogger("inference")
+
+PAGE_TOKENS = 64  # tokens per page of the paged cache
+# The cache without --kv-cache-tokens on CPU: RAM also holds the weights and everything else on
+# the machine, so it is not filled the way a GPU's free memory is.
+CPU_CACHE_TOKENS = 32768
+# A cache smaller than this (or than the context, if that is shorter) is refused at load.
+MIN_CACHE_TOKENS = 512
+WARM_UP_SECONDS = 300.0  # one token for a short prompt; a GPU compiles its kernels on the way
+_FAILED = "Generation failed; the server log says why."
+
+
+def cache_blocks(kv_cache_tokens: int | None, device_type: str) -> int | None:
+    """`num_blocks` for transformers: None lets it size the cache from the free memory."""
+    if kv_cache_tokens is None and device_type != "cuda":
+        kv_cache_tokens = CPU_CACHE_TOKENS
+    if kv_cache_tokens is None:
+        return None
+    return max(4, -(-kv_cache_tokens // PAGE_TOKENS))
 
 
 @dataclass
@@ -74,18 +104,27 @@ class Batcher:
         switch_model: Callable[[str | None], None],
         run_alone: Callable[[Job, Callable[[str], None]], None],
         max_batch: int,
-        kv_cache_tokens: int,
+        kv_cache_tokens: int | None,
+        kv_cache_memory: float | None,
         max_new_tokens: int,
+        warm_up_ids: list[int],
+        min_cache_tokens: int = MIN_CACHE_TOKENS,
+        on_fatal: Callable[[str], None] = lambda reason: None,
     ) -> None:
+        """Start the generation loop and serve one warm-up generation; raises `ModelError` when
+        the cache does not fit or the loop cannot answer."""
         from transformers import ContinuousBatchingConfig
 
         self._tokenizer, self._counters, self._eos = tokenizer, counters, set(eos)
         self._switch_model, self._run_alone = switch_model, run_alone
+        self._on_fatal = on_fatal
+        self._broken: str | None = None  # why the generation loop cannot serve any more
+        self._reported = False
         self._vocab = int(model.config.get_text_config().vocab_size)
-        page = 64
         config = ContinuousBatchingConfig(
-            page_size=page,
-            num_blocks=max(4, -(-kv_cache_tokens // page)),
+            page_size=PAGE_TOKENS,
+            num_blocks=cache_blocks(kv_cache_tokens, model.device.type),
+            max_memory_percent=kv_cache_memory,
             max_batch_tokens=1024,
             max_requests_per_batch=max_batch,
             per_request_processors=True,
@@ -96,6 +135,20 @@ class Batcher:
             continuous_batching_config=config,
         )
         self._manager.start()
+        try:
+            self._warm_up(warm_up_ids)
+            # transformers writes the cache's real size back into the config it was given.
+            self.cache_tokens = int(config.num_blocks or 0) * PAGE_TOKENS
+            if self.cache_tokens < min_cache_tokens:
+                raise ModelError(
+                    f"the KV cache holds only {self.cache_tokens} tokens, fewer than the "
+                    f"{min_cache_tokens} a request needs; free GPU memory (--load-in-4bit, a "
+                    "larger GPU) or lower --max-batch"
+                )
+        except BaseException:
+            self._stop_manager()
+            raise
+        log.info("KV cache: %d tokens for up to %d requests", self.cache_tokens, max_batch)
         self._lock = threading.Lock()
         self._running: dict[str, _Slot] = {}
         self._alone: _Slot | None = None
@@ -104,6 +157,46 @@ class Batcher:
         self._closed = threading.Event()
         self._reader = threading.Thread(target=self._read, name="batch-results", daemon=True)
         self._reader.start()
+
+    def _warm_up(self, prompt_ids: list[int]) -> None:
+        """One greedy token through the running loop; `ModelError` (one line) if none comes."""
+        request_id = self._manager.add_request(
+            prompt_ids,
+            request_id="ftk-warm-up",
+            max_new_tokens=1,
+            eos_token_id=sorted(self._eos),
+            temperature=1.0,
+            top_k=1,
+            top_p=1.0,
+        )
+        deadline = time.monotonic() + WARM_UP_SECONDS
+        reason: str | None = None
+        while request_id is not None and reason is None and time.monotonic() < deadline:
+            output = self._manager.get_result(request_id=request_id, timeout=0.5)
+            if output is not None and output.error:
+                reason = _one_line(output.error)
+            elif output is not None and output.is_finished():
+                return
+            else:
+                reason = self._failure()
+        reason = reason or self._failure() or f"no token in {WARM_UP_SECONDS:.0f} s"
+        raise ModelError(
+            f"continuous batching cannot serve ({reason}); if the KV cache does not fit, lower "
+            "or unset --kv-cache-tokens/--kv-cache-memory, or free GPU memory (--load-in-4bit)"
+        )
+
+    def _failure(self) -> str | None:
+        """Why the generation loop cannot serve, or None while it can."""
+        if self._broken is not None:
+            return self._broken
+        # transformers records the loop's fatal error here (continuous_api.BackgroundThreadStatus)
+        status = getattr(self._manager, "background_thread_status", None)
+        error = getattr(status, "fatal_error", None)
+        if error is not None:
+            return f"{type(error).__name__}: {_one_line(str(error))}"
+        if not self._manager.is_running():
+            return "the generation loop stopped"
+        return None
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -131,7 +224,7 @@ class Batcher:
         self._running[slot.request_id] = slot
         request = slot.job.request
         greedy = request.temperature == 0
-        self._manager.add_request(
+        added = self._manager.add_request(
             slot.job.prompt_ids,
             request_id=slot.request_id,
             max_new_tokens=slot.job.max_new_tokens,
@@ -141,11 +234,13 @@ class Batcher:
             top_k=1 if greedy else int(request.top_k or self._vocab),
             top_p=1.0 if greedy else float(request.top_p),
         )
+        if added is None:  # the loop refuses new requests: it died; the reader fails this one
+            self._broken = self._failure() or "the generation loop refused a request"
 
     def _next(self) -> None:
         """Under the lock, once nothing runs: start the next waiting request, and every waiting
         request for the same model behind it (seeded ones stay alone)."""
-        if self._running or self._alone is not None or not self._waiting:
+        if self._running or self._alone is not None or not self._waiting or self._broken:
             return
         first = self._waiting.popleft()
         self._start(first)
@@ -193,10 +288,16 @@ class Batcher:
         while not self._closed.is_set():
             try:
                 output = self._manager.get_result(timeout=0.1)
-            except Exception as exc:  # the manager died: fail what runs, keep the process up
-                log.error("continuous batching failed: %s", exc)
+            except Exception as exc:  # the manager cannot hand out results: it cannot serve
+                self._broken = self._broken or f"{type(exc).__name__}: {_one_line(str(exc))}"
                 output = None
             if output is None:
+                # get_result returns at once when the loop has died: fail what it held, then
+                # wait before looking again rather than spin.
+                reason = self._failure()
+                if reason is not None and not self._closed.is_set():
+                    self._give_up(reason)
+                    self._closed.wait(0.5)
                 continue
             slot = self._running.get(output.request_id)
             if slot is not None and not slot.done:
@@ -215,8 +316,8 @@ class Batcher:
             if delta:
                 generation.emit(Event(text=delta))
         if output.error:
-            log.error("batched generation failed: %s", output.error)
-            failed = GenerationFailed("Generation failed; the server log says why.")
+            log.error("batched generation failed: %s", _one_line(output.error))
+            failed = GenerationFailed(_FAILED)
             self._end(slot, "failed", failed)
             return
         if slot.assembler.stopped and not output.is_finished():
@@ -243,9 +344,28 @@ class Batcher:
         slot.job.generation.emit(last)
         slot.job.generation.emit(None)
 
+    def _give_up(self, reason: str) -> None:
+        """The loop cannot serve: report it once (the engine turns failed), then fail every
+        request it held or that waits for it with a 500. Seeded requests finish on their own."""
+        if not self._reported:
+            self._reported = True
+            log.error("continuous batching failed: %s", reason)
+            self._on_fatal(reason)
+        with self._lock:
+            held = [s for s in [*self._running.values(), *self._waiting] if not s.done]
+        for slot in held:
+            self._end(slot, "failed", GenerationFailed(_FAILED))
+
     def shutdown(self) -> None:
         self._closed.set()
+        self._stop_manager()
+
+    def _stop_manager(self) -> None:
         try:
             self._manager.stop(block=False)
         except Exception as exc:  # shutting down anyway
             log.debug("stopping continuous batching: %s", exc)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

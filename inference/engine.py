@@ -71,7 +71,8 @@ class TransformersEngine:
         default_max_tokens: int = 512,
         max_queue: int = 64,
         max_batch: int = 16,
-        kv_cache_tokens: int = 32768,
+        kv_cache_tokens: int | None = None,
+        kv_cache_memory: float | None = None,
     ) -> None:
         self.base = base
         self.base_name = base_model_name(base)
@@ -87,6 +88,7 @@ class TransformersEngine:
         self.max_tokens_limit = max_tokens_limit
         self.default_max_tokens = default_max_tokens
         self.max_batch, self._kv_cache_tokens = max_batch, kv_cache_tokens
+        self._kv_cache_memory = kv_cache_memory
         self._batcher: Any = None
         self._counters = Counters(slots=max_batch, max_queue=max_queue)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
@@ -116,6 +118,7 @@ class TransformersEngine:
             max_queue=settings.max_queue,
             max_batch=settings.max_batch,
             kv_cache_tokens=settings.kv_cache_tokens,
+            kv_cache_memory=settings.kv_cache_memory,
         )
 
     # -- loading ---------------------------------------------------------------------------
@@ -130,7 +133,8 @@ class TransformersEngine:
         return self.base_name if model_id != self.base_name else None
 
     def load(self) -> None:
-        """Load weights (blocking); sets `state`."""
+        """Load weights and serve one short generation (blocking); sets `state`. Ready means
+        able to answer: a KV cache that does not fit raises `ModelError` here."""
         self.state = "loading"
         print(phase_line(Phase.LOADING_MODEL, str(self.base)), file=sys.stderr, flush=True)
         self.device = pick_device(self._device_arg)
@@ -149,8 +153,9 @@ class TransformersEngine:
         eos = model.generation_config.eos_token_id
         eos_ids = eos if isinstance(eos, list) else [eos]
         self._eos = {e for e in [*eos_ids, tokenizer.eos_token_id] if e is not None}
+        warm_up_ids = self.encode([{"role": "user", "content": "Hi"}])
         if self.max_batch > 1:
-            from inference.batching import Batcher
+            from inference.batching import MIN_CACHE_TOKENS, Batcher
 
             self._batcher = Batcher(
                 model.get_base_model() if self.adapters else model,
@@ -161,11 +166,42 @@ class TransformersEngine:
                 run_alone=self._run_alone,
                 max_batch=self.max_batch,
                 kv_cache_tokens=self._kv_cache_tokens,
+                kv_cache_memory=self._kv_cache_memory,
                 max_new_tokens=self.default_max_tokens,
+                warm_up_ids=warm_up_ids,
+                min_cache_tokens=min(MIN_CACHE_TOKENS, self.context_length),
+                on_fatal=self._fail,
             )
+            if self._batcher.cache_tokens < self.context_length:
+                log.warning(
+                    "the KV cache holds %d tokens: serving contexts up to that, not %d",
+                    self._batcher.cache_tokens,
+                    self.context_length,
+                )
+                self.context_length = self._batcher.cache_tokens
+        else:
+            self._warm_up(warm_up_ids)
         self.state, self.error = "ready", None
         print(phase_line(Phase.SERVING), file=sys.stderr, flush=True)
         log.info("ready: models %s, context %d tokens", self.model_ids, self.context_length)
+
+    def _warm_up(self, prompt_ids: list[int]) -> None:
+        """One greedy token through `generate()`: the model answers before /ready says so."""
+        import torch
+
+        ids = torch.tensor([prompt_ids], device=self._model.device)
+        with torch.inference_mode():
+            self._model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=1,
+                do_sample=False,
+                pad_token_id=self._tokenizer.pad_token_id,
+            )
+
+    def _fail(self, reason: str) -> None:
+        """The engine cannot serve any more: /ready and /health fail, so the replica restarts."""
+        self.state, self.error = "failed", reason
 
     def start_loading(
         self,
@@ -199,7 +235,7 @@ class TransformersEngine:
             raise NotReady(
                 "The model is still loading."
                 if self.state == "loading"
-                else f"The model failed to load: {self.error}",
+                else f"The engine cannot serve: {self.error}",
                 retry_after=5,
             )
         model = self.base_name if request.model == self.base else request.model

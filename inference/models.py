@@ -7,6 +7,7 @@ cache as training (`training.models.resolve_model`), imported only when a model 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 from dataclasses import dataclass
@@ -103,14 +104,15 @@ def pick_device(device: str) -> str:
 
 
 def pick_dtype(dtype: str, device: str) -> Any:
-    """`auto`: bfloat16 on CUDA (float16 without bf16 support), float32 on CPU."""
+    """`auto`: float32 on CPU; on CUDA bfloat16 from compute capability 8.0, else float16 (a T4's
+    bf16 is emulated): `training.hardware.model_dtype`, which `ftk eval` uses too."""
     import torch
 
     if dtype != "auto":
         return getattr(torch, dtype)
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
+    from training.hardware import model_dtype
+
+    return model_dtype(device)
 
 
 def load_tokenizer(path: Path) -> Any:
@@ -132,6 +134,11 @@ def load_base_model(
     if load_in_4bit and not device.startswith("cuda"):
         log.warning("--load-in-4bit needs CUDA; loading %s in full precision on %s", path, device)
         load_in_4bit = False
+    if load_in_4bit and importlib.util.find_spec("bitsandbytes") is None:
+        raise ModelError(
+            "--load-in-4bit needs the bitsandbytes package, which is not installed here "
+            "(it is in the serve extra and requirements-serve.txt)"
+        )
     torch_dtype = pick_dtype(dtype, device)
     if load_in_4bit:
         from transformers import BitsAndBytesConfig

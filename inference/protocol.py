@@ -222,7 +222,8 @@ class ModelList(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "failed"] = "ok"
+    error: str | None = Field(default=None, exclude_if=_is_none, description="Why it failed.")
 
 
 class Readiness(BaseModel):

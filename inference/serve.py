@@ -27,6 +27,7 @@ def serve(settings: ServerSettings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _quiet_batching_log(settings.log_level)
     engine = build_engine(settings)
     failed: list[Exception] = []
     server: uvicorn.Server | None = None
@@ -50,6 +51,21 @@ def serve(settings: ServerSettings) -> int:
     server = uvicorn.Server(config)
     server.run()
     return 1 if failed else 0
+
+
+def _quiet_batching_log(level: str) -> None:
+    """transformers' continuous batching logs on its own handler, tracebacks included; our log
+    says in one line what failed, and its tracebacks and notes stay for `--log-level debug`."""
+    if level == "debug":
+        return
+    batching = logging.getLogger("ContinuousBatchingLogger")  # transformers' own name for it
+    batching.setLevel(logging.WARNING)
+
+    def drop_traceback(record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+    batching.addFilter(drop_traceback)
 
 
 class ServerThread:

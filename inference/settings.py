@@ -83,7 +83,8 @@ class ServerSettings(_FtkSettings):
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="auto",
-        description="Weights dtype when not 4-bit; auto = bfloat16 on CUDA, float32 on CPU.",
+        description="Weights dtype when not 4-bit; auto = bfloat16 on CUDA from compute "
+        "capability 8.0 (float16 below, e.g. a T4), float32 on CPU.",
     )
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N.")
     context_length: int | None = Field(
@@ -104,10 +105,18 @@ class ServerSettings(_FtkSettings):
         le=256,
         description="Requests generated together (continuous batching); 1 = one at a time.",
     )
-    kv_cache_tokens: int = Field(
-        default=32768,
+    kv_cache_tokens: int | None = Field(
+        default=None,
         ge=256,
-        description="Tokens the batch's paged KV cache holds (all running requests together).",
+        description="Tokens the batch's paged KV cache holds (all running requests together); "
+        "unset: sized from the free GPU memory on CUDA, 32768 on CPU.",
+    )
+    kv_cache_memory: float | None = Field(
+        default=None,
+        gt=0,
+        le=0.95,
+        description="Share of the free memory the KV cache and its working tensors may take; "
+        "unset: transformers' default (0.8 on CUDA).",
     )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (bytes)."

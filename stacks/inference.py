@@ -12,12 +12,15 @@ import pulumi_random as random
 
 from contract import env as ftk_env
 from contract.commands import SERVE_COMMANDS, VLLM_SERVE_COMMANDS
+from contract.secrets import aca_secret_name
 from stacks.component import FtkComponent
 from stacks.registry import RegistryPull
 from stacks.settings import StartupProbe
 from stacks.share_mount import ShareWorkload, share_container, share_volume
 
 API_KEY_SECRET = "ftk-api-key"
+HF_TOKEN = "HF_TOKEN"  # huggingface_hub's (and vLLM's) variable for the Hub token
+HF_TOKEN_SECRET = aca_secret_name(HF_TOKEN)
 HEALTH_PATH = "/health"  # alive (liveness)
 READY_PATH = "/ready"  # model loaded (startup, readiness)
 # vLLM's server answers /health with 200 once its engine is up (it listens only after the model
@@ -40,6 +43,9 @@ class InferenceAppArgs:
     startup_probe: StartupProbe
     env: Mapping[str, str]  # plain env vars (FTK_BASE_MODEL, FTK_ADAPTER, PORT, ...)
     pull: RegistryPull | None = None  # the prebuilt image's registry (prebuiltImage)
+    # The stack's HF_TOKEN job secret, when it has one: a model the job has not cached yet (a
+    # gated one included) is downloaded by the app with it. Only by secretRef.
+    hf_token: pulumi.Input[str] | None = None
 
 
 class InferenceApp(FtkComponent):
@@ -72,7 +78,14 @@ class InferenceApp(FtkComponent):
                     transport=app.IngressTransportMethod.AUTO,
                     traffic=[app.TrafficWeightArgs(latest_revision=True, weight=100)],
                 ),
-                secrets=[app.SecretArgs(name=API_KEY_SECRET, value=self.api_key)],
+                secrets=[
+                    app.SecretArgs(name=API_KEY_SECRET, value=self.api_key),
+                    *(
+                        [app.SecretArgs(name=HF_TOKEN_SECRET, value=args.hf_token)]
+                        if args.hf_token is not None
+                        else []
+                    ),
+                ],
                 registries=args.pull.registries() if args.pull else None,
             ),
             identity=args.pull.identity() if args.pull else None,
@@ -84,7 +97,7 @@ class InferenceApp(FtkComponent):
                         image=args.image,
                         commands=VLLM_SERVE_COMMANDS if vllm else SERVE_COMMANDS,
                         env=args.env,
-                        secret_env=_secret_env(vllm),
+                        secret_env=_secret_env(vllm, hf_token=args.hf_token is not None),
                         probes=_probes(args, vllm),
                     )
                 ],
@@ -101,12 +114,15 @@ class InferenceApp(FtkComponent):
         )
 
 
-def _secret_env(vllm: bool) -> dict[str, str]:
-    """The key by secretRef: FTK_API_KEY always (`ftk endpoint` finds the secret through it), and
-    vLLM's own VLLM_API_KEY on the vLLM app."""
+def _secret_env(vllm: bool, *, hf_token: bool) -> dict[str, str]:
+    """The key by secretRef: FTK_API_KEY always (`ftk endpoint` finds the secret through it, and
+    vLLM's `inference.vllm_app.RequireKey` checks it), and vLLM's own VLLM_API_KEY on the vLLM
+    app; HF_TOKEN when the stack has one."""
     refs = {ftk_env.API_KEY: API_KEY_SECRET}
     if vllm:
         refs[ftk_env.VLLM_API_KEY] = API_KEY_SECRET
+    if hf_token:
+        refs[HF_TOKEN] = HF_TOKEN_SECRET
     return refs
 
 

@@ -43,6 +43,7 @@ def stack_outputs(stack: Stack) -> dict[str, Any]:
         out[keys.ACA_APP_NAME] = stack.inference.app_name
         out[keys.ACA_APP_ENDPOINT] = stack.inference.endpoint
         out[keys.INFERENCE_BASE_MODEL] = s.inference.base_model if s.inference else ""
+        out[keys.INFERENCE_ENGINE] = s.inference.engine if s.inference else ""
         out[keys.ACA_APP_API_KEY] = pulumi.Output.secret(stack.inference.api_key)
     return out
 

@@ -11,7 +11,7 @@ import pulumi_azure_native.resources as resources
 from contract import env as contract_env
 from stacks.environment import Environment, EnvironmentArgs
 from stacks.gpu import normalize_region
-from stacks.inference import InferenceApp, InferenceAppArgs
+from stacks.inference import HF_TOKEN, InferenceApp, InferenceAppArgs
 from stacks.job import FinetuningJob, FinetuningJobArgs
 from stacks.monitoring import Monitoring, MonitoringArgs
 from stacks.naming import StackNames, pull_identity_name, registry_name
@@ -145,6 +145,9 @@ def build(settings: Settings) -> Stack:
                     settings.mount_path, base_model=inf.base_model, port=inf.port
                 ),
                 pull=pull if inf.engine != "vllm" else None,
+                hf_token=(
+                    settings.job_secret(HF_TOKEN) if HF_TOKEN in settings.job_secret_names else None
+                ),
             ),
         )
     return Stack(

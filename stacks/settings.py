@@ -30,7 +30,13 @@ DEFAULT_BASE_MODEL: Final = "microsoft/Phi-3-mini-4k-instruct"
 DEFAULT_COMMANDS: Final = JOB_COMMANDS  # the `commands` key's default
 # vLLM's official OpenAI-compatible server image (vllm-project/vllm,
 # docs/deployment/docker.md), pinned: a new vLLM is a deliberate change, never a surprise.
-VLLM_IMAGE: Final = "docker.io/vllm/vllm-openai:v0.11.0"
+# 0.19.1: outside CVE-2026-22778's range (remote code execution through video inputs, 0.8.3 to
+# before 0.14.1, fixed in 0.14.1; GitHub advisory for vllm-project/vllm, read 2026-12-05), and
+# the release Azure's own model catalog moved to (Azure/azureml-assets PR #4944). Every flag
+# `inference.vllm_app` passes is listed with its source in docs/inference.md ("Which engine").
+VLLM_IMAGE: Final = "docker.io/vllm/vllm-openai:v0.19.1"
+# Fixed releases start here; tests/stacks/test_vllm.py keeps the pin at or above it.
+VLLM_FIRST_FIXED: Final = (0, 14, 1)
 INFERENCE_ENGINES: Final = ("vllm", "transformers")
 STORAGE_SKUS: Final = (
     "Standard_LRS",

@@ -156,10 +156,10 @@ def evaluate(
 
     if num_threads:
         torch.set_num_threads(num_threads)
+    from training.hardware import model_dtype
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.float32
-    if device == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    dtype = model_dtype(device)  # fp16 on a T4: its bf16 is emulated
     tokenizer = AutoTokenizer.from_pretrained(base_model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

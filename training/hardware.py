@@ -28,7 +28,23 @@ class Hardware:
     @property
     def bf16(self) -> bool:
         """bf16 tensor cores: Ampere (8.0) or newer."""
-        return self.capability is not None and self.capability >= (8, 0)
+        return bf16_capable(self.capability)
+
+
+def bf16_capable(capability: tuple[int, int] | None) -> bool:
+    """bfloat16 is worth using from compute capability 8.0 (Ampere's bf16 tensor cores). Not
+    `torch.cuda.is_bf16_supported()`: it answers True on a T4 (7.5), where bf16 is emulated
+    without tensor cores and attention falls back to the math kernel."""
+    return capability is not None and tuple(capability) >= (8, 0)
+
+
+def model_dtype(device: str) -> torch.dtype:
+    """The dtype to load a model in for generation (the inference server and `ftk eval`):
+    float32 on CPU; on CUDA bfloat16 from compute capability 8.0, else float16."""
+    if not device.startswith("cuda"):
+        return torch.float32
+    capability = torch.cuda.get_device_capability(torch.device(device).index or 0)
+    return torch.bfloat16 if bf16_capable(capability) else torch.float16
 
 
 def detect() -> Hardware:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cli.doctor.report import Row, Status
+from cli.doctor.report import Row, Status, warn
 from cli.doctor.run_checks import RunFacts, cost, model_fits
 from cli.errors import UsageError
 from contract import env as ftk_env
@@ -55,6 +55,9 @@ def preflight(
     fits, figures = model_fits(config, workspace, facts)
     if fits.status is not Status.OK and figures is not None:  # not "size unknown": too noisy
         result.rows.append(fits)
+    serving = serving_check(config, target.describe().get(keys.INFERENCE_ENGINE))
+    if serving is not None:
+        result.rows.append(serving)
     price = price_per_second(facts.gpu_profile)
     if max_cost is not None:
         if not price:
@@ -81,3 +84,20 @@ def preflight(
             minutes = f"{seconds / 60:.0f} min"
             result.estimate += f"; with --max-cost it checkpoints and ends resumable at {minutes}"
     return result
+
+
+def serving_check(config: Any, engine: str | None) -> Row | None:
+    """A warning when the stack's inference engine cannot serve this config's adapter
+    (contract.engines); None when it can, or when the engine is unknown (no app, --local)."""
+    from contract.engines import VLLM, vllm_lora_problem
+
+    if engine != VLLM:
+        return None
+    problem = vllm_lora_problem(config.lora.r, config.lora.bias)
+    if problem is None:
+        return None
+    return warn(
+        "serving",
+        f"the stack's app runs vLLM, and {problem}: `ftk deploy` of this run would not start",
+        "lora.r <= 512 and lora.bias: none, or set the stack's inferenceEngine to transformers",
+    )

@@ -14,10 +14,14 @@ from typing import Any
 from cli.doctor.report import Row, fail, ok, warn
 
 GIB = 1024**3
-# Memory per GPU. The profiles are named after the VM sizes they run on (NC24ads A100 v4: one A100
-# PCIe 80 GB; NC8as T4 v3: one T4 16 GB; MicrosoftDocs/azure-docs articles/virtual-machines/sizes
-# for the NC A100 v4 and NCasT4_v3 series). Unverified on ACA itself: no GPU run yet.
-GPU_MEMORY_GIB = {"A100": 80, "T4": 16}
+# Memory a program can use per GPU. The profiles are named after the VM sizes they run on (NC24ads
+# A100 v4: one A100 PCIe 80 GB; NC8as T4 v3: one T4 16 GB; MicrosoftDocs/azure-docs
+# articles/virtual-machines/sizes for the NC A100 v4 and NCasT4_v3 series). A T4's memory is GDDR6
+# and its boards ship with ECC on (NVIDIA T4 product brief), which takes 6.25% of GDDR memory
+# (NVIDIA CUDA C++ Best Practices Guide, "Device Memory Spaces"): 15 GiB, the 15360 MiB
+# `nvidia-smi` reports. The A100's HBM2e keeps its 80 GiB with ECC. Read 2026-12-05; unverified
+# on ACA itself: no GPU run yet.
+GPU_MEMORY_MIB = {"A100": 80 * 1024, "T4": 15360}
 TIGHT = 0.9  # above this share of the device's memory a run may still fail (fragmentation)
 HF_TOKEN = "HF_TOKEN"
 
@@ -38,8 +42,8 @@ def _device(profile: str | None) -> tuple[str | None, int, str]:
 
         known = GPU_PROFILES.get(profile)
         if known is not None:
-            memory = GPU_MEMORY_GIB[known.gpu] * GIB
-            return known.gpu, memory, f"1 {known.gpu} ({GPU_MEMORY_GIB[known.gpu]} GiB)"
+            memory = GPU_MEMORY_MIB[known.gpu] * 1024**2
+            return known.gpu, memory, f"1 {known.gpu} ({memory / GIB:g} GiB)"
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return None, memory, f"this machine's CPU ({memory / GIB:.0f} GiB RAM)"
 

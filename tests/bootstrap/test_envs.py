@@ -180,3 +180,44 @@ def test_the_prebuilt_image_set_is_used_only_for_its_own_lock(tmp_path: Path, lo
     site = envs.ensure(lock, share, installer=counting, prebuilt=image, log=lambda _: None)
     assert site.is_relative_to(share) and len(calls) == 1
     assert imports(site) == "2.0"
+
+
+def test_with_local_the_set_is_unpacked_from_one_archive_to_local_disk(
+    tmp_path: Path, lock: Path
+) -> None:
+    """On Azure (FTK_LOCAL_ENVS) Python imports the set from local disk: the first start builds
+    it on the share and archives it; a later replica (fresh local disk) only unpacks the one
+    archive, without installing and without importing from the share."""
+    root = tmp_path / "share" / ".ftk" / "envs"
+    calls: list[Path] = []
+
+    def counting(lock_: Path, target: Path) -> None:
+        calls.append(target)
+        offline(tmp_path / "wheels")(lock_, target)
+
+    name = envs.env_name(lock)
+    first = envs.ensure(lock, root, installer=counting, log=print, local=tmp_path / "replica-1")
+    assert first == tmp_path / "replica-1" / name / envs.SITE
+    assert (root / name / envs.ARCHIVE).is_file()
+    later = envs.ensure(lock, root, installer=counting, log=print, local=tmp_path / "replica-2")
+    assert later == tmp_path / "replica-2" / name / envs.SITE
+    assert len(calls) == 1 and imports(later) == "1.0"
+    leftovers = [p.name for p in (tmp_path / "replica-2").iterdir()]
+    assert leftovers == [name], "an unpack folder was left"
+    assert sorted(p.name for p in (root / name).iterdir()) == sorted(
+        [envs.SITE, envs.COMPLETE, envs.LOCK_COPY, envs.ARCHIVE]
+    ), "a partial archive was left"
+
+
+def test_a_set_that_cannot_be_unpacked_locally_is_used_from_the_share(
+    tmp_path: Path, lock: Path
+) -> None:
+    root = tmp_path / "share" / ".ftk" / "envs"
+    not_a_folder = tmp_path / "full-disk"
+    not_a_folder.write_text("")  # mkdir under a file fails, as a full or read-only disk would
+    said: list[str] = []
+    site = envs.ensure(
+        lock, root, installer=offline(tmp_path / "wheels"), log=said.append, local=not_a_folder
+    )
+    assert site == root / envs.env_name(lock) / envs.SITE and imports(site) == "1.0"
+    assert any("unpacking it locally failed" in line for line in said)

@@ -178,7 +178,7 @@ def test_model_too_big_for_a_t4(doctor, tmp_path: Path):
     assert result.exit_code == 1
     row = rows["model fits"]
     assert row["status"] == "fail"
-    assert "1 T4 (16 GiB)" in row["evidence"]
+    assert "1 T4 (15 GiB)" in row["evidence"]
     assert "4bit" in row["fix"] and "Consumption-GPU-NC24-A100" in row["fix"]
     assert rows["model access"]["status"] == "ok"  # gated; the fake job has HF_TOKEN
     assert "$" in rows["cost estimate"]["evidence"]

@@ -56,4 +56,37 @@ def test_run_warns_when_the_model_will_not_fit(project, invoke):
     )
     target = FakeTarget(gpu_profile="Consumption-GPU-NC8as-T4")
     result = invoke(target, ["run", "finetuning/big.yaml", "--no-sync"], project)
-    assert "! model fits:" in result.stderr and "of 1 T4 (16 GiB)" in result.stderr
+    assert "! model fits:" in result.stderr and "of 1 T4 (15 GiB)" in result.stderr
+
+
+class _StackServing(FakeTarget):
+    """A stack whose inference app runs `engine` (the INFERENCE_ENGINE output)."""
+
+    def __init__(self, engine: str) -> None:
+        super().__init__(gpu_profile=A100)
+        self.engine = engine
+
+    def describe(self):
+        return {**super().describe(), "INFERENCE_ENGINE": self.engine}
+
+
+def _config_with_lora(project, lora: str):
+    config = project / "finetuning" / "lora.yaml"
+    text = (project / "finetuning" / "tiny.yaml").read_text()
+    config.write_text(text + f"lora:\n{lora}")
+    return "finetuning/lora.yaml"
+
+
+def test_run_warns_when_the_stacks_vllm_cannot_serve_the_adapter(project, invoke):
+    name = _config_with_lora(project, "  r: 1024\n  bias: all\n")
+    result = invoke(_StackServing("vllm"), ["run", name, "--no-sync"], project)
+    assert result.exit_code == 0, result.output  # a warning, not a refusal: training may be wanted
+    assert "! serving: the stack's app runs vLLM, and LoRA rank 1024" in result.stderr
+    quiet = invoke(_StackServing("transformers"), ["run", name, "--no-sync"], project)
+    assert "serving" not in quiet.stderr
+
+
+def test_run_warns_when_vllm_would_get_lora_bias(project, invoke):
+    name = _config_with_lora(project, "  bias: lora_only\n")
+    result = invoke(_StackServing("vllm"), ["run", name, "--no-sync"], project)
+    assert "vLLM serves no LoRA bias" in result.stderr

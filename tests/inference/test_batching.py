@@ -106,3 +106,65 @@ def test_a_client_leaving_at_a_failure_leaves_the_request_counted_failed(engine,
     _run_one(engine)
     after = engine.stats()
     assert (after.failed - before.failed, after.cancelled - before.cancelled) == (1, 0)
+
+
+def _serving(tiny_llama):
+    from inference.app import create_app
+    from inference.serve import ServerThread
+    from inference.settings import ServerSettings
+    from tests.inference.conftest import make_engine
+
+    engine = make_engine(tiny_llama, max_batch=2)
+    settings = ServerSettings(api_key_env="FTK_TEST_NO_KEY", ui=False)
+    return engine, ServerThread(create_app(settings, engine))
+
+
+def _chat(server, tiny_llama):
+    import httpx
+
+    body = {"model": tiny_llama.name, "messages": [{"role": "user", "content": "hi"}]}
+    return httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=30)
+
+
+def _probes(server) -> tuple[int, int]:
+    import httpx
+
+    return httpx.get(f"{server.url}/ready").status_code, httpx.get(
+        f"{server.url}/health"
+    ).status_code
+
+
+def test_a_request_the_generation_loop_drops_is_a_500_and_the_probes_fail(tiny_llama):
+    """transformers' `add_request` returns None (and drops the request) once its loop cannot
+    take work: the client gets a clean 500 at once instead of waiting forever, and /ready and
+    /health fail so the platform restarts the replica."""
+    engine, server = _serving(tiny_llama)
+    with server:
+        assert _probes(server) == (200, 200)
+        engine._batcher._manager.add_request = lambda *args, **kwargs: None
+        reply = _chat(server, tiny_llama)
+        assert reply.status_code == 500, reply.text
+        assert reply.json()["error"]["type"] == "server_error"
+        assert _probes(server) == (503, 503)
+        assert "refused" in httpx_json(server, "/health")["error"]
+    assert engine.stats().failed == 1
+
+
+def test_a_generation_loop_that_dies_turns_the_probes_failed_without_a_request(tiny_llama):
+    import time
+
+    engine, server = _serving(tiny_llama)
+    with server:
+        engine._batcher._manager.stop(block=True, hard_stop=True)  # the loop is gone
+        deadline = time.monotonic() + 20
+        while _probes(server) != (503, 503) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _probes(server) == (503, 503)
+        reply = _chat(server, tiny_llama)
+        assert reply.status_code == 503 and "generation loop" in reply.json()["error"]["message"]
+
+
+def httpx_json(server, path: str) -> dict:
+    import httpx
+
+    return httpx.get(f"{server.url}{path}").json()

@@ -75,3 +75,48 @@ def test_4bit_without_cuda_warns_and_serves_full_precision(tiny_llama, engine, c
     base = tiny_llama.name
     assert _answer(fallback, base, max_tokens=5) == _answer(engine, base, max_tokens=5)
     fallback.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("capability", "expected"), [((7, 5), "float16"), ((8, 0), "bfloat16"), ((9, 0), "bfloat16")]
+)
+def test_auto_dtype_on_cuda_follows_compute_capability_not_bf16_emulation(
+    monkeypatch, capability, expected
+):
+    """A T4 (7.5) says `is_bf16_supported()` True (emulated): it must still get float16, in the
+    server and in `ftk eval` alike (one helper, `training.hardware.model_dtype`)."""
+    import torch
+
+    from inference.models import pick_dtype
+    from training.hardware import model_dtype
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: capability)
+    assert pick_dtype("auto", "cuda") == getattr(torch, expected)
+    assert model_dtype("cuda:0") == getattr(torch, expected)
+    assert pick_dtype("auto", "cpu") == torch.float32
+
+
+def test_4bit_on_cuda_without_bitsandbytes_is_one_clear_refusal(tiny_llama, monkeypatch):
+    import importlib.util
+
+    from inference.models import ModelError, load_base_model
+
+    find_spec = importlib.util.find_spec
+
+    def without_bitsandbytes(name, *args, **kwargs):
+        return None if name == "bitsandbytes" else find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_bitsandbytes)
+    with pytest.raises(ModelError, match="--load-in-4bit needs the bitsandbytes package"):
+        load_base_model(tiny_llama, device="cuda", load_in_4bit=True)
+
+
+def test_the_serve_install_carries_bitsandbytes_for_load_in_4bit():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    serve = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert any(r.startswith("bitsandbytes") for r in serve["optional-dependencies"]["serve"])
+    assert "bitsandbytes" in (root / "requirements-serve.txt").read_text()

@@ -79,3 +79,29 @@ def test_serve_process_exits_1_when_the_model_cannot_load(tmp_path):
     output = proc.communicate(timeout=90)[0]
     assert proc.returncode == 1, output
     assert "model load failed" in output
+
+
+def test_serve_refuses_a_kv_cache_larger_than_memory_with_one_line(tiny_llama):
+    """A cache that cannot fit is refused at load: never a server that says ready and hangs."""
+    port = _free_port()
+    proc = _start(
+        ["--base", str(tiny_llama), "--port", str(port), "--kv-cache-tokens", str(10**13)], {}
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                ready = httpx.get(f"{url}/ready", timeout=2)
+            except httpx.TransportError:
+                ready = None
+            assert ready is None or ready.status_code == 503, "ready with a cache that cannot fit"
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 1, output
+    failures = [line for line in output.splitlines() if "model load failed" in line]
+    assert len(failures) == 1 and "KV cache" in failures[0], output
+    assert "Traceback" not in output, output

@@ -100,16 +100,20 @@ def test_job_runs_once_per_execution_with_the_timeout_and_share(pulumi_mocks) ->
     assert c["volumeMounts"] == [{"volumeName": "share", "mountPath": "/mount"}], urn
     volume = reveal(job.inputs["template"])["volumes"][0]
     env_storage = pulumi_mocks.one(ENV_STORAGE)
+    # Microsoft's SMB options for metadata-heavy work (stacks/share_mount.py cites them).
     assert volume == {
         "name": "share",
         "storageType": "AzureFile",
         "storageName": env_storage.inputs["storageName"],
+        "mountOptions": "actimeo=30,nosharesock,mfsymlinks",
     }, urn
     assert (c["resources"]["cpu"], c["resources"]["memory"]) == (24, "220Gi"), urn
     env = env_of(c)
     assert env["FTK_TIME_BUDGET_SECONDS"]["value"] == str(7200 - 600), urn
     assert env["MOUNT_PATH"]["value"] == "/mount"
     assert env["FTK_MODEL_CACHE"]["value"] == "/mount/model-cache"
+    # Dependency sets are unpacked to the container's own disk, not imported over SMB.
+    assert env["FTK_LOCAL_ENVS"]["value"] == "/tmp/ftk-envs"
     assert env["HF_HOME"]["value"] == "/mount/model-cache/hf"
 
 
