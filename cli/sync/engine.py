@@ -30,6 +30,7 @@ from cli.sync.cache import StatCache, sha256_file
 from cli.sync.manifest import Entry, Manifest, read_manifest, write_manifest
 from cli.sync.names import case_twins
 from cli.sync.rules import Rules
+from cli.sync.secrets import secret_reason
 from cli.sync.temps import STALE_AFTER_S
 from cli.targets.base import Share
 
@@ -85,25 +86,37 @@ def share_workers(share: Share, workers: int | None = None) -> int:
     return workers or share.parallelism or DEFAULT_WORKERS
 
 
-def _hash_local(root: Path, files: list[str], workers: int) -> Manifest:
-    cache = StatCache(root)
+def _hash_local(cache: StatCache, files: list[str], workers: int) -> Manifest:
+    """Size and sha256 of each file; a file deleted since the walk is left out (as if the sync
+    had started a moment later), never an error."""
     result: Manifest = {}
     misses: list[tuple[str, os.stat_result]] = []
     for rel in files:
-        st = (root / rel).stat()
+        try:
+            st = cache.stat(rel)
+        except FileNotFoundError:
+            continue
         digest = cache.lookup(rel, st)
         if digest is None:
             misses.append((rel, st))
         else:
             result[rel] = Entry(st.st_size, digest)
     if misses:
+
+        def digest_of(rel: str) -> str | None:
+            try:
+                return sha256_file(cache.root / rel)
+            except FileNotFoundError:
+                return None
+
         # hashlib releases the GIL on large buffers, so threads help on a first sync.
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            digests = pool.map(lambda m: sha256_file(root / m[0]), misses)
+            digests = pool.map(digest_of, [rel for rel, _ in misses])
             for (rel, st), digest in zip(misses, digests, strict=True):
-                cache.store(rel, st, digest)
-                result[rel] = Entry(st.st_size, digest)
-    cache.prune(set(files))
+                if digest is not None:
+                    cache.store(rel, st, digest)
+                    result[rel] = Entry(st.st_size, digest)
+    cache.prune(set(result))
     cache.save()
     return result
 
@@ -114,8 +127,9 @@ def plan_sync(
     """What a sync would do; reads the share's manifest, writes nothing to the share.
 
     `workers` hash the local files (CPU work: the share's hint does not apply)."""
-    walked = Rules(root).walk()
-    local = _hash_local(root, walked.files, workers or DEFAULT_WORKERS)
+    cache = StatCache(root)
+    walked = Rules(root).walk(cache.checked(secret_reason))
+    local = _hash_local(cache, walked.files, workers or DEFAULT_WORKERS)
     remote = read_manifest(share)
     upload = [p for p, e in local.items() if remote.get(p) != e]
     # A path that only changed case is the same file on a case-insensitive share: not stale.
@@ -219,7 +233,19 @@ def run_sync(
     for level in _dirs_to_create(plan.upload, plan.remote):
         _run_pool(level, share.make_dirs, workers, lambda _: None)
 
+    vanished: set[str] = set()
+
+    def upload(rel: str) -> None:
+        try:
+            share.upload_file(root / rel, rel)
+        except FileNotFoundError:
+            if (root / rel).exists():
+                raise
+            vanished.add(rel)  # deleted since the plan: left out, like a file deleted before
+
     def uploaded(rel: str) -> None:
+        if rel in vanished:
+            return
         size = plan.local[rel].size
         manifest[rel] = plan.local[rel]
         result.uploaded.append(rel)
@@ -232,7 +258,7 @@ def run_sync(
         result.deleted.append(rel)
 
     try:
-        _run_pool(plan.upload, lambda p: share.upload_file(root / p, p), workers, uploaded)
+        _run_pool(plan.upload, upload, workers, uploaded)
         _run_pool(plan.delete, share.delete, workers, deleted)
     except BaseException as exc:
         # What did arrive, so a re-run sends only the rest; report the original failure.

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import codecs
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,13 +123,15 @@ class Rules:
     def ignored(self, rel: str, *, is_dir: bool = False) -> bool:
         return self._ignore.match_file(rel + "/" if is_dir else rel)
 
-    def walk(self) -> WalkResult:
+    def walk(self, reason: Callable[[Path, str], str | None] = secret_reason) -> WalkResult:
+        """The files to send and the refused ones; `reason` is the secret check (the sync engine
+        passes one that skips files unchanged since the last sync)."""
         files: list[str] = []
         refused: list[str] = []
         allowed: list[str] = []
         reasons: dict[str, str] = {}
         for rel in self._iter_files():
-            why = secret_reason(self.root, rel)
+            why = reason(self.root, rel)
             if why is None:
                 files.append(rel)
                 continue
