@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from cli.errors import NotFoundError
 from cli.sync.rules import is_protected
 from cli.targets.base import Share
 from contract.layout import MANIFEST as MANIFEST_PATH
@@ -29,10 +30,13 @@ Manifest = dict[str, Entry]
 
 def read_manifest(share: Share) -> Manifest:
     """The share's manifest; empty when there is none yet or it cannot be parsed."""
-    if not share.exists(MANIFEST_PATH):
+    try:
+        body = share.read_bytes(MANIFEST_PATH)  # one request when there is one (every re-sync)
+    except NotFoundError:
+        share.exists(MANIFEST_PATH)  # no manifest, or no share: that one raises, naming it
         return {}
     try:
-        data = json.loads(share.read_bytes(MANIFEST_PATH))
+        data = json.loads(body)
         files = data["files"] if data.get("version") == 1 else {}
         return {
             p: Entry(int(e["size"]), str(e["sha256"]))

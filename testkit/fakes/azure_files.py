@@ -26,6 +26,11 @@ ETAG = '"0x8DC0000000000001"'
 # that breaks the naming rules fails with 400 (the REST naming doc). The error code is one of the
 # spec's `ErrorCode` values; which one the service picks for this case is not documented.
 MAX_NAME = 255
+# Create File may carry the file's first bytes, up to 4 MiB, from version 2026-02-06 on
+# (learn.microsoft.com/rest/api/storageservices/create-file, read 2026-12-05). The page does not
+# say which error an older version or a larger body gets; the fake answers 400.
+CREATE_WITH_DATA_SINCE = "2026-02-06"
+CREATE_WITH_DATA_MAX = 4 * 1024 * 1024
 # MicrosoftDocs, "Naming and referencing shares, directories, files, and metadata", section
 # "Directory and file names" (learn.microsoft.com/rest/api/storageservices/
 # naming-and-referencing-shares--directories--files--and-metadata, read 2026-12-05):
@@ -197,7 +202,16 @@ class FakeFileShares:
         if method == "PUT":
             if posixpath.dirname(path) not in dirs:
                 return _error(404, "ParentNotFound")
-            self._add_file(share, path, bytearray(int(req.headers.get("x-ms-content-length", "0"))))
+            size = int(req.headers.get("x-ms-content-length", "0"))
+            if req.body and (
+                req.headers.get("x-ms-version", "") < CREATE_WITH_DATA_SINCE
+                or len(req.body) > CREATE_WITH_DATA_MAX
+                or len(req.body) > size
+            ):
+                return _error(400, "InvalidHeaderValue")  # which code: not documented
+            content = bytearray(size)
+            content[: len(req.body)] = req.body
+            self._add_file(share, path, content)
             self.modified[share][path] = time.time()
             return _ok(201)
         if path not in files:

@@ -187,6 +187,8 @@ def test_next_sync_sweeps_stale_temporaries_but_not_a_live_one(
     changed = next(iter(files))
     (root / changed).write_bytes(b"changed")
     before = len(fake_azure.server.log)
+    # The next sync is another process (the killed one is gone): a new client.
+    share = target_from_outputs(fake_azure.outputs(), connection=fake_azure.connection()).share()
     result = sync(root, share)
     assert result.uploaded == [changed]
     assert sorted(result.swept) == sorted(stale)

@@ -16,13 +16,15 @@ temporary look stale.
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 import posixpath
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cli.errors import NotFoundError
 from cli.sync.temps import TEMP_PREFIX, is_temporary, temporary_name
@@ -33,6 +35,16 @@ if TYPE_CHECKING:
     from azure.storage.fileshare import ShareClient, ShareFileClient
 
 RANGE_SIZE = 4 * 1024 * 1024  # the service's largest range per Put Range
+# Create File carries up to 4 MiB of content from version 2026-02-06 on (learn.microsoft.com/
+# rest/api/storageservices/create-file, read 2026-12-05: "Beginning with version 2026-02-06, you
+# can also create file with content up to 4MiB using Create File operation"; the SDK sends it as
+# `create_file(size, data=...)`, azure-storage-file-share 12.27.1, whose default API version is
+# 2026-06-06). One request instead of Create + Put Range for every file up to that size.
+CREATE_WITH_DATA_MAX = 4 * 1024 * 1024
+# Larger files: the SDK's own range uploader (`ShareFileClient.upload_file`), this many ranges of
+# one file in flight at once, like az CLI's `--max-connections` per file (azure-cli, storage
+# module, operations/file.py `storage_file_upload_batch`, read 2026-12-05).
+RANGES_IN_FLIGHT = 4
 DATA_ROLE = "Storage Account Key Operator Service Role (or Contributor) on the storage account"
 
 
@@ -54,6 +66,11 @@ class AzureFileShare:
         self._client: ShareClient | None = None
         self._lock = threading.Lock()
         self._dirs: set[str] = {""}
+        # Directories this object created (the service answered 201, not 409: nothing was in
+        # them), and files it has written since: a new file in such a directory has nothing to
+        # protect, so it is written in place (see `_atomic_write`).
+        self._created: set[str] = set()
+        self._written: set[str] = set()
         self.label = label  # e.g. "file share 'ftk' in storage account 'ftkstore'"
 
     # -- plumbing -------------------------------------------------------------------------
@@ -144,6 +161,7 @@ class AzureFileShare:
             current = "/".join(parts[:i])
             if current in self._dirs:
                 continue
+            created = False
             try:
                 # Suppressed inside the call: azure_call would turn it into an FtkError.
                 with (
@@ -151,26 +169,21 @@ class AzureFileShare:
                     contextlib.suppress(ResourceExistsError),
                 ):
                     self.client.get_directory_client(current).create_directory()
+                    created = True
             except NotFoundError as exc:
                 raise self._missing(exc.__cause__ or exc, current) from None
-            self._dirs.add(current)
+            with self._lock:
+                self._dirs.add(current)
+                if created:
+                    self._created.add(current)
 
     def upload_file(self, local: Path, path: str) -> None:
-        size = local.stat().st_size
-
-        def chunks() -> Iterator[bytes]:
-            with local.open("rb") as handle:
-                while chunk := handle.read(RANGE_SIZE):
-                    yield chunk
-
-        self._atomic_write(path, size, chunks)
+        with local.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            self._atomic_write(path, size, handle)
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        def chunks() -> Iterator[bytes]:
-            for start in range(0, len(data), RANGE_SIZE):
-                yield data[start : start + RANGE_SIZE]
-
-        self._atomic_write(path, len(data), chunks)
+        self._atomic_write(path, len(data), io.BytesIO(data))
 
     def download_file(self, path: str, local: Path) -> None:
 
@@ -199,8 +212,13 @@ class AzureFileShare:
         """Delete temporaries in `directory` whose last write is `older_than` seconds old or more.
 
         One listing per directory, filtered by the service to names starting with "." (every
-        temporary ftk makes or made does); a missing directory has none."""
+        temporary ftk makes or made does); a missing directory has none, and neither has one
+        this object created (no request: a first sync into an empty share lists nothing)."""
         directory = directory.strip("/")
+        with self._lock:
+            if directory in self._created:
+                # Made empty by this object: any temporary in it is a live one of ours.
+                return []
         server_now: list[datetime] = []
 
         def response_date(pipeline_response: Any) -> None:
@@ -234,30 +252,66 @@ class AzureFileShare:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _atomic_write(self, path: str, size: int, chunks: Callable[[], Iterator[bytes]]) -> None:
+    def _in_place(self, path: str) -> bool:
+        """Whether `path` may be written under its own name: a file of at most 4 MiB (one
+        request) in a directory this object created, that it has not written yet. Nothing can
+        be replaced there, and the manifest (written last) does not name the file yet."""
+        with self._lock:
+            fresh = posixpath.dirname(path) in self._created and path not in self._written
+            self._written.add(path)
+        return fresh
+
+    def _atomic_write(self, path: str, size: int, source: BinaryIO) -> None:
+        """Write `size` bytes from `source` to `path`: under a temporary name, then renamed over
+        `path`; a small new file in a folder this sync made goes straight to `path` in one
+        request (`_in_place`)."""
         path = path.strip("/")
+        small = size <= CREATE_WITH_DATA_MAX
+        data = source.read(size) if small else b""
+        if small and len(data) != size:
+            raise OSError(f"{path}: changed size while being read")
+        if small and self._in_place(path):
+            target = self._file(path)
+            try:
+                with self._call(f"uploading '{path}'"):
+                    target.create_file(size, data=data or None)
+                return
+            except NotFoundError as exc:
+                self._discard(target)
+                raise self._missing(exc.__cause__ or exc, path) from None
+            except BaseException:
+                self._discard(target)
+                raise
         temporary = temporary_name(path)
         tmp_client = self._file(temporary)
         try:
             with self._call(f"uploading '{path}'"):
                 try:
-                    tmp_client.create_file(size)
+                    self._create(tmp_client, size, data, source, small)
                 except Exception as exc:
                     if _error_code(exc) != "ParentNotFound":
                         raise
                     self.make_dirs(posixpath.dirname(path))
-                    tmp_client.create_file(size)
-                offset = 0
-                for chunk in chunks():
-                    tmp_client.upload_range(chunk, offset=offset, length=len(chunk))
-                    offset += len(chunk)
+                    source.seek(0)
+                    self._create(tmp_client, size, data, source, small)
                 tmp_client.rename_file(path, overwrite=True)
+            with self._lock:
+                self._written.add(path)
         except NotFoundError as exc:
             self._discard(tmp_client)
             raise self._missing(exc.__cause__ or exc, path) from None
         except BaseException:
             self._discard(tmp_client)
             raise
+
+    @staticmethod
+    def _create(
+        client: ShareFileClient, size: int, data: bytes, source: BinaryIO, small: bool
+    ) -> None:
+        if small:
+            client.create_file(size, data=data or None)
+        else:  # Create File, then the ranges, RANGES_IN_FLIGHT at once (the SDK's uploader)
+            client.upload_file(source, length=size, max_concurrency=RANGES_IN_FLIGHT)
 
     @staticmethod
     def _discard(tmp_client: ShareFileClient) -> None:
