@@ -105,6 +105,10 @@ _KEY_BLOCK = re.compile(
 
 def reason_by_key_block(data: bytes) -> str | None:
     """What a file is if it carries a private key block (PEM, OpenSSH, PGP, SSH2, PuTTY)."""
+    # Every match holds one of these literals; `in` is ~30x faster than the regex's scan of a
+    # file without them (16 vs 510 us per 10 KB): most of a first sync's secret-check cost.
+    if b"PRIVATE KEY" not in data and b"PuTTY-User-Key-File-" not in data:
+        return None
     if _KEY_BLOCK.search(data) is None:
         return None
     return "private key block (BEGIN ... PRIVATE KEY)"

@@ -95,6 +95,7 @@ class FakeAzure:
         stats = {
             "requests": len(log),
             "puts": sum(1 for line in log if line.startswith("PUT")),
+            "storage_requests": sum(1 for line in log if f" /{self.ACCOUNT}" in line),
             "bytes": sum(len(c) for c in self.files.files[self.SHARE].values()),
         }
         return Response.json(200, stats)
