@@ -206,7 +206,7 @@ def run_shape(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000, help="files of the mixed shape")
-    parser.add_argument("--mb", type=float, default=210.0, help="size of the mixed shape")
+    parser.add_argument("--mb", type=float, default=200.0, help="mixed shape size (~210 MB)")
     parser.add_argument("--small-files", type=int, default=20000, help="0: skip that shape")
     parser.add_argument("--small-mb", type=float, default=200.0)
     parser.add_argument("--latency-ms", type=float, default=20.0, help="added to every request")

@@ -75,7 +75,9 @@ class Share(Protocol):
         """Create a directory and its parents; existing ones are fine."""
 
     def upload_file(self, local: Path, path: str) -> None:
-        """Upload atomically: write under a temporary name, then rename into place."""
+        """Upload atomically: write under a temporary name, then rename into place. A share may
+        write a new file in place in a folder it created itself (nothing there to replace;
+        Azure Files does so for files that fit in one request)."""
 
     def write_bytes(self, path: str, data: bytes) -> None:
         """Write atomically (temporary name, then rename)."""

@@ -268,8 +268,8 @@ class AzureFileShare:
         path = path.strip("/")
         small = size <= CREATE_WITH_DATA_MAX
         data = source.read(size) if small else b""
-        if small and len(data) != size:
-            raise OSError(f"{path}: changed size while being read")
+        if small:
+            size = len(data)  # a file cut short since its stat: what was read (a re-sync fixes it)
         if small and self._in_place(path):
             target = self._file(path)
             try:
@@ -280,7 +280,7 @@ class AzureFileShare:
                 self._discard(target)
                 raise self._missing(exc.__cause__ or exc, path) from None
             except BaseException:
-                self._discard(target)
+                self._discard(target)  # only this sync writes in a folder it just made
                 raise
         temporary = temporary_name(path)
         tmp_client = self._file(temporary)
