@@ -3,6 +3,7 @@
     python benchmarks/sync.py                 # both shapes + the sequential SDK (~2-3 min)
     python benchmarks/sync.py --no-baseline   # ftk only, for a quick check (~30 s)
     python benchmarks/sync.py --files 300 --mb 30 --small-files 0   # smaller still
+    python benchmarks/sync.py --no-baseline --small-files 0 --always-temporary  # in-place's gain
 
 Two workspace shapes, the fake running in its own process with the injected latency (20 ms):
 - "mixed": 2,000 files, ~210 MB (80% of 1.5-15 KB, 17% of 80-300 KB, 3% of 1-3 MB);
@@ -157,6 +158,7 @@ def run_shape(
     # A new target per shape, as a new `ftk` process would have (its client, its folders).
     target = AzureTarget.from_infra_files([infra], connection=connection(fake))
     share = target.share()
+    share.in_place = not args.always_temporary
     workers = share_workers(share, args.workers)
     share.exists("warm-up")  # the account key (one ARM call) and the first TLS connection
     fake.control("latency", ms=args.latency_ms)
@@ -212,6 +214,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0, help="added to every request")
     parser.add_argument("--workers", type=int, default=None, help="default: the share's hint")
     parser.add_argument("--no-baseline", action="store_true", help="skip the sequential SDK")
+    parser.add_argument(
+        "--always-temporary",
+        action="store_true",
+        help="new files too through a temporary and a rename (what writing in place saves)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ftk-bench-") as tmp:

@@ -57,6 +57,7 @@ class AzureFileShare:
     """One Azure Files share; `share_client_factory` builds the SDK client on first use."""
 
     local_root: Path | None = None
+    in_place = True  # False: every file through a temporary (the benchmark measures the cost)
 
     def __init__(
         self, share_client_factory: Callable[[], ShareClient], *, label: str, parallelism: int = 32
@@ -259,7 +260,7 @@ class AzureFileShare:
         with self._lock:
             fresh = posixpath.dirname(path) in self._created and path not in self._written
             self._written.add(path)
-        return fresh
+        return fresh and self.in_place
 
     def _atomic_write(self, path: str, size: int, source: BinaryIO) -> None:
         """Write `size` bytes from `source` to `path`: under a temporary name, then renamed over
