@@ -50,6 +50,11 @@ class SyncPlan:
     skipped: int
     allowed: list[str] = field(default_factory=list)  # secret-looking, sent: named in .ftkallow
     reasons: dict[str, str] = field(default_factory=dict)  # refused/allowed path -> why
+    # Files sent whatever their content (new, or another size than the manifest says): hashed
+    # by the upload workers, overlapping the network, not before the first upload starts.
+    # Their `local` entries carry an empty sha256 until then.
+    unhashed: dict[str, os.stat_result] = field(default_factory=dict)
+    cache: StatCache | None = None
 
     @property
     def upload_bytes(self) -> int:
@@ -86,10 +91,14 @@ def share_workers(share: Share, workers: int | None = None) -> int:
     return workers or share.parallelism or DEFAULT_WORKERS
 
 
-def _hash_local(cache: StatCache, files: list[str], workers: int) -> Manifest:
-    """Size and sha256 of each file; a file deleted since the walk is left out (as if the sync
-    had started a moment later), never an error."""
+def _hash_local(
+    cache: StatCache, files: list[str], workers: int, remote: Manifest
+) -> tuple[Manifest, dict[str, os.stat_result]]:
+    """Size and sha256 of each file, and the files left unhashed because they are sent anyway
+    (not in `remote`, or of another size: their hash is only needed for the manifest). A file
+    deleted since the walk is left out (as if the sync had started a moment later)."""
     result: Manifest = {}
+    unhashed: dict[str, os.stat_result] = {}
     misses: list[tuple[str, os.stat_result]] = []
     for rel in files:
         try:
@@ -97,10 +106,13 @@ def _hash_local(cache: StatCache, files: list[str], workers: int) -> Manifest:
         except FileNotFoundError:
             continue
         digest = cache.lookup(rel, st)
-        if digest is None:
-            misses.append((rel, st))
-        else:
+        if digest is not None:
             result[rel] = Entry(st.st_size, digest)
+        elif (known := remote.get(rel)) is None or known.size != st.st_size:
+            unhashed[rel] = st
+            result[rel] = Entry(st.st_size, "")
+        else:
+            misses.append((rel, st))
     if misses:
 
         def digest_of(rel: str) -> str | None:
@@ -109,7 +121,7 @@ def _hash_local(cache: StatCache, files: list[str], workers: int) -> Manifest:
             except FileNotFoundError:
                 return None
 
-        # hashlib releases the GIL on large buffers, so threads help on a first sync.
+        # hashlib releases the GIL on large buffers, so threads help.
         with ThreadPoolExecutor(max_workers=workers) as pool:
             digests = pool.map(digest_of, [rel for rel, _ in misses])
             for (rel, st), digest in zip(misses, digests, strict=True):
@@ -118,7 +130,7 @@ def _hash_local(cache: StatCache, files: list[str], workers: int) -> Manifest:
                     result[rel] = Entry(st.st_size, digest)
     cache.prune(set(result))
     cache.save()
-    return result
+    return result, unhashed
 
 
 def plan_sync(
@@ -129,8 +141,8 @@ def plan_sync(
     `workers` hash the local files (CPU work: the share's hint does not apply)."""
     cache = StatCache(root)
     walked = Rules(root).walk(cache.checked(secret_reason))
-    local = _hash_local(cache, walked.files, workers or DEFAULT_WORKERS)
     remote = read_manifest(share)
+    local, unhashed = _hash_local(cache, walked.files, workers or DEFAULT_WORKERS, remote)
     upload = [p for p, e in local.items() if remote.get(p) != e]
     # A path that only changed case is the same file on a case-insensitive share: not stale.
     stale = sorted(set(remote) - set(local) - case_twins(remote, local)) if delete else []
@@ -143,6 +155,8 @@ def plan_sync(
         skipped=len(local) - len(upload),
         allowed=walked.allowed,
         reasons=walked.reasons,
+        unhashed=unhashed,
+        cache=cache,
     )
 
 
@@ -234,9 +248,15 @@ def run_sync(
         _run_pool(level, share.make_dirs, workers, lambda _: None)
 
     vanished: set[str] = set()
+    hashed: dict[str, Entry] = {}
 
     def upload(rel: str) -> None:
         try:
+            if (st := plan.unhashed.get(rel)) is not None:
+                digest = sha256_file(root / rel)
+                hashed[rel] = Entry(st.st_size, digest)
+                if plan.cache is not None:
+                    plan.cache.store(rel, st, digest)
             share.upload_file(root / rel, rel)
         except FileNotFoundError:
             if (root / rel).exists():
@@ -246,8 +266,9 @@ def run_sync(
     def uploaded(rel: str) -> None:
         if rel in vanished:
             return
-        size = plan.local[rel].size
-        manifest[rel] = plan.local[rel]
+        entry = hashed.get(rel) or plan.local[rel]
+        size = entry.size
+        manifest[rel] = entry
         result.uploaded.append(rel)
         result.bytes += size
         if on_progress:
@@ -264,6 +285,9 @@ def run_sync(
         # What did arrive, so a re-run sends only the rest; report the original failure.
         with contextlib.suppress(Exception):
             write_manifest(share, manifest)
+        with contextlib.suppress(OSError):
+            if plan.cache is not None:
+                plan.cache.save()
         if isinstance(exc, FtkError | KeyboardInterrupt) or not isinstance(exc, Exception):
             raise
         raise UnavailableError(
@@ -272,6 +296,9 @@ def run_sync(
         ) from exc
 
     write_manifest(share, manifest)
+    if plan.cache is not None:
+        with contextlib.suppress(OSError):  # a cache that cannot be written costs a re-hash
+            plan.cache.save()
     result.uploaded.sort()
     result.deleted.sort()
     result.swept = _sweep(share, plan, workers)

@@ -25,17 +25,28 @@ def make(root: Path, files: dict[str, str]) -> Path:
 def test_a_file_deleted_while_sync_hashes_it_is_left_out(tmp_path, monkeypatch):
     root = make(tmp_path, {"keep.txt": "keep", "gone.txt": "gone", "d/also.txt": "x"})
     real = cache_mod.sha256_file
+    deleting = [True]
 
     def hash_after_the_user_deletes(path: Path) -> str:
-        if path.name == "gone.txt":
+        if path.name == "gone.txt" and deleting[0]:
             path.unlink()  # the user (or an editor's save-as) removes it between walk and hash
         return real(path)
 
     monkeypatch.setattr("cli.sync.engine.sha256_file", hash_after_the_user_deletes)
     share = MemoryShare()
-    result = sync(root, share)
+    result = sync(root, share)  # a new file: hashed by the upload worker
     assert sorted(result.uploaded) == ["d/also.txt", "keep.txt"]
     assert sorted(read_manifest(share)) == ["d/also.txt", "keep.txt"]
+
+    deleting[0] = False
+    (root / "gone.txt").write_text("back")
+    assert sync(root, share).uploaded == ["gone.txt"]
+    # Changed, same size as the manifest says: hashed while planning, and deleted right then.
+    deleting[0] = True
+    (root / "gone.txt").write_text("BACK")
+    again = sync(root, share)
+    assert again.uploaded == [] and not (root / "gone.txt").exists()
+    assert sorted(read_manifest(share)) == ["d/also.txt", "gone.txt", "keep.txt"]
 
 
 def test_a_file_deleted_between_stat_and_hash_or_before_its_upload_is_left_out(tmp_path):
