@@ -175,6 +175,8 @@ def run_shape(
         f"ftk first sync:     {t_first:7.2f} s  ({len(first.uploaded)} files, "
         f"{first.bytes / 1e6:.1f} MB, {workers} in flight, {args.latency_ms:g} ms/request)"
     )
+    for rel in first.refused:  # random bytes can look like a key by chance
+        print(f"  refused: {rel} ({first.reasons.get(rel)})")
     print(
         f"  latency bound:    {bound:7.2f} s  ({requests} requests, "
         f"{requests / len(rel_paths):.2f} per file): {bound / t_first:.0%} of the bound reached"
