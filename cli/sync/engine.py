@@ -5,14 +5,15 @@ Order of writes, so that an interrupted sync is always safe to re-run:
    files exist), so the manifest never vouches for content that is half replaced;
 2. directories are created once each, one depth level at a time (parents before children, each
    level in the worker pool);
-3. files are uploaded through `Share.upload_file` (temporary name, then rename) in a bounded pool
-   whose size is the share's `parallelism`;
+3. files are uploaded through `Share.upload_file` (temporary name, then rename; a share may write
+   a new file in a folder it just created in place) in a bounded pool whose size is the share's
+   `parallelism`; a file sent whatever its content (new, or resized) is hashed by its worker;
 4. stale files are deleted (only with `delete=True`, and only files an earlier sync wrote);
 5. the manifest is written. If uploads fail, a manifest of what did arrive is still written (best
    effort), so the re-run sends only the rest;
 6. temporaries that an interrupted (killed) earlier sync left in the workspace's folders on the
    share are removed once stale (`cli.sync.temps`, `Share.sweep_temporaries`).
-   Only syncs that wrote something sweep, so a no-op re-sync stays a couple of reads.
+   Only syncs that wrote something sweep, so a no-op re-sync is one read (the manifest).
 """
 
 from __future__ import annotations

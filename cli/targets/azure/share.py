@@ -1,7 +1,9 @@
 """The `Share` protocol over an Azure Files share (azure-storage-file-share, account-key auth).
 
 Writes are atomic: data goes to a hidden temporary file in the same directory, which is renamed
-over the final name once complete, so the job never sees a half-written file. Temporary files
+over the final name once complete, so the job never sees a half-written file. One exception, with
+nothing to protect: a file of at most 4 MiB new in a directory this object created is one Create
+File request at its final name (`_in_place`; docs/azure.md, "Requests per file"). Temporary files
 are invisible to `list_files`, removed when an upload fails, and, when a killed process left them,
 removed by `sweep_temporaries` once stale (`cli.sync.temps`: fixed-length names, the age rule).
 
