@@ -190,19 +190,45 @@ def reason_by_named_content(rel: str, data: bytes) -> str | None:
 # 25 X25519, 26 X448, 27 Ed25519, 28 Ed448). `gpg --export-secret-keys` starts with one.
 _PGP_SECRET_TAGS = frozenset({5, 7})
 _PGP_ALGORITHMS = frozenset({1, 2, 3, 16, 17, 18, 19, 20, 22, 25, 26, 27, 28})
+# What follows a key packet in `gpg --export-secret-keys`: signature, secret subkey, trust, user ID,
+# user attribute (RFC 9580 10.1, transferable secret keys).
+_PGP_EXPORT_FOLLOWERS = frozenset({2, 7, 12, 13, 17})
+
+
+def _pgp_header(data: bytes, at: int) -> tuple[int, int, int] | None:
+    """(tag, body start, body length) of the OpenPGP packet header at `at` (RFC 9580 4.2), or None
+    where the bytes there are no definite-length packet header."""
+    if len(data) < at + 2 or not data[at] & 0x80:
+        return None
+    octet = data[at]
+    if octet & 0x40:  # new format
+        tag, first = octet & 0x3F, data[at + 1]
+        if first < 192:
+            return tag, at + 2, first
+        if first < 224 and len(data) >= at + 3:
+            return tag, at + 3, ((first - 192) << 8) + data[at + 2] + 192
+        if first == 255 and len(data) >= at + 6:
+            return tag, at + 6, int.from_bytes(data[at + 2 : at + 6], "big")
+        return None  # partial body lengths are never used for key packets
+    tag, kind = (octet >> 2) & 0x0F, octet & 0x03
+    size = {0: 1, 1: 2, 2: 4}.get(kind)
+    if size is None or len(data) < at + 1 + size:
+        return None
+    return tag, at + 1 + size, int.from_bytes(data[at + 1 : at + 1 + size], "big")
 
 
 def reason_by_pgp_packet(data: bytes) -> str | None:
-    """What a file is if it opens with a binary OpenPGP secret-key packet."""
-    if len(data) < 10 or not data[0] & 0x80:
+    """What a file is if it opens with a binary OpenPGP secret-key packet.
+
+    Random binary data (a dataset shard, weights) can open like a packet header by chance (about 1
+    file in 20,000 passed the header, version and algorithm checks alone), so the packet must also
+    be whole: it ends at the end of the file or where the next packet of a key export starts (a
+    user ID, signature, subkey or trust packet)."""
+    header = _pgp_header(data, 0)
+    if header is None:
         return None
-    if data[0] & 0x40:
-        tag, first = data[0] & 0x3F, data[1]
-        start = 2 if first < 192 else 3 if first < 224 else 6 if first == 255 else None
-    else:
-        tag = (data[0] >> 2) & 0x0F
-        start = {0: 2, 1: 3, 2: 5}.get(data[0] & 0x03)
-    if tag not in _PGP_SECRET_TAGS or start is None or len(data) < start + 8:
+    tag, start, length = header
+    if tag not in _PGP_SECRET_TAGS or length < 8 or len(data) < start + 8:
         return None
     version = data[start]
     if version not in (3, 4, 5, 6):
@@ -210,6 +236,13 @@ def reason_by_pgp_packet(data: bytes) -> str | None:
     algorithm = data[start + (7 if version == 3 else 5)]
     if algorithm not in _PGP_ALGORITHMS:
         return None
+    end = start + length
+    if end > len(data):
+        return None
+    if end < len(data):
+        following = _pgp_header(data, end)
+        if following is None or following[0] not in _PGP_EXPORT_FOLLOWERS:
+            return None
     return "OpenPGP secret key (binary)"
 
 

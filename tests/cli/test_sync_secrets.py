@@ -6,6 +6,7 @@ The counts of these lists are quoted in docs/security.md; keep them in step.
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -233,9 +234,13 @@ def test_a_private_key_block_is_refused_whatever_the_file_is_called(tmp_path):
 # The first 16 bytes of real `gpg --export-secret-keys` / `gpg --export` output (GnuPG 2.2, an
 # ed25519 key): a legacy-format Secret-Key packet (tag 5) and Public-Key packet (tag 6), v4,
 # algorithm 22 (EdDSA).
-GPG_SECRET = bytes.fromhex("9458046b14a0d716092b06010401da47") + b"\x00" * 80
-GPG_SECRET_NEW_FORMAT = bytes.fromhex("c55804") + bytes(4) + b"\x01" + b"\x00" * 80  # RSA, tag 5
-GPG_PUBLIC = bytes.fromhex("9833046b14a0d716092b06010401da47") + b"\x00" * 40
+# Each packet is made whole (its stated 0x58-byte body) and followed by a user ID packet, as in
+# an export.
+GPG_SECRET = bytes.fromhex("9458046b14a0d716092b06010401da47").ljust(90, b"\0") + b"\xb4\x05alice"
+GPG_SECRET_NEW_FORMAT = (  # RSA, tag 5, new-format header, the user ID packet new-format too
+    (bytes.fromhex("c55804") + bytes(4) + b"\x01").ljust(90, b"\0") + b"\xcd\x05alice"
+)
+GPG_PUBLIC = bytes.fromhex("9833046b14a0d716092b06010401da47").ljust(53, b"\0") + b"\xb4\x05alice"
 
 NAMED_CONTENTS = {  # credentials in files whose names say they may hold one
     "pip.conf": "[global]\nindex-url = https://alice:s3cr3t@pypi.example.com/simple\n",
@@ -275,6 +280,18 @@ def test_a_binary_gpg_secret_key_is_refused_and_a_public_one_sent(tmp_path):
     assert result.refused == ["keys/backup.bin", "private.gpg"]
     assert result.uploaded == ["public.gpg"]
     assert result.reasons["private.gpg"] == "OpenPGP secret key (binary)"
+
+
+def test_random_binary_data_is_not_taken_for_a_gpg_key():
+    """The syncspeed benchmark's 20,000 random files had one refused as a key: a data file that
+    opens like a packet header by chance must still be sent (and a cut-off key is no key)."""
+    from cli.sync.secrets import reason_by_pgp_packet
+
+    rng = random.Random(20261205)
+    blobs = [rng.randbytes(rng.choice((64, 1024, 10_000))) for _ in range(60_000)]
+    flagged = [b[:4].hex() for b in blobs if reason_by_pgp_packet(b)]
+    assert flagged == []
+    assert reason_by_pgp_packet(GPG_SECRET) and not reason_by_pgp_packet(GPG_SECRET[:60])
 
 
 def test_keys_and_credentials_saved_as_utf16_are_refused_like_their_utf8_twins(tmp_path):
