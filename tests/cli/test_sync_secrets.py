@@ -288,7 +288,7 @@ def test_random_binary_data_is_not_taken_for_a_gpg_key():
     from cli.sync.secrets import reason_by_pgp_packet
 
     rng = random.Random(20261205)
-    blobs = [rng.randbytes(rng.choice((64, 1024, 10_000))) for _ in range(60_000)]
+    blobs = [rng.randbytes(256) for _ in range(200_000)]  # the old check refused 3 of these
     flagged = [b[:4].hex() for b in blobs if reason_by_pgp_packet(b)]
     assert flagged == []
     assert reason_by_pgp_packet(GPG_SECRET) and not reason_by_pgp_packet(GPG_SECRET[:60])
