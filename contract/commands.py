@@ -33,10 +33,12 @@ def _install(lock: str, requirements: str) -> str:
     )
 
 
-# The job's default commands. An execution gets no run id from its start request (it runs the
-# job's own template): it claims a run request that `ftk run` left on the share
-# (contract.requests) and trains that run; with nothing to claim it exits 0.
+# The job's default commands. First the container's start is recorded (the time budget counts
+# from it, install included: training.clock). An execution gets no run id from its start request
+# (it runs the job's own template): it takes the run request `ftk run` left on the share under
+# its own name (contract.requests) and trains that run; with none of its own it fails.
 JOB_COMMANDS: Final = (
+    f'export {env.CONTAINER_STARTED_AT}="$(date +%s)"',
     f'cd "${env.MOUNT_PATH}"',
     _install(TRAIN_LOCK, TRAIN_REQUIREMENTS),
     f'python -m training claim --workspace "${env.MOUNT_PATH}"',

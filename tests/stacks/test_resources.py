@@ -120,10 +120,11 @@ def test_job_command_fails_fast_and_runs_the_training_entry_point(pulumi_mocks) 
     script = command[2]
     assert script.startswith("set -euo pipefail; ")
     lines = script.removeprefix("set -euo pipefail; ").split("\n")
-    assert lines[0] == 'cd "$MOUNT_PATH"'
-    assert "requirements-train.txt" in lines[1]
+    assert lines[0] == 'export FTK_CONTAINER_STARTED_AT="$(date +%s)"'  # before the install
+    assert lines[1] == 'cd "$MOUNT_PATH"'
+    assert "requirements-train.txt" in lines[2]
     # The execution claims a run request `ftk run` left on the share (contract.requests).
-    assert lines[2] == 'python -m training claim --workspace "$MOUNT_PATH"'
+    assert lines[3] == 'python -m training claim --workspace "$MOUNT_PATH"'
 
 
 def test_custom_commands_are_joined_by_newlines_not_semicolons(pulumi_mocks) -> None:
