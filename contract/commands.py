@@ -44,9 +44,23 @@ JOB_COMMANDS: Final = (
     f'python -m training claim --workspace "${env.MOUNT_PATH}"',
 )
 
+# The inference app's startup probe target: a bare TCP listener on STARTED_PORT, started as the
+# container's first step and gone (within 2 s) once the container's server exits (its parent:
+# the script's shell, which `exec` turns into the server). It lets the startup probe pass at
+# once, so the readiness probe (/ready, every few seconds) notices a loaded model within
+# seconds; the liveness probe's budget (stacks/inference.py) bounds the slow part of a start
+# (install, model download and load). It never accepts: a TCP probe only connects.
+STARTED_PORT: Final = 8079
+STARTED_LISTENER: Final = (
+    'python3 -c \'import os,socket,sys,time;s=socket.create_server(("",int(sys.argv[1])));'
+    "p=int(sys.argv[2]);[time.sleep(2) for _ in iter(lambda:os.getppid()==p,False)]' "
+    f'{STARTED_PORT} "$$" >/dev/null 2>&1 &'
+)
+
 # The inference app's command: serve settings come from env (contract.env), so `ftk deploy`
 # changes them with a new revision, never with a new command.
 SERVE_COMMANDS: Final = (
+    STARTED_LISTENER,
     f'cd "${env.MOUNT_PATH}"',
     _install(SERVE_LOCK, SERVE_REQUIREMENTS),
     "exec python -m inference serve --host 0.0.0.0",
@@ -98,6 +112,7 @@ def serve_argv(
 # reaches vLLM as VLLM_API_KEY (a secretRef), never as an argument. Flags: vLLM docs,
 # docs/serving/openai_compatible_server.md and docs/features/lora.md (vllm-project/vllm).
 VLLM_SERVE_COMMANDS: Final = (
+    STARTED_LISTENER,
     f'args=(--host 0.0.0.0 --port "${env.PORT}" --served-model-name "${env.BASE_MODEL}"'
     f' --download-dir "${env.HF_HOME}/hub")',
     f'spec="${{{env.ADAPTER}:-}}"; spec="${{spec%%,*}}"',
