@@ -144,9 +144,6 @@ def _launch(
     argv = ["--config", str(config), "--workspace", str(workspace)]
     if deadline is not None:
         argv += ["--deadline", str(max(deadline - (time.monotonic() - started_at), 0.0))]
-    # The workers get what is left of the budget, counted from now: not again from the
-    # container's start, which they would read from the inherited environment.
-    os.environ[ftk_env.CONTAINER_STARTED_AT] = f"{time.time():.3f}"
     return distributed.launch(processes, argv, RunDir(run_dir).status_file)
 
 

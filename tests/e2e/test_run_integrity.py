@@ -257,3 +257,27 @@ def test_deadline_counts_from_container_start(tmp_path: Path):
     assert done.returncode == 0, done.stdout + done.stderr
     [left] = [float(line.split()[1]) for line in done.stdout.splitlines() if line[:4] == "LEFT"]
     assert 60 < left <= 100
+
+
+def test_data_parallel_workers_do_not_count_the_install_twice(tmp_path: Path, monkeypatch):
+    """The launcher hands its workers what is left of the budget; they count it from their own
+    start, not again from the container's."""
+    import training.distributed as distributed
+
+    seen: dict[str, str] = {}
+
+    class Proc:
+        def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+            seen.update(env)
+
+        def wait(self) -> int:
+            return 0
+
+        def send_signal(self, signum: int) -> None:
+            raise AssertionError("not signalled here")
+
+    monkeypatch.setattr(distributed.subprocess, "Popen", Proc)
+    monkeypatch.setenv(ftk_env.CONTAINER_STARTED_AT, str(time.time() - 500))
+    distributed.launch(2, ["--deadline", "100"], tmp_path / "status")
+    assert ftk_env.CONTAINER_STARTED_AT not in seen
+    assert os.environ[ftk_env.CONTAINER_STARTED_AT]  # the launcher's own is untouched
