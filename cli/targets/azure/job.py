@@ -26,7 +26,7 @@ from cli.targets.base import Execution, ExecutionStatus, Share
 from contract import env as ftk_env
 from contract.exit_codes import TrainingExit
 from contract.layout import CLAIMS_DIR, REQUESTS_DIR
-from contract.requests import RunRequest, claim_path, request_path
+from contract.requests import RunRequest, request_path
 
 # ACA execution states -> ours. "Processing": accepted, no replica yet (waiting for a GPU).
 STATUS_MAP = {
@@ -97,9 +97,9 @@ class JobExecutions:
         """The run execution `name` is for: its request (left by `start`), else the record of
         its take (the request was removed by `stop`)."""
         share = self._share()
-        for path in (request_path(name), claim_path(name)):
+        for path in (REQUESTS_DIR, CLAIMS_DIR):
             try:
-                return RunRequest.from_bytes(share.read_bytes(path)).run_id
+                return RunRequest.from_bytes(share.read_bytes(f"{path}/{name}.json")).run_id
             except (ValueError, NotFoundError):
                 continue
         return None
