@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from contract import env as ftk_env  # noqa: E402
 from contract.commands import JOB_COMMANDS, SERVE_COMMANDS, bash_script  # noqa: E402
 from contract.phases import Phase, parse_phase  # noqa: E402
-from contract.requests import RunRequest, new_request_id, request_path  # noqa: E402
+from contract.requests import RunRequest, request_path  # noqa: E402
 
 SHIPPED = ("bootstrap", "contract", "training", "inference")
 LOCKS = ("requirements-train.lock", "requirements-serve.lock")
@@ -125,12 +125,15 @@ def _watch(
 
 def run_job(image_bin: Path, share: Path, n: int, logs: Path) -> float:
     """One execution: leave a run request, run JOB_COMMANDS; seconds to its `training` line."""
-    request = RunRequest(f"bench-{n}", requested_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    (share / request_path(new_request_id())).parent.mkdir(parents=True, exist_ok=True)
-    (share / request_path(new_request_id())).write_bytes(request.to_bytes())
+    execution = f"bench-job-{n}"
+    request = RunRequest(
+        f"bench-{n}", requested_at=time.strftime("%Y-%m-%dT%H:%M:%SZ"), execution=execution
+    )
+    (share / request_path(execution)).parent.mkdir(parents=True, exist_ok=True)
+    (share / request_path(execution)).write_bytes(request.to_bytes())
     (share / "runs" / f"bench-{n}").mkdir(parents=True, exist_ok=True)
     shutil.copy(share / "tiny.yaml", share / "runs" / f"bench-{n}" / "config.yaml")
-    env = {**container_env(image_bin, share, n), ftk_env.EXECUTION_NAME: f"bench-job-{n}"}
+    env = {**container_env(image_bin, share, n), ftk_env.EXECUTION_NAME: execution}
     seen = threading.Event()
     start = time.monotonic()
     proc = subprocess.Popen(

@@ -10,6 +10,6 @@ neither pulumi nor torch, so the CLI can load it at start-up.
 - `contract.exit_codes`: what the training process's exit code means (75 = resumable).
 - `contract.secrets`: the one rule for job secret names, and their ACA secret names.
 - `contract.commands`: the job's and the app's command lines.
-- `contract.requests`: run requests an Azure execution claims (which run it trains).
+- `contract.requests`: run requests keyed by the Azure execution they are for (which run it trains).
 - `contract.phases`: the start phases the job's and the app's log lines announce.
 """

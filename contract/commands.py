@@ -33,18 +33,34 @@ def _install(lock: str, requirements: str) -> str:
     )
 
 
-# The job's default commands. An execution gets no run id from its start request (it runs the
-# job's own template): it claims a run request that `ftk run` left on the share
-# (contract.requests) and trains that run; with nothing to claim it exits 0.
+# The job's default commands. First the container's start is recorded (the time budget counts
+# from it, install included: training.clock). An execution gets no run id from its start request
+# (it runs the job's own template): it takes the run request `ftk run` left on the share under
+# its own name (contract.requests) and trains that run; with none of its own it fails.
 JOB_COMMANDS: Final = (
+    f'export {env.CONTAINER_STARTED_AT}="$(date +%s)"',
     f'cd "${env.MOUNT_PATH}"',
     _install(TRAIN_LOCK, TRAIN_REQUIREMENTS),
     f'python -m training claim --workspace "${env.MOUNT_PATH}"',
 )
 
+# The inference app's startup probe target: a bare TCP listener on STARTED_PORT, started as the
+# container's first step and gone (within 2 s) once the container's server exits (its parent:
+# the script's shell, which `exec` turns into the server). It lets the startup probe pass at
+# once, so the readiness probe (/ready, every few seconds) notices a loaded model within
+# seconds; the liveness probe's budget (stacks/inference.py) bounds the slow part of a start
+# (install, model download and load). It never accepts: a TCP probe only connects.
+STARTED_PORT: Final = 8079
+STARTED_LISTENER: Final = (
+    'python3 -c \'import os,socket,sys,time;s=socket.create_server(("",int(sys.argv[1])));'
+    "p=int(sys.argv[2]);[time.sleep(2) for _ in iter(lambda:os.getppid()==p,False)]' "
+    f'{STARTED_PORT} "$$" >/dev/null 2>&1 &'
+)
+
 # The inference app's command: serve settings come from env (contract.env), so `ftk deploy`
 # changes them with a new revision, never with a new command.
 SERVE_COMMANDS: Final = (
+    STARTED_LISTENER,
     f'cd "${env.MOUNT_PATH}"',
     _install(SERVE_LOCK, SERVE_REQUIREMENTS),
     "exec python -m inference serve --host 0.0.0.0",
@@ -95,6 +111,7 @@ def serve_argv(
 # LoRA modules with their rank, the key required on every route by `--middleware`) and execs it.
 # The key reaches vLLM by secretRef (FTK_API_KEY, VLLM_API_KEY), never as an argument.
 VLLM_SERVE_COMMANDS: Final = (
+    STARTED_LISTENER,
     f'cd "${env.MOUNT_PATH}"',
     "exec python3 -m inference.vllm_app",
 )

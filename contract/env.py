@@ -17,6 +17,9 @@ HF_HOME: Final = "HF_HOME"  # Hugging Face's own cache, kept under the model cac
 PYTHONUNBUFFERED: Final = "PYTHONUNBUFFERED"  # log lines reach the log stream as they are printed
 WORKSPACE: Final = "FTK_WORKSPACE"  # root for a training config's relative paths
 TIME_BUDGET: Final = "FTK_TIME_BUDGET_SECONDS"  # seconds an execution may train before it saves
+# Epoch seconds when the job's container started (its script's first step, before the install):
+# the time budget counts from here (training.clock).
+CONTAINER_STARTED_AT: Final = "FTK_CONTAINER_STARTED_AT"
 RUN_ID: Final = "FTK_RUN_ID"  # the run an execution works on
 # Training processes per replica, one per GPU (data parallel through torchrun); 1 or unset: one.
 GPU_PROCESSES: Final = "FTK_GPU_PROCESSES"

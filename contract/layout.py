@@ -3,8 +3,8 @@
 ```
 <workspace files>                synced from the user's project
 .ftk/manifest.json               what the last sync wrote
-.ftk/requests/<request>.json     a run waiting for an execution (Azure: `ftk run` / `resume`)
-.ftk/claims/<execution>.json     the request an execution took: which run it trains
+.ftk/requests/<execution>.json   the run an Azure execution is for (`ftk run` / `resume`)
+.ftk/claims/<execution>.json     the execution took its request (an exclusive create)
 .ftk/envs/<lock>-<key>/          installed dependencies of one lock, built once (bootstrap.envs)
 .ftk/sweeps/<sweep>.json         a sweep: its points (values, run ids, executions) and state
 model-cache/<org>--<name>/       base models, downloaded once (HF_HOME under model-cache/hf)
@@ -24,7 +24,8 @@ from typing import Final
 MANIFEST: Final = ".ftk/manifest.json"
 # An Azure execution is started with the job's own template (a start override replaces the whole
 # template, volumes included), so the run it trains is not passed to it: `ftk run` leaves a
-# request here and the execution claims one by renaming it into CLAIMS_DIR (contract.requests).
+# request here under the execution's name, and that execution records its take in CLAIMS_DIR
+# (contract.requests).
 REQUESTS_DIR: Final = ".ftk/requests"
 CLAIMS_DIR: Final = ".ftk/claims"
 # Dependency sets the job and the app install once per lock file and reuse (bootstrap.envs).

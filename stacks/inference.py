@@ -11,7 +11,7 @@ import pulumi_azure_native.app as app
 import pulumi_random as random
 
 from contract import env as ftk_env
-from contract.commands import SERVE_COMMANDS, VLLM_SERVE_COMMANDS
+from contract.commands import SERVE_COMMANDS, STARTED_PORT, VLLM_SERVE_COMMANDS
 from contract.secrets import aca_secret_name
 from stacks.component import FtkComponent
 from stacks.registry import RegistryPull
@@ -22,7 +22,7 @@ API_KEY_SECRET = "ftk-api-key"
 HF_TOKEN = "HF_TOKEN"  # huggingface_hub's (and vLLM's) variable for the Hub token
 HF_TOKEN_SECRET = aca_secret_name(HF_TOKEN)
 HEALTH_PATH = "/health"  # alive (liveness)
-READY_PATH = "/ready"  # model loaded (startup, readiness)
+READY_PATH = "/ready"  # model loaded (readiness)
 # vLLM's server answers /health with 200 once its engine is up (it listens only after the model
 # has loaded): vllm-project/vllm, docs/serving/openai_compatible_server.md and
 # vllm/entrypoints/openai/api_server.py (`/health`). Unverified on ACA until a GPU run.
@@ -126,35 +126,54 @@ def _secret_env(vllm: bool, *, hf_token: bool) -> dict[str, str]:
     return refs
 
 
+# ACA probe limits, from the spec's ContainerAppProbe descriptions (Azure/azure-rest-api-specs
+# Microsoft.App, as the SDKs carry them: "failureThreshold ... Minimum value is 1. Maximum value
+# is 10", "initialDelaySeconds ... Maximum value is 60", "periodSeconds ... Maximum value is
+# 240"; stacks/settings.py PROBE_MAX_*). A startup probe that waits for the model within them
+# needs a long period (1800 s: 174 s), so a model loaded in 90 s would be noticed only at the
+# next probe, about 234 s. Instead (health-probes.md: liveness and readiness begin once the
+# startup probe has passed; MicrosoftDocs/azure-docs articles/container-apps/health-probes.md,
+# ms.date 08/29/2023, read 2026-12-05):
+# - startup: TCP on STARTED_PORT (contract.commands), open from the container's first second;
+# - readiness: the engine's ready path every READY_PERIOD_S seconds: noticed within seconds;
+# - liveness: the engine's health path with the whole start budget (`inferenceStartupSeconds`),
+#   which bounds install + download + load and, later, how long a hung server lives.
+STARTUP_PERIOD_S = 3  # the listener starts in well under STARTUP_PERIOD_S * 10 seconds
+READY_PERIOD_S = 5
+
+
 def _probes(args: InferenceAppArgs, vllm: bool) -> list[app.ContainerAppProbeArgs]:
-    startup = args.startup_probe
+    budget = args.startup_probe
     ready_path = VLLM_HEALTH_PATH if vllm else READY_PATH
 
     def http(path: str) -> app.ContainerAppProbeHttpGetArgs:
         return app.ContainerAppProbeHttpGetArgs(path=path, port=args.port, scheme=app.Scheme.HTTP)
 
     return [
-        # Model download + load happen before /ready answers: the startup probe allows for it.
         app.ContainerAppProbeArgs(
             type=app.Type.STARTUP,
-            http_get=http(ready_path),
-            initial_delay_seconds=startup.initial_delay_seconds,
-            period_seconds=startup.period_seconds,
-            failure_threshold=startup.failure_threshold,
-            timeout_seconds=5,
+            tcp_socket=app.ContainerAppProbeTcpSocketArgs(port=STARTED_PORT),
+            initial_delay_seconds=1,
+            period_seconds=STARTUP_PERIOD_S,
+            failure_threshold=10,
+            timeout_seconds=2,
         ),
         app.ContainerAppProbeArgs(
             type=app.Type.READINESS,
             http_get=http(ready_path),
-            period_seconds=10,
+            initial_delay_seconds=1,
+            period_seconds=READY_PERIOD_S,
             failure_threshold=3,
-            timeout_seconds=5,
+            timeout_seconds=4,
         ),
+        # Model download + load happen before /health answers (vLLM) or before the app serves
+        # (the install): the liveness budget allows for them.
         app.ContainerAppProbeArgs(
             type=app.Type.LIVENESS,
-            http_get=http(HEALTH_PATH),
-            period_seconds=30,
-            failure_threshold=3,
+            http_get=http(VLLM_HEALTH_PATH if vllm else HEALTH_PATH),
+            initial_delay_seconds=budget.initial_delay_seconds,
+            period_seconds=budget.period_seconds,
+            failure_threshold=budget.failure_threshold,
             timeout_seconds=5,
         ),
     ]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 
+from contract.commands import STARTED_PORT
 from contract.outputs import DEFAULT_MOUNT_PATH
 from contract.secrets import RULE as SECRET_NAME_RULE
 from contract.secrets import is_valid_secret_name
@@ -269,11 +270,14 @@ def _inference(
         return None
     engine = r.choice("inferenceEngine", default_engine(profile), INFERENCE_ENGINES)
     image = VLLM_IMAGE if engine == "vllm" else job_image
+    port = r.integer("inferencePort", 8000, 1, 65535)
+    if port == STARTED_PORT:
+        raise r.fail("inferencePort", port, "is the startup probe's port; use another")
     return InferenceSettings(
         base_model=r.string("inferenceBaseModel", DEFAULT_BASE_MODEL) or DEFAULT_BASE_MODEL,
         engine=engine,
         image=r.string("inferenceImage", image) or image,
-        port=r.integer("inferencePort", 8000, 1, 65535),
+        port=port,
         min_replicas=r.integer("inferenceMinReplicas", 0, 0, max_instances),
         max_replicas=max_instances,
         startup_seconds=r.integer(

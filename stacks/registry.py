@@ -24,9 +24,11 @@ never wrong.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -43,6 +45,42 @@ ACR_PULL_ROLE: Final = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 REPOSITORY: Final = "ftk"
 DOCKERFILE: Final = "Dockerfile"
 ROOT: Final = Path(__file__).resolve().parents[1]
+# "When you assign roles or remove role assignments, it can take up to 10 minutes for changes to
+# take effect" (MicrosoftDocs/azure-docs articles/role-based-access-control/troubleshooting.md,
+# "Symptom - Role assignment changes are not being detected", read 2026-12-05; older copies of
+# the page said 30 minutes). ACA checks a revision's image with its registry identity when it
+# creates the revision, so the job and the app name the image only once the AcrPull grant is
+# this old: the build starts after the grant (its minutes count), and a first `pulumi up` waits
+# out the rest; later runs, with the grant long made, do not wait.
+ROLE_PROPAGATION_S: Final = 600
+
+
+def propagation_wait(created_on: str | None, now: datetime) -> float:
+    """Seconds still to wait before a role assignment created at `created_on` (ARM's
+    `createdOn`, ISO 8601) is sure to have taken effect; 0 when unknown or long past."""
+    if not created_on:
+        return 0.0
+    try:
+        created = datetime.fromisoformat(created_on.replace("Z", "+00:00"))
+    except ValueError:
+        return float(ROLE_PROPAGATION_S)  # a grant of unknown age: assume it is new
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return max(ROLE_PROPAGATION_S - (now - created).total_seconds(), 0.0)
+
+
+async def _once_granted(image: str, created_on: str | None) -> str:
+    wait = propagation_wait(created_on, datetime.now(UTC))
+    if wait > 0:
+        pulumi.log.info(
+            f"waiting {wait:.0f} s for the new AcrPull grant to take effect (Azure: up to "
+            f"{ROLE_PROPAGATION_S // 60} minutes) before the job and the app name the image"
+        )
+        await _sleep(wait)
+    return image
+
+
+_sleep = asyncio.sleep  # tests record it instead
 
 
 def image_tag(root: Path = ROOT) -> str:
@@ -124,15 +162,16 @@ class ImageRegistry(FtkComponent):
                     architecture=containerregistry.Architecture.AMD64,
                 ),
             ),
-            opts=self._child(),
+            # After the grant: the build's minutes count towards its propagation.
+            opts=self._child(depends_on=[pull]),
         )
         self.login_server = registry.login_server
         self.identity_id = identity.id
-        # Depend on the build and the role: the image must exist, and be pullable, before the
-        # job or the app names it.
-        self.image = pulumi.Output.all(registry.login_server, build.id, pull.id).apply(
-            lambda v: f"{v[0]}/{REPOSITORY}:{args.tag}"
-        )
+        # Depend on the build and the role: the image must exist, and be pullable (the grant
+        # in effect: ROLE_PROPAGATION_S), before the job or the app names it.
+        self.image = pulumi.Output.all(
+            registry.login_server, build.id, pull.id, pull.created_on
+        ).apply(lambda v: _once_granted(f"{v[0]}/{REPOSITORY}:{args.tag}", v[3]))
         self.register_outputs(
             {
                 "image": self.image,

@@ -131,7 +131,8 @@ def default_engine(profile: gpu.GpuProfile) -> str:
 
 
 class StartupProbe(NamedTuple):
-    """The inference app's startup probe timing."""
+    """Probe timing whose failures add up to the inference app's start budget (the liveness
+    probe's: stacks/inference.py)."""
 
     initial_delay_seconds: int
     period_seconds: int
@@ -152,7 +153,7 @@ class InferenceSettings:
 
     @property
     def startup_probe(self) -> StartupProbe:
-        """Timing that covers `startup_seconds` within ACA's probe limits."""
+        """Timing whose budget covers `startup_seconds` within ACA's probe limits."""
         delay = min(PROBE_MAX_DELAY, self.startup_seconds)
         period = max(1, -(-(self.startup_seconds - delay) // PROBE_MAX_FAILURES))
         return StartupProbe(delay, min(period, PROBE_MAX_PERIOD), PROBE_MAX_FAILURES)

@@ -1,8 +1,10 @@
 """`python -m training --config FILE` trains; `python -m training validate --config FILE` checks."""
 
-import time
+from training.clock import started_at
 
-STARTED_AT = time.monotonic()  # --deadline counts from here, before the heavy imports
+# The time budget counts from the container's start when the job recorded it, else from here,
+# before the heavy imports (training.clock).
+STARTED_AT = started_at()
 
 if __name__ == "__main__":
     import sys

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from contract import env as ftk_env
 from contract.exit_codes import TrainingExit
-from training import distributed, paths, runlock
+from training import clock, distributed, paths, runlock
 from training.config import ConfigError, load_config
 from training.validate import validate_config_file
 
@@ -56,7 +56,8 @@ def _parser(validate: bool) -> argparse.ArgumentParser:
             "--deadline",
             type=float,
             default=None,
-            help="time budget in seconds from process start (default: $FTK_TIME_BUDGET_SECONDS)",
+            help="time budget in seconds from the container's start (else process start; default: "
+            "$FTK_TIME_BUDGET_SECONDS)",
         )
     return parser
 
@@ -105,7 +106,7 @@ def _train(args: argparse.Namespace, started_at: float | None) -> int:
         print(f"error: {args.config}: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     workspace = paths.workspace_root(args.workspace)
-    started_at = started_at if started_at is not None else time.monotonic()
+    started_at = started_at if started_at is not None else clock.started_at()
     if distributed.world().distributed:  # a torchrun worker: its launcher holds the lock
         from training.train import main
 

@@ -87,6 +87,9 @@ def launch(processes: int, train_args: list[str], status_file: Path) -> int:
     """Run the workers; the exit code comes from the status word rank 0 wrote."""
     log.info("data parallel: %d processes (torchrun)", processes)
     env = {**os.environ, ftk_env.GPU_PROCESSES: "1"}  # workers never launch again
+    # The workers get what is left of the budget (`--deadline`), counted from their own start:
+    # not again from the container's (training.clock).
+    env.pop(ftk_env.CONTAINER_STARTED_AT, None)
     proc = subprocess.Popen(launch_argv(processes, train_args), env=env)
 
     def forward(signum, frame):

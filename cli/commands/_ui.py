@@ -150,7 +150,7 @@ def follow_execution(
         log_line(line, to_stderr=to_stderr)
 
     try:
-        return follow(target, execution.name, emit, tail=tail)
+        return follow(target, execution.name, emit, tail=tail, run_id=execution.run_id)
     except KeyboardInterrupt:
         raise FtkError(
             f"stopped following {execution.name}; it keeps running",

@@ -7,6 +7,14 @@ import click
 from cli.app import App, json_option, pass_app
 from cli.commands._wake import wait_option
 
+# Said before a deploy on a target whose new revision starts while the old one serves (Azure:
+# cli/targets/azure/deploy.py has the source).
+OVERLAP_NOTE = (
+    "the running revision keeps serving until the new one is ready (and scaled to as many "
+    "replicas), so a warm app briefly needs one more GPU per running replica; with none free "
+    "the new revision waits for one (`ftk doctor` counts them)"
+)
+
 
 @click.command(short_help="Serve a run's adapter on the inference endpoint.")
 @click.argument("run_id", metavar="[RUN]", required=False)
@@ -47,6 +55,8 @@ def deploy(
         if not as_json:
             render_sync(synced)
     what = "the base model" if base_only else (run_id or "the newest run")
+    if target.capabilities.deploy_overlaps:
+        _ui.info(f"[dim]note: {OVERLAP_NOTE}[/]")
     with _ui.console().status(f"deploying {what}; waiting until the endpoint is ready…"):
         endpoint = deploy_run(target, run_id, base_only=base_only, base=base)
     endpoint = wake(target, endpoint, wait, interrupted="the app is deployed and keeps starting")

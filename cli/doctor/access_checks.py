@@ -26,6 +26,19 @@ UP_ACTIONS = (
     ("Microsoft.Storage/storageAccounts/write", "pulumi up"),
     ("Microsoft.OperationalInsights/workspaces/write", "pulumi up"),
 )
+# `prebuiltImage: true` grants the pull identity AcrPull on the registry (stacks/registry.py): a
+# role assignment, which Contributor may not write ("does not allow you to assign roles in Azure
+# RBAC"; its NotActions hold Microsoft.Authorization/*/Write). Owner, User Access Administrator
+# and Role Based Access Control Administrator may (MicrosoftDocs/azure-docs articles/
+# role-based-access-control/built-in-roles.md, ms.date 08/07/2023, read 2026-12-05).
+PREBUILT_ACTIONS = (
+    ("Microsoft.Authorization/roleAssignments/write", "pulumi up with prebuiltImage"),
+    ("Microsoft.ContainerRegistry/registries/write", "pulumi up with prebuiltImage"),
+    ("Microsoft.ManagedIdentity/userAssignedIdentities/write", "pulumi up with prebuiltImage"),
+)
+ROLE_ASSIGNERS = (
+    "'Role Based Access Control Administrator' (or 'User Access Administrator', or Owner)"
+)
 
 
 def _allowed(action: str, roles: list[tuple[list[str], list[str]]]) -> bool:
@@ -42,21 +55,31 @@ def permissions(arm: ArmReader, dep: Deployment, *, infra: bool) -> Row:
 
     def check() -> Row:
         if not dep.deployed and not arm.resource_group_exists(rg):
+            needs = "that needs Contributor (or Owner) on the subscription"
+            if dep.prebuilt_image:
+                needs += f", and for prebuiltImage's AcrPull grant {ROLE_ASSIGNERS}"
             return warn(
-                name,
-                f"resource group {rg} does not exist yet; `pulumi up` creates it",
-                "that needs Contributor (or Owner) on the subscription",
+                name, f"resource group {rg} does not exist yet; `pulumi up` creates it", needs
             )
         roles = arm.permissions(rg)
-        wanted = [*VERB_ACTIONS, *(INFRA_ACTIONS if infra else UP_ACTIONS if dep.is_stack else ())]
+        up = UP_ACTIONS + (PREBUILT_ACTIONS if dep.prebuilt_image else ())
+        wanted = [*VERB_ACTIONS, *(INFRA_ACTIONS if infra else up if dep.is_stack else ())]
         missing = [(a, why) for a, why in wanted if not _allowed(a, roles)]
         if not missing:
             return ok(name, f"{len(wanted)} actions the verbs need are allowed on {rg}")
         shown = "; ".join(f"{a} ({why})" for a, why in missing)
+        fixes = []
+        if any(not a.startswith("Microsoft.Authorization/") for a, _ in missing):
+            fixes.append(f"the 'Contributor' role on resource group {rg}")
+        if any(a.startswith("Microsoft.Authorization/") for a, _ in missing):
+            fixes.append(
+                f"{ROLE_ASSIGNERS} on resource group {rg}: prebuiltImage grants the pull "
+                "identity AcrPull, and Contributor cannot assign roles"
+            )
         return fail(
             name,
             f"not allowed on {rg}: {shown}",
-            f"ask for the 'Contributor' role on resource group {rg} (or a role with those actions)",
+            "ask for " + " and ".join(fixes) + " (or a role with those actions)",
         )
 
     return guarded(name, "Reader", f"resource group {rg}", check)

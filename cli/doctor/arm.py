@@ -2,16 +2,19 @@
 
 Typed SDK operations where a package provides them, `send_request` through the same ARM
 pipeline (credential, retries, endpoint) where none does. Sources (Azure/azure-rest-api-specs,
-read 2026-12-01, under specification/):
+read 2026-12-01, under specification/); the api-versions are those the installed SDKs send
+(azure-mgmt-appcontainers 5.1: 2026-07-01; azure-mgmt-resource: 2025-04-01;
+azure-mgmt-authorization 4.0: 2022-04-01; azure-mgmt-storage 25.3: 2026-09-01, whose spec
+folder was not read: the operation's shape is that of 2024-01-01):
 
 - subscription: Subscriptions_Get, resources/resource-manager/Microsoft.Resources/stable/
   2022-12-01/subscriptions.json (api-version 2022-12-01, sent with `send_request`);
 - providers: Providers_Get, resources/.../Microsoft.Resources/stable/2025-04-01/resources.json
   (azure-mgmt-resource's `providers.get`);
 - GPU profile in a region: AvailableWorkloadProfiles_Get, app/resource-manager/Microsoft.App/
-  ContainerApps/stable/2025-01-01/AvailableWorkloadProfiles.json;
-- quota: Usages_List (region) and ManagedEnvironmentUsages_List (environment), same folder,
-  Usages.json (azure-mgmt-appcontainers' `usages`, `managed_environment_usages`);
+  ContainerApps/stable/2026-07-01 (vendored: testkit/fakes/specs);
+- quota: Usages_List (the subscription's, in a region) and ManagedEnvironmentUsages_List (an
+  environment's), same version (azure-mgmt-appcontainers' `usages`, `managed_environment_usages`);
 - permissions: Permissions_ListForResourceGroup, authorization/resource-manager/
   Microsoft.Authorization/stable/2022-04-01/authorization-RoleDefinitionsCalls.json;
 - storage names: StorageAccounts_CheckNameAvailability, storage/resource-manager/

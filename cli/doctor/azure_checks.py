@@ -23,6 +23,8 @@ LOGIN_FIX = (
     "a managed identity)"
 )
 PROVIDERS = ("Microsoft.App", "Microsoft.OperationalInsights", "Microsoft.Storage")
+# `prebuiltImage: true` adds a container registry and a user-assigned identity (stacks/registry.py).
+PREBUILT_PROVIDERS = ("Microsoft.ContainerRegistry", "Microsoft.ManagedIdentity")
 QUOTA_DOCS = "https://learn.microsoft.com/azure/container-apps/quota-requests"
 
 
@@ -113,11 +115,13 @@ def credentials(arm: ArmReader | None, dep: Deployment) -> Row:
 # -- providers and region -----------------------------------------------------------------------
 
 
-def providers(arm: ArmReader) -> Row:
-    """Microsoft.App, Microsoft.OperationalInsights and Microsoft.Storage registered."""
+def providers(arm: ArmReader, dep: Deployment | None = None) -> Row:
+    """Microsoft.App, Microsoft.OperationalInsights and Microsoft.Storage registered, and with
+    `prebuiltImage` Microsoft.ContainerRegistry and Microsoft.ManagedIdentity too."""
+    wanted = (*PROVIDERS, *(PREBUILT_PROVIDERS if dep is not None and dep.prebuilt_image else ()))
 
     def check() -> Row:
-        states = {ns: arm.provider_state(ns) for ns in PROVIDERS}
+        states = {ns: arm.provider_state(ns) for ns in wanted}
         evidence = ", ".join(f"{ns} {state}" for ns, state in states.items())
         missing = [ns for ns, state in states.items() if state != "Registered"]
         if not missing:
@@ -174,27 +178,49 @@ def region(arm: ArmReader, dep: Deployment) -> Row:
 
 
 def _gpu_usage(usages: list[Usage], gpu_name: str, serverless: bool) -> Usage | None:
-    # Usage names are not in the specs' examples; quotas.md calls them "Managed Environment
-    # Consumption NCA100 Gpus", "... T4 Gpus" (serverless) and "Subscription NCA 100 GPUs".
+    # Usage names (name.value) are in no spec example. Their display names are documented:
+    # "Managed Environment Consumption NCA100 Gpus" / "... T4 Gpus" (environment, quotas.md),
+    # "Subscription Consumption NCA 100 Gpus" / "Subscription Consumption T 4 Gpus" (the
+    # serverless profiles' quota names, workload-profiles-overview.md, ms.date 11/05/2024) and
+    # "Subscription NCA 100 GPUs" (dedicated; quota-requests.md, ms.date 04/29/2025), all
+    # MicrosoftDocs/azure-docs articles/container-apps/, read 2026-12-05. So both the value and
+    # the display name are matched, with spaces and case ignored.
     for usage in usages:
         text = re.sub(r"[^a-z0-9]", "", f"{usage.name} {usage.label}".lower())
         if "gpu" not in text or gpu_name.lower() not in text:
             continue
-        if gpu_name == "T4" or ("consumption" in text) == serverless:
+        if ("consumption" in text) == serverless:
             return usage
     return None
 
 
-def gpu_quota(arm: ArmReader, dep: Deployment, profile: GpuProfile) -> tuple[Usage | None, str]:
-    """The GPU quota that bounds `dep`'s profile and where it was read: the environment's for a
-    deployed serverless profile, else the region's (None when neither lists it)."""
+def gpu_quotas(arm: ArmReader, dep: Deployment, profile: GpuProfile) -> list[tuple[Usage, str]]:
+    """Every GPU quota that bounds `dep`'s profile, with where it was read. A serverless
+    profile has two: the environment's (once it exists) and the subscription's in the region;
+    a dedicated one the subscription's."""
+    found: list[tuple[Usage, str]] = []
     if profile.serverless and dep.deployed and dep.environment and dep.resource_group:
         usages = arm.environment_usages(dep.resource_group, dep.environment)
         usage = _gpu_usage(usages, profile.gpu, True)
         if usage is not None:
-            return usage, f"environment {dep.environment}"
+            found.append((usage, f"environment {dep.environment}"))
     usage = _gpu_usage(arm.region_usages(dep.location or ""), profile.gpu, profile.serverless)
-    return usage, f"region {dep.location}"
+    if usage is not None:
+        found.append((usage, f"the subscription in {dep.location}"))
+    return found
+
+
+def gpu_quota(arm: ArmReader, dep: Deployment, profile: GpuProfile) -> tuple[Usage | None, str]:
+    """The tighter of the GPU quotas that bound `dep`'s profile (the fewest GPUs free) and
+    where it was read; (None, region) when none is listed."""
+    found = gpu_quotas(arm, dep, profile)
+    if not found:
+        return None, f"region {dep.location}"
+    usage, scope = min(found, key=lambda pair: pair[0].limit - pair[0].current)
+    others = [f"{where}: {u.current:g} of {u.limit:g} used" for u, where in found if where != scope]
+    if others:
+        scope += f" (tighter than {'; '.join(others)})"
+    return usage, scope
 
 
 def quota(arm: ArmReader, dep: Deployment) -> Row:
@@ -221,16 +247,24 @@ def quota(arm: ArmReader, dep: Deployment) -> Row:
             )
         free = usage.limit - usage.current
         need = dep.gpus_at_once
+        replicas = dep.app_replicas
+        parts = ["1 job execution"]
+        if replicas:
+            plural = "s" if replicas != 1 else ""
+            parts += [
+                f"{replicas} inference replica{plural}",
+                f"{replicas} more while `ftk deploy` replaces a running revision",
+            ]
         evidence = (
             f"{usage.label or usage.name} in {scope}: {usage.current:g} of {usage.limit:g} used; "
-            f"the stack can ask for {need} at once (1 job execution + "
-            f"{need - 1} inference replica{'s' if need != 2 else ''})"
+            f"the stack can ask for {need} at once ({' + '.join(parts)})"
         )
         request = f"ask for more '{usage.label or usage.name}' quota ({QUOTA_DOCS})"
         if free >= need:
             return ok(name, evidence)
         if free >= 1:
-            return warn(name, evidence, f"runs wait while the app holds GPUs; {request}")
+            fix = "runs wait while the app holds GPUs, and `ftk deploy` of a running app waits"
+            return warn(name, evidence, f"{fix} for a free GPU; {request}")
         return fail(name, evidence, request)
 
     return guarded(name, "Reader", f"subscription {arm.subscription}", check)

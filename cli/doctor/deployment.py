@@ -36,10 +36,21 @@ class Deployment:
     storage_account: str | None = None
     new_storage_account: bool = False  # `pulumi up` will create it: its name must be free
     must_exist: dict[str, str] = field(default_factory=dict)  # kind -> name
-    gpus_at_once: int = 1  # job executions + inference max replicas
+    app_replicas: int = 0  # the inference app's maximum replicas (0: no app)
+    prebuilt_image: bool = False  # `prebuiltImage: true`: a registry, an identity, AcrPull
     job_timeout: int | None = None
     job_secrets: tuple[str, ...] | None = None  # None: unknown here
     is_stack: bool = False
+
+    @property
+    def gpus_at_once(self) -> int:
+        """GPUs the deployment can hold at once: one job execution, the app's replicas, and as
+        many again while `ftk deploy` replaces a running revision. In single revision mode the
+        old revision is not deactivated until the new one is ready, and ready includes scaling
+        to the old one's replica count (MicrosoftDocs/azure-docs articles/container-apps/
+        application-lifecycle-management.md, "Zero downtime deployment"; the ingress overview's
+        "Single revision mode"; read 2026-12-05)."""
+        return 1 + 2 * self.app_replicas
 
 
 def from_target(target: AzureTarget, project_dir: Path) -> Deployment:
@@ -80,7 +91,8 @@ def _from_outputs(config: Any, is_stack: bool, settings: dict[str, str]) -> Depl
         environment=get(keys.ACA_ENVIRONMENT_NAME),
         storage_account=get(keys.STORAGE_ACCOUNT_NAME),
         must_exist={k: v for k, v in must.items() if v},
-        gpus_at_once=_gpus_at_once(settings, project),
+        app_replicas=_app_replicas(settings, project),
+        prebuilt_image=_flag(settings, project, "prebuiltImage"),
         job_timeout=int(timeout) if timeout is not None else None,
         job_secrets=tuple(secrets) if isinstance(secrets, list) else None,
         is_stack=is_stack,
@@ -110,11 +122,11 @@ def _flag(settings: dict[str, str], project: str, key: str) -> bool:
     return settings.get(f"{project}:{key}", "").strip().lower() == "true"
 
 
-def _gpus_at_once(settings: dict[str, str], project: str) -> int:
+def _app_replicas(settings: dict[str, str], project: str) -> int:
     value = settings.get(f"{project}:maximumInstanceCount", "").strip()
     replicas = int(value) if value.isdigit() else DEFAULT_MAX_INSTANCES
     inference = settings.get(f"{project}:inferenceEnabled", "true").strip().lower() != "false"
-    return 1 + (replicas if inference else 0)
+    return replicas if inference else 0
 
 
 def _from_stack_config(stack: str, settings: dict[str, str], project_dir: Path) -> Deployment:
@@ -151,7 +163,8 @@ def _from_stack_config(stack: str, settings: dict[str, str], project_dir: Path) 
         storage_account=names["storage_account"],
         new_storage_account="storage account" not in must,
         must_exist=must,
-        gpus_at_once=_gpus_at_once(settings, project),
+        app_replicas=_app_replicas(settings, project),
+        prebuilt_image=_flag(settings, project, "prebuiltImage"),
         job_timeout=int(timeout) if timeout and timeout.isdigit() else DEFAULT_TIMEOUT,
         job_secrets=None,
         is_stack=True,

@@ -95,7 +95,7 @@ def _azure_rows(report: Report, target: Any, dep: Deployment) -> tuple[Deploymen
     if arm is None or credentials.status is Status.FAIL:
         return dep, dep.job_timeout or DEFAULT_TIMEOUT
     dep = placed_from_job(arm, dep)
-    report.rows.append(az.providers(arm))
+    report.rows.append(az.providers(arm, dep))
     report.rows.append(az.region(arm, dep))
     report.rows.append(az.quota(arm, dep))
     report.rows.append(access.permissions(arm, dep, infra=not dep.is_stack))

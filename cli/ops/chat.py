@@ -11,9 +11,10 @@ from cli.targets.base import Endpoint
 
 Message = dict[str, str]
 
-# Each read of a chat request must come before the ACA ingress ends the request (240 s,
-# `INGRESS_REQUEST_LIMIT_S`, cited in cli/ops/wake.py); the answer is streamed, so tokens keep
-# the connection active, and the app is woken beforehand (`cli.ops.wake`), never inside a chat.
+# No gap between two reads of a chat request may reach the ACA ingress's limit (240 s,
+# `INGRESS_REQUEST_LIMIT_S`, cited in cli/ops/wake.py; an idle timeout by issue 20's audit, which
+# a streamed answer's tokens keep resetting), and the app is woken beforehand (`cli.ops.wake`),
+# never inside a chat.
 READ_TIMEOUT_S = INGRESS_REQUEST_LIMIT_S - 10.0
 CONNECT_TIMEOUT_S = 10.0
 

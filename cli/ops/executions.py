@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cli import pricing
 from cli.errors import FtkError, NotFoundError, UsageError
+from cli.runs_on_share import run_status
 from cli.targets.base import Execution, ExecutionStatus, LogNotice, Target
 from contract import outputs as keys
 from contract.phases import Phase, latest_phase
@@ -117,8 +118,10 @@ def follow(
     *,
     tail: int | None = None,
     settle_s: float = 60.0,
+    run_id: str | None = None,
 ) -> Execution:
-    """Stream an execution's logs until it ends; returns its final state."""
+    """Stream an execution's logs until it ends; returns its final state, judged by its run
+    (`run_outcome`) when `run_id` is given or known."""
     for line in target.stream_logs(name, follow=True, tail=tail):
         on_line(line)
     # The platform may report the end a little after the log stream closes.
@@ -127,7 +130,38 @@ def follow(
     while not execution.status.finished and time.monotonic() < deadline:
         time.sleep(1.0)
         execution = target.get_execution(name)
-    return execution
+    return run_outcome(target, execution, run_id, on_line)
+
+
+def run_outcome(
+    target: Target,
+    execution: Execution,
+    run_id: str | None,
+    on_line: Callable[[str], None] | None = None,
+) -> Execution:
+    """An ended execution as its run ended: `succeeded` only when the run's status file says
+    so. An execution that exits 0 without training its run (one that found no request of its
+    own, a changed job command) is not the run's success."""
+    run = run_id or execution.run_id
+    if run is None:
+        return execution
+    if execution.run_id != run:
+        execution = replace(execution, run_id=run)
+    if execution.status != ExecutionStatus.SUCCEEDED:
+        return execution
+    status = run_status(target.share(), run)
+    if status == "succeeded":
+        return execution
+    if status == "resumable":  # saved a checkpoint and exited 0 (a launcher's choice)
+        return replace(execution, status=ExecutionStatus.RESUMABLE, exit_code=75)
+    if on_line is not None:
+        on_line(
+            LogNotice(
+                f"{execution.name} ended, but run {run} did not succeed "
+                f"(its status file says {status or 'nothing'})"
+            )
+        )
+    return replace(execution, status=ExecutionStatus.FAILED)
 
 
 _SINCE = re.compile(r"(\d+)\s*([smhdw])")

@@ -171,7 +171,7 @@ def _newest_by_run(executions: list[Execution]) -> dict[str, Execution]:
 
 
 def refresh(target: Target, sweep: Sweep) -> None:
-    """Each started point's status: its run's newest execution (by name until it has claimed)."""
+    """Each started point's status: its run's newest execution (else its own, by name)."""
     executions = target.executions()
     by_run, by_name = _newest_by_run(executions), {e.name: e for e in executions}
     for p in sweep.points:

@@ -40,23 +40,25 @@ def follow_until_done(
     on_restart: Callable[[RunStart], None] | None = None,
     settle_s: float = 60.0,
 ) -> UntilDone:
-    """Follow `execution`; restart its run while it ends resumable, at most `max_restarts` times."""
+    """Follow `execution`'s run: each of its own executions in turn (never another execution
+    that happens to train it), restarting it while it ends resumable, at most `max_restarts`
+    times."""
     done = UntilDone()
+    run_id = execution.run_id
     while True:
-        final = follow(target, execution.name, on_line, settle_s=settle_s)
+        final = follow(target, execution.name, on_line, settle_s=settle_s, run_id=run_id)
         done.executions.append(final)
-        if final.status != ExecutionStatus.RESUMABLE or final.run_id is None:
+        run_id = run_id or final.run_id
+        if final.status != ExecutionStatus.RESUMABLE or run_id is None:
             return done
         if len(done.restarts) >= max_restarts:
             on_line(LogNotice(f"{final.name} ended resumable; --max-restarts {max_restarts} used"))
             return done
         n = len(done.restarts) + 1
         on_line(
-            LogNotice(
-                f"{final.name} ended resumable; restarting run {final.run_id} ({n}/{max_restarts})"
-            )
+            LogNotice(f"{final.name} ended resumable; restarting run {run_id} ({n}/{max_restarts})")
         )
-        started = resume_run(target, final.run_id)
+        started = resume_run(target, run_id)
         done.restarts.append(started)
         if on_restart is not None:
             on_restart(started)

@@ -5,9 +5,11 @@ incoming request triggers a cold start": MicrosoftDocs/azure-docs
 `articles/container-apps/cold-start.md`, ms.date 03/20/2025, commit 0d26047d, read 2026-12-01),
 and pulling the image plus loading a model onto a GPU can take longer than the ingress lets one
 request live ("Request timeout is 240 seconds": `articles/container-apps/ingress-overview.md`,
-"Protocol types > HTTP", ms.date 05/03/2023, commit 0147a273, read 2026-12-01). So nothing waits
-inside one request: each poll is a short `GET /ready`, and while the replica starts, a 502/503/504
-from the ingress (or from our server, loading) or a dropped connection means "still waking".
+"Protocol types > HTTP", ms.date 05/03/2023, commit 0147a273, read 2026-12-01; issue 20's audit
+reads it as the environment's request idle timeout, unverified here: docs/azure.md). Either way
+no request may sit silent that long, so nothing waits inside one request: each poll is a
+short `GET /ready`, and while the replica starts, a 502/503/504 from the ingress (or from our
+server, loading) or a dropped connection means "still waking".
 
 The local server uses the same waiter (with a check that its process is still alive).
 """

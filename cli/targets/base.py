@@ -108,6 +108,9 @@ class Capabilities:
     stop_endpoint: bool = False  # stop_endpoint(): `ftk endpoint --stop`
     # The endpoint scales to zero and a request wakes it: chat/endpoint/deploy poll /ready first.
     wakes_on_request: bool = False
+    # deploy() starts the new version while the old one still serves (ACA single revision mode):
+    # a warm endpoint briefly needs one more GPU, which `ftk deploy` says before it starts.
+    deploy_overlaps: bool = False
 
 
 @runtime_checkable

@@ -4,8 +4,9 @@ answer, so the fake ARM checks both against testkit/fakes/specs (see SOURCES.md 
 Operation ids, bodies and answers are those of Azure/azure-rest-api-specs
 specification/app/resource-manager/Microsoft.App/ContainerApps/stable/2026-07-01/openapi.json.
 Two routes ftk uses are in no stable spec: a job execution's `replicas` and the job's
-`getAuthToken` (the log-stream token). `az containerapp job logs show` calls them with a preview
-api-version; the fake accepts exactly the one ftk pins (`PREVIEW_API_VERSION`) and checks no body.
+`getAuthToken` (the log-stream token). `az containerapp job logs show` calls them with the preview
+api-version it pins for them; the fake accepts exactly that one (`PREVIEW_API_VERSION`) and checks
+no body.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ from dataclasses import dataclass
 
 from testkit.fakes.openapi import API_VERSION
 
-# The preview api-version ftk sends to the two routes no stable spec has (cli/targets/azure.py).
-PREVIEW_API_VERSION = "2024-02-02-preview"
+# The preview api-version az sends to the two routes no stable spec has:
+# Azure/azure-cli-extensions src/containerapp/azext_containerapp/_clients.py,
+# `ContainerAppsJobPreviewClient.LOG_STREAM_API_VERSION = "2023-11-02-preview"`, which az pins for
+# exactly these two calls (`get_replicas`, `get_auth_token`) while the class's other calls use
+# PREVIEW_API_VERSION (2025-02-02-preview in the copy read 2026-12-05).
+PREVIEW_API_VERSION = "2023-11-02-preview"
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,19 @@ the real SDK clients at it.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from contract import env as ftk_env
 from contract.commands import JOB_COMMANDS, bash_script
-from contract.layout import REQUESTS_DIR
 from contract.requests import claim_path
-from testkit.fakes.azure_arm import ARM_TOKEN, FakeArm
+from testkit.fakes.azure_arm import ARM_TOKEN, FakeArm, FakeExecution
 from testkit.fakes.azure_files import FakeFileShares
 from testkit.fakes.http import LoopbackHTTPS, Request, Response
 
@@ -211,19 +216,95 @@ def target_from_outputs(
     return AzureTarget(deployment, kind=kind, secrets=secrets, command=command)
 
 
+def _share_on_disk(fake: FakeAzure, root: Path) -> None:
+    """Copy the fake share's files under `root`, as the container's mount shows them."""
+    for path, data in fake.files.files[fake.SHARE].items():
+        local = root / path
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(bytes(data))
+
+
+def _share_from_disk(fake: FakeAzure, root: Path) -> None:
+    """Make the fake share hold what `root` holds (what the container left on its mount)."""
+    files, dirs = fake.files.files[fake.SHARE], fake.files.dirs[fake.SHARE]
+    files.clear()
+    for local in sorted(root.rglob("*")):
+        rel = local.relative_to(root).as_posix()
+        if local.is_dir():
+            dirs.add(rel)
+        else:
+            files[rel] = bytearray(local.read_bytes())
+
+
+def run_replica(
+    fake: FakeAzure,
+    execution: str,
+    train: Callable[[str, Path], tuple[list[str], int]] | None = None,
+) -> tuple[list[str], int]:
+    """What an execution's replica does after its install: the job's own entry point,
+    `python -m training claim` (training/claim.py, run here in-process with no wait for a late
+    request), on a copy of the fake share mounted at a temporary folder; the result goes back
+    to the share. `train(run_id, workspace)` stands in for `python -m training` and returns
+    the lines it prints and its exit code (default: one line, exit 0). Returns the container's
+    lines and exit code."""
+    import training.claim
+    import training.cli
+
+    def fake_run(argv: list[str], started_at: float | None = None) -> int:
+        run_id = os.environ[ftk_env.RUN_ID]
+        lines, code = (train or _train_ok)(run_id, Path(argv[argv.index("--workspace") + 1]))
+        for line in lines:
+            print(line)
+        return code
+
+    saved_env = dict(os.environ)
+    saved_run, saved_wait = training.cli.run, getattr(training.claim, "REQUEST_WAIT_SECONDS", None)
+    out = io.StringIO()
+    with fake.files.lock, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _share_on_disk(fake, root)
+        training.cli.run = fake_run  # type: ignore[assignment]
+        training.claim.REQUEST_WAIT_SECONDS = 0.0  # type: ignore[attr-defined]
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                code = training.claim.main(["--workspace", str(root), "--execution", execution])
+        finally:
+            training.cli.run = saved_run  # type: ignore[assignment]
+            if saved_wait is not None:
+                training.claim.REQUEST_WAIT_SECONDS = saved_wait  # type: ignore[attr-defined]
+            os.environ.clear()
+            os.environ.update(saved_env)
+        _share_from_disk(fake, root)
+    return out.getvalue().splitlines(), int(code)
+
+
+def _train_ok(run_id: str, workspace: Path) -> tuple[list[str], int]:
+    status = workspace / "runs" / run_id / "status"
+    status.parent.mkdir(parents=True, exist_ok=True)
+    status.write_text("succeeded\n")
+    return [f"{run_id}: trained"], 0
+
+
 def replica_claims(fake: FakeAzure, execution: str) -> str | None:
-    """What an execution's `python -m training claim` does on its mount (training/claim.py),
-    done on the fake's file store: the oldest pending run request becomes this execution's
-    claim. Returns the run id, or None when nothing was pending."""
+    """Run `execution`'s replica (`run_replica`); the run it trained, or None."""
     from contract.requests import RunRequest
 
-    store = fake.files
-    with store.lock:
-        files, dirs = store.files[fake.SHARE], store.dirs[fake.SHARE]
-        pending = sorted(p for p in files if p.startswith(REQUESTS_DIR + "/"))
-        if not pending:
-            return None
-        claim = claim_path(execution)
-        dirs.update({".ftk", claim.rsplit("/", 1)[0]})
-        files[claim] = files.pop(pending[0])
-        return RunRequest.from_bytes(bytes(files[claim])).run_id
+    run_replica(fake, execution)
+    try:
+        return RunRequest.from_bytes(fake.files.read(fake.SHARE, claim_path(execution))).run_id
+    except (KeyError, ValueError):
+        return None
+
+
+def play_replicas(
+    fake: FakeAzure, train: Callable[[str, Path], tuple[list[str], int]] | None = None
+) -> None:
+    """From now on each execution's replica runs `run_replica` when it starts; its lines become
+    the execution's console log and its exit code the execution's end (0: Succeeded)."""
+
+    def play(execution: FakeExecution) -> None:
+        lines, code = run_replica(fake, execution.name, train)
+        execution.lines = lines
+        execution.finish_when_drained = "Succeeded" if code == 0 else "Failed"
+
+    fake.arm.on_replica_start = play

@@ -58,6 +58,7 @@ class FakeExecution:
     finish_when_drained: str | None = "Succeeded"  # the log stream ends the execution so
     start_time: str = field(default_factory=_now)
     end_time: str | None = None
+    replica_started: bool = False  # `FakeArm.on_replica_start` ran for it
 
     def mounted(self, path: str) -> bool:
         """Whether the execution's container has a volume (of its template) at `path`."""
@@ -107,6 +108,9 @@ class FakeArm:
         self.on_list_keys: list[str] = []  # the keys handed out (the Files fake accepts them)
         self.spec_violations: list[str] = []  # requests (or answers) the spec does not allow
         self.extra: Callable[[Request], Response | None] | None = None  # more routes (doctor)
+        # Plays an execution's replica (its container's first steps) the first time the
+        # execution is looked at while it runs: a test sets it to run the job's own code.
+        self.on_replica_start: Callable[[FakeExecution], None] | None = None
 
     # -- helpers for tests ------------------------------------------------------------------
 
@@ -120,6 +124,25 @@ class FakeArm:
 
     def execution(self, name: str) -> FakeExecution:
         return next(e for e in self.executions if e.name == name)
+
+    def start_execution(self, template: dict[str, Any] | None = None) -> FakeExecution:
+        """What POST .../start does: an execution of the job's own template (or of `template`),
+        as the portal or `az containerapp job start` make one without ftk."""
+        job = self.jobs[self.job_name]
+        execution = FakeExecution(
+            name=f"{self.job_name}-{uuid.uuid4().hex[:7]}",
+            template=copy.deepcopy(template or job["properties"]["template"]),
+        )
+        self.executions.append(execution)
+        return execution
+
+    def _replica_starts(self, execution: FakeExecution) -> None:
+        if execution.replica_started or self.on_replica_start is None:
+            return
+        if execution.queued_polls > 0 or execution.status != "Running":
+            return
+        execution.replica_started = True
+        self.on_replica_start(execution)
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -258,10 +281,7 @@ class FakeArm:
                 200, {"value": [{"name": k, "value": v} for k, v in self.job_secrets.items()]}
             )
         if rest == "/start" and req.method == "POST":
-            execution = FakeExecution(
-                name=f"{name}-{uuid.uuid4().hex[:7]}", template=_effective_template(job, req)
-            )
-            self.executions.append(execution)
+            execution = self.start_execution(_effective_template(job, req))
             return Response.json(200, {"name": execution.name, "id": self._execution_id(execution)})
         if rest == "/getAuthToken" and req.method == "POST":
             token = f"stream-{uuid.uuid4().hex[:8]}"
@@ -288,12 +308,15 @@ class FakeArm:
                 return _not_found(f"Microsoft.App/jobs/{name}/executions/{found[1]}")
             sub = found[2] or ""
             if sub == "" and req.method == "GET":
-                return Response.json(200, self._execution_json(execution, poll=True))
+                answer = self._execution_json(execution, poll=True)
+                self._replica_starts(execution)
+                return Response.json(200, answer)
             if sub == "/stop" and req.method == "POST":
                 if execution.status in ("Running", "Processing"):
                     execution.status, execution.end_time = "Stopped", _now()
                 return Response(200)
             if sub == "/replicas" and req.method == "GET":
+                self._replica_starts(execution)
                 return Response.json(200, {"value": self._replicas(execution)})
         return _not_found(req.path)
 

@@ -28,7 +28,20 @@ from typing import Any
 
 from testkit.fakes.http import Request, Response
 
-CONTRIBUTOR = {"actions": ["*"], "notActions": [], "dataActions": [], "notDataActions": []}
+# Contributor's definition (MicrosoftDocs/azure-docs articles/role-based-access-control/
+# built-in-roles.md, ms.date 08/07/2023): everything but writing or deleting authorization (role
+# assignments) and elevating access; its Blueprint and gallery-sharing NotActions are left out.
+CONTRIBUTOR = {
+    "actions": ["*"],
+    "notActions": [
+        "Microsoft.Authorization/*/Delete",
+        "Microsoft.Authorization/*/Write",
+        "Microsoft.Authorization/elevateAccess/Action",
+    ],
+    "dataActions": [],
+    "notDataActions": [],
+}
+OWNER = {"actions": ["*"], "notActions": [], "dataActions": [], "notDataActions": []}
 READER = {"actions": ["*/read"], "notActions": [], "dataActions": [], "notDataActions": []}
 GPU_TYPES = {
     "Consumption-GPU-NC24-A100": ("GPU-NC-A100", 24, 220, 1),
@@ -38,10 +51,15 @@ GPU_TYPES = {
     "NC96-A100": ("GPU-NC-A100", 96, 880, 4),
 }
 # name.value -> (localizedValue, scope): "region" from Usages_List, "environment" from
-# ManagedEnvironmentUsages_List (quotas.md: the serverless GPU quotas are per environment).
+# ManagedEnvironmentUsages_List (quotas.md: the serverless GPU quotas are per environment). The
+# display names are documented (MicrosoftDocs/azure-docs articles/container-apps/: quotas.md;
+# workload-profiles-overview.md, ms.date 11/05/2024, "Quota name" column; quota-requests.md,
+# ms.date 04/29/2025); the values are not, so the fake's are the display names without spaces.
 USAGE_NAMES = {
     "ManagedEnvironmentCount": ("Managed Environment Count", "region"),
-    "SubscriptionDedicatedNCA100Gpus": ("Subscription NCA 100 GPUs", "region"),
+    "SubscriptionNCA100GPUs": ("Subscription NCA 100 GPUs", "region"),
+    "SubscriptionConsumptionNCA100Gpus": ("Subscription Consumption NCA 100 Gpus", "region"),
+    "SubscriptionConsumptionT4Gpus": ("Subscription Consumption T 4 Gpus", "region"),
     "ManagedEnvironmentConsumptionCores": ("Managed Environment Consumption Cores", "environment"),
     "ManagedEnvironmentConsumptionNCA100Gpus": (
         "Managed Environment Consumption NCA100 Gpus",
@@ -82,7 +100,9 @@ class DoctorArm:
     usages: dict[str, tuple[float, float]] = field(
         default_factory=lambda: {
             "ManagedEnvironmentCount": (1, 15),
-            "SubscriptionDedicatedNCA100Gpus": (0, 4),
+            "SubscriptionNCA100GPUs": (0, 4),
+            "SubscriptionConsumptionNCA100Gpus": (0, 10),
+            "SubscriptionConsumptionT4Gpus": (0, 10),
             "ManagedEnvironmentConsumptionCores": (0, 100),
             "ManagedEnvironmentConsumptionNCA100Gpus": (0, 4),
             "ManagedEnvironmentConsumptionT4Gpus": (0, 4),
@@ -93,6 +113,8 @@ class DoctorArm:
             "Microsoft.App": "Registered",
             "Microsoft.OperationalInsights": "Registered",
             "Microsoft.Storage": "Registered",
+            "Microsoft.ContainerRegistry": "Registered",
+            "Microsoft.ManagedIdentity": "Registered",
         }
     )
     permissions: list[dict[str, Any]] = field(default_factory=lambda: [dict(CONTRIBUTOR)])

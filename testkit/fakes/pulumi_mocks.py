@@ -53,6 +53,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
         self.calls: list[pulumi.runtime.MockCallArgs] = []
+        self.role_created_on: str | None = None  # a RoleAssignment's `createdOn`, as ARM sets it
         self.monitor = MockMonitor(self)
 
     def urn(self, r: pulumi.runtime.MockResourceArgs) -> str:
@@ -103,6 +104,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
             out["principalId"] = PULL_PRINCIPAL
             out["clientId"] = "client-of-the-pull-identity"
+        if args.typ == "azure-native:authorization:RoleAssignment" and self.role_created_on:
+            out["createdOn"] = self.role_created_on
         if args.typ == "random:index/randomPassword:RandomPassword":
             out["result"] = API_KEY
         return f"/subscriptions/{SUBSCRIPTION}/fake/{args.name}", out

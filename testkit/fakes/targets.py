@@ -17,6 +17,12 @@ from cli.targets.base import (
     RemoteFile,
 )
 
+_RUN_STATUS = {
+    ExecutionStatus.SUCCEEDED: "succeeded",
+    ExecutionStatus.RESUMABLE: "resumable",
+    ExecutionStatus.FAILED: "failed",
+}
+
 
 class MemoryShare:
     """A share in a dict; `fail_after=n` makes the n-th upload raise, like a dropped link."""
@@ -163,6 +169,9 @@ class FakeTarget:
         if follow:
             i = self._executions.index(e)
             self._executions[i] = replace(e, status=self.final_status, exit_code=0)
+            word = _RUN_STATUS.get(self.final_status)
+            if word and e.run_id:  # what training writes into the run's folder as it ends
+                self._share.write_bytes(f"runs/{e.run_id}/status", f"{word}\n".encode())
 
     def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
         self.deployed.append((run_id, base_model))

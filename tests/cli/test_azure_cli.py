@@ -112,6 +112,7 @@ def test_logs_and_stop(ftk, fake_azure: FakeAzure):
 def test_logs_follow_exit_code_is_the_outcome(ftk, fake_azure: FakeAzure):
     execution = fake_azure.arm.add_execution("ftk-dev-job-bbb", "r1")
     execution.lines = ["a", "b"]
+    fake_azure.files.put("ftk", "runs/r1/status", b"succeeded\n")  # as training leaves it
     fake_azure.arm.stream_plan = [{"drop_after": 1}]
     result = ftk("logs", execution.name, "-f")
     assert result.exit_code == 0, result.output

@@ -37,22 +37,35 @@ def test_an_execution_runs_the_job_template_so_it_keeps_the_share(
     assert request["run_id"] == "phi3-0001" and request["env"] == {"EXTRA": "1"}
 
 
-def test_executions_map_to_runs_through_their_claims(azure_target, fake_azure: FakeAzure):
+def test_each_execution_trains_the_run_it_was_started_for(azure_target, fake_azure: FakeAzure):
+    """Issue 20 findings 1-3: a request is keyed by its execution, so replicas starting in any
+    order each train their own run, and queued executions already show it."""
     first = azure_target.start_execution("run-a")
     second = azure_target.start_execution("run-b")
     assert first.name != second.name
-    # Replicas may start in any order; each takes the oldest request still pending.
-    assert replica_claims(fake_azure, second.name) == "run-a"
-    assert replica_claims(fake_azure, first.name) == "run-b"
+    queued = {e.name: e.run_id for e in azure_target.executions()}
+    assert queued == {first.name: "run-a", second.name: "run-b"}
+    assert replica_claims(fake_azure, second.name) == "run-b"  # started first, takes its own
+    assert replica_claims(fake_azure, first.name) == "run-a"
     runs = {e.name: e.run_id for e in azure_target.executions()}
-    assert runs == {first.name: "run-b", second.name: "run-a"}
-    assert azure_target.get_execution(second.name).run_id == "run-a"
+    assert runs == {first.name: "run-a", second.name: "run-b"}
+    assert azure_target.get_execution(second.name).run_id == "run-b"
 
 
-def test_a_run_already_waiting_for_an_execution_is_not_requested_twice(azure_target):
-    azure_target.start_execution("r1")
-    with pytest.raises(UsageError, match="already waiting"):
+def test_stopping_a_queued_execution_removes_its_request(azure_target, fake_azure: FakeAzure):
+    execution = azure_target.start_execution("r1")
+    assert fake_azure.files.paths("ftk") == [f".ftk/requests/{execution.name}.json"]
+    azure_target.stop_execution(execution.name)
+    assert fake_azure.files.paths("ftk") == []
+
+
+def test_a_request_that_cannot_be_written_stops_its_execution(azure_target, fake_azure: FakeAzure):
+    """Without its request the execution would wait and fail: it is stopped at once."""
+    fake_azure.faults.fail(f"PUT /{fake_azure.ACCOUNT}/ftk/.ftk/requests/", 500, times=50)
+    with pytest.raises(FtkError):
         azure_target.start_execution("r1")
+    [execution] = fake_azure.arm.executions
+    assert execution.status == "Stopped"
 
 
 def test_a_failed_start_leaves_no_request_behind(azure_target, fake_azure: FakeAzure):
@@ -60,6 +73,7 @@ def test_a_failed_start_leaves_no_request_behind(azure_target, fake_azure: FakeA
     with pytest.raises(FtkError):
         azure_target.start_execution("r1")
     assert list(azure_target.share().list_files(".ftk/requests")) == []
+    assert fake_azure.arm.executions == []
 
 
 def test_a_job_from_an_older_stack_asks_for_pulumi_up(azure_target, fake_azure: FakeAzure):

@@ -35,6 +35,17 @@ def test_follow_survives_drops_and_token_expiry_without_repeats(
     assert execution.status == "Succeeded"
 
 
+def test_replicas_and_token_use_the_api_version_az_pins_for_them(
+    azure_target, fake_azure: FakeAzure
+):
+    """Issue 20 finding 8: az sends these two calls with LOG_STREAM_API_VERSION."""
+    execution = _running(fake_azure, n=2)
+    assert list(azure_target.stream_logs(execution.name, follow=True)) == execution.lines
+    for route in ("/replicas?", "/getAuthToken?"):
+        sent = fake_azure.server.requests_matching(route)
+        assert sent and all("api-version=2023-11-02-preview" in line for line in sent), route
+
+
 def test_the_stream_url_is_the_one_az_builds(azure_target, fake_azure: FakeAzure):
     execution = _running(fake_azure, n=3)
     assert list(azure_target.stream_logs(execution.name, follow=True)) == execution.lines

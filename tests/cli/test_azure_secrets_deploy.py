@@ -99,6 +99,34 @@ def test_deploy_reports_a_failed_revision(azure_target, fake_azure: FakeAzure):
         azure_target.deploy("r1", base_model=None)
 
 
+def test_deploy_says_up_front_that_a_warm_app_needs_more_gpus(
+    fake_azure: FakeAzure, tmp_path, monkeypatch
+):
+    """Issue 20 finding 6: the old revision serves until the new one is ready."""
+    from click.testing import CliRunner
+
+    from cli.app import App
+    from cli.main import cli
+    from cli.targets.azure import app as azure_app
+
+    monkeypatch.setattr(azure_app.InferenceApp, "deploy", _stop_deploy)
+    target = target_from_outputs(fake_azure.outputs(), connection=fake_azure.connection())
+    result = CliRunner().invoke(
+        cli,
+        ["deploy", "--base-only", "--base", "m", "--no-sync"],
+        obj=App.with_target(target, tmp_path),
+    )
+    assert "deploy reached" in result.output  # the note came before deploying started
+    note = result.stderr.index("one more GPU per running replica")
+    assert note < result.stderr.index("deploy reached")
+
+
+def _stop_deploy(self, run_id, *, base_model):  # type: ignore[no-untyped-def]
+    from cli.errors import FtkError
+
+    raise FtkError("deploy reached")
+
+
 def test_deploy_times_out(fake_azure: FakeAzure):
     fake_azure.arm.revision_ready_polls = 10_000
     target = target_from_outputs(

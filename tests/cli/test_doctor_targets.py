@@ -69,8 +69,18 @@ def test_stack_before_first_up_works_from_its_config(stack_doctor, doctor_arm: D
     assert (
         rows["permissions"]["status"] == "warn" and "ftk-dev-rg" in rows["permissions"]["evidence"]
     )
-    # serverless GPU quota is per environment: no environment yet, so it is not known
+    # no environment yet: the subscription's serverless GPU quota in the region still bounds it
+    quota = rows["GPU quota"]
+    assert quota["status"] == "ok"
+    assert "Subscription Consumption NCA 100 Gpus in the subscription in" in quota["evidence"]
+
+
+def test_stack_before_first_up_without_a_listed_quota_says_so(stack_doctor, doctor_arm):
+    doctor_arm.resource_groups.clear()
+    doctor_arm.usages.pop("SubscriptionConsumptionNCA100Gpus")
+    _, _, rows = stack_doctor()
     assert rows["GPU quota"]["status"] == "warn"
+    assert "listed once it exists" in rows["GPU quota"]["evidence"]
 
 
 def test_storage_account_name_taken(stack_doctor):
@@ -152,3 +162,83 @@ def test_infra_files_get_region_and_profile_from_the_job(
     assert rows["GPU in region"]["evidence"] == "swedencentral offers Consumption-GPU-NC24-A100"
     assert "environment ftk-dev-env" in rows["GPU quota"]["evidence"]
     assert "environment ftk-dev-env" in rows["existing resources"]["evidence"]
+
+
+def test_prebuilt_image_needs_a_role_that_can_assign_roles(stack_doctor, doctor_arm: DoctorArm):
+    """Issue 20 finding 4: prebuiltImage grants AcrPull, which Contributor cannot write."""
+    doctor_arm.resource_groups.add("ftk-dev-rg")
+    result, _, rows = stack_doctor()
+    assert rows["permissions"]["status"] == "ok", rows["permissions"]  # Contributor suffices
+
+    result, _, rows = stack_doctor(**{"ftk:prebuiltImage": "true"})
+    assert result.exit_code == 1
+    row = rows["permissions"]
+    assert row["status"] == "fail"
+    assert "Microsoft.Authorization/roleAssignments/write" in row["evidence"]
+    assert "Role Based Access Control Administrator" in row["fix"]
+    assert "Contributor cannot assign roles" in row["fix"]
+
+    from testkit.fakes.azure_doctor import OWNER
+
+    doctor_arm.permissions = [dict(OWNER)]
+    result, _, rows = stack_doctor()
+    assert rows["permissions"]["status"] == "ok", rows["permissions"]
+
+
+def test_prebuilt_image_needs_the_registry_and_identity_providers(stack_doctor, doctor_arm):
+    """Issue 20 finding 11."""
+    doctor_arm.providers["Microsoft.ContainerRegistry"] = "NotRegistered"
+    doctor_arm.providers.pop("Microsoft.ManagedIdentity", None)
+    _, _, rows = stack_doctor()
+    assert rows["resource providers"]["status"] == "ok"  # not needed without prebuiltImage
+    _, _, rows = stack_doctor(**{"ftk:prebuiltImage": "true"})
+    row = rows["resource providers"]
+    assert row["status"] == "fail"
+    assert "az provider register --namespace Microsoft.ContainerRegistry" in row["fix"]
+    assert "az provider register --namespace Microsoft.ManagedIdentity" in row["fix"]
+
+
+def test_quota_counts_the_gpu_a_deploy_of_a_warm_app_needs(stack_doctor, doctor_arm: DoctorArm):
+    """Issue 20 finding 6: the job, the app's replicas, and one more while a deploy replaces a
+    running revision."""
+    doctor_arm.usages["SubscriptionConsumptionNCA100Gpus"] = (0, 2)  # job + 1 replica only
+    _, _, rows = stack_doctor()
+    row = rows["GPU quota"]
+    assert row["status"] == "warn"
+    assert "the stack can ask for 3 at once" in row["evidence"]
+    assert "1 more while `ftk deploy` replaces a running revision" in row["evidence"]
+    assert "`ftk deploy` of a running app waits" in row["fix"]
+    _, _, rows = stack_doctor(**{"ftk:maximumInstanceCount": "2"})
+    assert (
+        "can ask for 5 at once (1 job execution + 2 inference replicas + 2 more while"
+        in (rows["GPU quota"]["evidence"])
+    )
+    _, _, rows = stack_doctor(**{"ftk:inferenceEnabled": "false"})
+    assert rows["GPU quota"]["status"] == "ok"
+    assert "can ask for 1 at once (1 job execution)" in rows["GPU quota"]["evidence"]
+
+
+def test_serverless_quota_is_the_tighter_of_environment_and_subscription(
+    fake_azure: FakeAzure, doctor_arm: DoctorArm, tmp_path: Path
+):
+    """Issue 20 finding 9: the environment allows 4, the subscription has 1 left."""
+    from testkit.fakes.azure import target_from_outputs
+
+    doctor_arm.usages["ManagedEnvironmentConsumptionNCA100Gpus"] = (0, 4)
+    doctor_arm.usages["SubscriptionConsumptionNCA100Gpus"] = (9, 10)
+    target = target_from_outputs(
+        fake_azure.outputs(GPU_PROFILE=SERVERLESS_A100), connection=fake_azure.connection()
+    )
+    app = App.with_target(target, tmp_path)
+    result = CliRunner().invoke(cli, ["doctor", "--json"], obj=app)
+    row = {r["check"]: r for r in json.loads(result.stdout)["checks"]}["GPU quota"]
+    assert row["status"] == "warn"
+    assert row["evidence"].startswith(
+        "Subscription Consumption NCA 100 Gpus in the subscription in swedencentral "
+        "(tighter than environment ftk-dev-env: 0 of 4 used): 9 of 10 used"
+    )
+
+    from cli.doctor.capacity import serverless_gpu_room
+
+    room = serverless_gpu_room(target, tmp_path)
+    assert room is not None and room.free == 1  # what `ftk sweep --parallel` is capped at

@@ -122,3 +122,37 @@ def test_a_vllm_app_keeps_vllms_image_while_the_job_pulls_the_prebuilt_one(pulum
     app = reveal(pulumi_mocks.one(APP).inputs)
     assert app["template"]["containers"][0]["image"].startswith("docker.io/vllm/vllm-openai:")
     assert "identity" not in app and not app["configuration"].get("registries")
+
+
+def test_a_new_acr_pull_grant_is_given_time_to_take_effect(pulumi_mocks, monkeypatch) -> None:
+    """Issue 20 finding 5: role assignments take up to 10 minutes; the job and the app name the
+    image (and ACA checks the pull) only once the grant is that old."""
+    from datetime import UTC, datetime, timedelta
+
+    import stacks.registry as registry
+
+    waited: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waited.append(seconds)
+
+    monkeypatch.setattr(registry, "_sleep", record)
+    made = datetime.now(UTC) - timedelta(seconds=120)  # the build took two minutes
+    pulumi_mocks.role_created_on = made.isoformat()
+    run_program({**ON, "inferenceEngine": "transformers"})
+    [wait] = waited
+    assert 470 < wait <= 480, wait
+    assert reveal(pulumi_mocks.one(JOB).inputs["template"])["containers"][0]["image"].endswith(
+        f"/ftk:{image_tag()}"
+    )
+
+
+def test_a_long_made_grant_costs_no_wait() -> None:
+    from datetime import UTC, datetime
+
+    from stacks.registry import ROLE_PROPAGATION_S, propagation_wait
+
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    assert propagation_wait("2026-12-05T11:00:00Z", now) == 0
+    assert propagation_wait("2026-12-05T11:58:00.123456Z", now) == ROLE_PROPAGATION_S - 119.876544
+    assert propagation_wait(None, now) == 0

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from contract import outputs as keys
+from contract.commands import STARTED_LISTENER, STARTED_PORT
 from testkit.fakes.pulumi_mocks import (
     API_KEY,
     CUSTOMER_ID,
@@ -124,10 +125,11 @@ def test_job_command_fails_fast_and_runs_the_training_entry_point(pulumi_mocks) 
     script = command[2]
     assert script.startswith("set -euo pipefail; ")
     lines = script.removeprefix("set -euo pipefail; ").split("\n")
-    assert lines[0] == 'cd "$MOUNT_PATH"'
-    assert "requirements-train.txt" in lines[1]
+    assert lines[0] == 'export FTK_CONTAINER_STARTED_AT="$(date +%s)"'  # before the install
+    assert lines[1] == 'cd "$MOUNT_PATH"'
+    assert "requirements-train.txt" in lines[2]
     # The execution claims a run request `ftk run` left on the share (contract.requests).
-    assert lines[2] == 'python -m training claim --workspace "$MOUNT_PATH"'
+    assert lines[3] == 'python -m training claim --workspace "$MOUNT_PATH"'
 
 
 def test_custom_commands_are_joined_by_newlines_not_semicolons(pulumi_mocks) -> None:
@@ -165,12 +167,24 @@ def test_inference_app_is_https_only_with_probes_and_scale_to_zero(pulumi_mocks)
     assert (scale["minReplicas"], scale["maxReplicas"]) == (0, 2), urn
     c = container(pulumi_mocks, APP)
     probes = {p["type"]: p for p in c["probes"]}
-    assert probes["Liveness"]["httpGet"]["path"] == "/health", urn
-    assert probes["Readiness"]["httpGet"]["path"] == "/ready", urn
+    # Issue 20 finding 10: the model's readiness is noticed within seconds of /ready, and the
+    # liveness probe's budget bounds a start (install, download, load).
+    readiness = probes["Readiness"]
+    assert readiness["httpGet"] == {"path": "/ready", "port": 8080, "scheme": "HTTP"}, urn
+    assert readiness["periodSeconds"] <= 5, urn
     startup = probes["Startup"]
-    assert startup["httpGet"] == {"path": "/ready", "port": 8080, "scheme": "HTTP"}, urn
-    budget = startup["initialDelaySeconds"] + startup["periodSeconds"] * startup["failureThreshold"]
-    assert budget >= 1800, f"{urn}: startup budget {budget}s is too short for a model load"
+    assert startup["tcpSocket"] == {"port": STARTED_PORT}, urn
+    assert startup["initialDelaySeconds"] + startup["periodSeconds"] <= 5, urn
+    assert c["command"][2].removeprefix("set -euo pipefail; ").split("\n")[0] == STARTED_LISTENER
+    liveness = probes["Liveness"]
+    assert liveness["httpGet"]["path"] == "/health", urn
+    budget = (
+        liveness["initialDelaySeconds"] + liveness["periodSeconds"] * liveness["failureThreshold"]
+    )
+    assert budget >= 1800, f"{urn}: start budget {budget}s is too short for a model load"
+    for probe in probes.values():  # ACA's limits (stacks/settings.py PROBE_MAX_*)
+        assert 1 <= probe["failureThreshold"] <= 10, urn
+        assert probe["periodSeconds"] <= 240 and probe.get("initialDelaySeconds", 0) <= 60, urn
     assert c["volumeMounts"] == [{"volumeName": "share", "mountPath": "/mount"}], urn
     assert "python -m inference serve" in c["command"][2]
     assert "requirements-serve.txt" in c["command"][2]
@@ -389,3 +403,30 @@ def test_outputs_carry_the_contract_and_no_key_in_plain_text(pulumi_mocks) -> No
     assert run.value(keys.GPU_PROFILE) == "Consumption-GPU-NC24-A100"
     assert run.value(keys.MOUNT_PATH) == "/mount"
     assert run.value(keys.JOB_TIMEOUT_SECONDS) == 10800
+
+
+def test_the_startup_listener_answers_at_once_and_ends_with_its_server(tmp_path) -> None:
+    """The startup probe's target: open while the server runs, gone when it ends."""
+    import socket
+    import subprocess
+    import sys
+
+    probe = (
+        f"{sys.executable} -c 'import socket,time\n"
+        "for _ in range(100):\n"
+        '    try: socket.create_connection(("127.0.0.1", 8079), 1); print("open"); break\n'
+        "    except OSError: time.sleep(0.05)'"
+    )
+    # The listener's parent is this bash; `exec` replaces it with the "server" (the probe).
+    script = f"{STARTED_LISTENER}\nexec {probe}"
+    done = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "open"
+    for _ in range(100):  # the listener notices its server is gone within 2 s
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", STARTED_PORT)) != 0:
+                break
+        subprocess.run(["sleep", "0.1"], check=True)
+    else:
+        raise AssertionError("the listener outlived its server")

@@ -219,3 +219,10 @@ def test_the_program_reads_no_private_pulumi_module() -> None:
     for path in (ROOT / "stacks").glob("*.py"):
         text = path.read_text()
         assert "runtime.config." not in text and "CONFIG.get()" not in text, path
+
+
+def test_the_app_port_cannot_be_the_startup_probes(pulumi_mocks) -> None:
+    from stacks.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=r"inferencePort.*startup probe"):
+        load({"inferencePort": 8079})

@@ -1,66 +1,69 @@
-"""`python -m training claim`: an Azure execution takes exactly one run request, or none."""
+"""`python -m training claim`: an Azure execution takes its own run request, or none."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from contract.layout import CLAIMS_DIR, REQUESTS_DIR
-from contract.requests import RunRequest, new_request_id
+from contract.requests import RunRequest, request_path
 from training import claim as claim_module
-from training.claim import claim
+from training.claim import NoRequest, claim
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _request(workspace: Path, run_id: str, env: dict[str, str] | None = None) -> Path:
-    folder = workspace / REQUESTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{new_request_id()}.json"
-    path.write_bytes(RunRequest(run_id, env or {}).to_bytes())
+def _request(workspace: Path, execution: str, run_id: str, env: dict | None = None) -> Path:
+    path = workspace / request_path(execution)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(RunRequest(run_id, env or {}, execution=execution).to_bytes())
     return path
 
 
-def test_the_oldest_request_is_claimed_and_a_retried_replica_keeps_its_claim(tmp_path: Path):
-    _request(tmp_path, "r1")
-    _request(tmp_path, "r2")
+def test_an_execution_takes_its_own_request_and_a_retried_replica_takes_it_again(tmp_path: Path):
+    _request(tmp_path, "job-aaa", "r1")
+    _request(tmp_path, "job-bbb", "r2")
+    assert claim(tmp_path, "job-bbb").run_id == "r2"  # not the oldest: its own
+    assert (tmp_path / CLAIMS_DIR / "job-bbb.json").is_file()
+    assert claim(tmp_path, "job-bbb").run_id == "r2"  # same execution, a retried replica
     assert claim(tmp_path, "job-aaa").run_id == "r1"
-    assert (tmp_path / CLAIMS_DIR / "job-aaa.json").is_file()
-    assert claim(tmp_path, "job-aaa").run_id == "r1"  # same execution, a retried replica
-    assert claim(tmp_path, "job-bbb").run_id == "r2"
-    assert claim(tmp_path, "job-ccc") is None
-    assert list((tmp_path / REQUESTS_DIR).iterdir()) == []
+    assert claim(tmp_path, "job-ccc") is None  # nothing of its own: it takes nobody's
 
 
-def test_racing_executions_each_take_a_different_request(tmp_path: Path):
-    runs = [f"r{i}" for i in range(12)]
-    for run in runs:
-        _request(tmp_path, run)
-    start = threading.Barrier(24)
-    taken: dict[str, str | None] = {}
+def test_an_execution_waits_for_a_request_written_after_it_started(tmp_path: Path):
+    """`ftk run` writes the request once the start call returns; a replica may start first."""
+    now = [0.0]
+    slept: list[float] = []
 
-    def execution(name: str) -> None:
-        start.wait()
-        request = claim(tmp_path, name)
-        taken[name] = request.run_id if request else None
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+        if now[0] >= 15:
+            _request(tmp_path, "job-late", "r-late")
 
-    threads = [threading.Thread(target=execution, args=(f"job-{i}",)) for i in range(24)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    claimed = [run for run in taken.values() if run is not None]
-    assert sorted(claimed) == sorted(runs)  # every run once, none twice
-    assert list(taken.values()).count(None) == 12
+    request = claim(tmp_path, "job-late", wait_s=60, poll_s=5, clock=lambda: now[0], sleep=sleep)
+    assert request is not None and request.run_id == "r-late"
+    assert slept == [5, 5, 5]
 
 
-def test_nothing_to_claim_exits_0_with_one_line(tmp_path: Path):
+def test_waiting_is_bounded(tmp_path: Path):
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    assert claim(tmp_path, "job-x", wait_s=12, poll_s=5, clock=lambda: now[0], sleep=sleep) is None
+    assert now[0] == 12
+
+
+def test_no_request_of_its_own_fails_with_one_line(tmp_path: Path):
+    """An execution started from the portal: it says so and fails (nothing to train)."""
+    _request(tmp_path, "someone-elses", "r1")
     done = subprocess.run(
-        [sys.executable, "-m", "training", "claim", "--workspace", str(tmp_path)],
+        [sys.executable, "-m", "training", "claim", "--workspace", str(tmp_path), "--wait", "0"],
         cwd=ROOT,
         env={
             "PATH": "/usr/bin:/bin",
@@ -71,13 +74,14 @@ def test_nothing_to_claim_exits_0_with_one_line(tmp_path: Path):
         text=True,
         timeout=60,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2, done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 1 and "job-x1 found no pending run request" in lines[0]
+    assert len(lines) == 1 and "job-x1 has no run request of its own" in lines[0]
+    assert (tmp_path / request_path("someone-elses")).is_file()  # untouched
 
 
 def test_claiming_trains_that_run_without_importing_torch_first(tmp_path: Path, monkeypatch):
-    _request(tmp_path, "r7", env={"EXTRA": "1"})
+    _request(tmp_path, "job-r7", "r7", env={"EXTRA": "1"})
     calls = []
 
     def fake_run(argv: list[str], started_at: float | None = None) -> int:
@@ -91,6 +95,7 @@ def test_claiming_trains_that_run_without_importing_torch_first(tmp_path: Path, 
     monkeypatch.setattr(training.cli, "run", fake_run)
     monkeypatch.setenv("CONTAINER_APP_JOB_EXECUTION_NAME", "job-r7")
     monkeypatch.delenv("FTK_RUN_ID", raising=False)
+    monkeypatch.delenv("EXTRA", raising=False)
     assert claim_module.main(["--workspace", str(tmp_path)]) == 75
     [(argv, run_id, extra, _)] = calls
     assert argv == ["--config", str(tmp_path / "runs/r7/config.yaml"), "--workspace", str(tmp_path)]
@@ -111,11 +116,23 @@ def test_without_an_execution_name_it_says_where_it_runs(tmp_path: Path, monkeyp
     assert "CONTAINER_APP_JOB_EXECUTION_NAME is not set" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("data", [b"{not json", b"[]", b'{"env": {}}'])
-def test_a_broken_request_is_set_aside(tmp_path: Path, data: bytes):
+@pytest.mark.parametrize("name", ["../runs/x", "a/b", ""])
+def test_an_execution_name_is_never_a_path(tmp_path: Path, name: str):
+    with pytest.raises(ValueError):
+        claim(tmp_path, name)
+
+
+BROKEN = [b"{not json", b"[]", b'{"env": {}}', b'{"run_id": "r", "env": 1}']
+
+
+@pytest.mark.parametrize("data", BROKEN)
+def test_a_broken_request_fails_the_execution_and_is_kept(tmp_path: Path, data: bytes, capsys):
     folder = tmp_path / REQUESTS_DIR
     folder.mkdir(parents=True)
-    (folder / "0-bad.json").write_bytes(data)
-    _request(tmp_path, "good")
-    assert claim(tmp_path, "job-1").run_id == "good"  # the broken one is set aside first
-    assert (tmp_path / CLAIMS_DIR / "job-1.invalid").read_bytes() == data
+    (folder / "job-1.json").write_bytes(data)
+    with pytest.raises(NoRequest):
+        claim(tmp_path, "job-1")
+    code = claim_module.main(["--workspace", str(tmp_path), "--execution", "job-1", "--wait", "0"])
+    assert code == 2
+    assert "is not a run request" in capsys.readouterr().out
+    assert (folder / "job-1.json").read_bytes() == data  # kept for a person to read

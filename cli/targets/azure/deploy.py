@@ -11,6 +11,12 @@ from cli.errors import FtkError, UnavailableError
 from cli.targets.azure.errors import azure_call
 
 APP_ROLE = "Container Apps Contributor"
+# In single revision mode the old revision is not deactivated until the new one is ready
+# (MicrosoftDocs/azure-docs articles/container-apps/application-lifecycle-management.md, "Zero
+# downtime deployment", read 2026-12-05), and ready includes "Scaling to match the previous
+# revision's replica count" (the ingress overview's "Single revision mode"). So a warm app's new
+# revision needs GPUs of its own while the old one still holds its own: `ftk deploy` says so
+# first (Capabilities.deploy_overlaps) and `ftk doctor` counts them (Deployment.gpus_at_once).
 
 
 def with_env(env: list[dict[str, Any]], changes: dict[str, str | None]) -> list[dict[str, Any]]:
@@ -78,6 +84,8 @@ def wait_ready(
         if clock() >= deadline:
             raise UnavailableError(
                 f"revision {latest} of {app} is not ready after {int(timeout)} s",
-                hint="large base models take a while to load; check again with `ftk endpoint`",
+                hint="large base models take a while to load, and a new revision of a warm app "
+                "waits for a free GPU while the old one serves (see `ftk doctor`'s GPU quota); "
+                "check again with `ftk endpoint`",
             )
         sleep(interval)

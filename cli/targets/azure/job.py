@@ -4,12 +4,14 @@ No execution is started with a template override: an override replaces the job's
 and an execution template has no volume mounts, so the share would be gone (MicrosoftDocs/
 azure-docs articles/container-apps/jobs.md, "Start a job execution on demand"; Azure/azure-rest-
 api-specs Microsoft.App `JobExecutionContainer`, which has no `volumeMounts`). Instead `start`
-leaves a run request on the share and starts the job as it is; the execution claims the request
-(`training.claim`, `contract.requests`), and the claims say which run each execution trains.
+starts the job as it is and then leaves a run request on the share under the new execution's
+name; that execution takes its own request and no other (`training.claim`, `contract.requests`),
+so the requests say which run each execution trains.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,7 +26,7 @@ from cli.targets.base import Execution, ExecutionStatus, Share
 from contract import env as ftk_env
 from contract.exit_codes import TrainingExit
 from contract.layout import CLAIMS_DIR, REQUESTS_DIR
-from contract.requests import RunRequest, claim_path, new_request_id, request_path
+from contract.requests import RunRequest, request_path
 
 # ACA execution states -> ours. "Processing": accepted, no replica yet (waiting for a GPU).
 STATUS_MAP = {
@@ -89,59 +91,58 @@ class JobExecutions:
         job = self.deployment.job_label()
         return f"execution '{name}' of {job}" if name else job
 
-    # -- requests and claims ----------------------------------------------------------------
+    # -- requests ---------------------------------------------------------------------------
 
-    def _pending(self) -> list[RunRequest]:
+    def _run_of(self, name: str) -> str | None:
+        """The run execution `name` is for: its request (left by `start`), else the record of
+        its take (the request was removed by `stop`)."""
         share = self._share()
-        found = []
-        for item in share.list_files(REQUESTS_DIR):
+        for path in (REQUESTS_DIR, CLAIMS_DIR):
             try:
-                found.append(RunRequest.from_bytes(share.read_bytes(item.path)))
-            except (ValueError, NotFoundError):
-                continue  # claimed meanwhile, or not a request
-        return found
-
-    def _claimed_runs(self, names: set[str]) -> dict[str, str]:
-        """Execution name -> run id, from the claims of the named executions."""
-        share = self._share()
-        runs = {}
-        for item in share.list_files(CLAIMS_DIR):
-            name = item.path.rsplit("/", 1)[-1].removesuffix(".json")
-            if name not in names:
-                continue
-            try:
-                runs[name] = RunRequest.from_bytes(share.read_bytes(item.path)).run_id
+                return RunRequest.from_bytes(share.read_bytes(f"{path}/{name}.json")).run_id
             except (ValueError, NotFoundError):
                 continue
+        return None
+
+    def _runs_of(self, names: set[str]) -> dict[str, str]:
+        """Execution name -> run id, for the named executions (one listing per folder)."""
+        share = self._share()
+        runs: dict[str, str] = {}
+        for folder in (REQUESTS_DIR, CLAIMS_DIR):
+            for item in share.list_files(folder):
+                name = item.path.rsplit("/", 1)[-1].removesuffix(".json")
+                if name not in names or name in runs:
+                    continue
+                try:
+                    runs[name] = RunRequest.from_bytes(share.read_bytes(item.path)).run_id
+                except (ValueError, NotFoundError):
+                    continue
         return runs
 
     # -- verbs --------------------------------------------------------------------------------
 
     def start(self, run_id: str, env: Mapping[str, str] | None = None) -> Execution:
+        """Start an execution, then leave the run's request under its name. The order matters:
+        a request written first, for no execution yet, could be taken by the wrong one."""
         d = self.deployment
-        job = d.get_job()  # the job exists and we may use it, before anything is left behind
+        job = d.get_job()  # the job exists and we may use it
         notes = self._command.ensure(job) if self._command else _check_stack_job(job)
-        if any(r.run_id == run_id for r in self._pending()):
-            raise UsageError(
-                f"run {run_id} is already waiting for an execution to take it",
-                hint="see `ftk ps`; a queued execution takes it when its replica starts",
-            )
         share = self._share()
-        request_id = new_request_id()
         share.make_dirs(REQUESTS_DIR)
-        now = datetime.now(UTC).isoformat()
-        share.write_bytes(
-            request_path(request_id), RunRequest(run_id, dict(env or {}), now).to_bytes()
-        )
-        try:
-            with azure_call(self._label(), role=JOB_ROLE):
-                started = d.apps.jobs.begin_start(d.resource_group, d.job_name).result()
-        except BaseException:
-            share.delete(request_path(request_id))  # no execution will come for it
-            raise
+        with azure_call(self._label(), role=JOB_ROLE):
+            started = d.apps.jobs.begin_start(d.resource_group, d.job_name).result()
         name = (started.as_dict() if started is not None else {}).get("name")
         if not name:
             raise NotFoundError(f"Azure started no execution of {self._label()}")
+        now = datetime.now(UTC).isoformat()
+        request = RunRequest(run_id, dict(env or {}), now, execution=name)
+        try:
+            share.write_bytes(request_path(name), request.to_bytes())
+        except BaseException:
+            # Without its request the execution would wait, then fail: stop it now.
+            with contextlib.suppress(Exception):
+                self.stop(name)
+            raise
         return Execution(
             name=name,
             run_id=run_id,
@@ -167,7 +168,7 @@ class JobExecutions:
         d = self.deployment
         with azure_call(self._label(), role=JOB_ROLE):
             raw = [e.as_dict() for e in d.apps.jobs_executions.list(d.resource_group, d.job_name)]
-        runs = self._claimed_runs({str(e.get("name")) for e in raw}) if raw else {}
+        runs = self._runs_of({str(e.get("name")) for e in raw}) if raw else {}
         found = [self._to_execution(e, runs.get(str(e.get("name")))) for e in raw]
         epoch = datetime.min.replace(tzinfo=datetime.now().astimezone().tzinfo)
         found.sort(key=lambda e: e.started_at or epoch, reverse=True)
@@ -188,22 +189,21 @@ class JobExecutions:
             out.append(e)
         return out
 
-    def _claimed_run(self, name: str) -> str | None:
-        try:
-            return RunRequest.from_bytes(self._share().read_bytes(claim_path(name))).run_id
-        except (ValueError, NotFoundError):
-            return None
-
     def get(self, name: str) -> Execution:
         d = self.deployment
         with azure_call(self._label(name), role=JOB_ROLE):
             data = d.apps.job_execution(d.resource_group, d.job_name, name).as_dict()
-        execution = self._to_execution(data, self._claimed_run(name))
+        execution = self._to_execution(data, self._run_of(name))
         if execution.status == ExecutionStatus.FAILED:
             execution = self._mark_resumable([execution])[0]
         return execution
 
     def stop(self, name: str) -> None:
+        """Stop the execution and remove its request: a stopped execution never takes it, and
+        no other execution would. Which run it was for stays readable from its take record
+        when it had started; a queued one loses it with the request."""
         d = self.deployment
         with azure_call(self._label(name), role=JOB_ROLE):
             d.apps.jobs.begin_stop_execution(d.resource_group, d.job_name, name).result()
+        with contextlib.suppress(NotFoundError, ValueError):
+            self._share().delete(request_path(name))

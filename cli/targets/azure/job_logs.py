@@ -17,11 +17,14 @@ from cli.targets.base import ExecutionStatus
 from contract import outputs as keys
 
 LOGS_ROLE = "Log Analytics Reader"
-# Job replicas and getAuthToken have no typed operation in azure-mgmt-appcontainers 5.1.
-# What `az containerapp job logs show` uses for them: ContainerAppsJobPreviewClient's
-# PREVIEW_API_VERSION (Azure/azure-cli-extensions src/containerapp/azext_containerapp/_clients.py,
-# commit 00083cfe9230). No stable spec has these routes.
-STREAM_API_VERSION = "2024-02-02-preview"
+# Job replicas and getAuthToken have no typed operation in azure-mgmt-appcontainers 5.1, and no
+# stable spec has these routes. `az containerapp job logs show` calls them with the api-version it
+# pins for exactly these two calls:
+# Azure/azure-cli-extensions src/containerapp/azext_containerapp/_clients.py,
+# `ContainerAppsJobPreviewClient.LOG_STREAM_API_VERSION = "2023-11-02-preview"`, which az pins for
+# exactly these two calls (`get_replicas`, `get_auth_token`) while the class's other calls use
+# PREVIEW_API_VERSION (2025-02-02-preview in the copy read 2026-12-05).
+STREAM_API_VERSION = "2023-11-02-preview"
 
 
 class JobLogs:

@@ -30,7 +30,7 @@ from cli.targets.base import Capabilities, Endpoint, Execution, SecretStore
 class AzureTarget:
     """Azure Container Apps + Azure Files + Log Analytics."""
 
-    capabilities = Capabilities(log_history=True, wakes_on_request=True)
+    capabilities = Capabilities(log_history=True, wakes_on_request=True, deploy_overlaps=True)
 
     def __init__(
         self,
