@@ -7,6 +7,7 @@
 .ftk/claims/<execution>.json     the request an execution took: which run it trains
 .ftk/envs/<lock>-<key>/          installed dependencies of one lock, built once (bootstrap.envs)
 .ftk/sweeps/<sweep>.json         a sweep: its points (values, run ids, executions) and state
+.ftk/sweeps/<sweep>.stop         `ftk sweep stop` was given (written only by stop, never rewritten)
 model-cache/<org>--<name>/       base models, downloaded once (HF_HOME under model-cache/hf)
 runs/<run id>/                   one run: config.yaml, checkpoints/, adapter/, metrics.jsonl,
                                  loss.png, summary.json, status, .lock (held by its trainer)
@@ -111,3 +112,8 @@ class RunLayout:
 def sweep_path(sweep: str) -> str:
     """The sweep's state file on the share."""
     return posixpath.join(SWEEPS_DIR, f"{sweep}.json")
+
+
+def sweep_stop_path(sweep: str) -> str:
+    """The sweep's stop mark: a file of its own, so no driver's save of the state can undo it."""
+    return posixpath.join(SWEEPS_DIR, f"{sweep}.stop")
