@@ -19,6 +19,7 @@ the same names under a local folder.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -107,6 +108,15 @@ class RunLayout:
     def prefix(self) -> str:
         """`runs/<run>/`: what every file of the run starts with (for listing the share)."""
         return self.folder + "/"
+
+
+RUN_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")  # also sweep names
+
+
+def valid_run_id(run_id: str) -> bool:
+    """Whether `run_id` may name a run (a folder under `runs/`): the whole string matches, so
+    no trailing newline gets through (`$` would allow one)."""
+    return RUN_ID_PATTERN.fullmatch(run_id) is not None
 
 
 def sweep_path(sweep: str) -> str:

@@ -14,11 +14,12 @@ Request ids sort by creation time, so executions take requests oldest first.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from contract.layout import CLAIMS_DIR, REQUESTS_DIR
+from contract.layout import CLAIMS_DIR, REQUESTS_DIR, valid_run_id
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,29 @@ class RunRequest:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RunRequest:
-        """Raises ValueError for anything but a request."""
-        found = json.loads(data)
-        if not isinstance(found, dict) or not isinstance(found.get("run_id"), str):
-            raise ValueError("not a run request")
-        env = found.get("env") or {}
-        return cls(
-            found["run_id"], {str(k): str(v) for k, v in env.items()}, found.get("requested_at", "")
-        )
+        """Raises ValueError, with one line saying what is wrong, for anything but a request
+        (its fields are checked here, at read, so no reader meets a wrong type later)."""
+        try:
+            found = json.loads(data)
+        except (ValueError, RecursionError):
+            raise ValueError("not a run request: not JSON") from None
+        if not isinstance(found, dict):
+            raise ValueError("not a run request: not a JSON object")
+        run_id, env = found.get("run_id"), found.get("env") or {}
+        requested_at = found.get("requested_at", "")
+        if not isinstance(run_id, str) or not valid_run_id(run_id):
+            raise ValueError("not a run request: `run_id` is not a run id")
+        if not isinstance(env, dict):
+            raise ValueError("not a run request: `env` is not an object")
+        for name, value in env.items():
+            if not _ENV_NAME.fullmatch(name) or not isinstance(value, str) or "\0" in value:
+                raise ValueError(f"not a run request: `env` entry {name[:40]!r} is not NAME=text")
+        if not isinstance(requested_at, str):
+            raise ValueError("not a run request: `requested_at` is not text")
+        return cls(run_id, dict(env), requested_at)
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")  # what a process environment accepts
 
 
 def new_request_id(now: datetime | None = None) -> str:

@@ -37,7 +37,7 @@ class DownloadResult:
 
 
 def wanted_files(share: Share, run_id: str) -> list[RemoteFile]:
-    run = RunLayout(run_id)
+    run = RunLayout(check_run_id(run_id))
     prefix = run.prefix()
     files = list(share.list_files(prefix))
     if not files:

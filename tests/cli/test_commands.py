@@ -363,6 +363,28 @@ def test_download_passes_over_a_dangling_symlink_in_the_run_folder(tmp_path, inv
     assert not (tmp_path / "out/adapter/stale_link").exists()
 
 
+@pytest.mark.parametrize("bad", ["r1\n", "r1\r", "r1\n\n", "\nr1", "r1/../x", "../r1"])
+def test_run_ids_sweep_names_and_downloads_match_the_whole_id(project, fake_target, invoke, bad):
+    for args in (
+        ["run", "finetuning/tiny.yaml", "--run-id", bad, "--no-sync"],
+        ["sweep", "finetuning/tiny.yaml", "--set", "train.max_steps=1,2", "--name", bad],
+        ["download", bad],
+    ):
+        result = invoke(fake_target, args, project)
+        assert result.exit_code == 2, (args, result.output)
+        assert "invalid run id" in result.stderr
+    assert fake_target.started == [] and not list(fake_target.share().list_files("runs/"))
+
+
+def test_checkpoint_and_hub_names_match_whole_names(tmp_path):
+    from training.paths import classify_model
+    from training.rundir import CHECKPOINT
+
+    assert CHECKPOINT.fullmatch("checkpoint-12\n") is None
+    with pytest.raises(ValueError, match="neither"):
+        classify_model("org/name\n", tmp_path)
+
+
 def test_download_bad_inputs(tmp_path, fake_target, invoke):
     unknown = invoke(fake_target, ["download", "nope"], tmp_path)
     assert unknown.exit_code == ExitCode.NOT_FOUND and "ftk ps" in unknown.stderr

@@ -111,7 +111,23 @@ def test_without_an_execution_name_it_says_where_it_runs(tmp_path: Path, monkeyp
     assert "CONTAINER_APP_JOB_EXECUTION_NAME is not set" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("data", [b"{not json", b"[]", b'{"env": {}}'])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"{not json",
+        b"[]",
+        b'{"env": {}}',
+        b'{"run_id": "r1", "env": "x"}',  # crashed `claim` and stayed as the execution's claim
+        b'{"run_id": "r1", "env": ["A=1"]}',
+        b'{"run_id": "r1", "env": {"A": 1}}',
+        b'{"run_id": "r1", "env": {"A=B": "1"}}',
+        b'{"run_id": "r1", "env": {"A": "a\\u0000b"}}',
+        b'{"run_id": "r1", "requested_at": 5}',
+        b'{"run_id": "r1\\n"}',
+        b'{"run_id": "../../etc"}',
+        b"[" * 100_000,
+    ],
+)
 def test_a_broken_request_is_set_aside(tmp_path: Path, data: bytes):
     folder = tmp_path / REQUESTS_DIR
     folder.mkdir(parents=True)
@@ -119,3 +135,27 @@ def test_a_broken_request_is_set_aside(tmp_path: Path, data: bytes):
     _request(tmp_path, "good")
     assert claim(tmp_path, "job-1").run_id == "good"  # the broken one is set aside first
     assert (tmp_path / CLAIMS_DIR / "job-1.invalid").read_bytes() == data
+
+
+def test_a_request_with_a_wrong_env_is_set_aside_by_the_real_process(tmp_path: Path):
+    folder = tmp_path / REQUESTS_DIR
+    folder.mkdir(parents=True)
+    (folder / "0-bad.json").write_bytes(b'{"run_id": "r1", "env": "x"}')
+    args = [sys.executable, "-m", "training", "claim", "--workspace", str(tmp_path)]
+    for _ in range(2):  # the execution's retry, too
+        done = subprocess.run(
+            [*args, "--execution", "job-1"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr and "no pending run request" in done.stdout
+    assert not (tmp_path / CLAIMS_DIR / "job-1.json").exists()
+    assert (tmp_path / CLAIMS_DIR / "job-1.invalid").is_file()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"run_id": "r1", "env": "x"}', b'{"run_id": "r1", "env": {"A": 1}}', b'{"run_id": 3}'],
+)
+def test_the_request_reader_refuses_wrong_fields_with_value_error_only(data: bytes):
+    with pytest.raises(ValueError, match="not a run request"):
+        RunRequest.from_bytes(data)
