@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from bootstrap.envs import ensure
+from bootstrap.envs import BuildError, ensure
 from contract.env import PREBUILT_ENVS
 from contract.layout import ENVS_DIR
 from contract.phases import Phase, phase_line
@@ -27,7 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(phase_line(Phase.PREPARING, args.lock.name), file=sys.stderr, flush=True)
     prebuilt = os.environ.get(PREBUILT_ENVS)
-    site = ensure(args.lock, args.root, prebuilt=Path(prebuilt) if prebuilt else None)
+    try:
+        site = ensure(args.lock, args.root, prebuilt=Path(prebuilt) if prebuilt else None)
+    except (BuildError, OSError) as exc:  # one line after pip's own message, not a traceback
+        print(
+            f"bootstrap: cannot prepare the environment of {args.lock.name}: {exc}; "
+            "nothing was published (the next start tries again)",
+            file=sys.stderr,
+        )
+        return 1
     print(site.resolve())
     return 0
 

@@ -180,3 +180,45 @@ def test_the_prebuilt_image_set_is_used_only_for_its_own_lock(tmp_path: Path, lo
     site = envs.ensure(lock, share, installer=counting, prebuilt=image, log=lambda _: None)
     assert site.is_relative_to(share) and len(calls) == 1
     assert imports(site) == "2.0"
+
+
+def test_a_lock_whose_hash_does_not_match_fails_with_pips_error_and_one_line(
+    tmp_path: Path, lock: Path
+) -> None:
+    """`python -m bootstrap env` as the job runs it: pip's own hash error, then one line of
+    ours, exit 1, no traceback; nothing is published."""
+    good = lock.read_text()
+    digest = good.split("sha256:")[1].split()[0]
+    lock.write_text(good.replace(digest, "0" * 64))
+    root = tmp_path / ENVS_DIR
+    pip_offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(tmp_path / "wheels")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "env", str(lock), "--root", str(root)],
+        cwd=ROOT,
+        env={**os.environ, **pip_offline, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "DO NOT MATCH THE HASHES" in done.stderr  # pip's clear error stays
+    assert "Traceback" not in done.stderr, done.stderr
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"bootstrap: cannot prepare the environment of {lock.name}: pip exited")
+    )
+    assert done.stdout == "" and not any(envs.is_complete(p) for p in root.iterdir())
+
+
+def test_a_missing_lock_is_one_line_too(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "env", str(tmp_path / "none.lock")],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "cannot prepare the environment of none.lock" in done.stderr
