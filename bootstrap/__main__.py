@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from bootstrap.envs import ensure
+from bootstrap.envs import BuildError, ensure
 from contract.env import LOCAL_ENVS, PREBUILT_ENVS
 from contract.layout import ENVS_DIR
 from contract.phases import Phase, phase_line
@@ -28,12 +28,20 @@ def main(argv: list[str] | None = None) -> int:
     print(phase_line(Phase.PREPARING, args.lock.name), file=sys.stderr, flush=True)
     prebuilt = os.environ.get(PREBUILT_ENVS)
     local = os.environ.get(LOCAL_ENVS)
-    site = ensure(
-        args.lock,
-        args.root,
-        prebuilt=Path(prebuilt) if prebuilt else None,
-        local=Path(local) if local else None,
-    )
+    try:
+        site = ensure(
+            args.lock,
+            args.root,
+            prebuilt=Path(prebuilt) if prebuilt else None,
+            local=Path(local) if local else None,
+        )
+    except (BuildError, OSError) as exc:  # one line after pip's own message, not a traceback
+        print(
+            f"bootstrap: cannot prepare the environment of {args.lock.name}: {exc}; "
+            "nothing was published (the next start tries again)",
+            file=sys.stderr,
+        )
+        return 1
     print(site.resolve())
     return 0
 

@@ -65,16 +65,24 @@ def is_complete(folder: Path) -> bool:
     return (folder / COMPLETE).is_file() and (folder / SITE).is_dir()
 
 
+class BuildError(RuntimeError):
+    """The lock's dependency set could not be built; the installer has said why on stderr."""
+
+
 def pip_install(lock: Path, target: Path, extra: Sequence[str] = ()) -> None:
-    """Install exactly the lock (hashes checked, no resolution) into `target`."""
-    subprocess.run(
-        [
-            sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes",
-            "--no-input", "--disable-pip-version-check", "-q",
-            "--target", str(target), "-r", str(lock), *extra,
-        ],
-        check=True,
-    )  # fmt: skip
+    """Install exactly the lock (hashes checked, no resolution) into `target`; `BuildError`
+    when pip fails (its own message, e.g. a hash that does not match, is already printed)."""
+    try:
+        subprocess.run(
+            [
+                sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes",
+                "--no-input", "--disable-pip-version-check", "-q",
+                "--target", str(target), "-r", str(lock), *extra,
+            ],
+            check=True,
+        )  # fmt: skip
+    except subprocess.CalledProcessError as exc:
+        raise BuildError(f"pip exited {exc.returncode} installing {lock.name}") from None
 
 
 def ensure(

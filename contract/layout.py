@@ -7,6 +7,7 @@
 .ftk/claims/<execution>.json     the execution took its request (an exclusive create)
 .ftk/envs/<lock>-<key>/          installed dependencies of one lock, built once (bootstrap.envs)
 .ftk/sweeps/<sweep>.json         a sweep: its points (values, run ids, executions) and state
+.ftk/sweeps/<sweep>.stop         `ftk sweep stop` was given (written only by stop, never rewritten)
 model-cache/<org>--<name>/       base models, downloaded once (HF_HOME under model-cache/hf)
 runs/<run id>/                   one run: config.yaml, checkpoints/, adapter/, metrics.jsonl,
                                  loss.png, summary.json, status, .lock (held by its trainer)
@@ -18,6 +19,7 @@ the same names under a local folder.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -109,6 +111,20 @@ class RunLayout:
         return self.folder + "/"
 
 
+RUN_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")  # also sweep names
+
+
+def valid_run_id(run_id: str) -> bool:
+    """Whether `run_id` may name a run (a folder under `runs/`): the whole string matches, so
+    no trailing newline gets through (`$` would allow one)."""
+    return RUN_ID_PATTERN.fullmatch(run_id) is not None
+
+
 def sweep_path(sweep: str) -> str:
     """The sweep's state file on the share."""
     return posixpath.join(SWEEPS_DIR, f"{sweep}.json")
+
+
+def sweep_stop_path(sweep: str) -> str:
+    """The sweep's stop mark: a file of its own, so no driver's save of the state can undo it."""
+    return posixpath.join(SWEEPS_DIR, f"{sweep}.stop")

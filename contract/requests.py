@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
-from contract.layout import CLAIMS_DIR, REQUESTS_DIR
+from contract.layout import CLAIMS_DIR, REQUESTS_DIR, valid_run_id
 
 # How long an execution waits for `ftk run` to write its request. The CLI writes it as soon as
 # the start call returns with the execution's name; that call is an ARM long-running operation
@@ -36,7 +36,7 @@ REQUEST_POLL_SECONDS: Final = 5.0
 
 # ACA names an execution `<job>-<suffix>`: lower-case letters, digits and '-'. The CLI and the
 # execution both refuse anything that is not a plain file name, so a name is never a path.
-_EXECUTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,250}$")
+_EXECUTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,250}")
 
 
 @dataclass(frozen=True)
@@ -57,24 +57,37 @@ class RunRequest:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RunRequest:
-        """Raises ValueError for anything but a request."""
-        found = json.loads(data)
-        if not isinstance(found, dict) or not isinstance(found.get("run_id"), str):
-            raise ValueError("not a run request")
-        env = found.get("env") or {}
+        """Raises ValueError, with one line saying what is wrong, for anything but a request
+        (its fields are checked here, at read, so no reader meets a wrong type later)."""
+        try:
+            found = json.loads(data)
+        except (ValueError, RecursionError):
+            raise ValueError("not a run request: not JSON") from None
+        if not isinstance(found, dict):
+            raise ValueError("not a run request: not a JSON object")
+        run_id, env = found.get("run_id"), found.get("env") or {}
+        requested_at = found.get("requested_at", "")
+        execution = found.get("execution", "")
+        if not isinstance(run_id, str) or not valid_run_id(run_id):
+            raise ValueError("not a run request: `run_id` is not a run id")
         if not isinstance(env, dict):
-            raise ValueError("a run request's env is not a mapping")
-        return cls(
-            found["run_id"],
-            {str(k): str(v) for k, v in env.items()},
-            str(found.get("requested_at") or ""),
-            str(found.get("execution") or ""),
-        )
+            raise ValueError("not a run request: `env` is not an object")
+        for name, value in env.items():
+            if not _ENV_NAME.fullmatch(name) or not isinstance(value, str) or "\0" in value:
+                raise ValueError(f"not a run request: `env` entry {name[:40]!r} is not NAME=text")
+        if not isinstance(requested_at, str):
+            raise ValueError("not a run request: `requested_at` is not text")
+        if not isinstance(execution, str):
+            raise ValueError("not a run request: `execution` is not text")
+        return cls(run_id, dict(env), requested_at, execution)
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")  # what a process environment accepts
 
 
 def check_execution_name(name: str) -> str:
     """`name` if it can name a request file; ValueError otherwise."""
-    if not _EXECUTION_NAME.match(name):
+    if not _EXECUTION_NAME.fullmatch(name):
         raise ValueError(f"not an execution name: {name!r}")
     return name
 

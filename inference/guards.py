@@ -14,11 +14,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import os
+import socket
+import struct
 import time
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -81,33 +85,57 @@ class BodyLimit:
 # -- the chat UI --------------------------------------------------------------------------------
 
 
-def _sign(key: str, expires: int) -> str:
-    return hmac.new(key.encode(), f"ftk-ui-session:{expires}".encode(), hashlib.sha256).hexdigest()
+_MAX_EXPIRY_DIGITS = 12  # a Unix time in seconds has 10 digits until the year 2286
 
 
-def session_token(settings: ServerSettings, now: float | None = None) -> str:
-    """A cookie value: `<expiry>.<HMAC-SHA256(key, expiry)>`."""
+def cookie_name(scope: Scope) -> str:
+    """`ftk_ui_session_<port>`: one per port the server listens on, since browsers send a
+    host's cookies to all its ports (the server's page and `ftk ui` on one machine would
+    otherwise sign each other out)."""
+    server = scope.get("server") or ("", None)
+    return f"{COOKIE}_{server[1]}" if server[1] else COOKIE
+
+
+def _sign(key: str, expires: int, port: int | None) -> str:
+    message = f"ftk-ui-session:{port or ''}:{expires}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def session_token(
+    settings: ServerSettings, now: float | None = None, *, port: int | None = None
+) -> str:
+    """A cookie value: `<expiry>.<HMAC-SHA256(key, port and expiry)>` (valid on that port only)."""
     assert settings.api_key is not None
     expires = int(now if now is not None else time.time()) + SESSION_SECONDS
-    return f"{expires}.{_sign(settings.api_key.get_secret_value(), expires)}"
+    return f"{expires}.{_sign(settings.api_key.get_secret_value(), expires, port)}"
 
 
-def session_valid(token: str | None, settings: ServerSettings) -> bool:
+def session_valid(token: str | None, settings: ServerSettings, port: int | None = None) -> bool:
+    """Whether `token` is a live session for this key and port. Anything else is False, never an
+    error: a cookie is whatever a client sends (non-ASCII digits, thousands of them, ...)."""
     if settings.api_key is None:
         return True
     expires, _, mac = (token or "").partition(".")
-    if not expires.isdigit() or int(expires) < time.time():
+    if not (expires.isascii() and expires.isdigit() and len(expires) <= _MAX_EXPIRY_DIGITS):
         return False
-    expected = _sign(settings.api_key.get_secret_value(), int(expires))
+    if int(expires) < time.time() or not mac.isascii():
+        return False
+    expected = _sign(settings.api_key.get_secret_value(), int(expires), port)
     return hmac.compare_digest(mac.encode(), expected.encode())
 
 
 def ui_authorized(request: Request, settings: ServerSettings) -> bool:
     """The session cookie, or (for scripts) the bearer header."""
-    if session_valid(request.cookies.get(COOKIE), settings):
+    cookie = request.cookies.get(cookie_name(request.scope))
+    if session_valid(cookie, settings, _port(request.scope)):
         return True
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     return scheme.lower() == "bearer" and key_matches(given.strip(), settings)
+
+
+def _port(scope: Scope) -> int | None:
+    server = scope.get("server") or ("", None)
+    return server[1]
 
 
 _LOGIN_PAGE = """<!doctype html>
@@ -153,8 +181,8 @@ async def sign_in(request: Request, key: Annotated[str, Form(max_length=4096)] =
         return login_page(root, settings, "Wrong key.")
     response = RedirectResponse(f"{root}/", status_code=303)
     response.set_cookie(
-        COOKIE,
-        session_token(settings),
+        cookie_name(request.scope),
+        session_token(settings, port=_port(request.scope)),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",
@@ -167,7 +195,7 @@ async def sign_in(request: Request, key: Annotated[str, Form(max_length=4096)] =
 @login.post("/logout")
 async def sign_out(request: Request) -> Response:
     response = RedirectResponse(f"{request.scope.get('root_path', '')}/", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(cookie_name(request.scope), path="/")
     return response
 
 
@@ -199,5 +227,64 @@ class UIGate:
             login_page(scope.get("root_path", ""), self.settings)
             if wants_page
             else unauthorized().response()
+        )
+        await response(scope, receive, send)
+
+
+# -- `ftk ui`: only this machine's user -----------------------------------------------------------
+
+_PROC_TCP = Path("/proc/net/tcp")
+
+
+def _proc_address(host: str, port: int) -> str:
+    """An IPv4 endpoint as /proc/net/tcp prints it: the address as a native-endian hex word."""
+    (word,) = struct.unpack("=I", socket.inet_aton(host))
+    return f"{word:08X}:{port:04X}"
+
+
+def loopback_peer_uid(client: tuple[str, int], server: tuple[str, int]) -> int | None:
+    """The uid owning the client's end of a loopback TCP connection (Linux: /proc/net/tcp lists
+    every socket of this network namespace with its owner), or None when it is not listed."""
+    try:
+        local, remote = _proc_address(*client), _proc_address(*server)
+        lines = _PROC_TCP.read_text().splitlines()[1:]
+    except (OSError, ValueError):
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 7 and fields[1] == local and fields[2] == remote:
+            return int(fields[7])
+    return None
+
+
+class SameUserOnly:
+    """`ftk ui`'s page answers connections from its own user (and root) only.
+
+    Loopback is shared by every user of the machine, and browsers send a host's cookies to all
+    its ports: another user listening on some 127.0.0.1 port can be sent the session cookie and
+    replay it. Whoever replays it connects as themselves, so the session is bound to the user
+    that opened the connection, which the kernel reports (Linux). Where it cannot (no
+    /proc/net/tcp: macOS, Windows) the check is off, as docs/security.md says.
+    """
+
+    def __init__(self, app: ASGIApp, uids: frozenset[int] | None = None) -> None:
+        self.app = app
+        self.uids = uids if uids is not None else frozenset({os.getuid(), 0})
+        self.enforced = _PROC_TCP.exists()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client, server = scope.get("client"), scope.get("server")
+        if (
+            not self.enforced
+            or scope["type"] not in ("http", "websocket")
+            or (client and server and loopback_peer_uid(client, server) in self.uids)
+        ):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = PlainTextResponse(
+            "This page answers its own user's connections only.\n", status_code=403
         )
         await response(scope, receive, send)

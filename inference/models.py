@@ -16,7 +16,7 @@ from typing import Any
 
 log = logging.getLogger("inference")
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 class ModelError(Exception):
@@ -31,7 +31,7 @@ class AdapterSpec:
     @classmethod
     def parse(cls, spec: str) -> AdapterSpec:
         name, sep, rest = spec.partition("=")
-        if sep and _NAME.match(name) and rest:
+        if sep and _NAME.fullmatch(name) and rest:
             return cls(name, Path(rest).expanduser())
         path = Path(spec).expanduser()
         return cls(default_adapter_name(path), path)

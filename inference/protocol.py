@@ -1,11 +1,14 @@
 """OpenAI chat-completions wire format: request and response models with shared, bounded fields.
 
-Unknown request fields are ignored (clients send many optional ones); fields we accept but cannot
-honour (`n` > 1, tools) are rejected with a clear 400 instead of being silently dropped.
+Unknown request fields are ignored (clients send many optional ones); OpenAI fields we cannot
+honour (`n` > 1, tools, functions, logprobs, response_format, logit_bias, tool_choice, penalties)
+are rejected with a clear 400 naming the field instead of being silently dropped, unless their
+value asks for nothing (`logprobs: false`, `response_format: {"type": "text"}`, `{}`, `[]`, 0).
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Annotated, Any, Literal
@@ -107,6 +110,21 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+def _unsupported(*no_ops: Any) -> Any:
+    """The type of an OpenAI field this server cannot honour: absent, null or a value that asks
+    for nothing (`no_ops`) passes; anything else is a 400 naming the field."""
+    shown = ", ".join(json.dumps(v) for v in no_ops)
+
+    def check(value: Any) -> Any:
+        if value is None or any(value == v and type(value) is type(v) for v in no_ops):
+            return value
+        raise ValueError(f"not supported by this server (only {shown} or leaving it out)")
+
+    return Annotated[
+        Any, AfterValidator(check), Field(description=f"Not supported: {shown} or absent.")
+    ]
+
+
 class ChatCompletionRequest(BaseModel):
     """`POST /v1/chat/completions` body (the subset a local model can honour)."""
 
@@ -125,6 +143,16 @@ class ChatCompletionRequest(BaseModel):
     seed: int | None = seed_field
     n: int = Field(default=1, ge=1, le=1, description="Only 1 choice is supported.")
     tools: list[Any] | None = Field(default=None, max_length=0, description="Not supported.")
+    tool_choice: _unsupported("none", "auto") = None  # nothing to choose from without tools
+    parallel_tool_calls: _unsupported(True, False) = None
+    functions: _unsupported([]) = None
+    function_call: _unsupported("none", "auto") = None
+    logprobs: _unsupported(False) = None
+    top_logprobs: _unsupported(0) = None
+    response_format: _unsupported({"type": "text"}) = None
+    logit_bias: _unsupported({}) = None
+    presence_penalty: _unsupported(0, 0.0) = None
+    frequency_penalty: _unsupported(0, 0.0) = None
 
     @field_validator("temperature", "top_p", mode="before")
     @classmethod

@@ -21,13 +21,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from inference.engine import TransformersEngine
-from inference.errors import APIError
+from inference.errors import APIError, openai_error_handler
 from inference.generation import EngineError, GenerationRequest
-from inference.guards import UIGate, login
+from inference.guards import BodyLimit, SameUserOnly, UIGate, login
 from inference.protocol import TEMPERATURE_MAX
 from inference.settings import ServerSettings
 
@@ -237,7 +238,8 @@ def mount_ui(app: FastAPI, engine: TransformersEngine, settings: ServerSettings)
 
 
 def page_app(engine: Any, settings: ServerSettings) -> FastAPI:
-    """The chat page alone, behind the same gate and sign-in form (`ftk ui`): no API routes."""
+    """The chat page alone, behind the same gate and sign-in form (`ftk ui`): no API routes; the
+    same body limit as the server (413), and only its own user's connections (loopback)."""
     ui: DeferredUI | None = None
 
     @contextlib.asynccontextmanager
@@ -250,5 +252,8 @@ def page_app(engine: Any, settings: ServerSettings) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.add_exception_handler(HTTPException, openai_error_handler)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SameUserOnly)  # outermost: another user's connection gets nothing else
     ui = mount_ui(app, engine, settings)
     return app

@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 import types
 import typing
 from pathlib import PureWindowsPath
 from typing import Any
 
 from training.config import INT_LIMIT, REQUIRED, TEMPLATE_FIELD, ConfigError, TrainingConfig
+
+_SHOWN = reprlib.Repr()  # keyword arguments need Python 3.12
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict = 2, 6, 6
+_SHOWN.maxstring, _SHOWN.maxlong, _SHOWN.maxother = 60, 40, 60
+
+
+def shown(value: Any) -> str:
+    """`repr(value)`, bounded: an error echoes at most a line of what it got."""
+    return _SHOWN.repr(value)
 
 
 def build_section(name: str, cls: type, raw: Any, lines: dict[str, int]) -> Any:
@@ -37,7 +47,7 @@ def build_section(name: str, cls: type, raw: Any, lines: dict[str, int]) -> Any:
         choices = fields[key].metadata.get("choices")
         if choices and value is not None and value not in choices:
             raise ConfigError(
-                f"{dotted} must be one of {', '.join(choices)} (got {value!r})",
+                f"{dotted} must be one of {', '.join(choices)} (got {shown(value)})",
                 key=dotted,
                 line=lines.get(dotted),
             )
@@ -71,7 +81,7 @@ def _coerce(value: Any, hint: Any, key: str, line: int | None) -> Any:
         if is_list and all(isinstance(item, str) for item in value):
             return tuple(_text(item, key, line) for item in value)
     expected = " or ".join(_type_name(o) for o in options)
-    raise ConfigError(f"{key} must be {expected} (got {value!r})", key=key, line=line)
+    raise ConfigError(f"{key} must be {expected} (got {shown(value)})", key=key, line=line)
 
 
 def _text(value: str, key: str, line: int | None) -> str:
@@ -94,7 +104,7 @@ def _finite(value: int | float | str, key: str, line: int | None) -> float:
     except OverflowError:  # an integer beyond any float
         number = math.inf
     if not math.isfinite(number):
-        raise ConfigError(f"{key} must be a finite number (got {value!r})", key=key, line=line)
+        raise ConfigError(f"{key} must be a finite number (got {shown(value)})", key=key, line=line)
     return number
 
 
@@ -186,7 +196,7 @@ def check_combinations(config: TrainingConfig, lines: dict[str, int]) -> None:
     if config.output.dir:
         problem = output_dir_problem(config.output.dir)
         if problem:
-            fail("output.dir", f"output.dir {problem} (got {config.output.dir!r})")
+            fail("output.dir", f"output.dir {problem} (got {shown(config.output.dir)})")
     if isinstance(lora.target_modules, tuple) and not lora.target_modules:
         fail("lora.target_modules", "lora.target_modules must not be empty")
     if isinstance(lora.target_modules, str) and lora.target_modules not in ("auto", "all-linear"):

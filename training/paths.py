@@ -13,7 +13,7 @@ from training import catalog
 from training.config import ConfigError, TrainingConfig
 from training.config_checks import output_dir_problem
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 def workspace_root(value: str | Path | None = None) -> Path:
@@ -90,7 +90,7 @@ def classify_model(name: str, workspace: Path) -> ModelRef:
     entry = catalog.find(name)
     if entry is not None:
         return ModelRef("catalog", entry.hf_id, entry=entry)
-    if HUB_ID.match(name):
+    if HUB_ID.fullmatch(name):
         return ModelRef("hub", name)
     raise ValueError(
         f"model {name!r} is neither a local folder, a catalog model "

@@ -18,7 +18,7 @@ from pathlib import Path
 from contract import layout
 from contract.layout import COMPLETE_MARKER, STATUSES
 
-CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 
 
 class RunDir:
@@ -75,7 +75,7 @@ class RunDir:
             return []
         steps = []
         for child in self.checkpoints.iterdir():
-            match = CHECKPOINT.match(child.name)
+            match = CHECKPOINT.fullmatch(child.name)
             if match and child.is_dir():
                 if complete_only and not (child / COMPLETE_MARKER).is_file():
                     continue

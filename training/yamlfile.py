@@ -13,6 +13,9 @@ import yaml
 from yaml.constructor import ConstructorError
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+INT_TAG = "tag:yaml.org,2002:int"
+MAX_INT_CHARS = 64  # far beyond any key's range; Python refuses over 4300 digits with a traceback
+MAX_VALUES = 10_000  # values a document may hold once its aliases are expanded (a config: ~100)
 
 
 class YamlFileError(ValueError):
@@ -45,6 +48,44 @@ class StrictLoader(yaml.SafeLoader):
             first[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        if len(str(node.value)) > MAX_INT_CHARS:
+            raise ConstructorError(
+                problem=f"an integer of {len(str(node.value))} characters is too large",
+                problem_mark=node.start_mark,
+            )
+        return super().construct_yaml_int(node)
+
+
+StrictLoader.add_constructor(INT_TAG, StrictLoader.construct_yaml_int)
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases expand to more than MAX_VALUES values (a "billion
+    laughs" of a few hundred bytes would otherwise be echoed in full by any error about it)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = MAX_VALUES + 1  # an alias to a node being counted: it holds itself
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        else:
+            total = 1
+        if total > MAX_VALUES:
+            raise YamlFileError(
+                f"its aliases (`*name`) expand to more than {MAX_VALUES} values; write them out",
+                line=node.start_mark.line + 1,
+            )
+        sizes[id(node)] = total
+        return total
+
+    size(root)
+
 
 def read_text(path: Path) -> str:
     """The file's text; raises `YamlFileError` when it is missing, unreadable or not UTF-8."""
@@ -67,7 +108,15 @@ def read_text(path: Path) -> str:
 def load(text: str) -> tuple[Any, dict[str, int]]:
     """The YAML data and the lines of its keys; raises `YamlFileError` naming the line."""
     try:
-        return yaml.load(text, Loader=StrictLoader), key_lines(text)  # StrictLoader is a SafeLoader
+        loader = StrictLoader(text)  # a SafeLoader
+        try:
+            node = loader.get_single_node()  # as yaml.load does, with a size check between
+            if node is not None:
+                _check_expansion(node)
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+        return data, key_lines(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise YamlFileError(

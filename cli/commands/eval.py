@@ -174,5 +174,9 @@ def _samples_table(report: Any, count: int) -> Any:
 
 
 def _short(text: str, width: int) -> str:
-    flat = " ".join(text.split())
+    """One line of at most `width` characters; control characters from the data or the model
+    (escape sequences) are shown as escapes, never sent to the terminal."""
+    from cli.safe_text import safe_text
+
+    flat = safe_text(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cli.app import App, json_option, pass_app
+
+MAX_COST_USD = 1_000_000  # far above any run; keeps the budget's seconds a small integer
+
+
+class _Dollars(click.FloatRange):
+    """A finite amount from 0 to MAX_COST_USD: `nan` passes FloatRange's comparisons, and `inf`
+    or 1e308 overflowed the budget's seconds (an `unexpected error`, exit 1, not a usage error)."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, max=MAX_COST_USD)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        amount = super().convert(value, param, ctx)
+        if not math.isfinite(amount):
+            self.fail(f"{value!r} is not a finite amount of dollars", param, ctx)
+        return amount
+
 
 _follow_opt = click.option(
     "-f",
@@ -38,7 +56,7 @@ _max_restarts_opt = click.option(
 @click.option("--no-sync", is_flag=True, help="Do not sync the workspace first.")
 @click.option(
     "--max-cost",
-    type=click.FloatRange(min=0),
+    type=_Dollars(),
     metavar="USD",
     help="Spend at most this (estimated): the run checkpoints and ends resumable at it.",
 )

@@ -1,7 +1,10 @@
-"""`ftk download RUN`: a run's adapter, metrics, loss plot and summary, skipping identical files."""
+"""`ftk download RUN`: a run's adapter, metrics, loss plot and summary; files already there with
+the same content (SHA-256) are left untouched. Every file is fetched to compare: the share keeps
+no hash of what the job writes, and sizes cannot tell two adapters of one config apart."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,8 +16,6 @@ from cli.ops.runs import check_run_id
 from cli.runs_on_share import run_status
 from cli.targets.base import RemoteFile, Share
 from contract.layout import RESULT_FILES, RunLayout
-
-SMALL = 1 << 20  # files up to this size are compared by content; larger ones (weights) by size
 
 
 @dataclass
@@ -36,7 +37,7 @@ class DownloadResult:
 
 
 def wanted_files(share: Share, run_id: str) -> list[RemoteFile]:
-    run = RunLayout(run_id)
+    run = RunLayout(check_run_id(run_id))
     prefix = run.prefix()
     files = list(share.list_files(prefix))
     if not files:
@@ -60,12 +61,14 @@ def wanted_files(share: Share, run_id: str) -> list[RemoteFile]:
     return picked
 
 
-def _identical(local: Path, remote: RemoteFile, share: Share) -> bool:
-    if not local.is_file() or local.stat().st_size != remote.size:
+def _same_content(a: Path, b: Path) -> bool:
+    """Whether two local files hold the same bytes (by SHA-256, read in blocks)."""
+    if a.stat().st_size != b.stat().st_size:
         return False
-    if remote.size > SMALL:
-        return True  # adapter weights are written once per run; same size means same file
-    return local.read_bytes() == share.read_bytes(remote.path)
+    with a.open("rb") as fa, b.open("rb") as fb:
+        return hashlib.file_digest(fa, "sha256").digest() == (
+            hashlib.file_digest(fb, "sha256").digest()
+        )
 
 
 def download_run(
@@ -82,18 +85,20 @@ def download_run(
     for remote in files:
         rel = remote.path[len(prefix) :]
         local = dest / rel
-        if _identical(local, remote, share):
-            result.skipped.append(rel)
-        else:
-            local.parent.mkdir(parents=True, exist_ok=True)
-            tmp = local.with_name(f".{local.name}.ftk-part")
-            try:
-                share.download_file(remote.path, tmp)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(f".{local.name}.ftk-part")
+        try:
+            share.download_file(remote.path, tmp)
+            # By content, never by size: two adapters of one config are the same size, and a
+            # folder may hold another run's files (`--to model`, a run id reused on another stack)
+            if local.is_file() and not local.is_symlink() and _same_content(local, tmp):
+                result.skipped.append(rel)  # left as it was, time stamps included
+            else:
                 os.replace(tmp, local)
-            finally:
-                tmp.unlink(missing_ok=True)
-            result.downloaded.append(rel)
-            result.bytes += remote.size
+                result.downloaded.append(rel)
+                result.bytes += remote.size
+        finally:
+            tmp.unlink(missing_ok=True)
         if on_file:
             on_file(rel, remote.size)
     return result

@@ -17,9 +17,8 @@ from cli.ops.sync import Progress, sync_workspace
 from cli.runs_on_share import has_config, run_status
 from cli.sync.engine import SyncResult
 from cli.targets.base import Execution, Target
-from contract.layout import RunLayout
+from contract.layout import RunLayout, valid_run_id
 
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 CONFIG_DIR = "finetuning"
 
 
@@ -102,7 +101,7 @@ def new_run_id(config: Path, now: datetime | None = None) -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    if not RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not valid_run_id(run_id):
         raise UsageError(
             f"invalid run id {run_id!r}",
             hint="use letters, digits, '.', '_' or '-' (at most 80, starting with a letter/digit)",

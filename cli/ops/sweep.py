@@ -21,7 +21,7 @@ from cli.ops.runs import check_run_id, new_run_id, start_run, validate_config
 from cli.ops.sweep_space import Value, apply
 from cli.targets.base import Execution, ExecutionStatus, Target
 from contract import outputs as keys
-from contract.layout import SWEEPS_DIR, sweep_path
+from contract.layout import SWEEPS_DIR, sweep_path, sweep_stop_path
 
 PENDING = "pending"
 ACTIVE = (str(ExecutionStatus.QUEUED), str(ExecutionStatus.RUNNING))
@@ -63,9 +63,59 @@ class Sweep:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Sweep:
-        raw = json.loads(data)
+        """The state as saved; ValueError naming what is wrong when it is not (hand-edited, cut
+        short, written by something else)."""
+        try:
+            raw = json.loads(data)
+        except (ValueError, RecursionError) as e:
+            raise ValueError(f"not JSON ({str(e)[:80]})") from None
+        _check_fields(raw, _SWEEP_FIELDS, "the sweep")
+        if not isinstance(raw["points"], list):
+            raise ValueError("`points` must be a list")
+        for i, p in enumerate(raw["points"]):
+            _check_fields(p, _POINT_FIELDS, f"point {i + 1}")
         raw["points"] = [Point(**p) for p in raw["points"]]
+        if raw["parallel"] < 1:
+            raise ValueError("`parallel` must be at least 1")
         return cls(**raw)
+
+
+_NUMBER = (int, float)
+_SWEEP_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {  # field: (types, required)
+    "name": ((str,), True),
+    "config_name": ((str,), True),
+    "config_text": ((str,), True),
+    "parallel": ((int,), True),
+    "points": ((list,), True),
+    "eval_file": ((str, type(None)), False),
+    "stopped": ((bool,), False),
+    "created": ((str,), False),
+}
+_POINT_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "run_id": ((str,), True),
+    "values": ((dict,), True),
+    "execution": ((str, type(None)), False),
+    "status": ((str,), False),
+    "score": ((*_NUMBER, type(None)), False),
+    "eval_file_loss": ((*_NUMBER, type(None)), False),
+}
+
+
+def _check_fields(raw: object, fields: dict[str, tuple[tuple[type, ...], bool]], what: str) -> None:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{what} is not a JSON object")
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ValueError(f"{what} has unknown field {unknown[0][:40]!r}")
+    for key, (types, required) in fields.items():
+        if key not in raw:
+            if required:
+                raise ValueError(f"{what} has no `{key}`")
+            continue
+        value = raw[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            wanted, got = types[0].__name__, type(value).__name__
+            raise ValueError(f"{what}'s `{key}` is a {got}, not a {wanted}")
 
 
 def default_parallel(target: Target) -> int:
@@ -103,20 +153,38 @@ def within_gpu_quota(
 
 
 def save(target: Target, sweep: Sweep) -> None:
+    """Write the sweep's state. A stop is its own file (`sweep_stop_path`), which only `stop`
+    writes: a driver that loaded the state before the stop cannot undo it by saving."""
     share = target.share()
     share.make_dirs(SWEEPS_DIR)
+    sweep.stopped = sweep.stopped or stop_requested(target, sweep.name)
     share.write_bytes(sweep_path(sweep.name), sweep.to_bytes())
+
+
+def stop_requested(target: Target, name: str) -> bool:
+    """Whether `ftk sweep stop` was given for this sweep (read from the share, now)."""
+    return target.share().exists(sweep_stop_path(name))
 
 
 def load(target: Target, name: str) -> Sweep:
     check_run_id(name)
     share = target.share()
+    path = sweep_path(name)
     try:
-        return Sweep.from_bytes(share.read_bytes(sweep_path(name)))
+        data = share.read_bytes(path)
     except (FileNotFoundError, NotFoundError):
         raise NotFoundError(
             f"no sweep named {name}", hint="start one with `ftk sweep CONFIG --set KEY=V1,V2`"
         ) from None
+    try:
+        sweep = Sweep.from_bytes(data)
+    except ValueError as e:
+        raise UsageError(
+            f"the state of sweep {name} ({path} on the share) is unreadable: {e}",
+            hint="restore the file, or start the sweep again under a new --name",
+        ) from None
+    sweep.stopped = sweep.stopped or stop_requested(target, name)
+    return sweep
 
 
 def create(
@@ -189,21 +257,30 @@ def advance(target: Target, sweep: Sweep, project_dir: Path) -> list[Point]:
     started: list[Point] = []
     free = sweep.parallel - sum(p.active for p in sweep.points)
     for point in [p for p in sweep.points if p.status == PENDING][: max(free, 0)]:
-        if sweep.stopped:
+        if sweep.stopped or stop_requested(target, sweep.name):  # read now, not at load
+            sweep.stopped = True
             break
         with _point_config(sweep, point) as path:
             run = start_run(target, project_dir, path, run_id=point.run_id, sync=False)
         point.execution, point.status = run.execution.name, str(run.execution.status)
         started.append(point)
         save(target, sweep)  # a point is never started twice, even if the CLI dies now
+        if sweep.stopped:  # the stop landed while this point started: `stop` may have read the
+            target.stop_execution(point.execution)  # state before it was saved, so stop it here
+            break
     save(target, sweep)
     return started
 
 
 def stop(target: Target, sweep: Sweep) -> list[str]:
-    """No more points start; every active one is stopped. Returns the executions stopped."""
-    sweep.stopped = True
-    save(target, sweep)
+    """No more points start; every active one is stopped. Returns the executions stopped.
+
+    The mark is written first and the state read after it: a driver starting a point either
+    sees the mark after saving that point (and stops it itself) or saved it before this read."""
+    share = target.share()
+    share.make_dirs(SWEEPS_DIR)
+    share.write_bytes(sweep_stop_path(sweep.name), b"stopped\n")
+    sweep = load(target, sweep.name)
     refresh(target, sweep)
     names = [p.execution for p in sweep.points if p.active and p.execution]
     for name in names:

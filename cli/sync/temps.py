@@ -24,9 +24,9 @@ import secrets
 TEMP_PREFIX = ".ftk-tmp-"
 STALE_AFTER_S = 3600.0
 
-_CURRENT = re.compile(rf"^{re.escape(TEMP_PREFIX)}[0-9a-f]{{16}}$")
+_CURRENT = re.compile(rf"{re.escape(TEMP_PREFIX)}[0-9a-f]{{16}}")
 # Names of earlier ftk versions: `.<name>.ftk-tmp-<8 hex>` (local), `.<name>.ftk-part-<12 hex>`.
-_LEGACY = re.compile(r"^\..+\.ftk-(?:tmp|part)-[0-9a-f]{8,12}$")
+_LEGACY = re.compile(r"\..+\.ftk-(?:tmp|part)-[0-9a-f]{8,12}")
 
 
 def temporary_name(path: str) -> str:
@@ -37,4 +37,4 @@ def temporary_name(path: str) -> str:
 def is_temporary(path: str) -> bool:
     """Whether the last component of `path` is a temporary name ftk makes (or made)."""
     name = posixpath.basename(path.replace("\\", "/"))
-    return bool(_CURRENT.match(name) or _LEGACY.match(name))
+    return bool(_CURRENT.fullmatch(name) or _LEGACY.fullmatch(name))

@@ -221,3 +221,45 @@ def test_a_set_that_cannot_be_unpacked_locally_is_used_from_the_share(
     )
     assert site == root / envs.env_name(lock) / envs.SITE and imports(site) == "1.0"
     assert any("unpacking it locally failed" in line for line in said)
+
+
+def test_a_lock_whose_hash_does_not_match_fails_with_pips_error_and_one_line(
+    tmp_path: Path, lock: Path
+) -> None:
+    """`python -m bootstrap env` as the job runs it: pip's own hash error, then one line of
+    ours, exit 1, no traceback; nothing is published."""
+    good = lock.read_text()
+    digest = good.split("sha256:")[1].split()[0]
+    lock.write_text(good.replace(digest, "0" * 64))
+    root = tmp_path / ENVS_DIR
+    pip_offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(tmp_path / "wheels")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "env", str(lock), "--root", str(root)],
+        cwd=ROOT,
+        env={**os.environ, **pip_offline, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "DO NOT MATCH THE HASHES" in done.stderr  # pip's clear error stays
+    assert "Traceback" not in done.stderr, done.stderr
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"bootstrap: cannot prepare the environment of {lock.name}: pip exited")
+    )
+    assert done.stdout == "" and not any(envs.is_complete(p) for p in root.iterdir())
+
+
+def test_a_missing_lock_is_one_line_too(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bootstrap", "env", str(tmp_path / "none.lock")],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "cannot prepare the environment of none.lock" in done.stderr

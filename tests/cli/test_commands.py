@@ -329,6 +329,62 @@ def test_download_fetches_results_and_skips_identical_files(tmp_path, fake_targe
     assert to.exit_code == 0 and (tmp_path / "elsewhere/summary.json").exists()
 
 
+def test_download_never_keeps_another_runs_weights_of_the_same_size(tmp_path, fake_target, invoke):
+    big = (1 << 20) + 10  # over the old "compare by size" threshold, like real adapter weights
+    for run, byte in (("r1", b"1"), ("r2", b"2")):
+        _finished_run(fake_target, run)
+        fake_target.share().write_bytes(f"runs/{run}/adapter/adapter_model.safetensors", byte * big)
+    model = tmp_path / "model"
+    assert invoke(fake_target, ["download", "r1", "--to", str(model)], tmp_path).exit_code == 0
+    second = invoke(fake_target, ["download", "r2", "--to", str(model), "--json"], tmp_path)
+    assert second.exit_code == 0, second.output
+    weights = model / "adapter/adapter_model.safetensors"
+    assert weights.read_bytes() == b"2" * big  # r2's weights, not r1's
+    assert "adapter/adapter_model.safetensors" in json.loads(second.stdout)["downloaded"]
+    again = json.loads(
+        invoke(fake_target, ["download", "r2", "--to", str(model), "--json"], tmp_path).stdout
+    )
+    assert "adapter/adapter_model.safetensors" in again["skipped"]  # same content: untouched
+
+
+def test_download_passes_over_a_dangling_symlink_in_the_run_folder(tmp_path, invoke):
+    from cli.targets.local import LocalTarget
+
+    target = LocalTarget(tmp_path / "project", model_cache=tmp_path / "cache")
+    _finished_run(target)
+    run = target.share().local_root / "runs/r1"
+    (run / "adapter/stale_link").symlink_to(tmp_path / "gone")
+    (run / "summary.json").unlink()
+    (run / "summary.json").symlink_to(tmp_path / "gone-too")
+    result = invoke(target, ["download", "r1", "--to", str(tmp_path / "out"), "--json"], tmp_path)
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)["downloaded"]
+    assert "adapter/adapter_model.safetensors" in got and "summary.json" not in got
+    assert not (tmp_path / "out/adapter/stale_link").exists()
+
+
+@pytest.mark.parametrize("bad", ["r1\n", "r1\r", "r1\n\n", "\nr1", "r1/../x", "../r1"])
+def test_run_ids_sweep_names_and_downloads_match_the_whole_id(project, fake_target, invoke, bad):
+    for args in (
+        ["run", "finetuning/tiny.yaml", "--run-id", bad, "--no-sync"],
+        ["sweep", "finetuning/tiny.yaml", "--set", "train.max_steps=1,2", "--name", bad],
+        ["download", bad],
+    ):
+        result = invoke(fake_target, args, project)
+        assert result.exit_code == 2, (args, result.output)
+        assert "invalid run id" in result.stderr
+    assert fake_target.started == [] and not list(fake_target.share().list_files("runs/"))
+
+
+def test_checkpoint_and_hub_names_match_whole_names(tmp_path):
+    from training.paths import classify_model
+    from training.rundir import CHECKPOINT
+
+    assert CHECKPOINT.fullmatch("checkpoint-12\n") is None
+    with pytest.raises(ValueError, match="neither"):
+        classify_model("org/name\n", tmp_path)
+
+
 def test_download_bad_inputs(tmp_path, fake_target, invoke):
     unknown = invoke(fake_target, ["download", "nope"], tmp_path)
     assert unknown.exit_code == ExitCode.NOT_FOUND and "ftk ps" in unknown.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cli.errors import ExitCode
 from contract import env as ftk_env
 from testkit.fakes.targets import FakeTarget
@@ -90,3 +92,13 @@ def test_run_warns_when_vllm_would_get_lora_bias(project, invoke):
     name = _config_with_lora(project, "  bias: lora_only\n")
     result = invoke(_StackServing("vllm"), ["run", name, "--no-sync"], project)
     assert "vLLM serves no LoRA bias" in result.stderr
+
+
+@pytest.mark.parametrize("amount", ["nan", "NaN", "inf", "-inf", "1e308", "1000001", "-1"])
+def test_max_cost_that_is_not_a_finite_amount_is_a_usage_error(project, invoke, amount):
+    target = FakeTarget(gpu_profile=A100)
+    args = ["run", "finetuning/tiny.yaml", "--run-id", "r1", "--max-cost", amount]
+    result = invoke(target, args, project)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--max-cost" in result.output and "unexpected error" not in result.output
+    assert target.started == []

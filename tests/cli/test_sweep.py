@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli.errors import UsageError
+from cli.ops import sweep as sweep_ops
 from cli.ops.sweep_space import apply, points
 from cli.targets.base import ExecutionStatus
 from cli.targets.local import LocalTarget
@@ -174,3 +175,75 @@ def test_on_azure_a_sweep_keeps_its_parallel_when_the_quota_has_room_or_cannot_b
     doctor_arm.refuse.update({"usages", "environmentUsages"})
     parallel, stderr = _azure_sweep(fake_azure, project, invoke, "r2")
     assert parallel == 3 and "at once, not" not in stderr
+
+
+class _StopDuringStart(FakeTarget):
+    """`ftk sweep stop` lands while the driver is starting its first point (issue 22, item 1)."""
+
+    def start_execution(self, run_id: str, env=None):
+        execution = super().start_execution(run_id, env)
+        if len(self.started) == 1:
+            sweep_ops.stop(self, sweep_ops.load(self, "s9"))
+        return execution
+
+
+def _three_point_sweep(target: FakeTarget, project: Path) -> sweep_ops.Sweep:
+    values = [{"train.max_steps": n} for n in (1, 2, 3)]
+    config = project / "finetuning" / "tiny.yaml"
+    sweep, _ = sweep_ops.create(target, project, config, values, name="s9", parallel=3)
+    return sweep
+
+
+def test_a_stop_given_between_the_drivers_load_and_its_start_starts_nothing(project: Path):
+    target = FakeTarget()
+    loaded = _three_point_sweep(target, project)  # the driver holds this, stopped: false
+    assert sweep_ops.stop(target, sweep_ops.load(target, "s9")) == []
+    assert sweep_ops.advance(target, loaded, project) == []
+    assert target.started == []
+    assert sweep_ops.load(target, "s9").stopped
+    assert json.loads(target.share().read_bytes(sweep_path("s9")))["stopped"] is True
+
+
+def test_a_stop_given_while_a_point_starts_is_kept_and_that_point_is_stopped(project: Path):
+    target = _StopDuringStart()
+    loaded = _three_point_sweep(target, project)
+    started = sweep_ops.advance(target, loaded, project)
+    assert [p.run_id for p in started] == ["s9-01"]  # no second or third paid run
+    assert target.started[0][0] == "s9-01" and len(target.started) == 1
+    assert target.get_execution("job-1").status == ExecutionStatus.STOPPED
+    again = sweep_ops.load(target, "s9")
+    assert again.stopped and sweep_ops.advance(target, again, project) == []
+    assert len(target.started) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"name": "s9", "config_name": "c", "config_text": "", "parallel": 1}', "no `points`"),
+        (
+            b'{"name": "s9", "config_name": "c", "config_text": "", "parallel": 1, '
+            b'"points": [], "colour": "red"}',
+            "unknown field 'colour'",
+        ),
+        (
+            b'{"name": "s9", "config_name": "c", "config_text": "", "parallel": 1, '
+            b'"points": [{"run_id": 5, "values": {}}]}',
+            "point 1's `run_id` is a int, not a str",
+        ),
+        (
+            b'{"name": "s9", "config_name": "c", "config_text": "", "parallel": "2", "points": []}',
+            "`parallel` is a str, not a int",
+        ),
+    ],
+)
+def test_a_malformed_sweep_file_is_one_clear_error(project: Path, invoke, content, says):
+    target = FakeTarget()
+    target.share().make_dirs(".ftk/sweeps")
+    target.share().write_bytes(sweep_path("s9"), content)
+    for verb in (["status", "s9"], ["stop", "s9"]):
+        result = invoke(target, ["sweep", *verb], project)
+        assert result.exit_code == 2, result.output
+        assert "sweep s9" in result.stderr and says in result.stderr
+        assert "unexpected error" not in result.output and "Traceback" not in result.output

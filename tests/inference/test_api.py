@@ -125,6 +125,42 @@ def test_errors_come_in_openai_shape(client):
     assert "context length is 512" in too_long.value.message
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("functions", [{"name": "f", "parameters": {"type": "object"}}]),
+        ("function_call", {"name": "f"}),
+        ("logprobs", True),
+        ("top_logprobs", 2),
+        ("response_format", {"type": "json_object"}),
+        ("logit_bias", {"15": 100}),
+        ("tool_choice", "required"),
+        ("presence_penalty", 1.5),
+        ("frequency_penalty", 0.5),
+    ],
+)
+def test_openai_fields_the_server_cannot_honour_are_refused_not_ignored(client, field, value):
+    with pytest.raises(openai.BadRequestError) as refused:
+        _greedy(client, max_tokens=2, extra_body={field: value})
+    assert refused.value.param == field and "not supported" in refused.value.message
+
+
+def test_those_fields_pass_when_they_ask_for_nothing(client):
+    no_ops = {
+        "functions": [],
+        "function_call": "none",
+        "logprobs": False,
+        "top_logprobs": 0,
+        "response_format": {"type": "text"},
+        "logit_bias": {},
+        "tool_choice": "auto",
+        "presence_penalty": 0,
+        "frequency_penalty": 0.0,
+    }
+    answer = _greedy(client, max_tokens=2, extra_body=no_ops)
+    assert answer.choices[0].message.content is not None
+
+
 def test_unknown_v1_path_and_oversized_body_are_openai_errors(server):
     headers = {"Authorization": f"Bearer {API_KEY}"}
     missing = httpx.get(f"{server.url}/v1/embeddings", headers=headers)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests.inference.conftest import API_KEY
@@ -122,3 +125,81 @@ def test_ftk_ui_wires_port_and_browser_and_prints_no_endpoint_key(server, monkey
     assert result.exit_code == 0, result.output
     assert served == {"url": server.url, "port": 7999, "open_browser": False}
     assert API_KEY not in result.output
+
+
+def _page(server):
+    """`ftk ui`'s page server against the test server, started, and its session key."""
+    from cli.ops.page import page_server, session_key
+    from cli.targets.base import Endpoint
+
+    key = session_key()
+    endpoint = Endpoint(url=server.url, api_key=API_KEY, ready=True, model="run-1")
+    return page_server(endpoint, 0, key).start(), key
+
+
+def test_ftk_ui_page_refuses_a_large_body_before_reading_it_like_the_server(server, tmp_path):
+    import httpx
+
+    page, _ = _page(server)
+    try:
+        big = {"file": ("x.bin", b"0" * (2 << 20))}  # 2 MiB, over the default 1 MiB
+        with_length = httpx.post(f"{page.url}/ui/login", files=big, timeout=30)
+        assert with_length.status_code == 413, with_length.status_code
+
+        def chunks():
+            for _ in range(64):
+                yield b"key=" + b"a" * 65536
+
+        streamed = httpx.post(
+            f"{page.url}/ui/login",
+            content=chunks(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=30,
+        )
+        assert streamed.status_code == 413, streamed.status_code  # no Content-Length: counted
+        assert httpx.get(f"{page.url}/", headers={"Accept": "text/html"}).status_code == 401
+    finally:
+        page.stop()
+
+
+_REPLAY = """
+import sys, urllib.request, urllib.error
+request = urllib.request.Request(sys.argv[1], headers={"Cookie": sys.argv[2]})
+try:
+    print(urllib.request.urlopen(request, timeout=30).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+"""
+
+
+@pytest.mark.skipif(
+    not (hasattr(os, "getuid") and os.getuid() == 0 and Path("/proc/net/tcp").exists()),
+    reason="needs Linux and root (to connect as another user)",
+)
+def test_ftk_ui_session_cookie_replayed_by_another_user_of_the_machine_is_refused(server):
+    """Browsers send a host's cookies to every port of it: another user listening on some
+    127.0.0.1 port receives `ftk ui`'s cookie. Replaying it gets them nothing."""
+    import shutil
+    import subprocess
+
+    import httpx
+
+    python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")  # one others may run
+    if python is None:
+        pytest.skip("no system python3 that another user may run")
+    page, key = _page(server)
+    try:
+        signed_in = httpx.post(f"{page.url}/ui/login", data={"key": key})
+        assert signed_in.status_code == 303
+        cookie = "; ".join(f"{k}={v}" for k, v in signed_in.cookies.items())
+        assert httpx.get(f"{page.url}/config", headers={"Cookie": cookie}).status_code == 200
+
+        def replay(user: int | None) -> str:
+            args = [python, "-I", "-c", _REPLAY, f"{page.url}/config", cookie]
+            done = subprocess.run(args, user=user, cwd="/", capture_output=True, timeout=60)
+            return done.stdout.decode().strip() or done.stderr.decode()
+
+        assert replay(None) == "200"  # the user who ran `ftk ui` (root here)
+        assert replay(65534) == "403"  # `nobody`: another user of the machine
+    finally:
+        page.stop()

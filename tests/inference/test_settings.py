@@ -50,6 +50,11 @@ def test_adapter_names_default_to_the_run_id(tmp_path):
     )
 
 
+def test_an_adapter_name_with_a_trailing_newline_is_not_a_name():
+    spec = AdapterSpec.parse("support\n=/mount/runs/run-42/adapter")
+    assert spec.name != "support\n" and "\n" not in spec.name  # a path, named by its folder
+
+
 def test_adapters_must_exist_and_have_distinct_names(tmp_path, adapter_dir):
     with pytest.raises(ModelError, match=r"adapter_config\.json"):
         parse_adapters([str(tmp_path)])

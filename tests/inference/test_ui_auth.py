@@ -124,7 +124,7 @@ def test_sign_in_with_the_key_sets_a_strict_session_cookie_that_opens_the_page(u
     signed = _sign_in(server, API_KEY)
     assert signed.status_code == 303 and signed.headers["location"] == "/"
     cookie = signed.headers["set-cookie"]
-    assert cookie.startswith("ftk_ui_session=")
+    assert cookie.startswith(f"ftk_ui_session_{_port(server)}=")  # one name per port
     for attribute in ("HttpOnly", "SameSite=strict", "Max-Age=28800", "Path=/"):
         assert attribute.lower() in cookie.lower(), cookie
     assert "secure" not in cookie.lower()  # plain http on loopback
@@ -135,7 +135,8 @@ def test_sign_in_with_the_key_sets_a_strict_session_cookie_that_opens_the_page(u
         assert page.status_code == 200 and "gradio" in page.text.lower()
         assert browser.get("/config").status_code == 200
         out = browser.post("/ui/logout")
-        assert out.status_code == 303 and 'ftk_ui_session=""' in out.headers["set-cookie"]
+        assert out.status_code == 303
+        assert f'ftk_ui_session_{_port(server)}=""' in out.headers["set-cookie"]
 
 
 def test_behind_https_the_session_cookie_is_secure(ui_server):
@@ -144,20 +145,51 @@ def test_behind_https_the_session_cookie_is_secure(ui_server):
     assert "secure" in signed.headers["set-cookie"].lower()
 
 
+def _port(server) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
 def test_forged_expired_or_foreign_sessions_are_refused(ui_server):
     from inference.guards import SESSION_SECONDS, session_token
     from inference.settings import ServerSettings
 
     server, _, _ = ui_server
+    port = _port(server)
+    name = f"ftk_ui_session_{port}"
     ours = ServerSettings(api_key=API_KEY)
-    expired = session_token(ours, now=time.time() - SESSION_SECONDS - 1)
-    foreign = session_token(ServerSettings(api_key="another-key"))
-    good = session_token(ours)
+    expired = session_token(ours, now=time.time() - SESSION_SECONDS - 1, port=port)
+    foreign = session_token(ServerSettings(api_key="another-key"), port=port)
+    other_port = session_token(ours, port=port + 1)  # same key, minted for another port
+    good = session_token(ours, port=port)
     far_future = f"9999999999.{good.partition('.')[2]}"  # a valid MAC under another expiry
-    for token in (expired, foreign, far_future, "", "garbage", good + "0"):
-        refused = httpx.get(f"{server.url}/config", cookies={"ftk_ui_session": token})
+    for token in (expired, foreign, other_port, far_future, "", "garbage", good + "0"):
+        refused = httpx.get(f"{server.url}/config", cookies={name: token})
         assert refused.status_code == 401, token
-    assert httpx.get(f"{server.url}/config", cookies={"ftk_ui_session": good}).status_code == 200
+    assert httpx.get(f"{server.url}/config", cookies={"ftk_ui_session": good}).status_code == 401
+    assert httpx.get(f"{server.url}/config", cookies={name: good}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["\xb2.x", "\u0663\u0663.x", "9" * 5000 + ".x", "1" * 13 + ".x", "9999999999.\xe9"],
+    ids=["superscript-two", "arabic-indic-digits", "5000-digits", "13-digits", "latin1-mac"],
+)
+def test_a_malformed_session_cookie_is_refused_not_an_error(token):
+    from inference.guards import session_valid
+    from inference.settings import ServerSettings
+
+    assert session_valid(token, ServerSettings(api_key=API_KEY), 8000) is False
+
+
+def test_a_non_ascii_or_huge_cookie_gets_401_and_no_traceback(ui_server, caplog):
+    server, _, _ = ui_server
+    names = (f"ftk_ui_session_{_port(server)}".encode(), b"ftk_ui_session")  # this and 0.x's
+    for value in (b"\xb2.x", b"9" * 5000 + b".x"):
+        headers = [(b"cookie", b"; ".join(name + b"=" + value for name in names))]
+        with caplog.at_level("ERROR"):
+            refused = httpx.get(f"{server.url}/config", headers=headers)
+        assert refused.status_code == 401, refused.text
+    assert "Traceback" not in caplog.text and "ValueError" not in caplog.text
 
 
 def test_without_a_configured_key_the_ui_is_open_as_the_api_is(engine):

@@ -239,3 +239,51 @@ def test_the_yaml_loader_is_a_safe_loader():
     assert issubclass(StrictLoader, yaml.SafeLoader)
     with pytest.raises(ConfigError):
         parse_config(MINIMAL + "train: !!python/object/apply:os.system ['true']\n")
+
+
+def _alias_bomb(levels: int) -> str:
+    """A "billion laughs" in `lora.target_modules`: each level is nine aliases of the last."""
+    items = ["    - &l0 [q, q, q, q, q, q, q, q, q]"]
+    items += [f"    - &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return MINIMAL + "lora:\n  target_modules:\n" + "\n".join(items) + "\n"
+
+
+@pytest.mark.parametrize("levels", [7, 8, 9])
+def test_an_alias_bomb_is_refused_in_one_short_line(tmp_path: Path, levels: int, capsys):
+    text = _alias_bomb(levels)
+    assert len(text) < 700  # a few hundred bytes; 9 ** levels values once expanded
+    with pytest.raises(ConfigError, match="expand to more than 10000 values") as info:
+        parse_config(text)
+    assert len(str(info.value)) < 200
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    line = cli_is_one_line(["validate", "--config", str(path)], capsys)
+    assert len(line) < 300 and "expand to more than" in line
+
+
+def test_an_error_echoes_a_bounded_part_of_a_large_value():
+    many = "[" + ", ".join(["q"] * 2000) + "]"
+    text = MINIMAL + f"lora:\n  target_modules: [{many}, {many}, {many}]\n"
+    with pytest.raises(ConfigError, match=r"lora\.target_modules must be") as info:
+        parse_config(text)
+    assert len(str(info.value)) < 300
+
+
+def test_aliases_of_a_small_list_are_still_read():
+    text = MINIMAL + "lora:\n  target_modules: &m [q_proj, v_proj]\ntrain:\n  epochs: 1\n"
+    assert parse_config(text).lora.target_modules == ("q_proj", "v_proj")
+
+
+@pytest.mark.parametrize("key", ["max_steps", "seed"])
+def test_a_5000_digit_integer_is_one_line_and_exit_2(tmp_path: Path, key: str, capsys):
+    text = _with("train", f"{key}: {'9' * 5000}")
+    with pytest.raises(ConfigError, match="integer of 5000 characters is too large"):
+        parse_config(text)
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    for argv in (
+        ["validate", "--config", str(path)],
+        ["--config", str(path), "--workspace", str(tmp_path)],
+    ):
+        line = cli_is_one_line(argv, capsys)
+        assert "too large" in line and len(line) < 300

@@ -94,8 +94,10 @@ def test_claiming_trains_that_run_without_importing_torch_first(tmp_path: Path, 
 
     monkeypatch.setattr(training.cli, "run", fake_run)
     monkeypatch.setenv("CONTAINER_APP_JOB_EXECUTION_NAME", "job-r7")
-    monkeypatch.delenv("FTK_RUN_ID", raising=False)
-    monkeypatch.delenv("EXTRA", raising=False)
+    # setenv, not delenv: monkeypatch then removes what claim's main() sets in os.environ, which
+    # a later test in the same worker would otherwise inherit (a run id it never asked for).
+    monkeypatch.setenv("FTK_RUN_ID", "")
+    monkeypatch.setenv("EXTRA", "")
     assert claim_module.main(["--workspace", str(tmp_path)]) == 75
     [(argv, run_id, extra, _)] = calls
     assert argv == ["--config", str(tmp_path / "runs/r7/config.yaml"), "--workspace", str(tmp_path)]
@@ -122,7 +124,21 @@ def test_an_execution_name_is_never_a_path(tmp_path: Path, name: str):
         claim(tmp_path, name)
 
 
-BROKEN = [b"{not json", b"[]", b'{"env": {}}', b'{"run_id": "r", "env": 1}']
+BROKEN = [
+    b"{not json",
+    b"[]",
+    b'{"env": {}}',
+    b'{"run_id": "r", "env": 1}',
+    b'{"run_id": "r1", "env": "x"}',  # crashed `claim` and stayed as the execution's claim
+    b'{"run_id": "r1", "env": ["A=1"]}',
+    b'{"run_id": "r1", "env": {"A": 1}}',
+    b'{"run_id": "r1", "env": {"A=B": "1"}}',
+    b'{"run_id": "r1", "env": {"A": "a\\u0000b"}}',
+    b'{"run_id": "r1", "requested_at": 5}',
+    b'{"run_id": "r1\\n"}',
+    b'{"run_id": "../../etc"}',
+    b"[" * 100_000,
+]
 
 
 @pytest.mark.parametrize("data", BROKEN)
@@ -136,3 +152,30 @@ def test_a_broken_request_fails_the_execution_and_is_kept(tmp_path: Path, data: 
     assert code == 2
     assert "is not a run request" in capsys.readouterr().out
     assert (folder / "job-1.json").read_bytes() == data  # kept for a person to read
+
+
+def test_a_request_with_a_wrong_env_fails_the_real_process_in_one_line_every_retry(tmp_path: Path):
+    folder = tmp_path / REQUESTS_DIR
+    folder.mkdir(parents=True)
+    (folder / "job-1.json").write_bytes(b'{"run_id": "r1", "env": "x"}')
+    args = [sys.executable, "-m", "training", "claim", "--workspace", str(tmp_path)]
+    for _ in range(2):  # the execution's retry, too
+        done = subprocess.run(
+            [*args, "--execution", "job-1", "--wait", "0"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and "is not a run request" in done.stdout
+    assert not (tmp_path / CLAIMS_DIR / "job-1.json").exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"run_id": "r1", "env": "x"}', b'{"run_id": "r1", "env": {"A": 1}}', b'{"run_id": 3}'],
+)
+def test_the_request_reader_refuses_wrong_fields_with_value_error_only(data: bytes):
+    with pytest.raises(ValueError, match="not a run request"):
+        RunRequest.from_bytes(data)

@@ -91,6 +91,22 @@ def test_long_examples_are_counted():
     assert long_examples(examples, 50, lambda t: len(t.split())) == [2, 5]
 
 
+def test_long_examples_are_counted_on_a_bounded_prefix():
+    seen: list[int] = []
+
+    def words(text: str) -> int:
+        seen.append(len(text))
+        return len(text.split())
+
+    huge = "word " * 1_000_000  # 5 MB in one example
+    examples = [(1, {"text": "a " * 10}), (2, {"text": huge}), (3, {"text": "b " * 49})]
+    assert long_examples(examples, 50, words) == [2]
+    assert max(seen) <= 4096  # never the whole 5 MB; the short ones whole
+    spaces = " " * 1_000_000 + "a"  # few tokens over a long text: still read to its end
+    seen.clear()
+    assert long_examples([(4, {"text": spaces})], 50, words) == []
+
+
 def test_eval_split_is_reproducible_and_disjoint():
     examples = [{"text": str(i)} for i in range(20)]
     train, evals = split_eval(examples, 0.25, seed=1)

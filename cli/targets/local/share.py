@@ -48,7 +48,12 @@ class LocalShare:
                     continue
                 full = Path(dirpath) / name
                 rel = full.relative_to(self.root).as_posix()
-                yield RemoteFile(rel, full.stat().st_size)
+                try:
+                    info = full.stat()
+                except FileNotFoundError:  # a dangling symlink, or removed while listing:
+                    continue  # no file to read, so none to list (Azure Files has no links)
+                if stat.S_ISREG(info.st_mode):
+                    yield RemoteFile(rel, info.st_size)
 
     def read_bytes(self, path: str) -> bytes:
         try:
