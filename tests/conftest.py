@@ -20,6 +20,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """Each test ends with the environment it started with: entry points called in-process
+    (`training.claim.main` sets FTK_RUN_ID and a request's env, as the job's process must) would
+    otherwise hand a later test on the same worker a run id it never asked for."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> Path:
     """A tiny random Llama-shaped model folder (built once per test session)."""
