@@ -17,7 +17,7 @@ from cli.app import App, json_option, pass_app
     "data_file",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Held-out examples in a training data format (JSONL).",
+    help="Held-out examples in a training data format, or preference pairs (JSONL).",
 )
 @click.option("--base", metavar="MODEL", help="Base model (default: the one the adapter names).")
 @click.option("--max-examples", type=click.IntRange(min=1), metavar="N", help="Score the first N.")
@@ -48,6 +48,9 @@ def eval_(
     as_json: bool,
 ) -> None:
     """Score RUN's adapter and its base model on FILE: exact match and mean loss.
+
+    For preference pairs (prompt, chosen, rejected): the preference accuracy (the share of pairs
+    whose chosen answer has the higher log-probability) and the mean margin (nats) instead.
 
     RUN is read from ./runs/RUN (`ftk download RUN` puts it there, from Azure or --local), or with
     --local straight from the local share. Answers are generated greedily; exact match ignores
@@ -121,15 +124,20 @@ def render_report(report: Any, *, samples: int = 3, summary_to_stdout: bool = Tr
     from cli.commands import _ui
     from cli.ops.evaluate import summary_line
 
-    table = _ui.new_table("MODEL", "EXACT MATCH", "CORRECT", "MEAN LOSS", "TIME")
+    table = _ui.new_table(
+        "MODEL", "EXACT MATCH", "CORRECT", "PREFERENCE", "MARGIN", "MEAN LOSS", "TIME"
+    )
     for score in (report.base, report.tuned):
         if score is None:
             continue
         correct = "-" if score.correct is None else f"{score.correct}/{score.examples}"
+        margin = "-" if score.mean_margin is None else f"{score.mean_margin:+.2f}"
         table.add_row(
             score.label,
             _pct(score.exact_match),
             correct,
+            _pct(score.preference_accuracy),
+            margin,
             f"{score.mean_loss:.3f}",
             _ui.fmt_duration(score.seconds),
         )
