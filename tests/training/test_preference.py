@@ -278,3 +278,13 @@ def test_a_run_can_switch_nothing_but_the_method(workspace, tiny_llama):
     assert config.train.method == "sft"
     assert main(dataclasses.replace(config), workspace=workspace) == 0
     assert json.loads(RunDir(config.source.parent).summary.read_text())["method"] == "sft"
+
+
+@pytest.mark.parametrize("name", ["dpo.yaml", "orpo.yaml"])
+def test_the_worked_example_validates_from_the_repo_root(name: str):
+    from training.validate import validate_config_file
+
+    report = validate_config_file(ROOT / "examples/preference" / name, ROOT)
+    assert report.ok, report.to_dict()
+    assert report.stats["format"] == "preference_messages"
+    assert (report.stats["train_examples"], report.stats["eval_examples"]) == (40, 12)
