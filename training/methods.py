@@ -22,8 +22,8 @@ BETA_MAX = 10.0  # (0, 10]: the papers use 0.01 .. 1; larger only drowns the gra
 DEFAULT_LOSS_TYPE = "sigmoid"
 LABEL_SMOOTHING_MAX = 0.5  # robust DPO: the probability a label is flipped, in [0, 0.5)
 
-# key -> the methods that read it. A key is "given" when it is written in the file or differs
-# from its default (configs built in code have no lines).
+# key -> the methods that read it. A key counts as set when its value differs from the default:
+# the config.yaml a run saves (`to_dict`) writes every key, at its default where unset.
 METHOD_KEYS: dict[str, tuple[str, ...]] = {
     "train.packing": (SFT,),
     "data.format": (SFT,),
@@ -69,8 +69,8 @@ def check_method(config: TrainingConfig, lines: dict[str, int]) -> None:
     for dotted, methods in METHOD_KEYS.items():
         if method in methods:
             continue
-        if dotted not in lines and _value(config, dotted) == _DEFAULTS[dotted]:
-            continue
+        if _value(config, dotted) == _DEFAULTS[dotted]:
+            continue  # written out at its default (a saved config.yaml holds every key): harmless
         owners = " or ".join(methods)
         raise ConfigError(
             f"{dotted} is read only by train.method {owners}, and this config's method is "

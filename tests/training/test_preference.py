@@ -288,3 +288,15 @@ def test_the_worked_example_validates_from_the_repo_root(name: str):
     assert report.ok, report.to_dict()
     assert report.stats["format"] == "preference_messages"
     assert (report.stats["train_examples"], report.stats["eval_examples"]) == (40, 12)
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo", "orpo"])
+def test_a_saved_config_with_every_key_reads_back_for_each_method(method: str):
+    """A run saves its config with every key (to_dict); its defaults are no other method's."""
+    import yaml
+
+    from training.config import to_dict
+
+    config = parse_config(BASE + f"train: {{method: {method}}}\n")
+    again = parse_config(yaml.safe_dump(to_dict(config)))
+    assert again.train == config.train
