@@ -186,13 +186,23 @@ def _metrics(run: RunDir) -> list[dict[str, Any]]:
     return [json.loads(line) for line in run.metrics.read_text().splitlines()]
 
 
-@pytest.mark.parametrize(("method", "fmt"), [("dpo", "text"), ("orpo", "messages")])
-def test_preference_methods_train_and_write_the_run_files(workspace, tiny_llama, method, fmt):
+@pytest.mark.parametrize(
+    ("method", "fmt", "quant"),
+    [("dpo", "text", "none"), ("dpo", "messages", "4bit"), ("orpo", "messages", "none")],
+)
+def test_preference_methods_train_and_write_the_run_files(
+    workspace, tiny_llama, method, fmt, quant
+):
     config_path = _setup(workspace, tiny_llama, method, fmt, learning_rate=1e-2)
-    assert main(load_config(config_path), workspace=workspace) == 0
+    config = load_config(config_path)
+    config = dataclasses.replace(
+        config, quantization=dataclasses.replace(config.quantization, mode=quant)
+    )
+    assert main(config, workspace=workspace) == 0
     run = RunDir(config_path.parent)
     summary = json.loads(run.summary.read_text())
     assert summary["status"] == "succeeded" and summary["method"] == method
+    assert summary["quantization"] == quant
     assert summary["steps"] == 2 and summary["reward_accuracy"] is not None
     logged = [r for r in _metrics(run) if "loss" in r]
     assert [r["step"] for r in logged] == [1, 2]
