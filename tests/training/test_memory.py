@@ -114,7 +114,7 @@ def _measure(case: str):  # type: ignore[no-untyped-def]
     return bench.measure(case, steps=2, cache=cache)
 
 
-@pytest.mark.parametrize("case", ["tiny", "small-ckpt"])
+@pytest.mark.parametrize("case", ["tiny", "small-ckpt", "tiny-dpo"])
 def test_estimate_within_25_percent_of_measured_peak(case: str):
     result = _measure(case)
     assert 0.75 <= result["estimate"] / result["measured"] <= 1.25, result
