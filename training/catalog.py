@@ -48,7 +48,7 @@ class CatalogModel:
         if not self.dpo_fits:
             return "DPO: not sized."
         parts = [
-            f"one {gpu} at max_length {length} with {pairs} pair(s) per step"
+            f"one {gpu} at max_length {length} with {pairs} pair{'s' if pairs > 1 else ''} a step"
             for gpu, length, pairs in self.dpo_fits
         ]
         cpu = "on CPU (--local), or " if self.cpu_ok else ""
