@@ -39,7 +39,7 @@ def test_the_readme_table_says_what_the_catalog_says_fits_with_dpo() -> None:
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[2] / "training/README.md").read_text()
-    for model in MODELS:
+    for model in catalog.MODELS:
         row = next(line for line in readme.splitlines() if line.startswith(f"| {model.id} |"))
         shown = row.rstrip(" |").rsplit("|", 1)[1]
         for gpu, length, pairs in model.dpo_fits:
