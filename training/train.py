@@ -200,7 +200,8 @@ def _train(
     metrics = report.read_metrics(run.metrics)
     report.plot_loss(metrics, run.loss_plot, title=f"{config.model.name}: {run.root.name}")
     tokens = int(state.num_input_tokens_seen or 0)
-    rate = (tokens - tokens_before) / train_time if train_time else None
+    # ORPO's batches carry no input_ids: the Trainer counts no tokens, so there is no rate.
+    rate = (tokens - tokens_before) / train_time if train_time and tokens else None
     summary = {
         "status": "succeeded" if finished else "resumable",
         "stop_reason": None if finished else stopper.reason,
