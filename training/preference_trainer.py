@@ -40,8 +40,9 @@ def datasets(config: TrainingConfig, workspace: Path, tokenizer):
     checks = [preference_data.check_file(path) for path in files]
     for check in checks:
         if check.errors:  # validate ran first; a file changed since is still caught here
+            where = [f"{check.path}:{p.line}" if p.line else str(check.path) for p in check.errors]
             raise dataset.DataError(
-                "\n".join(f"{check.path}:{p.line or ''}: {p.message}" for p in check.errors)
+                "\n".join(f"{w}: {p.message}" for w, p in zip(where, check.errors, strict=True))
             )
     fmt = checks[0].format
     if fmt == preference_data.MESSAGES and not tokenizer.chat_template:

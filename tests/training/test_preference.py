@@ -285,12 +285,11 @@ def test_dpo_data_parallel_on_two_gloo_processes_resumes_and_rank_0_writes(works
     assert (run.adapter / "adapter_model.safetensors").is_file()
 
 
-def test_a_run_can_switch_nothing_but_the_method(workspace, tiny_llama):
-    """The SFT path is untouched: the same fast config trains SFT rows as before."""
+def test_a_config_without_method_trains_sft_and_says_so(workspace, tiny_llama):
     write_jsonl(workspace / "data/train.jsonl", rows("text"))
     config = load_config(write_config(workspace / "runs/s/config.yaml", fast_config(tiny_llama)))
     assert config.train.method == "sft"
-    assert main(dataclasses.replace(config), workspace=workspace) == 0
+    assert main(config, workspace=workspace) == 0
     assert json.loads(RunDir(config.source.parent).summary.read_text())["method"] == "sft"
 
 
