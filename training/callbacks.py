@@ -53,7 +53,8 @@ class MetricsCallback(TrainerCallback):
             row["grad_norm"] = logs.get("grad_norm")
             row["tokens"] = tokens
             row["tokens_per_s"] = (
-                round((tokens - self._last_tokens) / elapsed, 2) if elapsed else None
+                # ORPO counts no tokens (no input_ids): no rate rather than 0 tokens/s
+                round((tokens - self._last_tokens) / elapsed, 2) if elapsed and tokens else None
             )
             self._last_time, self._last_tokens = now, tokens
         if "eval_loss" in logs:

@@ -17,6 +17,7 @@ the trainers are `transformers.Trainer`s, given the same arguments and callbacks
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from training import dataset, methods, paths, preference_data
@@ -135,6 +136,8 @@ def _dpo(config, run, model, tokenizer, train_ds, eval_ds, hw, precision, common
 
 
 def _orpo(config, run, model, tokenizer, train_ds, eval_ds, hw, precision, common):
+    # TRL warns on every import from trl.experimental; where ORPO lives is documented above.
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
     # ORPO's collator has no `input_ids` (chosen_* and rejected_* instead), so the Trainer cannot

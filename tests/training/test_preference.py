@@ -207,6 +207,7 @@ def test_preference_methods_train_and_write_the_run_files(
         assert summary["tokens"] > 0 and summary["tokens_per_second"] > 0
     else:  # ORPO's collator has no input_ids: nothing counted, and no rate claimed
         assert summary["tokens"] == 0 and summary["tokens_per_second"] is None
+        assert all(r["tokens_per_s"] is None for r in _metrics(run) if "loss" in r)
     assert summary["steps"] == 2 and summary["reward_accuracy"] is not None
     logged = [r for r in _metrics(run) if "loss" in r]
     assert [r["step"] for r in logged] == [1, 2]
