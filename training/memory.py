@@ -13,6 +13,15 @@ The estimate adds five parts, each documented with its formula in docs/doctor.md
   CPU (no Triton) a few fp32 temporaries of the tile's used width.
 - overhead: the CUDA context and the allocator's slack on a GPU; nothing on CPU.
 
+Preference tuning (`train.method`): a DPO or ORPO step runs the policy over chosen and rejected
+together, so `batch_size` pairs are 2 x batch_size sequences and the activation and loss terms
+double. DPO adds the reference pass (the base with the adapter disabled: no second copy of the
+weights); it runs without gradients, so it keeps no activations, only its per-token
+log-probabilities (fp32, one per token), and like the policy it computes them in TRL's tiles
+(`add_fused_lm_head`). ORPO (trl.experimental.orpo) materialises the full [2 x batch x length x
+vocab] logits, their gradient and the fp32 log-softmax of the cross-entropy on the chosen half:
+its loss term is the logits', not the tile's.
+
 The formula is checked against measured peaks on CPU (benchmarks/memory.py: the tiny test model,
 a wider random Llama with gradient checkpointing and SmolLM2-135M, fp32: all within 25%); the GPU
 terms (bf16/fp16 widths, NF4, CUDA context) are unverified until a GPU run measures them.
@@ -28,6 +37,7 @@ from typing import Any
 from training.catalog import find as find_catalog_model
 from training.catalog import target_modules_for
 from training.config import TrainingConfig
+from training.methods import DPO, ORPO, PREFERENCE_METHODS
 
 GIB = 1024**3
 # bitsandbytes NF4/FP4: 4 bits per weight, one absmax per block of 64; with double quantization the
@@ -232,7 +242,8 @@ def estimate(
     lora = lora_params * (2 * param_bytes + state_bytes)
 
     # -- activations kept for backward, in the layers backward passes through
-    tokens = t.batch_size * t.max_length
+    sequences = t.batch_size * (2 if t.method in PREFERENCE_METHODS else 1)  # chosen + rejected
+    tokens = sequences * t.max_length
     per_layer = (
         ACTIVATION_PER_HIDDEN * shape.hidden + ACTIVATION_PER_INTERMEDIATE * shape.intermediate
     )
@@ -249,6 +260,12 @@ def estimate(
     if gpu is None:
         width = min(shape.vocab, LOSS_VOCAB_TILE)
         loss += tile_tokens * width * 4 * LOSS_CPU_TEMPORARIES
+    if t.method == DPO:
+        loss += tokens * 4  # the reference's per-token log-probabilities
+    elif t.method == ORPO:
+        # full logits and their gradient in the compute dtype, the chosen half's fp32 log-softmax
+        loss = tokens * shape.vocab * 2 * act_bytes + (tokens // 2) * shape.vocab * 4
+        loss += tokens * shape.hidden * 4
 
     tensors = weights + lora + activations + loss
     overhead = CUDA_OVERHEAD + tensors * CUDA_SLACK if gpu is not None else 0

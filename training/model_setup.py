@@ -16,7 +16,9 @@ from training.distributed import world
 from training.errors import UserError
 
 
-def load_model(config: TrainingConfig, ref, workspace: Path, hw, precision: str):
+def load_model(config: TrainingConfig, ref, workspace: Path, hw, precision: str, lora: bool = True):
+    """The model (wrapped in the run's LoRA unless `lora` is false: DPOTrainer wraps it itself,
+    so that its reference is the base with the adapter disabled) and its tokenizer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from training import hardware, models, quant
@@ -50,7 +52,7 @@ def load_model(config: TrainingConfig, ref, workspace: Path, hw, precision: str)
             use_gradient_checkpointing=config.train.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
-    return with_lora(config, model), tokenizer
+    return (with_lora(config, model) if lora else model), tokenizer
 
 
 @contextlib.contextmanager
@@ -67,14 +69,18 @@ def _model_files(path: Path):
         raise UserError(f"cannot load the model in {path}: {first}") from None
 
 
-def with_lora(config: TrainingConfig, model):
-    from peft import get_peft_model
-
+def peft_config(config: TrainingConfig, model):
+    """The run's PEFT `LoraConfig` for this model's architecture and depth."""
     from training.lora import lora_config
 
     num_layers = getattr(model.config.get_text_config(), "num_hidden_layers", None)
-    peft_config = lora_config(config.lora, model.config.model_type, num_layers)
+    return lora_config(config.lora, model.config.model_type, num_layers)
+
+
+def with_lora(config: TrainingConfig, model):
+    from peft import get_peft_model
+
     try:
-        return get_peft_model(model, peft_config)
+        return get_peft_model(model, peft_config(config, model))
     except ValueError as exc:
         raise UserError(f"lora.target_modules: {exc}") from None

@@ -1,4 +1,5 @@
-"""TRL's `SFTTrainer` for a run, and what follows training: the adapter saved atomically, and
+"""TRL's `SFTTrainer` for a run (and the arguments and callbacks every method shares: see
+`training.preference_trainer`), and what follows training: the adapter saved atomically, and
 the trainer-state facts `training.train` reads. The third of its three parts.
 """
 
@@ -17,66 +18,64 @@ from training.rundir import RunDir
 log = logging.getLogger("training")
 
 
-def build_trainer(
-    config, run: RunDir, model, tokenizer, train_ds, eval_ds, loss_args, hw, precision
-):
-    import torch
-    from transformers import PrinterCallback
-    from trl import SFTConfig, SFTTrainer
-
-    from training.callbacks import CheckpointMarkerCallback, MetricsCallback
-
+def trainer_args(config, run: RunDir, hw, precision, has_eval: bool) -> dict:
+    """The TrainingArguments every method shares (SFTConfig, DPOConfig and ORPOConfig alike)."""
     t = config.train
+    return {
+        "output_dir": str(run.checkpoints),
+        "learning_rate": t.learning_rate,
+        "num_train_epochs": t.epochs,
+        "max_steps": t.max_steps,
+        "per_device_train_batch_size": t.batch_size,
+        "per_device_eval_batch_size": t.eval_batch_size or t.batch_size,
+        "gradient_accumulation_steps": t.gradient_accumulation_steps,
+        "max_length": t.max_length,
+        "gradient_checkpointing": t.gradient_checkpointing,
+        "gradient_checkpointing_kwargs": {"use_reentrant": False},
+        "optim": t.optimizer,
+        "lr_scheduler_type": t.lr_scheduler,
+        "warmup_steps": t.warmup_ratio,
+        "weight_decay": t.weight_decay,
+        "max_grad_norm": t.max_grad_norm,
+        "bf16": precision == "bf16",
+        "fp16": precision == "fp16",
+        "use_cpu": not hw.cuda,
+        "seed": t.seed,
+        "data_seed": t.seed,
+        "logging_steps": t.logging_steps,
+        "logging_first_step": True,
+        "eval_strategy": "steps" if has_eval else "no",
+        "eval_steps": t.eval_steps or t.save_steps,
+        "save_strategy": "steps",
+        "save_steps": t.save_steps,
+        "save_total_limit": None,  # CheckpointMarkerCallback rotates complete checkpoints
+        "include_num_input_tokens_seen": "non_padding",
+        "report_to": "none",
+        "disable_tqdm": True,
+        "dataloader_pin_memory": hw.cuda,
+        "ddp_backend": None if hw.cuda or not world().distributed else "gloo",
+        "ddp_find_unused_parameters": False,  # LoRA: frozen base weights are not "unused"
+    }
+
+
+def make_args(config_class, config, hw, **kwargs):
+    """`config_class(**kwargs)`, its complaints as the user's error; paged optimizers need CUDA."""
     try:
-        args = SFTConfig(
-            output_dir=str(run.checkpoints),
-            learning_rate=t.learning_rate,
-            num_train_epochs=t.epochs,
-            max_steps=t.max_steps,
-            per_device_train_batch_size=t.batch_size,
-            per_device_eval_batch_size=t.eval_batch_size or t.batch_size,
-            gradient_accumulation_steps=t.gradient_accumulation_steps,
-            max_length=t.max_length,
-            packing=t.packing,
-            gradient_checkpointing=t.gradient_checkpointing,
-            gradient_checkpointing_kwargs={"use_reentrant": False},
-            optim=t.optimizer,
-            lr_scheduler_type=t.lr_scheduler,
-            warmup_steps=t.warmup_ratio,
-            weight_decay=t.weight_decay,
-            max_grad_norm=t.max_grad_norm,
-            bf16=precision == "bf16",
-            fp16=precision == "fp16",
-            use_cpu=not hw.cuda,
-            seed=t.seed,
-            data_seed=t.seed,
-            logging_steps=t.logging_steps,
-            logging_first_step=True,
-            eval_strategy="steps" if eval_ds is not None else "no",
-            eval_steps=t.eval_steps or t.save_steps,
-            save_strategy="steps",
-            save_steps=t.save_steps,
-            save_total_limit=None,  # CheckpointMarkerCallback rotates complete checkpoints
-            include_num_input_tokens_seen="non_padding",
-            report_to="none",
-            disable_tqdm=True,
-            dataloader_pin_memory=hw.cuda,
-            ddp_backend=None if hw.cuda or not world().distributed else "gloo",
-            ddp_find_unused_parameters=False,  # LoRA: frozen base weights are not "unused"
-            **loss_args,
-        )
+        args = config_class(**kwargs)
     except ValueError as exc:
         raise UserError(f"train: {exc}") from None
     if args.optim.value.startswith("paged_") and not hw.cuda:
-        raise UserError(f"train.optimizer {t.optimizer} needs a CUDA GPU; use adamw_torch on CPU")
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        callbacks=[MetricsCallback(run.metrics), CheckpointMarkerCallback(run, t.save_total_limit)],
-    )
+        raise UserError(
+            f"train.optimizer {config.train.optimizer} needs a CUDA GPU; use adamw_torch on CPU"
+        )
+    return args
+
+
+def finish_trainer(trainer, precision: str):
+    """Our callbacks speak for the trainer; adapters stay fp32 unless training in bf16."""
+    import torch
+    from transformers import PrinterCallback
+
     trainer.remove_callback(PrinterCallback)  # MetricsCallback prints one short line instead
     if precision != "bf16":
         # TRL casts QLoRA adapters to bf16; fp16 mixed precision (T4) and fp32 (CPU) need fp32.
@@ -84,6 +83,39 @@ def build_trainer(
             if param.requires_grad and param.dtype != torch.float32:
                 param.data = param.data.float()
     return trainer
+
+
+def callbacks(config, run: RunDir) -> list:
+    from training.callbacks import CheckpointMarkerCallback, MetricsCallback
+
+    return [
+        MetricsCallback(run.metrics),
+        CheckpointMarkerCallback(run, config.train.save_total_limit),
+    ]
+
+
+def build_trainer(
+    config, run: RunDir, model, tokenizer, train_ds, eval_ds, loss_args, hw, precision
+):
+    from trl import SFTConfig, SFTTrainer
+
+    args = make_args(
+        SFTConfig,
+        config,
+        hw,
+        **trainer_args(config, run, hw, precision, eval_ds is not None),
+        packing=config.train.packing,
+        **loss_args,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        callbacks=callbacks(config, run),
+    )
+    return finish_trainer(trainer, precision)
 
 
 def save_adapter(trainer, run: RunDir, model_ref) -> None:

@@ -22,7 +22,15 @@ import yaml
 
 from contract.exit_codes import TrainingExit
 from contract.phases import Phase, phase_line
-from training import dataset, model_setup, paths, sft_dataset, sft_trainer
+from training import (
+    dataset,
+    methods,
+    model_setup,
+    paths,
+    preference_trainer,
+    sft_dataset,
+    sft_trainer,
+)
 from training.config import ConfigError, TrainingConfig, to_dict
 from training.distributed import world
 from training.errors import UserError
@@ -150,15 +158,21 @@ def _train(
     # ---- model and tokenizer ----
     model_ref = paths.classify_model(config.model.name, workspace)
     print(phase_line(Phase.LOADING_MODEL, config.model.name), file=sys.stderr, flush=True)
-    model, tokenizer = model_setup.load_model(config, model_ref, workspace, hw, precision)
+    # DPO wraps the adapter itself: its reference is the base with the adapter disabled.
+    wrap = config.train.method != methods.DPO
+    model, tokenizer = model_setup.load_model(config, model_ref, workspace, hw, precision, wrap)
 
-    # ---- dataset ----
-    train_ds, eval_ds, loss_args = sft_dataset.datasets(config, workspace, tokenizer)
-
-    # ---- trainer ----
-    trainer = sft_trainer.build_trainer(
-        config, run, model, tokenizer, train_ds, eval_ds, loss_args, hw, precision
-    )
+    # ---- dataset and trainer ----
+    if methods.is_preference(config):
+        train_ds, eval_ds = preference_trainer.datasets(config, workspace, tokenizer)
+        trainer = preference_trainer.build_trainer(
+            config, run, model, tokenizer, train_ds, eval_ds, hw, precision
+        )
+    else:
+        train_ds, eval_ds, loss_args = sft_dataset.datasets(config, workspace, tokenizer)
+        trainer = sft_trainer.build_trainer(
+            config, run, model, tokenizer, train_ds, eval_ds, loss_args, hw, precision
+        )
     trainer.add_callback(stopper)
     removed = run.remove_partial_checkpoints()
     for path in removed:
@@ -186,11 +200,13 @@ def _train(
     metrics = report.read_metrics(run.metrics)
     report.plot_loss(metrics, run.loss_plot, title=f"{config.model.name}: {run.root.name}")
     tokens = int(state.num_input_tokens_seen or 0)
-    rate = (tokens - tokens_before) / train_time if train_time else None
+    # ORPO's batches carry no input_ids: the Trainer counts no tokens, so there is no rate.
+    rate = (tokens - tokens_before) / train_time if train_time and tokens else None
     summary = {
         "status": "succeeded" if finished else "resumable",
         "stop_reason": None if finished else stopper.reason,
         "model": config.model.name,
+        "method": config.train.method,
         "steps": state.global_step,
         "max_steps": state.max_steps,
         "epochs": round(state.epoch or 0.0, 4),
@@ -203,6 +219,11 @@ def _train(
         "tokens_per_second": round(rate, 2) if rate is not None else None,
         "train_loss": report.last_value(metrics, "loss"),
         "eval_loss": report.last_value(metrics, "eval_loss"),
+        # DPO/ORPO: the share of pairs in the last logged batch whose implicit reward ranks chosen
+        # above rejected, and the mean gap (TRL's rewards/accuracies and rewards/margins).
+        "reward_accuracy": report.last_value(metrics, "reward_accuracy"),
+        "eval_reward_accuracy": report.last_value(metrics, "eval_reward_accuracy"),
+        "reward_margin": report.last_value(metrics, "reward_margin"),
         "mean_train_loss": result.training_loss,
         "peak_memory_bytes": hardware.peak_memory_bytes(hw),
         "device": hw.device,

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from training import dataset, paths
+from training import dataset, methods, paths, preference_data
 from training.config import ConfigError, TrainingConfig, load_config
 from training.yamlfile import key_lines
 
@@ -212,9 +212,16 @@ def _check_data(
             Issue(str(config.source or "config"), _line(config, key), f"{key}: not found: {path}")
         )
         return None
-    check = dataset.check_file(path, config.data)
+    if methods.is_preference(config):
+        check = preference_data.check_file(path)
+    else:
+        check = dataset.check_file(path, config.data)
     report.errors += [Issue(str(path), p.line, p.message, p.kind) for p in check.errors]
     report.warnings += [Issue(str(path), p.line, p.message, p.kind) for p in check.warnings]
+    if methods.is_preference(config):
+        if check.examples and not check.errors:
+            _check_pair_lengths(config, check, report, counter, estimated)
+        return check
     if check.examples and not check.errors:
         max_length = config.train.max_length
         long = dataset.long_examples(check.examples, max_length, counter)
@@ -229,6 +236,44 @@ def _check_data(
                 )
             )
     return check
+
+
+def _check_pair_lengths(
+    config: TrainingConfig,
+    check: dataset.DataCheck,
+    report: ValidationReport,
+    counter: Callable[[str], int],
+    estimated: bool,
+) -> None:
+    """A prompt that fills train.max_length is an error when the model's tokenizer counted it
+    (TRL would drop the pair without a word); on an estimate it is a warning, and training
+    counts again with the tokenizer before its first step."""
+    path, max_length = str(check.path), config.train.max_length
+    long = preference_data.long_prompts(
+        check.examples, max_length, lambda e: preference_data.prompt_tokens(e, counter)
+    )
+    if long:
+        issue = Issue(
+            path,
+            long[0],
+            f"{len(long)} prompt(s) are train.max_length={max_length} tokens or longer"
+            + (" (estimated at 4 characters per token)" if estimated else "")
+            + f", leaving no room for an answer: lines {dataset.format_lines(long)}",
+        )
+        (report.warnings if estimated else report.errors).append(issue)
+    truncated = preference_data.long_pairs(check.examples, max_length, counter)
+    truncated = [line for line in truncated if line not in long]
+    if truncated:
+        how = " (estimated at 4 characters per token)" if estimated else ""
+        report.warnings.append(
+            Issue(
+                path,
+                truncated[0],
+                f"{len(truncated)} pair(s) are longer than train.max_length={max_length} "
+                f"tokens{how}; their answers will be truncated: lines "
+                f"{dataset.format_lines(truncated)}",
+            )
+        )
 
 
 def _token_counter(

@@ -18,7 +18,7 @@ from cli.tables import wide_option
     "data_file",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Held-out examples in a training data format (JSONL).",
+    help="Held-out examples in a training data format, or preference pairs (JSONL).",
 )
 @click.option("--base", metavar="MODEL", help="Base model (default: the one the adapter names).")
 @click.option("--max-examples", type=click.IntRange(min=1), metavar="N", help="Score the first N.")
@@ -50,6 +50,9 @@ def eval_(
     as_json: bool,
 ) -> None:
     """Score RUN's adapter and its base model on FILE: exact match and mean loss.
+
+    For preference pairs (prompt, chosen, rejected): the preference accuracy (the share of pairs
+    whose chosen answer has the higher log-probability) and the mean margin (nats) instead.
 
     RUN is read from ./runs/RUN (`ftk download RUN` puts it there, from Azure or --local), or with
     --local straight from the local share. Answers are generated greedily; exact match ignores
@@ -124,23 +127,35 @@ def render_report(report: Any, *, samples: int = 3, summary_to_stdout: bool = Tr
     from cli.commands import _ui
     from cli.ops.evaluate import summary_line
 
-    table = tables.Table(
-        [
-            tables.Column("MODEL", required=True),
-            tables.Column("EXACT MATCH", priority=1, justify="right"),
-            tables.Column("CORRECT", priority=2, justify="right"),
-            tables.Column("MEAN LOSS", priority=3, justify="right"),
-            tables.Column("TIME", priority=4, justify="right"),
+    pairs = any(
+        score is not None and score.preference_accuracy is not None
+        for score in (report.base, report.tuned)
+    )  # preference pairs: accuracy and margin columns, which SFT data has no use for
+    columns = [
+        tables.Column("MODEL", required=True),
+        tables.Column("EXACT MATCH", priority=1, justify="right"),
+        tables.Column("CORRECT", priority=2, justify="right"),
+    ]
+    if pairs:
+        columns += [
+            tables.Column("PREFERENCE", priority=1, justify="right"),
+            tables.Column("MARGIN", priority=2, justify="right"),
         ]
-    )
+    columns += [
+        tables.Column("MEAN LOSS", priority=3, justify="right"),
+        tables.Column("TIME", priority=4, justify="right"),
+    ]
+    table = tables.Table(columns)
     for score in (report.base, report.tuned):
         if score is None:
             continue
         correct = "-" if score.correct is None else f"{score.correct}/{score.examples}"
+        margin = "-" if score.mean_margin is None else f"{score.mean_margin:+.2f}"
         table.add_row(
             score.label,
             _pct(score.exact_match),
             correct,
+            *([_pct(score.preference_accuracy), margin] if pairs else []),
             tables.number(score.mean_loss, 3),
             _ui.fmt_duration(score.seconds),
         )

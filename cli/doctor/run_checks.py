@@ -70,10 +70,15 @@ def model_fits(config: Any, workspace: Path, facts: RunFacts) -> tuple[Row, dict
         ), None
     est = estimate(config, shape, gpu=gpu)
     t = config.train
+    if t.method == "sft":
+        batch = f"batch {t.batch_size} x {t.max_length} tokens"
+    else:  # chosen and rejected run together: twice the sequences (and DPO's reference pass)
+        batch = (
+            f"{t.method}: batch {t.batch_size} pairs = {2 * t.batch_size} x {t.max_length} tokens"
+        )
     evidence = (
         f"{model} ({shape.params / 1e9:.2f} B params, {config.quantization.mode}"
-        f" quantization, {est.precision}, batch {t.batch_size} x {t.max_length} tokens): "
-        f"about {est.describe()} of {device}"
+        f" quantization, {est.precision}, {batch}): about {est.describe()} of {device}"
     )
     figures = {"memory": est.to_dict(), "device_memory": memory, "gpu": gpu}
     if est.total <= TIGHT * memory:

@@ -152,8 +152,18 @@ def evaluate_run(
 
 
 def summary_line(report: Any) -> str:
-    """'exact match 0% -> 95% (+95 points), mean loss 4.21 -> 0.08' for messages and reports."""
+    """'exact match 0% -> 95% (+95 points), mean loss 4.21 -> 0.08' for messages and reports;
+    'preference accuracy 50% -> 90% (+40 points), mean margin -0.31 -> +4.20' for pairs."""
     base, tuned = report.base, report.tuned
+    if base.preference_accuracy is not None:
+        if tuned is None or tuned.preference_accuracy is None:
+            return f"base: preference accuracy {base.preference_accuracy:.0%}"
+        gain = round((tuned.preference_accuracy - base.preference_accuracy) * 100)
+        return (
+            f"preference accuracy {base.preference_accuracy:.0%} -> "
+            f"{tuned.preference_accuracy:.0%} ({gain:+d} points), mean margin "
+            f"{base.mean_margin:+.2f} -> {tuned.mean_margin:+.2f}"
+        )
     if tuned is None:
         return f"base: mean loss {base.mean_loss:.3f}"
     loss = f"mean loss {base.mean_loss:.3f} -> {tuned.mean_loss:.3f}"

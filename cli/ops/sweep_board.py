@@ -48,6 +48,8 @@ def score_with_ftk_eval(project_dir: Path, target: Target) -> Scorer:
         download_run(target.share(), run_id, project_dir / RunLayout(run_id).folder)
         report = evaluate_run(find_run(run_id, project_dir), eval_file)
         tuned = report.tuned or report.base
+        if tuned.exact_match is None and tuned.preference_accuracy is not None:
+            return tuned.preference_accuracy, tuned.mean_loss  # a DPO/ORPO sweep scored on pairs
         return tuned.exact_match, tuned.mean_loss
 
     return score
@@ -65,7 +67,8 @@ def score_finished(target: Target, sweep: Sweep, eval_file: Path, scorer: Scorer
 
 
 def _key(row: Row) -> tuple[Any, ...]:
-    """Best first: higher exact match, lower eval-file loss, lower eval loss, lower train loss."""
+    """Best first: higher exact match (preference accuracy on pairs), lower eval-file loss, lower
+    eval loss, lower train loss."""
 
     def low(v: float | None) -> float:
         return float("inf") if v is None else v

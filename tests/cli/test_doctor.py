@@ -193,6 +193,20 @@ def test_the_same_model_in_4bit_with_checkpointing_fits_an_a100(doctor, tmp_path
     assert cost["per_hour"] == pytest.approx(8.122) and cost["at_most"] > 0
 
 
+def test_dpo_is_sized_with_chosen_and_rejected_together(doctor, tmp_path: Path):
+    sft = tmp_path / "sft.yaml"
+    sft.write_text(BIG_ON_T4.replace("mode: none", "mode: 4bit"))
+    dpo = tmp_path / "dpo.yaml"
+    dpo.write_text(sft.read_text() + "  method: dpo\n")
+    sft_result, _ = doctor("--config", str(sft))
+    result, rows = doctor("--config", str(dpo))
+    assert "dpo: batch 4 pairs = 8 x 2048 tokens" in rows["model fits"]["evidence"]
+    memory = json.loads(result.stdout)["estimate"]["memory"]["memory"]
+    sft_memory = json.loads(sft_result.stdout)["estimate"]["memory"]["memory"]
+    assert memory["activations"] == 2 * sft_memory["activations"]
+    assert memory["weights"] == sft_memory["weights"]  # no second copy for the reference
+
+
 def test_human_output_has_symbols_and_fixes(fake_azure: FakeAzure, doctor_arm: DoctorArm, tmp_path):
     doctor_arm.providers["Microsoft.Storage"] = "NotRegistered"
     target = target_from_outputs(

@@ -247,3 +247,20 @@ def test_a_malformed_sweep_file_is_one_clear_error(project: Path, invoke, conten
         assert result.exit_code == 2, result.output
         assert "sweep s9" in result.stderr and says in result.stderr
         assert "unexpected error" not in result.output and "Traceback" not in result.output
+
+
+def test_a_sweep_on_preference_pairs_is_scored_by_preference_accuracy(monkeypatch, tmp_path):
+    """A DPO sweep's eval file holds pairs: no exact match, so the score is the accuracy."""
+    from types import SimpleNamespace
+
+    import cli.ops.download
+    import cli.ops.evaluate
+    from cli.ops.sweep_board import score_with_ftk_eval
+
+    tuned = SimpleNamespace(exact_match=None, preference_accuracy=0.75, mean_loss=1.5)
+    report = SimpleNamespace(tuned=tuned, base=tuned)
+    monkeypatch.setattr(cli.ops.download, "download_run", lambda *a, **k: None)
+    monkeypatch.setattr(cli.ops.evaluate, "find_run", lambda *a, **k: None)
+    monkeypatch.setattr(cli.ops.evaluate, "evaluate_run", lambda *a, **k: report)
+    target = SimpleNamespace(share=lambda: None)
+    assert score_with_ftk_eval(tmp_path, target)("r1", tmp_path / "pairs.jsonl") == (0.75, 1.5)

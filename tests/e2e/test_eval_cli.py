@@ -73,3 +73,27 @@ def test_eval_with_bad_data_is_a_usage_error(tmp_path, tiny_adapter):
     result = _ftk(["eval", "r1", "--data", str(bad)], app)
     assert result.exit_code == ExitCode.USAGE
     assert "line 1" in result.stderr and "Traceback" not in result.output
+
+
+def test_eval_of_preference_pairs_in_the_same_table_and_json(tmp_path, tiny_adapter):
+    project = tmp_path / "proj"
+    _downloaded_run(project, tiny_adapter)
+    pairs = project / "pairs.jsonl"
+    rows = [
+        {"prompt": f"Question {i}? ", "chosen": "Paris.", "rejected": "It depends, honestly."}
+        for i in range(3)
+    ]
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    app = App(project_dir=project)
+    result = _ftk(["eval", "r1", "--data", str(pairs), "--json"], app)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["format"] == "preference"
+    for label in ("base", "fine_tuned"):
+        assert 0.0 <= data[label]["preference_accuracy"] <= 1.0
+        assert isinstance(data[label]["mean_margin"], float)
+        assert data[label]["exact_match"] is None
+    result = _ftk(["eval", "r1", "--data", str(pairs)], app)
+    assert result.exit_code == 0, result.output
+    assert "PREFERENCE" in result.stderr and "EXACT MATCH" in result.stderr
+    assert result.stdout.startswith("preference accuracy ") and "mean margin" in result.stdout

@@ -95,3 +95,63 @@ def test_bad_rows_are_reported_by_line(tmp_path: Path):
     assert "line 2" in str(err.value) and "line 3" in str(err.value)
     with pytest.raises(EvalDataError, match="file not found"):
         load_examples(tmp_path / "missing.jsonl")
+
+
+def _pairs(n: int, conversational: bool) -> list[dict]:
+    answers = ["Paris.", "Next step: open Settings.", "yes", "It ships today.", "4 5 6", "no"]
+    rambling = "Well, it depends on a lot of things, honestly, hard to say."
+    out = []
+    for i in range(n):
+        prompt, chosen, rejected = f"Question {i}?", answers[i % len(answers)], rambling[: 12 + i]
+        if conversational:
+            out.append(
+                {
+                    "prompt": [{"role": "user", "content": prompt}],
+                    "chosen": [{"role": "assistant", "content": chosen}],
+                    "rejected": [{"role": "assistant", "content": rejected}],
+                }
+            )
+        else:
+            out.append({"prompt": prompt + " ", "chosen": chosen, "rejected": rejected})
+    return out
+
+
+@pytest.mark.parametrize("conversational", [False, True])
+def test_preference_accuracy_counts_pairs_whose_chosen_answer_is_likelier(
+    tiny_llama, tiny_adapter, tmp_path: Path, conversational: bool
+):
+    rows = _pairs(6, conversational)
+    report = evaluate(tiny_llama, tiny_adapter, write_jsonl(tmp_path / "p.jsonl", rows))
+    assert report.format == ("preference_messages" if conversational else "preference")
+    swapped = [{**r, "chosen": r["rejected"], "rejected": r["chosen"]} for r in rows]
+    flipped = evaluate(tiny_llama, tiny_adapter, write_jsonl(tmp_path / "s.jsonl", swapped))
+    for score, other in ((report.base, flipped.base), (report.tuned, flipped.tuned)):
+        assert score.correct is None and score.exact_match is None  # no answers generated
+        assert score.preferred + other.preferred == 6  # every pair counts once, one way
+        assert score.mean_margin == pytest.approx(-other.mean_margin, rel=1e-4)
+        assert score.preference_accuracy == score.preferred / 6
+    data = report.to_dict()
+    assert data["fine_tuned"]["preference_accuracy"] == report.tuned.preference_accuracy
+    assert data["base"]["mean_margin"] == round(report.base.mean_margin, 4)
+
+
+def test_preference_margin_is_the_summed_log_probability_gap(tiny_llama, tmp_path: Path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    row = {"prompt": "1 2 3", "chosen": " 4 5", "rejected": " 9 9 9"}
+    report = evaluate(tiny_llama, None, write_jsonl(tmp_path / "one.jsonl", [row]))
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama)
+
+    def logp(answer: str) -> float:
+        p_ids = tok(row["prompt"])["input_ids"]
+        a_ids = [*tok(answer, add_special_tokens=False)["input_ids"], tok.eos_token_id]
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([p_ids + a_ids])).logits[0, :-1]
+        logprobs = torch.log_softmax(logits, dim=-1)
+        return sum(logprobs[len(p_ids) - 1 + i, t].item() for i, t in enumerate(a_ids))
+
+    expected = logp(row["chosen"]) - logp(row["rejected"])
+    assert report.base.mean_margin == pytest.approx(expected, rel=1e-4)
+    assert report.base.preferred == int(expected > 0)

@@ -33,3 +33,14 @@ def test_eight_billion_parameters_fit_one_a100_with_qlora() -> None:
     assert llama is not None and llama.gpu_count == 1
     assert "One serverless A100" in llama.quota_note and "QLoRA" in llama.quota_note
     assert "dedicated NC48-A100 or NC96-A100" in llama.quota_note
+
+
+def test_the_readme_table_says_what_the_catalog_says_fits_with_dpo() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "training/README.md").read_text()
+    for model in catalog.MODELS:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {model.id} |"))
+        shown = row.rstrip(" |").rsplit("|", 1)[1]
+        for gpu, length, pairs in model.dpo_fits:
+            assert f"{gpu} {length} x {pairs}" in shown, (model.id, shown)

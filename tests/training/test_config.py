@@ -108,6 +108,7 @@ def test_pure_modules_do_not_import_torch():
         "import sys\n"
         "import training.config, training.dataset, training.validate, training.catalog\n"
         "import training.paths, training.rundir, training.cli\n"
+        "import training.methods, training.preference_data\n"
         "heavy = [m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from training.catalog import MODELS
 from training.config import from_dict
 from training.memory import GIB, KNOWN_SHAPES, ModelShape, estimate, find_shape, shape_from_config
 
@@ -109,7 +110,7 @@ def _measure(case: str, cache: Path | None = None):  # type: ignore[no-untyped-d
     return bench.measure(case, steps=2, cache=cache)
 
 
-@pytest.mark.parametrize("case", ["tiny", "small-ckpt"])
+@pytest.mark.parametrize("case", ["tiny", "small-ckpt", "tiny-dpo"])
 def test_estimate_within_25_percent_of_measured_peak(case: str):
     result = _measure(case)
     assert 0.75 <= result["estimate"] / result["measured"] <= 1.25, result
@@ -126,3 +127,34 @@ def test_cpu_runs_quantize_too():
     four = estimate(config(quant="4bit"), SMOL, gpu=None)
     none = estimate(config(quant="none"), SMOL, gpu=None)
     assert four.precision == "fp32" and four.weights < none.weights
+
+
+def test_dpo_doubles_the_sequences_and_adds_only_the_reference_log_probs():
+    sft = estimate(config(batch_size=4, max_length=1024), PHI3, gpu="A100")
+    dpo = estimate(config(batch_size=4, max_length=1024, method="dpo"), PHI3, gpu="A100")
+    double = estimate(config(batch_size=8, max_length=1024), PHI3, gpu="A100")
+    assert dpo.weights == sft.weights  # the reference is the base, adapter disabled: no copy
+    assert dpo.lora == sft.lora
+    assert dpo.activations == double.activations == 2 * sft.activations  # chosen + rejected
+    assert dpo.loss == double.loss + 8 * 1024 * 4  # plus the reference's fp32 log-probs
+
+
+def test_orpo_pays_for_the_full_logits():
+    dpo = estimate(config(batch_size=4, max_length=1024, method="dpo"), PHI3, gpu="A100")
+    orpo = estimate(config(batch_size=4, max_length=1024, method="orpo"), PHI3, gpu="A100")
+    assert orpo.activations == dpo.activations
+    logits = 8 * 1024 * PHI3.vocab * 2  # bf16 on an A100
+    assert orpo.loss > 2 * logits > dpo.loss
+
+
+@pytest.mark.parametrize("model", [m.id for m in MODELS])
+def test_what_the_catalog_says_fits_with_dpo_fits_by_the_estimate(model: str):
+    from cli.doctor.run_checks import GPU_MEMORY_GIB, TIGHT
+    from training.catalog import find
+
+    entry = find(model)
+    assert entry is not None and entry.dpo_fits and "DPO" in entry.dpo_note
+    for gpu, length, pairs in entry.dpo_fits:
+        cfg = config(batch_size=pairs, max_length=length, method="dpo")
+        est = estimate(cfg, KNOWN_SHAPES[entry.hf_id], gpu=gpu)
+        assert est.total <= TIGHT * GPU_MEMORY_GIB[gpu] * GIB, (model, gpu, est.describe())
