@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "chat": "cli.commands.chat.chat",
     "ui": "cli.commands.ui.ui",
     "eval": "cli.commands.eval.eval_",
+    "export": "cli.commands.export.export",
     "quickstart": "cli.commands.quickstart.quickstart",
     "doctor": "cli.commands.doctor.doctor",
 }
