@@ -18,6 +18,7 @@ PYTHONUNBUFFERED: Final = "PYTHONUNBUFFERED"  # log lines reach the log stream a
 WORKSPACE: Final = "FTK_WORKSPACE"  # root for a training config's relative paths
 TIME_BUDGET: Final = "FTK_TIME_BUDGET_SECONDS"  # seconds an execution may train before it saves
 RUN_ID: Final = "FTK_RUN_ID"  # the run an execution works on
+SWEEP_ID: Final = "FTK_SWEEP_ID"  # the sweep a run belongs to (`ftk sweep`; tracking tags it)
 # Training processes per replica, one per GPU (data parallel through torchrun); 1 or unset: one.
 GPU_PROCESSES: Final = "FTK_GPU_PROCESSES"
 # Set by ACA in every job execution's containers: "The name of the job execution"

@@ -24,6 +24,7 @@ def build_trainer(
     from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
+    from training import tracking
     from training.callbacks import CheckpointMarkerCallback, MetricsCallback
 
     t = config.train
@@ -58,7 +59,8 @@ def build_trainer(
             save_steps=t.save_steps,
             save_total_limit=None,  # CheckpointMarkerCallback rotates complete checkpoints
             include_num_input_tokens_seen="non_padding",
-            report_to="none",
+            report_to=tracking.report_to(config),  # training.tracking opens the MLflow run
+            run_name=run.root.name,
             disable_tqdm=True,
             dataloader_pin_memory=hw.cuda,
             ddp_backend=None if hw.cuda or not world().distributed else "gloo",

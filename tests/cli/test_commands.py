@@ -329,6 +329,19 @@ def test_download_fetches_results_and_skips_identical_files(tmp_path, fake_targe
     assert to.exit_code == 0 and (tmp_path / "elsewhere/summary.json").exists()
 
 
+def test_download_brings_the_mlflow_store_so_mlflow_ui_can_read_it(tmp_path, fake_target, invoke):
+    _finished_run(fake_target)
+    share = fake_target.share()
+    share.write_bytes("runs/r1/tracking.json", b'{"backend": "mlflow", "mlflow_run_id": "abc"}')
+    share.write_bytes("runs/r1/mlruns/1/abc/metrics/loss", b"1 0.5 1\n")
+    share.write_bytes("runs/r1/mlrunsx", b"not the store")
+    result = invoke(fake_target, ["download", "r1", "--json"], tmp_path)
+    assert result.exit_code == 0, result.output
+    downloaded = json.loads(result.stdout)["downloaded"]
+    assert {"mlruns/1/abc/metrics/loss", "tracking.json"} <= set(downloaded)
+    assert "mlrunsx" not in downloaded and not any("checkpoints" in p for p in downloaded)
+
+
 def test_download_bad_inputs(tmp_path, fake_target, invoke):
     unknown = invoke(fake_target, ["download", "nope"], tmp_path)
     assert unknown.exit_code == ExitCode.NOT_FOUND and "ftk ps" in unknown.stderr
