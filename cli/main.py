@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "ui": "cli.commands.ui.ui",
     "eval": "cli.commands.eval.eval_",
     "export": "cli.commands.export.export",
+    "publish": "cli.commands.publish.publish",
     "quickstart": "cli.commands.quickstart.quickstart",
     "doctor": "cli.commands.doctor.doctor",
 }

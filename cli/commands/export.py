@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -57,24 +58,10 @@ def export(
     """
     from cli.commands import _ui
     from cli.console import emit_json
-    from cli.errors import NotFoundError
-    from cli.ops.evaluate import find_run
     from cli.ops.export import check_request, export_run
 
     check_request(fmt, outtype, dest)  # refuse a bad request before any download
-    share_root = app.target().share().local_root if app.local else None
-    try:
-        run = find_run(run_id, app.project_dir, share_root)
-    except NotFoundError:
-        if app.local:
-            raise
-        from cli.ops.download import download_run
-        from contract.layout import RunLayout
-
-        folder = app.project_dir / RunLayout(run_id).folder
-        with _ui.console().status(f"downloading {run_id} to {folder}…"):
-            download_run(app.target().share(), run_id, folder)
-        run = find_run(run_id, app.project_dir)
+    run = find_or_download(app, run_id)
     with _ui.console().status("exporting…") as status:
         result = export_run(
             run,
@@ -98,3 +85,24 @@ def export(
         )
     if fmt == "gguf":
         _ui.info(f"  try: cd {result.dest} && ollama create {run_id} -f Modelfile")
+
+
+def find_or_download(app: App, run_id: str) -> Any:
+    """The run in ./runs/RUN (or --local's share); a run only on the target is downloaded there."""
+    from cli.commands import _ui
+    from cli.errors import NotFoundError
+    from cli.ops.evaluate import find_run
+
+    share_root = app.target().share().local_root if app.local else None
+    try:
+        return find_run(run_id, app.project_dir, share_root)
+    except NotFoundError:
+        if app.local:
+            raise
+    from cli.ops.download import download_run
+    from contract.layout import RunLayout
+
+    folder = app.project_dir / RunLayout(run_id).folder
+    with _ui.console().status(f"downloading {run_id} to {folder}…"):
+        download_run(app.target().share(), run_id, folder)
+    return find_run(run_id, app.project_dir)
