@@ -69,12 +69,14 @@ def serve_argv(
     host: str,
     port: int,
     model_cache: Path,
+    more_adapters: Sequence[tuple[str, Path]] = (),
 ) -> list[str]:
     """`python -m inference serve` (the local target's endpoint). The API key is read from the
-    environment variable `contract.env.API_KEY`, never passed as an argument."""
+    environment variable `contract.env.API_KEY`, never passed as an argument. `more_adapters`
+    are served beside `adapter`, each under its own name (`ftk deploy RUN RUN...`)."""
     argv = [python, "-m", "inference", "serve", "--base", base_model]
-    if adapter:
-        argv += ["--adapter", f"{adapter[0]}={adapter[1]}"]
+    for name, path in [*([adapter] if adapter else []), *more_adapters]:
+        argv += ["--adapter", f"{name}={path}"]
     return [
         *argv,
         "--host",
@@ -91,7 +93,8 @@ def serve_argv(
 # The inference app on vLLM (`inferenceEngine: vllm`): vLLM's own OpenAI-compatible server in its
 # official image. The same env as SERVE_COMMANDS drives it, read when the container starts, so
 # `ftk deploy` works unchanged: FTK_BASE_MODEL is the model (served under that name, as the
-# transformers engine does) and FTK_ADAPTER, `[NAME=]PATH` (one adapter), becomes a LoRA module
+# transformers engine does) and FTK_ADAPTER, `[NAME=]PATH` (one adapter; several are
+# `NAME=PATH,NAME=PATH`, as `ftk deploy RUN RUN...` writes them), becomes a LoRA module
 # named like the transformers engine names it (the run id for `runs/<run>/adapter`). The key
 # reaches vLLM as VLLM_API_KEY (a secretRef), never as an argument. Flags: vLLM docs,
 # docs/serving/openai_compatible_server.md and docs/features/lora.md (vllm-project/vllm).
@@ -104,5 +107,11 @@ VLLM_SERVE_COMMANDS: Final = (
     ' if [ "$name" = "$spec" ]; then d="${path%/}"; name="$(basename "$d")";'
     ' if [ "$name" = adapter ]; then name="$(basename "$(dirname "$d")")"; fi; fi;'
     ' args+=(--enable-lora --max-lora-rank 64 --lora-modules "$name=$path"); fi',
+    # Several runs (`ftk deploy RUN RUN...`: FTK_ADAPTER is `RUN=PATH,RUN=PATH`): the others join
+    # the one --lora-modules list above (it takes several NAME=PATH values; a second flag would
+    # replace the first list), so this must stay the line right after the one that ends with it.
+    f'rest="${{{env.ADAPTER}:-}}"; if [ "${{rest#*,}}" != "$rest" ]; then rest="${{rest#*,}}";'
+    ' IFS=, read -ra more <<< "$rest"; for spec in "${more[@]}"; do'
+    ' if [ -n "$spec" ]; then args+=("$spec"); fi; done; fi',
     f'exec vllm serve "${env.BASE_MODEL}" "${{args[@]}}"',
 )
