@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "chat": "cli.commands.chat.chat",
     "ui": "cli.commands.ui.ui",
     "eval": "cli.commands.eval.eval_",
+    "export": "cli.commands.export.export",
+    "publish": "cli.commands.publish.publish",
     "quickstart": "cli.commands.quickstart.quickstart",
     "doctor": "cli.commands.doctor.doctor",
 }

@@ -85,12 +85,14 @@ def serve_argv(
     host: str,
     port: int,
     model_cache: Path,
+    more_adapters: Sequence[tuple[str, Path]] = (),
 ) -> list[str]:
     """`python -m inference serve` (the local target's endpoint). The API key is read from the
-    environment variable `contract.env.API_KEY`, never passed as an argument."""
+    environment variable `contract.env.API_KEY`, never passed as an argument. `more_adapters`
+    are served beside `adapter`, each under its own name (`ftk deploy RUN RUN...`)."""
     argv = [python, "-m", "inference", "serve", "--base", base_model]
-    if adapter:
-        argv += ["--adapter", f"{adapter[0]}={adapter[1]}"]
+    for name, path in [*([adapter] if adapter else []), *more_adapters]:
+        argv += ["--adapter", f"{name}={path}"]
     return [
         *argv,
         "--host",

@@ -21,6 +21,7 @@ TIME_BUDGET: Final = "FTK_TIME_BUDGET_SECONDS"  # seconds an execution may train
 # the time budget counts from here (training.clock).
 CONTAINER_STARTED_AT: Final = "FTK_CONTAINER_STARTED_AT"
 RUN_ID: Final = "FTK_RUN_ID"  # the run an execution works on
+SWEEP_ID: Final = "FTK_SWEEP_ID"  # the sweep a run belongs to (`ftk sweep`; tracking tags it)
 # Training processes per replica, one per GPU (data parallel through torchrun); 1 or unset: one.
 GPU_PROCESSES: Final = "FTK_GPU_PROCESSES"
 # Set by ACA in every job execution's containers: "The name of the job execution"

@@ -10,7 +10,8 @@
 .ftk/sweeps/<sweep>.stop         `ftk sweep stop` was given (written only by stop, never rewritten)
 model-cache/<org>--<name>/       base models, downloaded once (HF_HOME under model-cache/hf)
 runs/<run id>/                   one run: config.yaml, checkpoints/, adapter/, metrics.jsonl,
-                                 loss.png, summary.json, status, .lock (held by its trainer)
+                                 loss.png, summary.json, status, .lock (held by its trainer),
+                                 mlruns/ + tracking.json (MLflow tracking, the default)
 ```
 `RunLayout` names a run's paths on the share; the training code (`training.rundir.RunDir`) builds
 the same names under a local folder.
@@ -49,8 +50,20 @@ STATUS_FILE: Final = "status"
 COMPLETE_MARKER: Final = ".complete"  # written last into a checkpoint folder
 # Held (flock) by the run's live trainer, so a run never has two (training.runlock).
 RUN_LOCK_FILE: Final = ".lock"
-# What `ftk download` fetches besides the adapter.
-RESULT_FILES: Final = (METRICS_FILE, LOSS_PLOT_FILE, SUMMARY_FILE, STATUS_FILE, CONFIG_FILE)
+# Experiment tracking (training.tracking): MLflow's default file store, and which MLflow run
+# a resumed run goes on logging into.
+MLRUNS_DIR: Final = "mlruns"
+TRACKING_FILE: Final = "tracking.json"
+# What `ftk download` fetches besides the adapter (and the MLflow store, when there is one).
+RESULT_FILES: Final = (
+    METRICS_FILE,
+    LOSS_PLOT_FILE,
+    SUMMARY_FILE,
+    STATUS_FILE,
+    CONFIG_FILE,
+    TRACKING_FILE,
+)
+RESULT_DIRS: Final = (ADAPTER_DIR, MLRUNS_DIR)
 
 # A run's status file holds one of these words.
 STATUSES: Final = ("running", "succeeded", "failed", "resumable")

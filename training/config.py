@@ -1,7 +1,8 @@
 """The training config: one YAML file parsed into frozen, typed dataclasses (no torch).
 
-Sections `model`, `data`, `lora`, `quantization`, `train`, `output`. Every key, its type and its
-default live here and only here (`training/README.md` shows them; a test keeps the two in step).
+Sections `model`, `data`, `lora`, `quantization`, `train`, `output`, `tracking`. Every key, its
+type and its default live here and only here (`training/README.md` shows them; a test keeps the
+two in step).
 Unknown keys, wrong types and values outside their allowed set raise `ConfigError`, which names
 the key, its section and the line in the file; the checks themselves are `training.config_checks`.
 """
@@ -140,6 +141,17 @@ class OutputSection:
 
 
 @dataclass(frozen=True)
+class TrackingSection:
+    """Where the run is also logged, through transformers' own `report_to` (`training.tracking`)."""
+
+    backend: str = field(
+        default="mlflow", metadata=_choices("mlflow", "tensorboard", "wandb", "none")
+    )
+    experiment: str | None = None
+    uri: str | None = None
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """A whole training config; `source` is the file it came from (None when built in code)."""
 
@@ -149,6 +161,7 @@ class TrainingConfig:
     quantization: QuantizationSection = field(default_factory=QuantizationSection)
     train: TrainSection = field(default_factory=TrainSection)
     output: OutputSection = field(default_factory=OutputSection)
+    tracking: TrackingSection = field(default_factory=TrackingSection)
     source: Path | None = None
 
 
@@ -159,6 +172,7 @@ SECTIONS: dict[str, type] = {
     "quantization": QuantizationSection,
     "train": TrainSection,
     "output": OutputSection,
+    "tracking": TrackingSection,
 }
 REQUIRED: dict[str, tuple[str, ...]] = {"model": ("name",), "data": ("train_file",)}
 

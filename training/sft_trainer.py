@@ -20,6 +20,8 @@ log = logging.getLogger("training")
 
 def trainer_args(config, run: RunDir, hw, precision, has_eval: bool) -> dict:
     """The TrainingArguments every method shares (SFTConfig, DPOConfig and ORPOConfig alike)."""
+    from training import tracking
+
     t = config.train
     return {
         "output_dir": str(run.checkpoints),
@@ -50,7 +52,8 @@ def trainer_args(config, run: RunDir, hw, precision, has_eval: bool) -> dict:
         "save_steps": t.save_steps,
         "save_total_limit": None,  # CheckpointMarkerCallback rotates complete checkpoints
         "include_num_input_tokens_seen": "non_padding",
-        "report_to": "none",
+        "report_to": tracking.report_to(config),  # training.tracking opens the MLflow run
+        "run_name": run.root.name,
         "disable_tqdm": True,
         "dataloader_pin_memory": hw.cuda,
         "ddp_backend": None if hw.cuda or not world().distributed else "gloo",

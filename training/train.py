@@ -30,6 +30,7 @@ from training import (
     preference_trainer,
     sft_dataset,
     sft_trainer,
+    tracking,
 )
 from training.config import ConfigError, TrainingConfig, to_dict
 from training.distributed import world
@@ -155,6 +156,9 @@ def _train(
 
     set_seed(config.train.seed)  # the same LoRA init in every process, and from run to run
 
+    tracker = tracking.Tracker(config, run)
+    tracker.check()  # a backend that cannot log fails before the model loads
+
     # ---- model and tokenizer ----
     model_ref = paths.classify_model(config.model.name, workspace)
     print(phase_line(Phase.LOADING_MODEL, config.model.name), file=sys.stderr, flush=True)
@@ -186,7 +190,12 @@ def _train(
         run.metrics.unlink()
     train_start = time.monotonic()
     tokens_before = sft_trainer.tokens_seen(resume)
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    tracker.start()
+    try:
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    except BaseException:
+        tracker.finish("failed")
+        raise
     train_time = time.monotonic() - train_start
     state = trainer.state
     finished = state.global_step >= state.max_steps
@@ -234,4 +243,5 @@ def _train(
         "versions": report.versions(),
     }
     report.write_summary(run.summary, summary)
+    tracker.finish(summary["status"])
     return Outcome(summary["status"], summary)

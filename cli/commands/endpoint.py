@@ -43,5 +43,7 @@ def endpoint(app: App, as_json: bool, show_key: bool, stop: bool, wait: float) -
     state = "[green]ready[/]" if data["ready"] else "[yellow]not ready[/]"
     model = data["model"] or "-"
     _ui.info(f"  {state}  model: {model}  OpenAI base URL: {data['openai_base_url']}")
+    if len(data["models"]) > 1:
+        _ui.info(f"  runs served (ftk chat --model RUN): {', '.join(data['models'])}")
     if show_key:
         _ui.out(data["api_key"] or "")

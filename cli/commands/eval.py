@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,10 @@ def eval_(
             max_new_tokens=max_new_tokens,
             on_progress=progress.update,
         )
+    # Kept beside the run for `ftk publish`'s model card (the latest scoring wins).
+    (run.root / "eval.json").write_text(
+        json.dumps({"run_id": run_id, **report.to_dict()}, indent=1) + "\n", encoding="utf-8"
+    )
     if as_json:
         emit_json({"run_id": run_id, **report.to_dict()})
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from cli.errors import NotFoundError, UsageError
@@ -51,9 +52,48 @@ def resolve_deploy(
 
 
 def deploy(
-    target: Target, run_id: str | None, *, base_only: bool = False, base: str | None = None
+    target: Target,
+    run_id: str | None,
+    *,
+    base_only: bool = False,
+    base: str | None = None,
+    more_runs: Sequence[str] = (),
+    add: Sequence[str] = (),
 ) -> Endpoint:
+    """Serve `run_id` (and `more_runs` beside it, each its own model name), or with `add`,
+    the runs the endpoint serves now plus those."""
+    if add:
+        if run_id or more_runs or base_only:
+            raise UsageError("--add keeps what is deployed; name runs either way, not both")
+        try:
+            current = list(target.endpoint().adapters)
+        except NotFoundError:
+            current = []
+        runs = list(dict.fromkeys([*current, *add]))
+        run_id, more_runs = runs[0], runs[1:]
+    runs = [r for r in dict.fromkeys([run_id, *more_runs]) if r]
+    if base_only and more_runs:
+        raise UsageError("--base-only serves no adapter; drop the run ids")
     serve_run, base_model = resolve_deploy(target, run_id, base_only=base_only, base=base)
+    others = runs[1:]
+    if others:
+        share = target.share()
+        for other in others:
+            check_run_id(other)
+            found = base_model_of(share, other)
+            if found is None:
+                status = run_status(share, other) or "unknown"
+                raise NotFoundError(
+                    f"run {other} has no adapter to deploy (status: {status})",
+                    hint="see `ftk ps`; an unfinished run continues with `ftk resume RUN`",
+                )
+            if not base and found != base_model:
+                raise UsageError(
+                    f"run {other} was trained on {found}, not {base_model}: one endpoint serves "
+                    "adapters of one base model",
+                    hint="deploy it to its own app, or pass --base MODEL if they share weights",
+                )
+        return target.deploy(serve_run, base_model=base_model, more_runs=others)
     return target.deploy(serve_run, base_model=base_model)
 
 
@@ -63,6 +103,7 @@ def endpoint_dict(endpoint: Endpoint, *, show_key: bool) -> dict[str, Any]:
         "openai_base_url": endpoint.url.rstrip("/") + "/v1",
         "ready": endpoint.ready,
         "model": endpoint.model,
+        "models": list(endpoint.adapters),  # each run served, by the name `ftk chat --model` takes
     }
     if show_key:
         out["api_key"] = endpoint.api_key

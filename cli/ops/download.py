@@ -15,7 +15,7 @@ from cli.errors import NotFoundError
 from cli.ops.runs import check_run_id
 from cli.runs_on_share import run_status
 from cli.targets.base import RemoteFile, Share
-from contract.layout import RESULT_FILES, RunLayout
+from contract.layout import RESULT_DIRS, RESULT_FILES, RunLayout
 
 
 @dataclass
@@ -36,17 +36,18 @@ class DownloadResult:
         }
 
 
+def _wanted(relative: str) -> bool:
+    folder, _, rest = relative.partition("/")
+    return (folder in RESULT_DIRS and bool(rest)) or relative in RESULT_FILES
+
+
 def wanted_files(share: Share, run_id: str) -> list[RemoteFile]:
     run = RunLayout(check_run_id(run_id))
     prefix = run.prefix()
     files = list(share.list_files(prefix))
     if not files:
         raise NotFoundError(f"no run named {run_id} on the share", hint="see `ftk ps` for run ids")
-    picked = [
-        f
-        for f in files
-        if f.path.startswith(run.adapter + "/") or f.path[len(prefix) :] in RESULT_FILES
-    ]
+    picked = [f for f in files if _wanted(f.path[len(prefix) :])]
     if not any(f.path == run.adapter_config for f in picked):
         status = run_status(share, run_id) or "unknown"
         hints = {

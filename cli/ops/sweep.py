@@ -20,6 +20,7 @@ from cli.errors import NotFoundError, UsageError
 from cli.ops.runs import check_run_id, new_run_id, start_run, validate_config
 from cli.ops.sweep_space import Value, apply
 from cli.targets.base import Execution, ExecutionStatus, Target
+from contract import env as ftk_env
 from contract import outputs as keys
 from contract.layout import SWEEPS_DIR, sweep_path, sweep_stop_path
 
@@ -261,7 +262,14 @@ def advance(target: Target, sweep: Sweep, project_dir: Path) -> list[Point]:
             sweep.stopped = True
             break
         with _point_config(sweep, point) as path:
-            run = start_run(target, project_dir, path, run_id=point.run_id, sync=False)
+            run = start_run(
+                target,
+                project_dir,
+                path,
+                run_id=point.run_id,
+                sync=False,
+                env={ftk_env.SWEEP_ID: sweep.name},  # training.tracking tags the run with it
+            )
         point.execution, point.status = run.execution.name, str(run.execution.status)
         started.append(point)
         save(target, sweep)  # a point is never started twice, even if the CLI dies now

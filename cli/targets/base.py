@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -97,6 +97,7 @@ class Endpoint:
     api_key: str | None = field(default=None, repr=False)
     ready: bool | None = None
     model: str | None = None  # the `model` name `ftk chat` sends by default (adapter or base)
+    adapters: tuple[str, ...] = ()  # every run served, each its own model name (`ftk chat --model`)
     no_key_reason: str | None = None  # with no api_key: where it was looked for, and why not found
 
 
@@ -171,8 +172,11 @@ class Target(Protocol):
         """Timestamped history: console output, or platform events (`system`). Only called when
         `capabilities.log_history`."""
 
-    def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
-        """Point the inference app at a run's adapter (or the base only) and wait until ready."""
+    def deploy(
+        self, run_id: str | None, *, base_model: str | None, more_runs: Sequence[str] = ()
+    ) -> Endpoint:
+        """Point the inference app at a run's adapter (or the base only) and wait until ready;
+        `more_runs` are served beside it on the same replica, each under its run id."""
 
     def endpoint(self) -> Endpoint: ...
 

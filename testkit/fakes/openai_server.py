@@ -4,7 +4,7 @@ In a thread: `with StandIn(key, reply=...) as server:` (it records each request 
 `server.requests`). As a process it stands in for `python -m inference serve`, taking the same
 flags (--base, --adapter NAME=PATH, --port, --api-key-env):
 
-    python -m testkit.fakes.openai_server serve --base M [--adapter NAME=PATH] --port P
+    python -m testkit.fakes.openai_server serve --base M [--adapter NAME=PATH]... --port P
 
 Either way it answers /ready, /health, /v1/models and streamed /v1/chat/completions
 (by default "echo(<model>,<user turns>): <last user message>"), with bearer auth.
@@ -154,13 +154,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("serve")
     parser.add_argument("--base")
-    parser.add_argument("--adapter")
+    parser.add_argument("--adapter", action="append", default=[])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int)
     parser.add_argument("--api-key-env", default="FTK_API_KEY")
     parser.add_argument("--model-cache")
     args = parser.parse_args()
-    models = [args.base] + ([args.adapter.split("=", 1)[0]] if args.adapter else [])
+    models = [args.base] + [spec.split("=", 1)[0] for spec in args.adapter]
     server = StandIn(os.environ[args.api_key_env], models, host=args.host, port=args.port)
     print(f"serving {models} on {args.port}", flush=True)
     server.serve_forever()

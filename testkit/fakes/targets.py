@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,6 +121,7 @@ class FakeTarget:
         self.secrets = FakeSecretStore()
         self.closed = 0
         self.deployed: list[tuple[str | None, str | None]] = []
+        self.deployed_more: list[tuple[str, ...]] = []  # the runs served beside `deployed`'s
         self.logs: dict[str, list[str]] = {}
         self._executions: list[Execution] = []
         self.final_status = ExecutionStatus.SUCCEEDED  # what a followed execution ends as
@@ -173,9 +174,14 @@ class FakeTarget:
             if word and e.run_id:  # what training writes into the run's folder as it ends
                 self._share.write_bytes(f"runs/{e.run_id}/status", f"{word}\n".encode())
 
-    def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
+    def deploy(
+        self, run_id: str | None, *, base_model: str | None, more_runs: Sequence[str] = ()
+    ) -> Endpoint:
         self.deployed.append((run_id, base_model))
-        return replace(self.ep, model=run_id or base_model)
+        self.deployed_more.append(tuple(more_runs))
+        adapters = (run_id, *more_runs) if run_id else ()
+        self.ep = replace(self.ep, model=run_id or base_model, adapters=adapters)
+        return self.ep
 
     def endpoint(self) -> Endpoint:
         return self.ep

@@ -121,7 +121,7 @@ def test_deploy_says_up_front_that_a_warm_app_needs_more_gpus(
     assert note < result.stderr.index("deploy reached")
 
 
-def _stop_deploy(self, run_id, *, base_model):  # type: ignore[no-untyped-def]
+def _stop_deploy(self, run_id, *, base_model, **_):  # type: ignore[no-untyped-def]
     from cli.errors import FtkError
 
     raise FtkError("deploy reached")

@@ -385,6 +385,19 @@ def test_checkpoint_and_hub_names_match_whole_names(tmp_path):
         classify_model("org/name\n", tmp_path)
 
 
+def test_download_brings_the_mlflow_store_so_mlflow_ui_can_read_it(tmp_path, fake_target, invoke):
+    _finished_run(fake_target)
+    share = fake_target.share()
+    share.write_bytes("runs/r1/tracking.json", b'{"backend": "mlflow", "mlflow_run_id": "abc"}')
+    share.write_bytes("runs/r1/mlruns/1/abc/metrics/loss", b"1 0.5 1\n")
+    share.write_bytes("runs/r1/mlrunsx", b"not the store")
+    result = invoke(fake_target, ["download", "r1", "--json"], tmp_path)
+    assert result.exit_code == 0, result.output
+    downloaded = json.loads(result.stdout)["downloaded"]
+    assert {"mlruns/1/abc/metrics/loss", "tracking.json"} <= set(downloaded)
+    assert "mlrunsx" not in downloaded and not any("checkpoints" in p for p in downloaded)
+
+
 def test_download_bad_inputs(tmp_path, fake_target, invoke):
     unknown = invoke(fake_target, ["download", "nope"], tmp_path)
     assert unknown.exit_code == ExitCode.NOT_FOUND and "ftk ps" in unknown.stderr
@@ -432,6 +445,34 @@ def test_deploy_bad_inputs(fake_target, invoke):
     assert fake_target.deployed == [(None, "org/m")]
 
 
+def _succeeded_run(target, run: str, base: str = "org/base") -> None:
+    config = json.dumps({"base_model_name_or_path": base}).encode()
+    target.share().write_bytes(f"runs/{run}/adapter/adapter_config.json", config)
+    target.share().write_bytes(f"runs/{run}/status", b"succeeded")
+
+
+def test_deploy_serves_several_runs_and_add_keeps_what_is_served(fake_target, invoke):
+    for run in ("r1", "r2", "r3"):
+        _succeeded_run(fake_target, run)
+    both = invoke(fake_target, ["deploy", "r1", "r2", "--no-sync", "--wait", "0", "--json"])
+    assert both.exit_code == 0, both.output
+    assert fake_target.deployed[-1] == ("r1", "org/base")
+    assert fake_target.deployed_more[-1] == ("r2",)
+    assert json.loads(both.stdout)["models"] == ["r1", "r2"]
+
+    added = invoke(fake_target, ["deploy", "--add", "r3", "--no-sync", "--wait", "0"])
+    assert added.exit_code == 0, added.output
+    assert fake_target.deployed[-1] == ("r1", "org/base")
+    assert fake_target.deployed_more[-1] == ("r2", "r3")
+    listed = invoke(fake_target, ["endpoint", "--wait", "0"])
+    assert "r1, r2, r3" in listed.stderr  # `ftk endpoint` lists every run served
+
+    _succeeded_run(fake_target, "other", base="org/another")
+    mixed = invoke(fake_target, ["deploy", "r1", "other", "--no-sync", "--wait", "0"])
+    assert mixed.exit_code == ExitCode.USAGE and "one base model" in mixed.stderr
+    assert fake_target.deployed_more[-1] == ("r2", "r3")  # nothing changed
+
+
 def test_endpoint_shows_the_key_only_when_asked(fake_target, invoke):
     data = json.loads(invoke(fake_target, ["endpoint", "--json"]).stdout)
     assert data == {
@@ -439,6 +480,7 @@ def test_endpoint_shows_the_key_only_when_asked(fake_target, invoke):
         "openai_base_url": "http://127.0.0.1:9/v1",
         "ready": True,
         "model": "m",
+        "models": [],
     }
     plain = invoke(fake_target, ["endpoint"])
     assert "k-secret" not in plain.output

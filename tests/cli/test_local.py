@@ -160,6 +160,21 @@ def test_deploy_endpoint_and_chat_through_openai(project, local_target, invoke):
     assert again.exit_code == ExitCode.NOT_FOUND
 
 
+def test_two_runs_deployed_together_each_answer_under_their_own_name(project, local_target, invoke):
+    for run in ("r1", "r2"):
+        trained = invoke(local_target, ["run", _run_cfg(project), "--run-id", run, "-f"], project)
+        assert trained.exit_code == 0, trained.output
+    deployed = invoke(local_target, ["deploy", "r1", "r2", "--json"], project)
+    assert deployed.exit_code == 0, deployed.output
+
+    ep = json.loads(invoke(local_target, ["endpoint", "--json"], project).stdout)
+    assert ep["models"] == ["r1", "r2"] and ep["model"] == "r1"
+    second = invoke(local_target, ["chat", "hi", "--model", "r2"], project)
+    assert second.stdout == "echo(r2,1): hi\n"
+    first = invoke(local_target, ["chat", "hi"], project)
+    assert first.stdout == "echo(r1,1): hi\n"
+
+
 def test_endpoint_before_any_deploy(project, local_target, invoke):
     result = invoke(local_target, ["endpoint"], project)
     assert result.exit_code == ExitCode.NOT_FOUND and "ftk --local deploy" in result.stderr

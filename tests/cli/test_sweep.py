@@ -66,6 +66,8 @@ def test_a_sweep_keeps_to_its_parallel_cap_and_its_state_outlives_the_cli(projec
     result = invoke(target, [*args, "--name", "s1", "--no-sync", "--no-wait", "--json"], project)
     assert result.exit_code == 0, result.output
     assert [run for run, _ in target.started] == ["s1-01", "s1-02"]
+    # each point's execution knows its sweep: experiment tracking tags the run with it
+    assert [env for _, env in target.started] == [{"FTK_SWEEP_ID": "s1"}] * 2
     assert b"max_steps: 3" not in target.share().read_bytes("runs/s1-02/config.yaml")
     assert target.share().exists(sweep_path("s1"))
 

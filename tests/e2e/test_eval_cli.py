@@ -36,6 +36,8 @@ def test_eval_of_a_downloaded_run_as_json(tmp_path, tiny_adapter, eval_file):
     assert data["base"]["examples"] == data["fine_tuned"]["examples"] == 6
     assert data["adapter"] == str(project / "runs/r1/adapter")
     assert data["fine_tuned"]["mean_loss"] != data["base"]["mean_loss"]
+    kept = json.loads((project / "runs/r1/eval.json").read_text())  # for `ftk publish`'s card
+    assert kept["fine_tuned"] == data["fine_tuned"] and kept["run_id"] == "r1"
 
 
 def test_eval_table_reads_the_run_from_the_local_share(tmp_path, tiny_adapter, eval_file):

@@ -168,3 +168,49 @@ def httpx_json(server, path: str) -> dict:
     import httpx
 
     return httpx.get(f"{server.url}{path}").json()
+
+
+def test_eight_concurrent_requests_over_two_adapters_each_get_their_adapters_answer(
+    tiny_llama, adapter_dir, tmp_path
+):
+    """Two runs served on one endpoint (`ftk deploy RUN RUN`): requests for either arriving
+    together are all answered, each by its own adapter (one adapter per batch, the other waits)."""
+    import torch
+    from openai import OpenAI
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from inference.app import create_app
+    from inference.engine import TransformersEngine
+    from inference.models import AdapterSpec
+    from inference.serve import ServerThread
+    from inference.settings import ServerSettings
+    from tests.inference.conftest import API_KEY
+
+    second = tmp_path / "runs" / "run-2" / "adapter"
+    torch.manual_seed(2)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    config = LoraConfig(
+        r=4, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    get_peft_model(model, config).save_pretrained(second)
+    adapters = [AdapterSpec.parse(str(adapter_dir)), AdapterSpec.parse(str(second))]
+    engine = TransformersEngine(str(tiny_llama), adapters)
+    engine.load()
+    try:
+        settings = ServerSettings(api_key=API_KEY, max_body_bytes=4096)
+        with ServerThread(create_app(settings, engine)) as running:
+            client = OpenAI(base_url=f"{running.url}/v1", api_key=API_KEY, max_retries=0)
+            assert {m.id for m in client.models.list().data} >= {"run-1", "run-2"}
+            asks = [(run, topic) for topic in TOPICS[:4] for run in ("run-1", "run-2")]
+            solo = [_ask(client, run, topic, temperature=0) for run, topic in asks]
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                together = list(pool.map(lambda a: _ask(client, a[0], a[1], temperature=0), asks))
+    finally:
+        engine.shutdown()
+    assert together == solo
+    by_run = {
+        run: [s for (r, _), s in zip(asks, solo, strict=True) if r == run]
+        for run in ("run-1", "run-2")
+    }
+    assert by_run["run-1"] != by_run["run-2"]  # the two adapters do answer differently

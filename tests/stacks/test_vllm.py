@@ -117,6 +117,19 @@ def test_deploy_points_vllm_at_the_new_adapter(azure_target, fake_azure: FakeAzu
     assert module == f"phi3-0001={share}/runs/phi3-0001/adapter"
     assert azure_target.endpoint().model == "phi3-0001"
 
+    # Two runs on one replica: one --lora-modules list with both, each named by its run id.
+    _adapter(share, "phi3-0002", r=8)
+    azure_target.deploy("phi3-0001", base_model=None, more_runs=["phi3-0002"])
+    env = {e["name"]: e.get("value", "") for e in app["template"]["containers"][0]["env"]}
+    env = {k: v.replace("/mount", str(share)) for k, v in env.items()}
+    argv = vllm_argv({"PORT": "8000", "HF_HOME": "/h", **env}, tmp_path)
+    start = argv.index("--lora-modules")
+    assert argv.count("--lora-modules") == 1 and argv[start + 1 : start + 3] == [
+        f"phi3-0001={share}/runs/phi3-0001/adapter",
+        f"phi3-0002={share}/runs/phi3-0002/adapter",
+    ]
+    assert azure_target.endpoint().adapters == ("phi3-0001", "phi3-0002")
+
     azure_target.deploy(None, base_model=None)  # base only: vLLM loses the LoRA module
     env = {e["name"]: e.get("value", "") for e in app["template"]["containers"][0]["env"]}
     argv = vllm_argv({"PORT": "8000", "HF_HOME": "/h", **env}, tmp_path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cli.errors import NotFoundError
@@ -20,11 +20,21 @@ class InferenceApp:
     def __init__(self, deployment: Deployment):
         self.deployment = deployment
 
-    def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
+    def deploy(
+        self, run_id: str | None, *, base_model: str | None, more_runs: Sequence[str] = ()
+    ) -> Endpoint:
         from cli.targets.azure.deploy import update_app_env, wait_ready
 
         d = self.deployment
-        adapter = RunLayout(run_id, root=d.mount_path).adapter if run_id else None
+        runs = [run_id, *more_runs] if run_id else []
+        # One run: its adapter folder, as before; several: `RUN=PATH,...` (the app's
+        # FTK_ADAPTER takes comma-separated `[NAME=]PATH`, inference.settings and the vLLM script).
+        paths = [RunLayout(r, root=d.mount_path).adapter for r in runs]
+        adapter = (
+            ",".join(f"{r}={p}" for r, p in zip(runs, paths, strict=True))
+            if len(runs) > 1
+            else (paths[0] if paths else None)
+        )
         changes: dict[str, str | None] = {ftk_env.ADAPTER: adapter}
         if base_model:
             changes[ftk_env.BASE_MODEL] = base_model
@@ -60,13 +70,18 @@ class InferenceApp:
         app_env = {}
         for container in (props.get("template") or {}).get("containers") or []:
             app_env.update({e.get("name"): e for e in container.get("env") or []})
+        adapters = adapter_names((app_env.get(ftk_env.ADAPTER) or {}).get("value"))
         if model is None:
-            adapter = (app_env.get(ftk_env.ADAPTER) or {}).get("value")
             base = (app_env.get(ftk_env.BASE_MODEL) or {}).get("value")
-            model = adapter.rstrip("/").split("/")[-2] if adapter else base
+            model = adapters[0] if adapters else base
         api_key, why = self._api_key(app_env)
         return Endpoint(
-            url=url.rstrip("/"), api_key=api_key, ready=ready, model=model, no_key_reason=why
+            url=url.rstrip("/"),
+            api_key=api_key,
+            ready=ready,
+            model=model,
+            adapters=adapters,
+            no_key_reason=why,
         )
 
     def _api_key(self, app_env: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -89,3 +104,19 @@ class InferenceApp:
             if item.get("name") == ref and item.get("value"):
                 return str(item["value"]), None
         return None, f"{app} has no secret '{ref}' (its {ftk_env.API_KEY} refers to it)"
+
+
+def adapter_names(spec: str | None) -> tuple[str, ...]:
+    """The model names FTK_ADAPTER (`[NAME=]PATH,...`) serves: NAME, else the run id of
+    `runs/<run>/adapter` (inference.models.default_adapter_name's rule)."""
+    names = []
+    for item in (spec or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, _ = item.partition("=")
+        if not sep:
+            parts = item.rstrip("/").split("/")
+            name = parts[-2] if parts[-1] == "adapter" and len(parts) > 1 else parts[-1]
+        names.append(name)
+    return tuple(names)

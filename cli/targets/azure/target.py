@@ -8,7 +8,7 @@ job and runs its own command, which ftk changes to its own once (`job_command.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -104,8 +104,10 @@ class AzureTarget:
     ) -> Iterator[str]:
         return self.logs.query(name, since=since, system=system, tail=tail)
 
-    def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
-        return self.app.deploy(run_id, base_model=base_model)
+    def deploy(
+        self, run_id: str | None, *, base_model: str | None, more_runs: Sequence[str] = ()
+    ) -> Endpoint:
+        return self.app.deploy(run_id, base_model=base_model, more_runs=more_runs)
 
     def endpoint(self) -> Endpoint:
         return self.app.endpoint()

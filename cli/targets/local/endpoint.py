@@ -12,7 +12,7 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ class ServeSpec:
     adapter: tuple[str, Path] | None  # (name, folder)
     port: int
     model_cache: Path
+    more_adapters: tuple[tuple[str, Path], ...] = ()  # served beside `adapter`
 
 
 ServeCommand = Callable[[ServeSpec], list[str]]
@@ -50,6 +51,7 @@ def default_serve_command(spec: ServeSpec) -> list[str]:
         host="127.0.0.1",
         port=spec.port,
         model_cache=spec.model_cache,
+        more_adapters=spec.more_adapters,
     )
 
 
@@ -103,18 +105,21 @@ class LocalEndpoint:
             fh.write(key)
         return key
 
-    def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
+    def deploy(
+        self, run_id: str | None, *, base_model: str | None, more_runs: Sequence[str] = ()
+    ) -> Endpoint:
         if not base_model:
             raise UsageError("no base model to serve", hint="pass --base MODEL")
-        adapter = None
-        if run_id:
-            layout = RunLayout(run_id)
+        adapters = []
+        for run in [run_id, *more_runs] if run_id else []:
+            layout = RunLayout(run)
             if not (self.share_root / layout.adapter_config).is_file():
                 raise NotFoundError(
-                    f"run {run_id} has no adapter on the local share",
-                    hint=f"see `ftk --local ps`; continue an unfinished run: `ftk resume {run_id}`",
+                    f"run {run} has no adapter on the local share",
+                    hint=f"see `ftk --local ps`; continue an unfinished run: `ftk resume {run}`",
                 )
-            adapter = (run_id, self.share_root / layout.adapter)
+            adapters.append((run, self.share_root / layout.adapter))
+        adapter = adapters[0] if adapters else None
         self.stop()
         if self.folder.exists():
             for stale in ("log", "events.log", "exit.json", "meta.json", "child.json"):
@@ -122,7 +127,7 @@ class LocalEndpoint:
         self.folder.mkdir(parents=True, exist_ok=True)
         key = self._write_key()
         cache = self._model_cache()
-        spec = ServeSpec(base_model, adapter, _free_port(), cache)
+        spec = ServeSpec(base_model, adapter, _free_port(), cache, tuple(adapters[1:]))
         url = f"http://127.0.0.1:{spec.port}"
         env = {ftk_env.API_KEY: key, ftk_env.MODEL_CACHE: str(cache)}
         server = self.supervisor.spawn(self.folder, self._serve_command(spec), env)
@@ -131,13 +136,15 @@ class LocalEndpoint:
             "url": url,
             **server.record(),
             "run_id": run_id,
+            "run_ids": [name for name, _ in adapters],
             "base_model": base_model,
             "model": model,
             "started_at": datetime.now(UTC).isoformat(),
         }
         write_json(self.folder / "meta.json", meta)
         self._wait_ready(url, server)
-        return Endpoint(url=url, api_key=key, ready=True, model=model)
+        served = tuple(name for name, _ in adapters)
+        return Endpoint(url=url, api_key=key, ready=True, model=model, adapters=served)
 
     def _wait_ready(self, url: str, server: ProcessId) -> None:
         from cli.ops.wake import wait_ready
@@ -179,4 +186,7 @@ class LocalEndpoint:
         key_file = self.folder / "api_key"
         key = key_file.read_text().strip() if key_file.exists() else None
         ready = self.supervisor.state_alive(self.folder) and _is_ready(meta["url"])
-        return Endpoint(url=meta["url"], api_key=key, ready=ready, model=meta.get("model"))
+        served = tuple(meta.get("run_ids") or ([meta["run_id"]] if meta.get("run_id") else []))
+        return Endpoint(
+            url=meta["url"], api_key=key, ready=ready, model=meta.get("model"), adapters=served
+        )

@@ -6,7 +6,7 @@ Commands (training, serving) and the model cache are injectable for tests.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -112,8 +112,10 @@ class LocalTarget:
 
     # -- endpoint -----------------------------------------------------------------------------
 
-    def deploy(self, run_id: str | None, *, base_model: str | None) -> Endpoint:
-        return self._endpoint.deploy(run_id, base_model=base_model)
+    def deploy(
+        self, run_id: str | None, *, base_model: str | None, more_runs: Sequence[str] = ()
+    ) -> Endpoint:
+        return self._endpoint.deploy(run_id, base_model=base_model, more_runs=more_runs)
 
     def endpoint(self) -> Endpoint:
         return self._endpoint.endpoint()
