@@ -149,7 +149,7 @@ def test_orpo_pays_for_the_full_logits():
 
 @pytest.mark.parametrize("model", [m.id for m in MODELS])
 def test_what_the_catalog_says_fits_with_dpo_fits_by_the_estimate(model: str):
-    from cli.doctor.run_checks import GPU_MEMORY_GIB, TIGHT
+    from cli.doctor.run_checks import GPU_MEMORY_MIB, TIGHT
     from training.catalog import find
 
     entry = find(model)
@@ -157,4 +157,4 @@ def test_what_the_catalog_says_fits_with_dpo_fits_by_the_estimate(model: str):
     for gpu, length, pairs in entry.dpo_fits:
         cfg = config(batch_size=pairs, max_length=length, method="dpo")
         est = estimate(cfg, KNOWN_SHAPES[entry.hf_id], gpu=gpu)
-        assert est.total <= TIGHT * GPU_MEMORY_GIB[gpu] * GIB, (model, gpu, est.describe())
+        assert est.total <= TIGHT * GPU_MEMORY_MIB[gpu] * 1024**2, (model, gpu, est.describe())
