@@ -191,7 +191,7 @@ def reason_by_named_content(rel: str, data: bytes) -> str | None:
 _PGP_SECRET_TAGS = frozenset({5, 7})
 _PGP_ALGORITHMS = frozenset({1, 2, 3, 16, 17, 18, 19, 20, 22, 25, 26, 27, 28})
 # What follows a key packet in `gpg --export-secret-keys`: signature, secret subkey, trust, user ID,
-# user attribute (RFC 9580 10.1, transferable secret keys).
+# user attribute (RFC 9580 10.1, transferable secret keys); the next key opens with tag 5 again.
 _PGP_EXPORT_FOLLOWERS = frozenset({2, 7, 12, 13, 17})
 
 
@@ -218,12 +218,13 @@ def _pgp_header(data: bytes, at: int) -> tuple[int, int, int] | None:
 
 
 def reason_by_pgp_packet(data: bytes) -> str | None:
-    """What a file is if it opens with a binary OpenPGP secret-key packet.
+    """What a file is if it is a binary OpenPGP secret key (`gpg --export-secret-keys`).
 
     Random binary data (a dataset shard, weights) can open like a packet header by chance (about 1
-    file in 20,000 passed the header, version and algorithm checks alone), so the packet must also
-    be whole: it ends at the end of the file or where the next packet of a key export starts (a
-    user ID, signature, subkey or trust packet)."""
+    file in 20,000 passed the header, version and algorithm checks alone; one in 20,000 more also
+    had a plausible second header), so the whole file must be a chain of key-export packets: a
+    secret-key packet, then only packets a key export holds, each whole, the last ending where the
+    file ends. A cut-off key is no key."""
     header = _pgp_header(data, 0)
     if header is None:
         return None
@@ -237,13 +238,12 @@ def reason_by_pgp_packet(data: bytes) -> str | None:
     if algorithm not in _PGP_ALGORITHMS:
         return None
     end = start + length
-    if end > len(data):
-        return None
-    if end < len(data):
+    while end < len(data):
         following = _pgp_header(data, end)
-        if following is None or following[0] not in _PGP_EXPORT_FOLLOWERS:
+        if following is None or following[0] not in _PGP_EXPORT_FOLLOWERS | _PGP_SECRET_TAGS:
             return None
-    return "OpenPGP secret key (binary)"
+        end = following[1] + following[2]
+    return "OpenPGP secret key (binary)" if end == len(data) else None
 
 
 def as_utf8(data: bytes) -> bytes:

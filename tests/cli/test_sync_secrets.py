@@ -294,6 +294,23 @@ def test_random_binary_data_is_not_taken_for_a_gpg_key():
     assert reason_by_pgp_packet(GPG_SECRET) and not reason_by_pgp_packet(GPG_SECRET[:60])
 
 
+def test_a_data_file_with_two_plausible_packet_headers_is_not_a_gpg_key():
+    """The sync benchmark's 20,000-file shape refused a 1,423-byte random file: a secret-key
+    header (legacy tag 5, 211 octets, v4, RSA) and, after it, a user ID header claiming 42,747
+    octets. A key export is packets end to end, so that file is data."""
+    from cli.sync.secrets import reason_by_pgp_packet
+
+    filler = random.Random(1033).randbytes(1423)
+    key_like = bytes.fromhex("94d304") + filler[3:7] + b"\x01" + filler[8:213]
+    data = key_like + bytes.fromhex("b5a6fb") + filler[216:]
+    assert len(data) == 1423 and reason_by_pgp_packet(data) is None
+    # Still refused: two keys exported together, and a key with its subkey and signature.
+    assert reason_by_pgp_packet(GPG_SECRET + GPG_SECRET_NEW_FORMAT)
+    subkey = bytes.fromhex("9c1004") + bytes(4) + b"\x01" + bytes(10)  # tag 7, 16 octets
+    signature = bytes.fromhex("8803") + b"sig"
+    assert reason_by_pgp_packet(GPG_SECRET + subkey + signature)
+
+
 def test_keys_and_credentials_saved_as_utf16_are_refused_like_their_utf8_twins(tmp_path):
     sp = json.dumps(SECRET_CONTENTS["azure-auth.json"])
     saved = {  # PowerShell 5's `>` writes UTF-16 LE with a BOM; other tools drop the BOM
