@@ -9,8 +9,9 @@ exit 2 before any GPU memory is touched.
 - **Model**: the folder the training job completed on the share (`model-cache/<org>--<name>/`
   with its `.complete` marker) when there is one, served under the Hub id; else the Hub id itself,
   downloaded under `HF_HOME` (a gated model needs `HF_TOKEN`, a secretRef when the stack has it).
-- **Adapters**: `FTK_ADAPTER`, `[NAME=]PATH` comma-separated, named as the transformers engine
-  names them; `--max-lora-rank` is the largest adapter rank rounded up to what vLLM accepts.
+- **Adapters**: `FTK_ADAPTER`, `[NAME=]PATH` comma-separated, served under the names `ftk deploy`
+  wrote (a bare PATH named by `contract.adapters`' rule, as the transformers engine names it);
+  `--max-lora-rank` is the largest adapter rank rounded up to what vLLM accepts.
 - **Key**: vLLM's own `--api-key` guards only `/v1`, `/v2` and `/inference`; `/invocations` runs
   the same completions, and `/tokenize`, `/metrics`, `/version` and more are open
   (vllm-project/vllm `vllm/entrypoints/openai/cli_args.py`, `api_key`'s help, read 2026-12-05;

@@ -79,7 +79,7 @@ def test_deploy_sets_adapter_env_and_waits_for_the_revision(azure_target, fake_a
     endpoint = azure_target.deploy("phi3-0001", base_model="microsoft/Phi-3-mini-4k-instruct")
     app = fake_azure.arm.apps[fake_azure.APP]["properties"]
     env = {e["name"]: e for e in app["template"]["containers"][0]["env"]}
-    assert env["FTK_ADAPTER"]["value"] == "/mount/runs/phi3-0001/adapter"
+    assert env["FTK_ADAPTER"]["value"] == "phi3-0001=/mount/runs/phi3-0001/adapter"
     assert env["FTK_BASE_MODEL"]["value"] == "microsoft/Phi-3-mini-4k-instruct"
     assert env["FTK_API_KEY"] == {"name": "FTK_API_KEY", "secretRef": "api-key"}
     assert app["latestRevisionName"] == app["latestReadyRevisionName"] == "ftk-dev-app--r2"

@@ -102,7 +102,8 @@ def test_deploy_points_vllm_at_the_new_adapter(azure_target, fake_azure: FakeAzu
     azure_target.deploy("phi3-0001", base_model="microsoft/Phi-3-mini-4k-instruct")
     app = fake_azure.arm.apps[fake_azure.APP]["properties"]
     env = {e["name"]: e.get("value", "") for e in app["template"]["containers"][0]["env"]}
-    assert env["FTK_ADAPTER"] == "/mount/runs/phi3-0001/adapter"
+    # The model name is decided here, at deploy: the run id, never derived again by a server.
+    assert env["FTK_ADAPTER"] == "phi3-0001=/mount/runs/phi3-0001/adapter"
     # The share is mounted at /mount in the app; here, a folder holding the run's adapter.
     share = tmp_path / "share"
     _adapter(share, "phi3-0001", r=16)
