@@ -2,8 +2,10 @@
 
 The app's container runs `python3 -m inference.vllm_app` from the share with the vLLM image's own
 Python, so this module imports only the standard library, `contract` and `inference.models` (also
-standard library only). It reads the app's env (contract.env), builds `vllm serve`'s arguments
-(`vllm_argv`) and replaces itself with vLLM. A setting vLLM cannot serve is one `error:` line and
+standard library only at import). It is the vLLM entry's `entry_point` in
+`contract.engines.ENGINES`: a new engine's server entry point is a module like this one. It reads
+the app's env (contract.env), builds `vllm serve`'s arguments (`vllm_argv`) and replaces itself
+with vLLM. A setting vLLM cannot serve is one `error:` line and
 exit 2 before any GPU memory is touched.
 
 - **Model**: the folder the training job completed on the share (`model-cache/<org>--<name>/`
@@ -32,11 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from contract import env as ftk_env
-from contract.engines import VLLM_MAX_LORA_RANKS, vllm_lora_problem, vllm_lora_rank
+from contract.engines import ENGINES, VLLM, VLLM_MAX_LORA_RANKS, vllm_lora_problem, vllm_lora_rank
 from contract.layout import ADAPTER_CONFIG_FILE, COMPLETE_MARKER, MODEL_CACHE_DIR
 from inference.models import ModelError, parse_adapters
 
-HEALTH_PATH = "/health"  # the platform's probes; vLLM answers it once the engine is up
+# The platform's probes and ftk's wake poll, answered without a key (vLLM answers /health once
+# the engine is up): the registry entry's paths.
+OPEN_PATHS = frozenset({ENGINES[VLLM].ready_path, ENGINES[VLLM].health_path})
 MIDDLEWARE = "inference.vllm_app.RequireKey"  # its import path, also when run as __main__
 # vLLM's compile cache (torch.compile artifacts, CUDA graphs' inputs): kept on the share so a
 # replica woken from zero reuses what an earlier one compiled (vllm/envs.py VLLM_CACHE_ROOT).
@@ -170,15 +174,16 @@ _UNAUTHORIZED = json.dumps(
 
 class RequireKey:
     """ASGI middleware: `Authorization: Bearer $FTK_API_KEY` on every HTTP and WebSocket path but
-    `/health`. Plain ASGI (no Starlette import), so it loads in any vLLM; vLLM adds it with
-    `app.add_middleware(RequireKey)`. Without a key in the environment it refuses everything."""
+    `OPEN_PATHS` (`/health`). Plain ASGI (no Starlette import), so it loads in any vLLM; vLLM
+    adds it with `app.add_middleware(RequireKey)`. Without a key in the environment it refuses
+    everything."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
         self._key = os.environ.get(ftk_env.API_KEY, "").encode()
 
     def _allowed(self, scope: Scope) -> bool:
-        if scope.get("path") == HEALTH_PATH:
+        if scope.get("path") in OPEN_PATHS:
             return True
         headers = dict(scope.get("headers") or [])
         scheme, _, token = headers.get(b"authorization", b"").partition(b" ")

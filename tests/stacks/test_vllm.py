@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from contract.commands import VLLM_SERVE_COMMANDS, bash_script
-from stacks.settings import VLLM_FIRST_FIXED, VLLM_IMAGE
+from contract.engines import VLLM_FIRST_FIXED, VLLM_IMAGE
 from testkit.fakes.azure import FakeAzure
 from testkit.fakes.pulumi_mocks import API_KEY, reveal, run_program
 from tests.stacks.test_resources import APP, container, env_of, gpu_profile

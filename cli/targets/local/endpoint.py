@@ -1,4 +1,5 @@
-"""The local endpoint: `python -m inference serve` on a free loopback port, under the supervisor.
+"""The local endpoint: the local engine's server (`contract.engines.local_engine()`: `python -m
+inference serve`) on a free loopback port, under the supervisor.
 
 State lives in `.ftk/local/endpoint/` (`meta.json` with the server's `ProcessId` and URL, `log`).
 An API key is generated per deploy and kept in `api_key` (mode 0600) because the server and later
@@ -22,7 +23,7 @@ from cli.targets.base import Endpoint
 from cli.targets.local.executions import split_line
 from cli.targets.local.supervisor import ProcessId, Supervisor, read_json, write_json
 from contract import env as ftk_env
-from contract.commands import serve_argv
+from contract.engines import local_engine
 from contract.layout import RunLayout
 
 STOP_TIMEOUT_S = 20.0
@@ -44,7 +45,9 @@ ServeCommand = Callable[[ServeSpec], list[str]]
 
 
 def default_serve_command(spec: ServeSpec) -> list[str]:
-    return serve_argv(
+    argv = local_engine().local_argv
+    assert argv is not None  # local_engine() is an entry with a local argv
+    return argv(
         sys.executable,
         base_model=spec.base_model,
         adapter=spec.adapter,
@@ -65,7 +68,7 @@ def _is_ready(url: str) -> bool:
     import httpx
 
     try:
-        return httpx.get(f"{url}/ready", timeout=2.0).status_code == 200
+        return httpx.get(url + local_engine().ready_path, timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
 
