@@ -1,8 +1,9 @@
 """The serving engines' registry (`contract.engines.ENGINES`): every entry complete, and read the
-same way by the stack and `--local`.
+same way by the stack, `ftk deploy` (the Azure target's endpoint) and `--local`.
 
 Parametrized over the registry, so a new engine's entry is checked here without a new test: its
-image, command, probes and key variables as the stack declares them; its local argv.
+image, command, probes and key variables as the stack declares them; its name as the stack
+exports it and the CLI reads it back (the ready path the wake poll uses); its local argv.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from contract.commands import STARTED_LISTENER, bash_script
 from contract.engines import ENGINES, FALLBACK, ServingEngine, default_for, engine, local_engine
 from stacks.gpu import GPU_PROFILES
 from stacks.settings import DEFAULT_IMAGE
+from testkit.fakes.azure import FakeAzure, target_from_outputs
 from testkit.fakes.pulumi_mocks import reveal, run_program
 from tests.stacks.test_prebuilt_image import ON as PREBUILT
 from tests.stacks.test_resources import APP, container, env_of
@@ -91,8 +93,30 @@ def test_the_prebuilt_image_replaces_only_the_job_image(pulumi_mocks, serving) -
         assert image == serving.image and not registries, pulumi_mocks.urn(app)
 
 
+@ENTRIES
+def test_deploy_waits_on_the_entrys_ready_path(
+    pulumi_mocks, fake_azure: FakeAzure, serving: ServingEngine
+) -> None:
+    """The name the stack exports is the one the Azure target looks up: `ftk deploy`, `ftk
+    endpoint` and `ftk chat` wake the app through that entry's ready path."""
+    exported = run_program({"inferenceEngine": serving.name}).value(keys.INFERENCE_ENGINE)
+    target = target_from_outputs(
+        fake_azure.outputs(INFERENCE_ENGINE=exported), connection=fake_azure.connection()
+    )
+    deployed = target.deploy("run-1", base_model="org/base")
+    assert deployed.ready_path == serving.ready_path
+    assert deployed.adapters == ("run-1",)
+    assert target.endpoint().ready_path == serving.ready_path
+
+
+def test_an_app_without_an_engine_output_is_ftks_own_server(fake_azure: FakeAzure) -> None:
+    """`--infra` files and stacks from before INFERENCE_ENGINE: the fallback engine."""
+    target = target_from_outputs(fake_azure.outputs(), connection=fake_azure.connection())
+    assert target.endpoint().ready_path == ENGINES[FALLBACK].ready_path
+
+
 def test_local_runs_the_local_entrys_argv(tmp_path: Path) -> None:
-    """`--local` starts the registry's local engine with its argv."""
+    """`--local` starts the registry's local engine with its argv, and waits on its ready path."""
     from cli.targets.local.endpoint import ServeSpec, default_serve_command
 
     serving = local_engine()

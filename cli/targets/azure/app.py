@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cli.errors import NotFoundError
+from cli.errors import NotFoundError, UsageError
 from cli.targets.azure.errors import azure_call
 from cli.targets.azure.resources import Deployment
 from cli.targets.base import Endpoint
+from contract import engines
 from contract import env as ftk_env
 from contract import outputs as keys
 from contract.adapters import adapter_names, adapter_value
@@ -78,7 +79,20 @@ class InferenceApp:
             model=model,
             adapters=adapters,
             no_key_reason=why,
+            ready_path=self._engine().ready_path,
         )
+
+    def _engine(self) -> engines.ServingEngine:
+        """The engine the app runs: the stack's INFERENCE_ENGINE output; ftk's own server where
+        none is given (`--infra` files, a stack from before the output)."""
+        name = self.deployment.config.get(keys.INFERENCE_ENGINE)
+        try:
+            return engines.engine(name)
+        except ValueError as exc:
+            raise UsageError(
+                f"{self.deployment.config.origin}: {exc}",
+                hint="a newer ftk made this stack: upgrade ftk",
+            ) from None
 
     def _api_key(self, app_env: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """(the endpoint's key, or None and why): the stack's secret output, else the app secret

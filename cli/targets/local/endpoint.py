@@ -147,7 +147,14 @@ class LocalEndpoint:
         write_json(self.folder / "meta.json", meta)
         self._wait_ready(url, server)
         served = tuple(name for name, _ in adapters)
-        return Endpoint(url=url, api_key=key, ready=True, model=model, adapters=served)
+        return Endpoint(
+            url=url,
+            api_key=key,
+            ready=True,
+            model=model,
+            adapters=served,
+            ready_path=local_engine().ready_path,
+        )
 
     def _wait_ready(self, url: str, server: ProcessId) -> None:
         from cli.ops.wake import wait_ready
@@ -169,6 +176,7 @@ class LocalEndpoint:
                 check=still_running,
                 what="the local inference server",
                 hint=f"see {self.folder / 'log'}",
+                path=local_engine().ready_path,
             )
         except (FtkError, KeyboardInterrupt):
             self.supervisor.terminate(server)
@@ -191,5 +199,10 @@ class LocalEndpoint:
         ready = self.supervisor.state_alive(self.folder) and _is_ready(meta["url"])
         served = tuple(meta.get("run_ids") or ([meta["run_id"]] if meta.get("run_id") else []))
         return Endpoint(
-            url=meta["url"], api_key=key, ready=ready, model=meta.get("model"), adapters=served
+            url=meta["url"],
+            api_key=key,
+            ready=ready,
+            model=meta.get("model"),
+            adapters=served,
+            ready_path=local_engine().ready_path,
         )
