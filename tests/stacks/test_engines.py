@@ -16,7 +16,7 @@ import pytest
 
 from contract import env as ftk_env
 from contract import outputs as keys
-from contract.commands import STARTED_LISTENER, bash_script
+from contract.commands import STARTED_LISTENER, bash_script, own_image_commands
 from contract.engines import ENGINES, FALLBACK, ServingEngine, default_for, engine, local_engine
 from stacks.gpu import GPU_PROFILES
 from stacks.settings import DEFAULT_IMAGE
@@ -47,6 +47,7 @@ def test_every_entry_is_complete(serving: ServingEngine) -> None:
     )
     if serving.image is not None:  # its own image, pinned: a new release is a deliberate change
         assert re.fullmatch(r"[\w./-]+:v?\d+(\.\d+)*", serving.image), serving.image
+        assert serving.commands == own_image_commands(serving.entry_point)
     assert set(serving.default_gpus) <= set(GPUS), serving.default_gpus
     assert serving.adapter_problem(8, "none", False) is None  # a plain adapter is always served
     assert serving.adapter_rule
