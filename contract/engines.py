@@ -10,8 +10,9 @@ serving check before training (`cli/doctor/preflight.py`). A new engine is one e
 starts the server), one test file, plus docs (docs/inference.md, "Which engine";
 `tests/test_engines.py` checks every entry against the stack, deploy and `--local`).
 
-What each engine can load: the CLI warns before training (`ftk run`), and the vLLM app refuses at
-start (`inference.vllm_app`), from the same rule.
+What each engine can load (`adapter_problem`): the CLI warns before training (`ftk run`), `ftk
+deploy` refuses before it changes the app, and the vLLM app refuses at start
+(`inference.vllm_app`), from the same rule.
 
 vLLM: `--max-lora-rank` takes only `MaxLoRARanks` (vllm-project/vllm `vllm/config/lora.py`, read
 2026-12-05), and LoRA bias support was removed (vllm-project/vllm PR #25807, merged 2025-10), so
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from contract import env
 from contract.commands import SERVE_COMMANDS, VLLM_SERVE_COMMANDS, serve_argv
@@ -56,14 +57,28 @@ def vllm_lora_problem(rank: int, bias: str = "none", lora_bias: bool = False) ->
     return None
 
 
-def _serves_any_adapter(rank: int, bias: str = "none", lora_bias: bool = False) -> str | None:
+def vllm_adapter_problem(adapter_config: Mapping[str, Any]) -> str | None:
+    """Why vLLM cannot serve the adapter whose `adapter_config.json` (PEFT's LoraConfig) this is:
+    its largest rank (`r` and any `rank_pattern` value), its bias, or DoRA (vLLM loads LoRA
+    weights only); None if it can."""
+    pattern = adapter_config.get("rank_pattern") or {}
+    rank = max([int(adapter_config.get("r", 8)), *(int(v) for v in pattern.values())])
+    problem = vllm_lora_problem(
+        rank, str(adapter_config.get("bias", "none")), bool(adapter_config.get("lora_bias"))
+    )
+    if problem is None and adapter_config.get("use_dora"):
+        return "the adapter is DoRA, which vLLM does not serve"
+    return problem
+
+
+def _serves_any_adapter(adapter_config: Mapping[str, Any]) -> str | None:
     return None
 
 
 # What the local target runs: `argv(python, base_model=..., adapter=..., host=..., port=...,
 # model_cache=..., more_adapters=...)` (contract.commands.serve_argv's signature).
 LocalArgv = Callable[..., list[str]]
-AdapterProblem = Callable[[int, str, bool], str | None]
+AdapterProblem = Callable[[Mapping[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
@@ -84,7 +99,7 @@ class ServingEngine:
     image: str | None = None
     default_gpus: tuple[str, ...] = ()  # GPU kinds (stacks/gpu.py) it is the default on
     local_argv: LocalArgv | None = None  # how `--local` starts it; None: not on this machine
-    # Why it cannot serve a LoRA adapter of (rank, bias, lora_bias), or None if it can.
+    # Why it cannot serve the LoRA adapter with this adapter_config.json, or None if it can.
     adapter_problem: AdapterProblem = _serves_any_adapter
     adapter_rule: str = "any LoRA adapter training writes"  # what it serves, for a hint
 
@@ -106,8 +121,8 @@ ENGINES: Final[Mapping[str, ServingEngine]] = {
             key_vars=(env.API_KEY, env.VLLM_API_KEY),
             image=VLLM_IMAGE,
             default_gpus=("A100",),
-            adapter_problem=vllm_lora_problem,
-            adapter_rule=f"lora.r <= {VLLM_MAX_LORA_RANKS[-1]} and lora.bias: none",
+            adapter_problem=vllm_adapter_problem,
+            adapter_rule=f"lora.r <= {VLLM_MAX_LORA_RANKS[-1]}, lora.bias: none and no DoRA",
         ),
         ServingEngine(
             name=TRANSFORMERS,

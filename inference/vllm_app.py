@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from contract import env as ftk_env
-from contract.engines import ENGINES, VLLM, VLLM_MAX_LORA_RANKS, vllm_lora_problem, vllm_lora_rank
+from contract.engines import ENGINES, VLLM, VLLM_MAX_LORA_RANKS, vllm_lora_rank
 from contract.layout import ADAPTER_CONFIG_FILE, COMPLETE_MARKER, MODEL_CACHE_DIR
 from inference.models import ModelError, parse_adapters
 
@@ -65,22 +65,17 @@ def lora_rank(rank: int) -> int:
 
 def adapter_needs(adapter_dir: Path) -> int:
     """The adapter's largest rank (r and any rank_pattern), refusing what vLLM cannot load
-    (contract.engines)."""
+    (the registry entry's `adapter_problem`, contract.engines)."""
     config = json.loads((adapter_dir / ADAPTER_CONFIG_FILE).read_text())
     pattern = config.get("rank_pattern") or {}
     rank = max([int(config.get("r", 8)), *(int(v) for v in pattern.values())])
-    problem = vllm_lora_problem(
-        min(rank, VLLM_MAX_LORA_RANKS[-1]),  # the rank is reported by lora_rank
-        str(config.get("bias", "none")),
-        bool(config.get("lora_bias")),
-    )
+    lora_rank(rank)  # above vLLM's largest: its own message
+    problem = ENGINES[VLLM].adapter_problem(config)
     if problem:
         raise VllmSettingError(
-            f"adapter {adapter_dir}: {problem}; train with lora.bias: none or serve with "
-            "inferenceEngine: transformers"
+            f"adapter {adapter_dir}: {problem}; train with {ENGINES[VLLM].adapter_rule} or serve "
+            "with inferenceEngine: transformers"
         )
-    if config.get("use_dora"):
-        raise VllmSettingError(f"adapter {adapter_dir} is DoRA, which vLLM does not serve")
     return rank
 
 

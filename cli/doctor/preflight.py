@@ -95,7 +95,7 @@ def serving_check(config: Any, engine: str | None) -> Row | None:
     serving = ENGINES.get(engine or "")
     if serving is None:
         return None
-    problem = serving.adapter_problem(config.lora.r, config.lora.bias, False)
+    problem = serving.adapter_problem({"r": config.lora.r, "bias": config.lora.bias})
     if problem is None:
         return None
     return warn(

@@ -49,7 +49,8 @@ def test_every_entry_is_complete(serving: ServingEngine) -> None:
         assert re.fullmatch(r"[\w./-]+:v?\d+(\.\d+)*", serving.image), serving.image
         assert serving.commands == own_image_commands(serving.entry_point)
     assert set(serving.default_gpus) <= set(GPUS), serving.default_gpus
-    assert serving.adapter_problem(8, "none", False) is None  # a plain adapter is always served
+    # A plain adapter (PEFT's defaults) is always served.
+    assert serving.adapter_problem({"r": 8, "bias": "none", "lora_bias": False}) is None
     assert serving.adapter_rule
 
 
