@@ -6,7 +6,7 @@ ones included, is billed per second for the vCPUs and GiB of memory allocated to
 (vCPU-seconds, GiB-seconds) and for its GPU (GPU-seconds). Job replicas are always billed at the
 active rate, and "Idle usage charges don't apply to serverless GPU apps. They're always billed
 for active usage." So an execution costs seconds x (GPU rate + vCPUs x vCPU rate + GiB x GiB
-rate), where vCPUs and GiB are the profile's replica size (stacks/gpu.py). The monthly free grant
+rate), where vCPUs and GiB are the profile's replica size (contract/gpus.py). The monthly free grant
 (180,000 vCPU-seconds, 360,000 GiB-seconds per subscription) is left out: it is shared by
 everything in the subscription.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from stacks.gpu import GPU_PROFILES
+from contract.gpus import GPU_PROFILES
 
 PRICES_AS_OF = date(2026, 12, 1)
 CURRENCY = "USD"

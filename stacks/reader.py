@@ -12,11 +12,12 @@ from typing import Any
 
 import pulumi
 
+from contract import gpus
 from contract.commands import STARTED_PORT
 from contract.outputs import DEFAULT_MOUNT_PATH
 from contract.secrets import RULE as SECRET_NAME_RULE
 from contract.secrets import is_valid_secret_name
-from stacks import gpu, naming
+from stacks import naming
 from stacks.config_reader import ConfigReader
 from stacks.settings import (
     DEFAULT_BASE_MODEL,
@@ -49,7 +50,9 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     overrides = _name_overrides(r, existing)
     location, location_key = _location(r, existing)
 
-    profile = gpu.GPU_PROFILES[r.choice("gpuProfile", DEFAULT_GPU_PROFILE, tuple(gpu.GPU_PROFILES))]
+    profile = gpus.GPU_PROFILES[
+        r.choice("gpuProfile", DEFAULT_GPU_PROFILE, tuple(gpus.GPU_PROFILES))
+    ]
     max_instances = r.integer("maximumInstanceCount", 1, 1, 100)
     gpu_min, gpu_max = _gpu_counts(r, profile, max_instances)
     timeout = r.integer("timeout", 10800, 1, 86400, " of seconds")
@@ -131,10 +134,10 @@ def _location(r: ConfigReader, existing: Existing) -> tuple[str | None, str]:
     if value is not None:
         if not re.fullmatch(pattern, value):
             raise r.fail("location", value, "must be an Azure region such as swedencentral")
-        return gpu.normalize_region(value), r.config.full_key("location")
+        return gpus.normalize_region(value), r.config.full_key("location")
     provider = pulumi.Config("azure-native").get("location")
     if provider:
-        return gpu.normalize_region(provider), "azure-native:location"
+        return gpus.normalize_region(provider), "azure-native:location"
     if not existing.resource_group:
         raise SettingsError(
             f"No region: set {r.config.full_key('location')} or azure-native:location "
@@ -145,7 +148,7 @@ def _location(r: ConfigReader, existing: Existing) -> tuple[str | None, str]:
 
 
 def _gpu_counts(
-    r: ConfigReader, profile: gpu.GpuProfile, max_instances: int
+    r: ConfigReader, profile: gpus.GpuProfile, max_instances: int
 ) -> tuple[int | None, ...]:
     if profile.serverless:
         for key in ("gpuMinimumCount", "gpuMaximumCount"):
@@ -175,7 +178,7 @@ def _profile_name(r: ConfigReader) -> str:
     return value
 
 
-def _cpu(r: ConfigReader, profile: gpu.GpuProfile) -> float:
+def _cpu(r: ConfigReader, profile: gpus.GpuProfile) -> float:
     value = r.raw("cpu")
     if value is None:
         return profile.replica_vcpu
@@ -190,7 +193,7 @@ def _cpu(r: ConfigReader, profile: gpu.GpuProfile) -> float:
     return cpu
 
 
-def _memory(r: ConfigReader, profile: gpu.GpuProfile) -> str:
+def _memory(r: ConfigReader, profile: gpus.GpuProfile) -> str:
     value = r.raw("memory")
     if value is None:
         return f"{profile.replica_memory_gib:g}Gi"
@@ -212,9 +215,9 @@ def _warn_above_allocatable(
     value: str,
     amount: float,
     allocatable: float,
-    profile: gpu.GpuProfile,
+    profile: gpus.GpuProfile,
 ) -> None:
-    # A dedicated node keeps part of itself for the runtime (stacks/gpu.py says how much ftk
+    # A dedicated node keeps part of itself for the runtime (contract/gpus.py says how much ftk
     # leaves free); a replica asking for more may never be scheduled.
     if amount > allocatable:
         pulumi.log.warn(
@@ -264,7 +267,7 @@ def _job_secrets(r: ConfigReader, config: pulumi.Config) -> tuple[tuple[str, ...
 
 
 def _inference(
-    r: ConfigReader, max_instances: int, job_image: str, profile: gpu.GpuProfile
+    r: ConfigReader, max_instances: int, job_image: str, profile: gpus.GpuProfile
 ) -> InferenceSettings | None:
     if not r.boolean("inferenceEnabled", True):
         return None

@@ -15,9 +15,9 @@ from typing import Any, Final, NamedTuple
 
 import pulumi
 
-from contract import env
+from contract import env, gpus
 from contract.commands import JOB_COMMANDS
-from stacks import gpu, naming
+from stacks import naming
 
 
 class SettingsError(pulumi.RunError):
@@ -123,7 +123,7 @@ class Existing:
     environment_storage: bool = False
 
 
-def default_engine(profile: gpu.GpuProfile) -> str:
+def default_engine(profile: gpus.GpuProfile) -> str:
     """vLLM on A100 profiles (continuous batching and paged attention pay off there); the
     transformers app on T4, where a scale-to-zero app mostly pays cold starts (docs/inference.md,
     "Which engine")."""
@@ -173,7 +173,7 @@ class Settings:
     file_share_quota_gib: int
     share_soft_delete_days: int
     log_retention_days: int
-    gpu: gpu.GpuProfile
+    gpu: gpus.GpuProfile
     gpu_workload_profile_name: str
     gpu_minimum_count: int | None  # dedicated profiles only
     gpu_maximum_count: int | None
@@ -229,9 +229,9 @@ class Settings:
 
     def check_region(self, location: str) -> None:
         """Reject a region the docs say lacks the GPU; warn about one they do not list."""
-        offered = gpu.region_offers(self.gpu, location)
-        where = ", ".join(gpu.regions_with(self.gpu))
-        source = f"{gpu.REGIONS_SOURCE}, read {gpu.REGIONS_AS_OF}"
+        offered = gpus.region_offers(self.gpu, location)
+        where = ", ".join(gpus.regions_with(self.gpu))
+        source = f"{gpus.REGIONS_SOURCE}, read {gpus.REGIONS_AS_OF}"
         if offered is None:
             pulumi.log.warn(
                 f"{self.location_key} = {location!r}: the GPU region list ({source}) does not "
@@ -244,7 +244,7 @@ class Settings:
                 f"({self.gpu.gpu}) is not offered there; it is in {where}. Pick one of those, or "
                 f"set {_full('skipRegionCheck')} true if Azure has added it since."
             )
-        if gpu.needs_new_environment(self.gpu, location) and self.existing.environment:
+        if gpus.needs_new_environment(self.gpu, location) and self.existing.environment:
             pulumi.log.warn(
                 f"{self.gpu.type} in {location}: Azure adds this profile only to a workload "
                 "profiles environment newly created in the region (gpu-serverless-overview, "

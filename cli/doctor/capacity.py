@@ -34,7 +34,7 @@ def serverless_gpu_room(target: Any, project_dir: Path) -> GpuRoom | None:
     from cli.doctor.deployment import from_target
     from cli.doctor.diagnose import placed_from_job
     from cli.errors import FtkError
-    from stacks import gpu
+    from contract import gpus
 
     try:
         dep = from_target(target, project_dir)
@@ -42,7 +42,7 @@ def serverless_gpu_room(target: Any, project_dir: Path) -> GpuRoom | None:
             return None
         arm = ArmReader(target.deployment.connection, dep.subscription)
         dep = placed_from_job(arm, dep)
-        profile = gpu.GPU_PROFILES.get(dep.gpu_profile or "")
+        profile = gpus.GPU_PROFILES.get(dep.gpu_profile or "")
         if profile is None or not profile.serverless or not dep.location:
             return None
         usage, scope = gpu_quota(arm, dep, profile)

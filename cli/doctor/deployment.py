@@ -130,8 +130,8 @@ def _app_replicas(settings: dict[str, str], project: str) -> int:
 
 
 def _from_stack_config(stack: str, settings: dict[str, str], project_dir: Path) -> Deployment:
+    from contract.gpus import normalize_region
     from stacks import naming
-    from stacks.gpu import normalize_region
     from stacks.settings import DEFAULT_GPU_PROFILE, NAME_KEYS
 
     project = _project_name(project_dir, settings)

@@ -52,7 +52,7 @@ def placed_from_job(arm: Any, dep: Deployment) -> Deployment:
     (the AI Toolkit's files do)."""
     from azure.core.exceptions import AzureError
 
-    from stacks.gpu import normalize_region
+    from contract.gpus import normalize_region
 
     job = dep.must_exist.get("job")
     if (dep.location and dep.gpu_profile) or not (job and dep.resource_group):

@@ -38,7 +38,7 @@ class RunFacts:
 def _device(profile: str | None) -> tuple[str | None, int, str]:
     """(gpu name or None, memory in bytes, description) of where the run trains."""
     if profile and profile != "local":
-        from stacks.gpu import GPU_PROFILES
+        from contract.gpus import GPU_PROFILES
 
         known = GPU_PROFILES.get(profile)
         if known is not None:
