@@ -1,10 +1,9 @@
-"""The stack's settings: the frozen, typed `Settings`, its config keys and their defaults.
+"""The stack's settings: the frozen, typed `Settings` the program is built from.
 
-Every key lives in the project namespace (`pulumi config set gpuProfile ...` writes
-`ftk:gpuProfile`); `KEYS` lists them and Pulumi.yaml documents them. Each default is written
-here and only here. `stacks.reader.load_settings` reads and validates the config into
-`Settings`; a bad value raises `SettingsError`, which names the key, the value and the rule,
-before anything is sent to Azure.
+Every config key, its kind, default and rule is one row of `contract.stack_config` (Pulumi.yaml
+and the README's reference are checked against it). `stacks.reader.load_settings` reads and
+validates the config into `Settings`; a bad value raises `SettingsError`, which names the key,
+the value and the rule, before anything is sent to Azure.
 """
 
 from __future__ import annotations
@@ -16,18 +15,20 @@ from typing import Any, Final, NamedTuple
 import pulumi
 
 from contract import env, gpus
-from contract.commands import JOB_COMMANDS
+from contract.stack_config import (
+    NAME_KEYS,
+    PROBE_MAX_DELAY,
+    PROBE_MAX_FAILURES,
+    PROBE_MAX_PERIOD,
+    StackConfigError,
+)
 from stacks import naming
 
 
-class SettingsError(pulumi.RunError):
+class SettingsError(pulumi.RunError, StackConfigError):
     """A config value breaks its rule. Pulumi shows the message alone, without a traceback."""
 
 
-DEFAULT_GPU_PROFILE: Final = "Consumption-GPU-NC24-A100"
-DEFAULT_IMAGE: Final = "docker.io/pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime"
-DEFAULT_BASE_MODEL: Final = "microsoft/Phi-3-mini-4k-instruct"
-DEFAULT_COMMANDS: Final = JOB_COMMANDS  # the `commands` key's default
 # vLLM's official OpenAI-compatible server image (vllm-project/vllm,
 # docs/deployment/docker.md), pinned: a new vLLM is a deliberate change, never a surprise.
 # 0.19.1: outside CVE-2026-22778's range (remote code execution through video inputs, 0.8.3 to
@@ -37,78 +38,6 @@ DEFAULT_COMMANDS: Final = JOB_COMMANDS  # the `commands` key's default
 VLLM_IMAGE: Final = "docker.io/vllm/vllm-openai:v0.19.1"
 # Fixed releases start here; tests/stacks/test_vllm.py keeps the pin at or above it.
 VLLM_FIRST_FIXED: Final = (0, 14, 1)
-INFERENCE_ENGINES: Final = ("vllm", "transformers")
-STORAGE_SKUS: Final = (
-    "Standard_LRS",
-    "Standard_ZRS",
-    "Standard_GRS",
-    "Standard_RAGRS",
-    "Standard_GZRS",
-    "Standard_RAGZRS",
-)
-# ACA probe limits: initialDelaySeconds <= 60, periodSeconds <= 240, failureThreshold <= 10.
-PROBE_MAX_DELAY: Final = 60
-PROBE_MAX_PERIOD: Final = 240
-PROBE_MAX_FAILURES: Final = 10
-
-
-class NameKey(NamedTuple):
-    """One resource name the user may set (and, for most, reference instead of create)."""
-
-    key: str  # config key of the name
-    kind: str  # its rule in naming.RULES
-    field: str  # the StackNames / Existing field
-    existing_key: str | None  # config key of the "reference an existing one" flag
-
-
-NAME_KEYS: Final = (
-    NameKey("resourceGroupName", "resourceGroup", "resource_group", "existingResourceGroup"),
-    NameKey("storageAccountName", "storageAccount", "storage_account", "existingStorageAccount"),
-    NameKey("fileShareName", "fileShare", "file_share", "existingFileShare"),
-    NameKey("acaLogAnalyticsName", "logAnalytics", "log_analytics", "existingLogAnalytics"),
-    NameKey("acaEnvironmentName", "environment", "environment", "existingEnvironment"),
-    NameKey(
-        "acaEnvironmentStorageName",
-        "environmentStorage",
-        "environment_storage",
-        "existingEnvironmentStorage",
-    ),
-    NameKey("acaJobName", "job", "job", None),
-    NameKey("acaAppName", "containerApp", "app", None),
-)
-KEYS: Final = (
-    "location",
-    *(n.key for n in NAME_KEYS),
-    *(n.existing_key for n in NAME_KEYS if n.existing_key),
-    "storageSku",
-    "fileShareQuotaGiB",
-    "shareSoftDeleteDays",
-    "logRetentionDays",
-    "gpuProfile",
-    "gpuWorkloadProfileName",
-    "gpuMinimumCount",
-    "gpuMaximumCount",
-    "maximumInstanceCount",
-    "cpu",
-    "memory",
-    "image",
-    "commands",
-    "timeout",
-    "replicaRetryLimit",
-    "mountPath",
-    "jobSecrets",
-    "inferenceEnabled",
-    "inferenceEngine",
-    "inferenceBaseModel",
-    "inferenceImage",
-    "inferencePort",
-    "inferenceMinReplicas",
-    "inferenceStartupSeconds",
-    "skipRegionCheck",
-    "tags",
-    "prebuiltImage",
-    "prebuiltImageSource",
-)
 
 
 @dataclass(frozen=True)
@@ -144,7 +73,7 @@ class InferenceSettings:
     """The inference app; absent from `Settings` when `inferenceEnabled` is false."""
 
     base_model: str
-    engine: str  # one of INFERENCE_ENGINES
+    engine: str  # one of the inferenceEngine key's choices
     image: str
     port: int
     min_replicas: int

@@ -8,10 +8,11 @@ from typing import Any
 
 from cli.doctor import access_checks as access
 from cli.doctor import azure_checks as az
-from cli.doctor.deployment import DEFAULT_TIMEOUT, Deployment, from_target
-from cli.doctor.report import Report, Status, ok
+from cli.doctor.deployment import Deployment, from_target
+from cli.doctor.report import Report, Row, Status, fail, ok
 from cli.doctor.run_checks import RunFacts, run_checks
 from cli.errors import FtkError, UsageError
+from contract.stack_config import default
 
 DOCTOR_SDKS = (
     ("azure.mgmt.resource", "azure-mgmt-resource"),
@@ -37,6 +38,7 @@ def diagnose(target: Any, project_dir: Path, config_file: Path | None = None) ->
     else:
         dep = from_target(target, project_dir)
         report = Report(target=dep.origin)
+        report.rows.extend(config_rows(dep))
         dep, timeout = _azure_rows(report, target, dep)
         secrets = dep.job_secrets if dep.job_secrets is not None else _secret_names(target)
         facts = RunFacts(dep.gpu_profile, timeout, secrets)
@@ -45,6 +47,12 @@ def diagnose(target: Any, project_dir: Path, config_file: Path | None = None) ->
         report.rows.extend(rows)
         report.estimate = figures
     return report
+
+
+def config_rows(dep: Deployment) -> list[Row]:
+    """One ✗ per stack config value that breaks its key's rule (`pulumi up` would stop on it;
+    the other checks go on with the key's default)."""
+    return [fail("stack config", problem, fix) for problem, fix in dep.config_problems]
 
 
 def placed_from_job(arm: Any, dep: Deployment) -> Deployment:
@@ -93,7 +101,7 @@ def _azure_rows(report: Report, target: Any, dep: Deployment) -> tuple[Deploymen
     credentials = az.credentials(arm, dep)
     report.rows.append(credentials)
     if arm is None or credentials.status is Status.FAIL:
-        return dep, dep.job_timeout or DEFAULT_TIMEOUT
+        return dep, dep.job_timeout or default("timeout")
     dep = placed_from_job(arm, dep)
     report.rows.append(az.providers(arm, dep))
     report.rows.append(az.region(arm, dep))
