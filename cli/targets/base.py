@@ -87,7 +87,7 @@ class Share(Protocol):
     def delete(self, path: str) -> None: ...
 
     def sweep_temporaries(self, directory: str, older_than: float) -> list[str]:
-        """Delete the temporaries (`cli.sync.temps`) in `directory` not written for `older_than`
+        """Delete the temporaries (`cli.targets.temps`) in `directory` not written for `older_than`
         seconds, left by an interrupted upload; returns their paths."""
 
 

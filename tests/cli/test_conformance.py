@@ -21,7 +21,6 @@ from click.testing import CliRunner
 from cli.app import App
 from cli.errors import ExitCode, NotFoundError, UsageError
 from cli.main import cli
-from cli.sync.temps import is_temporary
 from cli.targets.base import (
     Execution,
     ExecutionStatus,
@@ -32,6 +31,7 @@ from cli.targets.base import (
     Target,
 )
 from cli.targets.local import LocalTarget
+from cli.targets.temps import is_temporary
 from contract import outputs as keys
 from contract.layout import RunLayout
 from testkit.fakes.azure import FakeAzure, replica_claims, target_from_outputs

@@ -147,7 +147,7 @@ class LocalEndpoint:
         return Endpoint(url=url, api_key=key, ready=True, model=model, adapters=served)
 
     def _wait_ready(self, url: str, server: ProcessId) -> None:
-        from cli.ops.wake import wait_ready
+        from cli.targets.wake import wait_ready
 
         def still_running() -> None:
             if not self.supervisor.alive(server):
