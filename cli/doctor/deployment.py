@@ -2,7 +2,7 @@
 
 After `pulumi up` (or from `--infra` files) the output-contract values name every resource.
 Before the first `pulumi up` a stack has only its config: the names are derived the way the
-program derives them (`stacks.naming`), the region and GPU profile come from the same keys, read
+program derives them (`contract.naming`), the region and GPU profile come from the same keys, read
 by the same reader and table of defaults as the program's (`contract.stack_config`), and
 resources flagged `existing*` must already exist. A value that breaks its key's rule is a
 problem the doctor reports (`pulumi up` would stop on it); the doctor goes on with the default.
@@ -159,8 +159,8 @@ def _app_replicas(r: StackConfig) -> int:
 
 
 def _from_stack_config(stack: str, settings: dict[str, str], project_dir: Path) -> Deployment:
+    from contract import naming
     from contract.gpus import normalize_region
-    from stacks import naming
 
     project = _project_name(project_dir, settings)
     r = _reader(settings, project)

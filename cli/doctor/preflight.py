@@ -18,7 +18,7 @@ from contract import env as ftk_env
 from contract import outputs as keys
 
 # Loading the model, a few steps and one checkpoint take minutes; the stack keeps the same
-# 10-minute margin between its time budget and the replica timeout (stacks/settings.py).
+# 10-minute margin between its time budget and the replica timeout (contract/env.py).
 MIN_BUDGET_SECONDS = ftk_env.SAVE_MARGIN_SECONDS  # what one checkpoint needs at the least
 
 
