@@ -139,6 +139,8 @@ def test_local_target_checks_only_the_run_config(tmp_path: Path, project: Path):
     assert result.exit_code == 0, result.output
     rows = {row["check"]: row for row in json.loads(result.stdout)["checks"]}
     assert list(rows) == ["target", "model fits", "model access", "cost estimate"]
+    # this machine is free, and no Azure price list stands behind that
+    assert rows["cost estimate"]["evidence"] == "about $0.00/h (local, free)"
     assert (
         "this machine's CPU" in rows["model fits"]["evidence"]
         or rows["model fits"]["status"] == "warn"
@@ -266,7 +268,5 @@ def test_serverless_quota_is_the_tighter_of_environment_and_subscription(
         "(tighter than environment ftk-dev-env: 0 of 4 used): 9 of 10 used"
     )
 
-    from cli.doctor.capacity import serverless_gpu_room
-
-    room = serverless_gpu_room(target, tmp_path)
+    room = target.gpu_room()
     assert room is not None and room.free == 1  # what `ftk sweep --parallel` is capped at

@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cli.doctor.arm import ArmReader, Usage
-from cli.doctor.deployment import Deployment
-from cli.doctor.report import Row, fail, ok, warn
+from cli.targets.azure.doctor.arm import ArmReader, Usage
+from cli.targets.azure.doctor.deployment import Deployment
+from cli.targets.checks import Row, fail, ok, warn
 
 if TYPE_CHECKING:
     from contract.gpus import GpuProfile

@@ -58,7 +58,7 @@ class Deployment:
         return 1 + 2 * self.app_replicas
 
 
-def from_target(target: AzureTarget, project_dir: Path) -> Deployment:
+def from_target(target: AzureTarget) -> Deployment:
     """The deployment behind an `AzureTarget` (outputs if there are any, else stack config)."""
     stack = target.stack
     config = None
@@ -71,7 +71,7 @@ def from_target(target: AzureTarget, project_dir: Path) -> Deployment:
     if config is not None:
         return _from_outputs(config, config.from_stack, settings)
     assert stack is not None
-    return _from_stack_config(stack.name, settings, project_dir)
+    return _from_stack_config(stack.name, settings, stack.project_dir)
 
 
 def _from_outputs(config: Any, is_stack: bool, settings: dict[str, str]) -> Deployment:
