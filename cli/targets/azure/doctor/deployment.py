@@ -69,12 +69,16 @@ def from_target(target: AzureTarget) -> Deployment:
             raise
     settings = stack.config_values() if stack is not None else {}
     if config is not None:
-        return _from_outputs(config, config.from_stack, settings)
+        # The namespace of the stack's keys: the project's name (Pulumi.yaml) where there is one.
+        project = _project_name(stack.project_dir, settings) if stack else _project_of(settings)
+        return _from_outputs(config, config.from_stack, _reader(settings, project), settings)
     assert stack is not None
     return _from_stack_config(stack.name, settings, stack.project_dir)
 
 
-def _from_outputs(config: Any, is_stack: bool, settings: dict[str, str]) -> Deployment:
+def _from_outputs(
+    config: Any, is_stack: bool, r: StackConfig, settings: dict[str, str]
+) -> Deployment:
     values = config.values
     get = config.get
     must = {
@@ -85,7 +89,6 @@ def _from_outputs(config: Any, is_stack: bool, settings: dict[str, str]) -> Depl
     }
     secrets = values.get(keys.JOB_SECRET_NAMES)
     timeout = values.get(keys.JOB_TIMEOUT_SECONDS)
-    r = _reader(settings, _project_of(settings))
     return Deployment(
         origin=f"{config.origin} ({'outputs' if is_stack else 'config files'})",
         deployed=True,
