@@ -30,6 +30,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from contract import stack_config
+
 ROOT = Path(__file__).resolve().parents[1]
 EXTRAS = ("train", "serve")
 PROJECT_LOCK = "requirements.lock"
@@ -39,12 +41,13 @@ PLATFORM = "x86_64-manylinux_2_28"
 IN_IMAGE = "torch"
 
 
-def image_torch() -> str:
-    """The torch version of the stack's default image (its tag: pytorch/pytorch:<torch>-cuda...)."""
-    text = (ROOT / "stacks" / "settings.py").read_text()
-    found = re.search(r'DEFAULT_IMAGE: Final = "[^"]*pytorch:(\d+\.\d+\.\d+)-', text)
+def image_torch(image: str | None = None) -> str:
+    """The torch version of the stack's default image (its tag: pytorch/pytorch:<torch>-cuda...),
+    read from the `image` key's default in the table of stack keys (contract.stack_config)."""
+    image = image or str(stack_config.default("image"))
+    found = re.fullmatch(r"[^\s]*pytorch:(\d+\.\d+\.\d+)-\S*", image)
     if not found:
-        raise SystemExit("cannot read torch's version from stacks/settings.py DEFAULT_IMAGE")
+        raise SystemExit(f"cannot read torch's version from the default image {image!r}")
     return found.group(1)
 
 

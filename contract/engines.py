@@ -97,7 +97,7 @@ class ServingEngine:
     # Its own pinned image; None: the stack's job image (or the prebuilt image, which bakes in
     # the serve lock's dependencies), with the registry pull that goes with it.
     image: str | None = None
-    default_gpus: tuple[str, ...] = ()  # GPU kinds (stacks/gpu.py) it is the default on
+    default_gpus: tuple[str, ...] = ()  # GPU kinds (contract/gpus.py) it is the default on
     local_argv: LocalArgv | None = None  # how `--local` starts it; None: not on this machine
     # Why it cannot serve the LoRA adapter with this adapter_config.json, or None if it can.
     adapter_problem: AdapterProblem = _serves_any_adapter

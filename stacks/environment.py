@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_azure_native.app as app
 
-from stacks import gpu
+from contract import gpus
 from stacks.component import FtkComponent
 from stacks.settings import SettingsError
 
@@ -150,7 +150,7 @@ def _require_profile(args: EnvironmentArgs, env_id: str, profiles: Any) -> str:
 
 def _how_to_add(args: EnvironmentArgs) -> str:
     """What the docs allow for adding this GPU profile to an environment that exists."""
-    profile = gpu.GPU_PROFILES.get(args.gpu_profile_type)
+    profile = gpus.GPU_PROFILES.get(args.gpu_profile_type)
     if profile is None or not profile.serverless:
         # workload-profiles-overview.md: "GPU-enabled Dedicated profiles must be configured
         # when creating an environment."
@@ -159,7 +159,7 @@ def _how_to_add(args: EnvironmentArgs) -> str:
             "profile only when it creates the environment."
         )
     location = args.location if isinstance(args.location, str) else ""
-    if gpu.needs_new_environment(profile, location):
+    if gpus.needs_new_environment(profile, location):
         # gpu-serverless-overview.md, "Supported regions", footnote 1.
         return (
             f"use a new environment (unset existingEnvironment): in {location}, Azure adds "

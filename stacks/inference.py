@@ -121,7 +121,7 @@ def _secret_env(engine: ServingEngine, *, hf_token: bool) -> dict[str, str]:
 # ACA probe limits, from the spec's ContainerAppProbe descriptions (Azure/azure-rest-api-specs
 # Microsoft.App, as the SDKs carry them: "failureThreshold ... Minimum value is 1. Maximum value
 # is 10", "initialDelaySeconds ... Maximum value is 60", "periodSeconds ... Maximum value is
-# 240"; stacks/settings.py PROBE_MAX_*). A startup probe that waits for the model within them
+# 240"; contract/stack_config.py PROBE_MAX_*). A startup probe that waits for the model within them
 # needs a long period (1800 s: 174 s), so a model loaded in 90 s would be noticed only at the
 # next probe, about 234 s. Instead (health-probes.md: liveness and readiness begin once the
 # startup probe has passed; MicrosoftDocs/azure-docs articles/container-apps/health-probes.md,

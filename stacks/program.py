@@ -10,8 +10,8 @@ import pulumi_azure_native.resources as resources
 
 from contract import env as contract_env
 from contract.engines import ENGINES
+from contract.gpus import normalize_region
 from stacks.environment import Environment, EnvironmentArgs
-from stacks.gpu import normalize_region
 from stacks.inference import HF_TOKEN, InferenceApp, InferenceAppArgs
 from stacks.job import FinetuningJob, FinetuningJobArgs
 from stacks.monitoring import Monitoring, MonitoringArgs

@@ -1,36 +1,27 @@
 """Reads the stack's config once into `Settings`: typed values, or one clear `SettingsError`.
 
-`load_settings()` is what `__main__.py` calls before any resource is declared. Keys, defaults
-and the `Settings` type live in `stacks.settings`.
+`load_settings()` is what `__main__.py` calls before any resource is declared. Each key's kind,
+default and rule come from the table in `contract.stack_config` (through `ConfigReader`); what is
+here are the rules between keys and the defaults computed from other keys. `Settings` lives in
+`stacks.settings`.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
 import pulumi
 
+from contract import gpus
 from contract.commands import STARTED_PORT
 from contract.engines import ENGINES
-from contract.outputs import DEFAULT_MOUNT_PATH
 from contract.secrets import RULE as SECRET_NAME_RULE
 from contract.secrets import is_valid_secret_name
-from stacks import gpu, naming
+from contract.stack_config import KEYS, NAME_KEYS, StackConfig
+from stacks import naming
 from stacks.config_reader import ConfigReader
 from stacks.settings import (
-    DEFAULT_BASE_MODEL,
-    DEFAULT_COMMANDS,
-    DEFAULT_GPU_PROFILE,
-    DEFAULT_IMAGE,
-    INFERENCE_ENGINES,
-    KEYS,
-    NAME_KEYS,
-    PROBE_MAX_DELAY,
-    PROBE_MAX_FAILURES,
-    PROBE_MAX_PERIOD,
-    STORAGE_SKUS,
     Existing,
     InferenceSettings,
     Settings,
@@ -43,18 +34,18 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     """Read and validate the stack's config (project namespace, plus azure-native:location)."""
     config = config or pulumi.Config()
     r = ConfigReader(config)
-    _reject_unknown_keys(config)
+    _reject_unknown_keys(r, config)
 
     existing = Existing(**{n.field: r.boolean(n.existing_key) for n in NAME_KEYS if n.existing_key})
     overrides = _name_overrides(r, existing)
     location, location_key = _location(r, existing)
 
-    profile = gpu.GPU_PROFILES[r.choice("gpuProfile", DEFAULT_GPU_PROFILE, tuple(gpu.GPU_PROFILES))]
-    max_instances = r.integer("maximumInstanceCount", 1, 1, 100)
+    profile = gpus.GPU_PROFILES[r.choice("gpuProfile")]
+    max_instances = r.integer("maximumInstanceCount")
     gpu_min, gpu_max = _gpu_counts(r, profile, max_instances)
-    timeout = r.integer("timeout", 10800, 1, 86400, " of seconds")
+    timeout = r.integer("timeout")
     secret_names, secrets = _job_secrets(r, config)
-    image = r.string("image", DEFAULT_IMAGE) or DEFAULT_IMAGE
+    image = str(r.string("image"))
     return Settings(
         project=pulumi.get_project(),
         stack=pulumi.get_stack(),
@@ -62,10 +53,10 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         location_key=location_key,
         name_overrides=overrides,
         existing=existing,
-        storage_sku=r.choice("storageSku", "Standard_LRS", STORAGE_SKUS),
-        file_share_quota_gib=r.integer("fileShareQuotaGiB", 1024, 1, 102400, " of GiB"),
-        share_soft_delete_days=r.integer("shareSoftDeleteDays", 7, 1, 365, " of days"),
-        log_retention_days=r.integer("logRetentionDays", 30, 30, 730, " of days"),
+        storage_sku=r.choice("storageSku"),
+        file_share_quota_gib=r.integer("fileShareQuotaGiB"),
+        share_soft_delete_days=r.integer("shareSoftDeleteDays"),
+        log_retention_days=r.integer("logRetentionDays"),
         gpu=profile,
         gpu_workload_profile_name=_profile_name(r),
         gpu_minimum_count=gpu_min,
@@ -76,7 +67,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
         image=image,
         commands=_commands(r),
         timeout=timeout,
-        replica_retry_limit=r.integer("replicaRetryLimit", 0, 0, 10),
+        replica_retry_limit=r.integer("replicaRetryLimit"),
         mount_path=_mount_path(r),
         job_secret_names=secret_names,
         job_secrets=secrets,
@@ -87,7 +78,7 @@ def load_settings(config: pulumi.Config | None = None) -> Settings:
     )
 
 
-def _reject_unknown_keys(config: pulumi.Config) -> None:
+def _reject_unknown_keys(r: StackConfig, config: pulumi.Config) -> None:
     # A typo ("gpuProfle") would otherwise fall back to a default without a word. The language
     # host hands the program its whole config as PULUMI_CONFIG, which the public
     # `pulumi.runtime.get_config_env()` reads.
@@ -100,10 +91,9 @@ def _reject_unknown_keys(config: pulumi.Config) -> None:
                 f"{full} is a key with a dot in its name, not a path: set it with "
                 f"`pulumi config set --path '{key}' ...` (add --secret for a secret)."
             )
-        if full.startswith(prefix) and key not in KEYS:
-            near = difflib.get_close_matches(key, KEYS, n=1)
-            hint = f"did you mean {config.full_key(near[0])}?" if near else "see docs/infra.md"
-            raise SettingsError(f"{full} is not a key ftk reads; {hint}")
+        unknown = r.unknown(key) if full.startswith(prefix) else None
+        if unknown:
+            raise SettingsError(unknown)
 
 
 def _name_overrides(r: ConfigReader, existing: Existing) -> dict[str, str]:
@@ -131,10 +121,10 @@ def _location(r: ConfigReader, existing: Existing) -> tuple[str | None, str]:
     if value is not None:
         if not re.fullmatch(pattern, value):
             raise r.fail("location", value, "must be an Azure region such as swedencentral")
-        return gpu.normalize_region(value), r.config.full_key("location")
+        return gpus.normalize_region(value), r.config.full_key("location")
     provider = pulumi.Config("azure-native").get("location")
     if provider:
-        return gpu.normalize_region(provider), "azure-native:location"
+        return gpus.normalize_region(provider), "azure-native:location"
     if not existing.resource_group:
         raise SettingsError(
             f"No region: set {r.config.full_key('location')} or azure-native:location "
@@ -145,7 +135,7 @@ def _location(r: ConfigReader, existing: Existing) -> tuple[str | None, str]:
 
 
 def _gpu_counts(
-    r: ConfigReader, profile: gpu.GpuProfile, max_instances: int
+    r: ConfigReader, profile: gpus.GpuProfile, max_instances: int
 ) -> tuple[int | None, ...]:
     if profile.serverless:
         for key in ("gpuMinimumCount", "gpuMaximumCount"):
@@ -157,15 +147,15 @@ def _gpu_counts(
                     "them); unset it, or pick a dedicated profile such as NC24-A100",
                 )
         return None, None
-    lo = r.integer("gpuMinimumCount", 0, 0, 100)
-    hi = r.integer("gpuMaximumCount", max_instances, 1, 100)
+    lo = r.integer("gpuMinimumCount")
+    hi = r.integer("gpuMaximumCount", default=max_instances)
     if lo > hi:
         raise r.fail("gpuMinimumCount", str(lo), f"must not exceed gpuMaximumCount ({hi})")
     return lo, hi
 
 
 def _profile_name(r: ConfigReader) -> str:
-    value = r.string("gpuWorkloadProfileName", "GPU") or "GPU"
+    value = str(r.string("gpuWorkloadProfileName"))
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,31}", value) or value == "Consumption":
         raise r.fail(
             "gpuWorkloadProfileName",
@@ -175,7 +165,7 @@ def _profile_name(r: ConfigReader) -> str:
     return value
 
 
-def _cpu(r: ConfigReader, profile: gpu.GpuProfile) -> float:
+def _cpu(r: ConfigReader, profile: gpus.GpuProfile) -> float:
     value = r.raw("cpu")
     if value is None:
         return profile.replica_vcpu
@@ -190,7 +180,7 @@ def _cpu(r: ConfigReader, profile: gpu.GpuProfile) -> float:
     return cpu
 
 
-def _memory(r: ConfigReader, profile: gpu.GpuProfile) -> str:
+def _memory(r: ConfigReader, profile: gpus.GpuProfile) -> str:
     value = r.raw("memory")
     if value is None:
         return f"{profile.replica_memory_gib:g}Gi"
@@ -212,9 +202,9 @@ def _warn_above_allocatable(
     value: str,
     amount: float,
     allocatable: float,
-    profile: gpu.GpuProfile,
+    profile: gpus.GpuProfile,
 ) -> None:
-    # A dedicated node keeps part of itself for the runtime (stacks/gpu.py says how much ftk
+    # A dedicated node keeps part of itself for the runtime (contract/gpus.py says how much ftk
     # leaves free); a replica asking for more may never be scheduled.
     if amount > allocatable:
         pulumi.log.warn(
@@ -227,7 +217,7 @@ def _warn_above_allocatable(
 def _commands(r: ConfigReader) -> tuple[str, ...]:
     value = r.json_value("commands")
     if value is None:
-        return DEFAULT_COMMANDS
+        return tuple(KEYS["commands"].default)  # type: ignore[arg-type]
     if (
         not isinstance(value, list)
         or not value
@@ -238,7 +228,7 @@ def _commands(r: ConfigReader) -> tuple[str, ...]:
 
 
 def _mount_path(r: ConfigReader) -> str:
-    value = r.raw("mountPath") or DEFAULT_MOUNT_PATH
+    value = r.raw("mountPath") or str(KEYS["mountPath"].default)
     if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", value):
         raise r.fail("mountPath", value, "must be an absolute path like /mount, no trailing '/'")
     return value
@@ -264,29 +254,23 @@ def _job_secrets(r: ConfigReader, config: pulumi.Config) -> tuple[tuple[str, ...
 
 
 def _inference(
-    r: ConfigReader, max_instances: int, job_image: str, profile: gpu.GpuProfile
+    r: ConfigReader, max_instances: int, job_image: str, profile: gpus.GpuProfile
 ) -> InferenceSettings | None:
-    if not r.boolean("inferenceEnabled", True):
+    if not r.boolean("inferenceEnabled"):
         return None
-    engine = r.choice("inferenceEngine", default_engine(profile), INFERENCE_ENGINES)
+    engine = r.choice("inferenceEngine", default=default_engine(profile))
     image = ENGINES[engine].image or job_image  # its own pinned image, else the job's
-    port = r.integer("inferencePort", 8000, 1, 65535)
+    port = r.integer("inferencePort")
     if port == STARTED_PORT:
         raise r.fail("inferencePort", port, "is the startup probe's port; use another")
     return InferenceSettings(
-        base_model=r.string("inferenceBaseModel", DEFAULT_BASE_MODEL) or DEFAULT_BASE_MODEL,
+        base_model=str(r.string("inferenceBaseModel")),
         engine=engine,
         image=r.string("inferenceImage", image) or image,
         port=port,
-        min_replicas=r.integer("inferenceMinReplicas", 0, 0, max_instances),
+        min_replicas=r.integer("inferenceMinReplicas", hi=max_instances),
         max_replicas=max_instances,
-        startup_seconds=r.integer(
-            "inferenceStartupSeconds",
-            1800,
-            10,
-            PROBE_MAX_DELAY + PROBE_MAX_PERIOD * PROBE_MAX_FAILURES,
-            " of seconds",
-        ),
+        startup_seconds=r.integer("inferenceStartupSeconds"),
     )
 
 

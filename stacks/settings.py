@@ -1,105 +1,32 @@
-"""The stack's settings: the frozen, typed `Settings`, its config keys and their defaults.
+"""The stack's settings: the frozen, typed `Settings` the program is built from.
 
-Every key lives in the project namespace (`pulumi config set gpuProfile ...` writes
-`ftk:gpuProfile`); `KEYS` lists them and Pulumi.yaml documents them. Each default is written
-here and only here. `stacks.reader.load_settings` reads and validates the config into
-`Settings`; a bad value raises `SettingsError`, which names the key, the value and the rule,
-before anything is sent to Azure.
+Every config key, its kind, default and rule is one row of `contract.stack_config` (Pulumi.yaml
+and the README's reference are checked against it). `stacks.reader.load_settings` reads and
+validates the config into `Settings`; a bad value raises `SettingsError`, which names the key,
+the value and the rule, before anything is sent to Azure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, NamedTuple
+from typing import Any, NamedTuple
 
 import pulumi
 
-from contract import engines, env
-from contract.commands import JOB_COMMANDS
-from stacks import gpu, naming
+from contract import engines, env, gpus
+from contract.stack_config import (
+    NAME_KEYS,
+    PROBE_MAX_DELAY,
+    PROBE_MAX_FAILURES,
+    PROBE_MAX_PERIOD,
+    StackConfigError,
+)
+from stacks import naming
 
 
-class SettingsError(pulumi.RunError):
+class SettingsError(pulumi.RunError, StackConfigError):
     """A config value breaks its rule. Pulumi shows the message alone, without a traceback."""
-
-
-DEFAULT_GPU_PROFILE: Final = "Consumption-GPU-NC24-A100"
-DEFAULT_IMAGE: Final = "docker.io/pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime"
-DEFAULT_BASE_MODEL: Final = "microsoft/Phi-3-mini-4k-instruct"
-DEFAULT_COMMANDS: Final = JOB_COMMANDS  # the `commands` key's default
-INFERENCE_ENGINES: Final = tuple(engines.ENGINES)  # the registry, contract/engines.py
-STORAGE_SKUS: Final = (
-    "Standard_LRS",
-    "Standard_ZRS",
-    "Standard_GRS",
-    "Standard_RAGRS",
-    "Standard_GZRS",
-    "Standard_RAGZRS",
-)
-# ACA probe limits: initialDelaySeconds <= 60, periodSeconds <= 240, failureThreshold <= 10.
-PROBE_MAX_DELAY: Final = 60
-PROBE_MAX_PERIOD: Final = 240
-PROBE_MAX_FAILURES: Final = 10
-
-
-class NameKey(NamedTuple):
-    """One resource name the user may set (and, for most, reference instead of create)."""
-
-    key: str  # config key of the name
-    kind: str  # its rule in naming.RULES
-    field: str  # the StackNames / Existing field
-    existing_key: str | None  # config key of the "reference an existing one" flag
-
-
-NAME_KEYS: Final = (
-    NameKey("resourceGroupName", "resourceGroup", "resource_group", "existingResourceGroup"),
-    NameKey("storageAccountName", "storageAccount", "storage_account", "existingStorageAccount"),
-    NameKey("fileShareName", "fileShare", "file_share", "existingFileShare"),
-    NameKey("acaLogAnalyticsName", "logAnalytics", "log_analytics", "existingLogAnalytics"),
-    NameKey("acaEnvironmentName", "environment", "environment", "existingEnvironment"),
-    NameKey(
-        "acaEnvironmentStorageName",
-        "environmentStorage",
-        "environment_storage",
-        "existingEnvironmentStorage",
-    ),
-    NameKey("acaJobName", "job", "job", None),
-    NameKey("acaAppName", "containerApp", "app", None),
-)
-KEYS: Final = (
-    "location",
-    *(n.key for n in NAME_KEYS),
-    *(n.existing_key for n in NAME_KEYS if n.existing_key),
-    "storageSku",
-    "fileShareQuotaGiB",
-    "shareSoftDeleteDays",
-    "logRetentionDays",
-    "gpuProfile",
-    "gpuWorkloadProfileName",
-    "gpuMinimumCount",
-    "gpuMaximumCount",
-    "maximumInstanceCount",
-    "cpu",
-    "memory",
-    "image",
-    "commands",
-    "timeout",
-    "replicaRetryLimit",
-    "mountPath",
-    "jobSecrets",
-    "inferenceEnabled",
-    "inferenceEngine",
-    "inferenceBaseModel",
-    "inferenceImage",
-    "inferencePort",
-    "inferenceMinReplicas",
-    "inferenceStartupSeconds",
-    "skipRegionCheck",
-    "tags",
-    "prebuiltImage",
-    "prebuiltImageSource",
-)
 
 
 @dataclass(frozen=True)
@@ -114,7 +41,7 @@ class Existing:
     environment_storage: bool = False
 
 
-def default_engine(profile: gpu.GpuProfile) -> str:
+def default_engine(profile: gpus.GpuProfile) -> str:
     """The registry's engine for the profile's GPU (`ServingEngine.default_gpus`): vLLM on A100
     profiles (continuous batching and paged attention pay off there); the transformers app on T4,
     where a scale-to-zero app mostly pays cold starts (docs/inference.md, "Which engine")."""
@@ -135,7 +62,7 @@ class InferenceSettings:
     """The inference app; absent from `Settings` when `inferenceEnabled` is false."""
 
     base_model: str
-    engine: str  # one of INFERENCE_ENGINES
+    engine: str  # one of the inferenceEngine key's choices
     image: str
     port: int
     min_replicas: int
@@ -164,7 +91,7 @@ class Settings:
     file_share_quota_gib: int
     share_soft_delete_days: int
     log_retention_days: int
-    gpu: gpu.GpuProfile
+    gpu: gpus.GpuProfile
     gpu_workload_profile_name: str
     gpu_minimum_count: int | None  # dedicated profiles only
     gpu_maximum_count: int | None
@@ -220,9 +147,9 @@ class Settings:
 
     def check_region(self, location: str) -> None:
         """Reject a region the docs say lacks the GPU; warn about one they do not list."""
-        offered = gpu.region_offers(self.gpu, location)
-        where = ", ".join(gpu.regions_with(self.gpu))
-        source = f"{gpu.REGIONS_SOURCE}, read {gpu.REGIONS_AS_OF}"
+        offered = gpus.region_offers(self.gpu, location)
+        where = ", ".join(gpus.regions_with(self.gpu))
+        source = f"{gpus.REGIONS_SOURCE}, read {gpus.REGIONS_AS_OF}"
         if offered is None:
             pulumi.log.warn(
                 f"{self.location_key} = {location!r}: the GPU region list ({source}) does not "
@@ -235,7 +162,7 @@ class Settings:
                 f"({self.gpu.gpu}) is not offered there; it is in {where}. Pick one of those, or "
                 f"set {_full('skipRegionCheck')} true if Azure has added it since."
             )
-        if gpu.needs_new_environment(self.gpu, location) and self.existing.environment:
+        if gpus.needs_new_environment(self.gpu, location) and self.existing.environment:
             pulumi.log.warn(
                 f"{self.gpu.type} in {location}: Azure adds this profile only to a workload "
                 "profiles environment newly created in the region (gpu-serverless-overview, "

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from cli.ops.wake import DEFAULT_WAIT_S
 from cli.targets.base import Endpoint, Target
+from cli.targets.wake import DEFAULT_WAIT_S
 
 
 def wait_option() -> Any:
@@ -35,7 +35,7 @@ def wake(target: Target, endpoint: Endpoint, wait: float, *, interrupted: str) -
 
     from cli.commands import _ui
     from cli.errors import ExitCode, FtkError
-    from cli.ops.wake import Poll, wait_ready
+    from cli.targets.wake import Poll, wait_ready
 
     console = _ui.console()
     label = f"waking {endpoint.url}"

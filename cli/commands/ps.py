@@ -23,21 +23,23 @@ def ps(app: App, as_json: bool) -> None:
     environment, loading model, training (read from its own log lines).
 
     The estimated cost is the duration times what one replica of the stack's GPU profile is
-    billed per second: its GPU, vCPUs and memory at the active rate (see `cli/pricing.py`).
+    billed per second (on Azure: its GPU, vCPUs and memory at the active rate).
     """
-    from cli import pricing, tables
+    from cli import tables
     from cli.commands import _ui
     from cli.console import emit_json
     from cli.ops.executions import list_executions
 
-    rows = list_executions(app.target())
+    target = app.target()
+    rows = list_executions(target)
     if as_json:
         emit_json([r.to_dict() for r in rows])
         return
     if not rows:
         _ui.info("no executions yet; start one with `ftk run CONFIG`")
         return
-    cost = f"EST. {pricing.CURRENCY}"
+    pricing = target.pricing()
+    cost = f"EST. {pricing.currency}"
     table = tables.Table(
         [
             tables.Column("RUN", required=True),
@@ -60,8 +62,9 @@ def ps(app: App, as_json: bool) -> None:
             _ui.fmt_duration(r.duration_s),
             tables.number(r.cost, 2),
         )
-    if cost not in table.render(_ui.console()):  # the note explains a column that is shown
+    hidden = table.render(_ui.console())
+    if cost not in hidden and pricing.as_of:  # the note explains a column that is shown
         _ui.info(
-            f"[dim]estimates: GPU + vCPU + memory seconds of one replica, prices as of "
-            f"{pricing.PRICES_AS_OF:%Y-%m-%d} ({pricing.SOURCE})[/]"
+            f"[dim]estimates: {pricing.formula}, prices as of "
+            f"{pricing.as_of:%Y-%m-%d} ({pricing.source})[/]"
         )

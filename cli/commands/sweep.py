@@ -78,7 +78,7 @@ def start(
         eval_file = data_path(eval_file, app.project_dir)
     target = app.target()
     values = points(list(sets), samples=samples, seed=seed)
-    parallel, capped = ops.within_gpu_quota(target, app.project_dir, parallel)
+    parallel, capped = ops.within_gpu_quota(target, parallel)
     created, warnings = ops.create(
         target,
         app.project_dir,

@@ -14,11 +14,12 @@ from typing import Any
 from cli.doctor.report import Row, Status, warn
 from cli.doctor.run_checks import RunFacts, cost, model_fits
 from cli.errors import UsageError
+from cli.targets.base import Target
 from contract import env as ftk_env
 from contract import outputs as keys
 
 # Loading the model, a few steps and one checkpoint take minutes; the stack keeps the same
-# 10-minute margin between its time budget and the replica timeout (stacks/settings.py).
+# 10-minute margin between its time budget and the replica timeout (contract/env.py).
 MIN_BUDGET_SECONDS = ftk_env.SAVE_MARGIN_SECONDS  # what one checkpoint needs at the least
 
 
@@ -32,18 +33,18 @@ class Preflight:
     env: dict[str, str] = field(default_factory=dict)  # for the execution
 
 
-def _facts(target: Any) -> RunFacts:
+def _facts(target: Target) -> RunFacts:
     described = target.describe()
     timeout = described.get(keys.JOB_TIMEOUT_SECONDS)
     profile = described.get(keys.GPU_PROFILE)
-    return RunFacts(profile, int(timeout) if timeout and str(timeout).isdigit() else None, None)
+    seconds = int(timeout) if timeout and str(timeout).isdigit() else None
+    return RunFacts(profile, seconds, None, target.pricing())
 
 
 def preflight(
-    target: Any, workspace: Path, config_file: Path, *, max_cost: float | None = None
+    target: Target, workspace: Path, config_file: Path, *, max_cost: float | None = None
 ) -> Preflight:
     """Model fits and cost for `config_file` on `target`; `max_cost` caps the time budget."""
-    from cli.pricing import price_per_second
     from training.config import ConfigError, load_config
 
     try:
@@ -58,12 +59,13 @@ def preflight(
     serving = serving_check(config, target.describe().get(keys.INFERENCE_ENGINE))
     if serving is not None:
         result.rows.append(serving)
-    price = price_per_second(facts.gpu_profile)
+    price = facts.pricing.per_second
     if max_cost is not None:
         if not price:
             raise UsageError(
                 f"--max-cost needs a GPU profile with a known price ({facts.gpu_profile} has none)",
-                hint="see cli/pricing.py; leave --max-cost out to use the job's own time budget",
+                hint="leave --max-cost out to use the job's own time budget (`ftk doctor "
+                "--config FILE` shows the price ftk knows)",
             )
         seconds = int(max_cost / price)
         if seconds < MIN_BUDGET_SECONDS:
@@ -76,7 +78,7 @@ def preflight(
         if facts.timeout:
             seconds = min(seconds, job_time_budget(facts.timeout))
         result.env[ftk_env.TIME_BUDGET] = str(seconds)
-        facts = RunFacts(facts.gpu_profile, seconds, None)
+        facts = RunFacts(facts.gpu_profile, seconds, None, facts.pricing)
     if price:  # nothing to say about a free (local) run
         priced, _ = cost(facts)
         result.estimate = priced.evidence

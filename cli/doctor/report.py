@@ -1,45 +1,13 @@
-"""A doctor's report: one row per check, each with a status, the evidence and the fix."""
+"""A doctor's report: one row per check (`cli.targets.checks`), and what was examined."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from cli.targets.checks import Row, Status, fail, ok, warn
 
-class Status(StrEnum):
-    OK = "✓"
-    WARN = "!"  # works, or could not be checked: read the evidence
-    FAIL = "✗"  # will not work until fixed
-
-
-@dataclass(frozen=True)
-class Row:
-    status: Status
-    name: str
-    evidence: str
-    fix: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status.name.lower(),
-            "symbol": str(self.status),
-            "check": self.name,
-            "evidence": self.evidence,
-            "fix": self.fix,
-        }
-
-
-def ok(name: str, evidence: str) -> Row:
-    return Row(Status.OK, name, evidence)
-
-
-def warn(name: str, evidence: str, fix: str | None = None) -> Row:
-    return Row(Status.WARN, name, evidence, fix)
-
-
-def fail(name: str, evidence: str, fix: str | None = None) -> Row:
-    return Row(Status.FAIL, name, evidence, fix)
+__all__ = ["Report", "Row", "Status", "fail", "ok", "warn"]
 
 
 @dataclass

@@ -7,11 +7,12 @@ can use the cheap ones before it starts anything.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cli.doctor.report import Row, fail, ok, warn
+from cli.targets.base import Pricing
 
 GIB = 1024**3
 # Memory a program can use per GPU. The profiles are named after the VM sizes they run on (NC24ads
@@ -33,12 +34,13 @@ class RunFacts:
     gpu_profile: str | None
     timeout: int | None  # the job's replica timeout in seconds (None: unknown)
     secrets: tuple[str, ...] | None  # job secret names (None: unknown)
+    pricing: Pricing = field(default_factory=Pricing)  # the target's, for `gpu_profile`
 
 
 def _device(profile: str | None) -> tuple[str | None, int, str]:
     """(gpu name or None, memory in bytes, description) of where the run trains."""
     if profile and profile != "local":
-        from stacks.gpu import GPU_PROFILES
+        from contract.gpus import GPU_PROFILES
 
         known = GPU_PROFILES.get(profile)
         if known is not None:
@@ -127,27 +129,25 @@ def _duration(seconds: int) -> str:
 
 
 def cost(facts: RunFacts) -> tuple[Row, dict[str, Any] | None]:
-    """Estimated cost per hour and at most within the time budget (cli/pricing.py's table)."""
-    from cli.pricing import CURRENCY, PRICES_AS_OF, estimate_cost, price_per_second
-
+    """Estimated cost per hour and at most within the time budget (the target's `Pricing`)."""
     name = "cost estimate"
-    price = price_per_second(facts.gpu_profile)
+    pricing = facts.pricing
+    price = pricing.per_second
     if price is None:
+        where = f" in ftk's table (as of {pricing.as_of})" if pricing.as_of else ""
         return warn(
             name,
-            f"no price known for {facts.gpu_profile} in ftk's table (as of {PRICES_AS_OF})",
-            "see https://azure.microsoft.com/pricing/details/container-apps/",
+            f"no price known for {facts.gpu_profile}{where}",
+            f"see {pricing.url}" if pricing.url else None,
         ), None
     hourly = price * 3600
-    figures: dict[str, Any] = {"per_hour": round(hourly, 3), "currency": CURRENCY}
+    figures: dict[str, Any] = {"per_hour": round(hourly, 3), "currency": pricing.currency}
     evidence = f"about ${hourly:.2f}/h"
     if facts.timeout:
-        most = estimate_cost(facts.gpu_profile, facts.timeout) or 0.0
+        most = pricing.cost(facts.timeout) or 0.0
         figures.update(at_most=round(most, 2), budget_seconds=facts.timeout)
         evidence += f"; at most ${most:.2f} within the {_duration(facts.timeout)} budget"
-    return ok(
-        name, f"{evidence} ({facts.gpu_profile}, list price as of {PRICES_AS_OF}; an estimate)"
-    ), figures
+    return ok(name, f"{evidence} ({facts.gpu_profile}, {pricing.basis})"), figures
 
 
 def run_checks(

@@ -6,15 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from cli.errors import AuthError, FtkError, NotFoundError, UnavailableError, UsageError
-from cli.ops.wake import INGRESS_REQUEST_LIMIT_S
 from cli.targets.base import Endpoint
+from cli.targets.wake import INGRESS_REQUEST_LIMIT_S
 
 Message = dict[str, str]
 
 # No gap between two reads of a chat request may reach the ACA ingress's limit (240 s,
-# `INGRESS_REQUEST_LIMIT_S`, cited in cli/ops/wake.py; an idle timeout by issue 20's audit, which
-# a streamed answer's tokens keep resetting), and the app is woken beforehand (`cli.ops.wake`),
-# never inside a chat.
+# `INGRESS_REQUEST_LIMIT_S`, cited in cli/targets/wake.py; an idle timeout by issue 20's audit,
+# which a streamed answer's tokens keep resetting), and the app is woken beforehand
+# (`cli.targets.wake`), never inside a chat.
 READ_TIMEOUT_S = INGRESS_REQUEST_LIMIT_S - 10.0
 CONNECT_TIMEOUT_S = 10.0
 

@@ -9,11 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cli import pricing
 from cli.errors import FtkError, NotFoundError, UsageError
 from cli.runs_on_share import run_status
 from cli.targets.base import Execution, ExecutionStatus, LogNotice, Target
-from contract import outputs as keys
 from contract.phases import Phase, latest_phase
 
 # How many of a running execution's last log lines `ftk ps` reads for its phase (the most a
@@ -38,6 +36,7 @@ class ExecutionRow:
     duration_s: float | None
     cost: float | None
     phase: Phase | None = None
+    currency: str = "USD"
 
     def to_dict(self) -> dict[str, Any]:
         e = self.execution
@@ -49,7 +48,7 @@ class ExecutionRow:
             "ended_at": e.ended_at.isoformat() if e.ended_at else None,
             "duration_s": None if self.duration_s is None else round(self.duration_s, 1),
             "estimated_cost": self.cost,
-            "currency": pricing.CURRENCY,
+            "currency": self.currency,
             "phase": self.phase.value if self.phase else None,
             "exit_code": e.exit_code,
             "portal_url": e.portal_url,
@@ -57,12 +56,14 @@ class ExecutionRow:
 
 
 def list_executions(target: Target, now: datetime | None = None) -> list[ExecutionRow]:
-    profile = target.describe().get(keys.GPU_PROFILE)
+    executions = target.executions()
+    pricing = target.pricing()
     rows = []
-    for e in target.executions():
+    for e in executions:
         seconds = duration_seconds(e, now)
-        cost = pricing.estimate_cost(profile, seconds)
-        rows.append(ExecutionRow(e, seconds, cost, execution_phase(target, e)))
+        cost = pricing.cost(seconds)
+        phase = execution_phase(target, e)
+        rows.append(ExecutionRow(e, seconds, cost, phase, pricing.currency))
     return rows
 
 

@@ -128,16 +128,11 @@ def default_parallel(target: Target) -> int:
         return 1
 
 
-def within_gpu_quota(
-    target: Target, project_dir: Path, parallel: int | None
-) -> tuple[int, list[str]]:
+def within_gpu_quota(target: Target, parallel: int | None) -> tuple[int, list[str]]:
     """`parallel` (default: the stack's) capped by the serverless GPUs free now, and a warning
     when that cut it. Unknown quota (local, dedicated, unreadable): no cap."""
-    from cli.doctor.azure_checks import QUOTA_DOCS
-    from cli.doctor.capacity import serverless_gpu_room
-
     wanted = parallel or default_parallel(target)
-    room = serverless_gpu_room(target, project_dir)
+    room = target.gpu_room()
     if room is None or wanted <= room.free:
         return wanted, []
     allowed = max(room.free, 1)
@@ -148,8 +143,8 @@ def within_gpu_quota(
     )
     return allowed, [
         f"{allowed} run{'s' if allowed != 1 else ''} at once, not {wanted}: {why} "
-        f"({room.evidence}); more runs would only queue for GPUs. Ask for more quota: "
-        f"{QUOTA_DOCS}"
+        f"({room.evidence}); more runs would only queue for GPUs."
+        + (f" Ask for more quota: {room.more}" if room.more else "")
     ]
 
 

@@ -12,7 +12,7 @@ Order of writes, so that an interrupted sync is always safe to re-run:
 5. the manifest is written. If uploads fail, a manifest of what did arrive is still written (best
    effort), so the re-run sends only the rest;
 6. temporaries that an interrupted (killed) earlier sync left in the workspace's folders on the
-   share are removed once stale (`cli.sync.temps`, `Share.sweep_temporaries`).
+   share are removed once stale (`cli.targets.temps`, `Share.sweep_temporaries`).
    Only syncs that wrote something sweep, so a no-op re-sync is one read (the manifest).
 """
 
@@ -32,8 +32,8 @@ from cli.sync.manifest import Entry, Manifest, read_manifest, write_manifest
 from cli.sync.names import case_twins
 from cli.sync.rules import Rules
 from cli.sync.secrets import secret_reason
-from cli.sync.temps import STALE_AFTER_S
 from cli.targets.base import Share
+from cli.targets.temps import STALE_AFTER_S
 
 DEFAULT_WORKERS = 8  # local hashing, and a share whose `parallelism` is 0
 

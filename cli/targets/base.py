@@ -1,17 +1,21 @@
 """The `Target` and `Share` protocols that every verb works through.
 
 `LocalTarget` and `AzureTarget` implement them; tests use small fakes of the same protocols.
+What a verb asks of the platform behind a target (its doctor rows, what an execution costs, how
+many GPUs are free) is part of the protocol too, so no caller asks which platform it holds;
+`NoPlatform` gives a target with no platform behind it the "not applicable" answers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from cli.targets.checks import Row
 from contract.engines import ENGINES, FALLBACK
 
 
@@ -89,7 +93,7 @@ class Share(Protocol):
     def delete(self, path: str) -> None: ...
 
     def sweep_temporaries(self, directory: str, older_than: float) -> list[str]:
-        """Delete the temporaries (`cli.sync.temps`) in `directory` not written for `older_than`
+        """Delete the temporaries (`cli.targets.temps`) in `directory` not written for `older_than`
         seconds, left by an interrupted upload; returns their paths."""
 
 
@@ -118,6 +122,68 @@ class Capabilities:
     # deploy() starts the new version while the old one still serves (ACA single revision mode):
     # a warm endpoint briefly needs one more GPU, which `ftk deploy` says before it starts.
     deploy_overlaps: bool = False
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What one execution costs per second on a target, and where the figure comes from."""
+
+    per_second: float | None = None  # one replica; None: not known, 0.0: free
+    currency: str = "USD"
+    as_of: date | None = None  # the day the price list was read (None: no price list)
+    source: str | None = None  # the price list, in words ("... (estimates)")
+    formula: str | None = None  # what is billed, in words ("GPU + vCPU + memory seconds ...")
+    url: str | None = None  # where to read the prices
+
+    def cost(self, seconds: float | None) -> float | None:
+        """What an execution of `seconds` costs; None when either is unknown."""
+        if self.per_second is None or seconds is None:
+            return None
+        return round(self.per_second * max(seconds, 0.0), 4)
+
+    @property
+    def basis(self) -> str:
+        """Where an estimate comes from, in words, for a doctor row."""
+        if self.as_of is not None:
+            return f"list price as of {self.as_of}; an estimate"
+        return "free" if self.per_second == 0 else "no price list"
+
+
+@dataclass(frozen=True)
+class GpuRoom:
+    """GPUs free now for the target's executions, from the platform's quota."""
+
+    free: int  # GPUs not in use now (limit - current), at least 0
+    evidence: str  # the quota's name, where it was read, current and limit
+    more: str | None = None  # where to ask for more (a URL)
+
+
+@dataclass
+class PlatformChecks:
+    """What `ftk doctor` learns from a target's platform before the run-config checks."""
+
+    target: str  # what was examined, in words: the report's title
+    rows: list[Row] = field(default_factory=list)
+    gpu_profile: str | None = None  # where a run would train ("local": this machine)
+    timeout: int | None = None  # an execution's time budget in seconds (None: unknown)
+    secrets: tuple[str, ...] | None = None  # job secret names (None: ask `secrets.names()`)
+    pricing: Pricing = field(default_factory=Pricing)  # of `gpu_profile`
+
+
+class NoPlatform:
+    """The platform members of `Target` for a target with no platform behind it: no checks, no
+    price, no quota. A target inherits these and overrides what applies to it."""
+
+    kind: str
+
+    def checks(self) -> PlatformChecks:
+        return PlatformChecks(target=self.kind)
+
+    def pricing(self) -> Pricing:
+        return Pricing()
+
+    def gpu_room(self) -> GpuRoom | None:
+        return None
 
 
 @runtime_checkable
@@ -192,3 +258,17 @@ class Target(Protocol):
     def close(self) -> None:
         """Release clients and reap own children; idempotent. The CLI's App calls it when the
         command ends."""
+
+    # -- the platform behind the target (`NoPlatform`: not applicable) --------------------------
+
+    def checks(self) -> PlatformChecks:
+        """`ftk doctor`'s rows for the platform (credentials, region, quota, names, ...), and
+        where a run would train; never raises for what the platform answers."""
+
+    def pricing(self) -> Pricing:
+        """What one execution of the target's job costs per second (`ftk ps`, `ftk run`'s
+        estimate and `--max-cost`)."""
+
+    def gpu_room(self) -> GpuRoom | None:
+        """GPUs free now for executions (`ftk sweep --parallel` is capped at it); None where
+        that is not known: the caller then never invents a cap."""

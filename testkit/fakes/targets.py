@@ -13,7 +13,10 @@ from cli.targets.base import (
     Endpoint,
     Execution,
     ExecutionStatus,
+    GpuRoom,
     LogNotice,
+    PlatformChecks,
+    Pricing,
     RemoteFile,
 )
 
@@ -126,6 +129,7 @@ class FakeTarget:
         self._executions: list[Execution] = []
         self.final_status = ExecutionStatus.SUCCEEDED  # what a followed execution ends as
         self.ep = Endpoint("http://127.0.0.1:9", api_key="k-secret", ready=True, model="m")
+        self.room: GpuRoom | None = None  # what gpu_room() says (None: not known)
 
     def add_execution(self, name: str, run_id: str, status: ExecutionStatus, minutes: float = 10):
         start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -196,3 +200,15 @@ class FakeTarget:
 
     def close(self) -> None:
         self.closed += 1
+
+    def checks(self) -> PlatformChecks:
+        return PlatformChecks("fake", gpu_profile=self.gpu_profile, pricing=self.pricing())
+
+    def pricing(self) -> Pricing:
+        # A stand-in for a cloud target: its GPU profile is priced by Azure's dated list.
+        from cli.targets.azure.pricing import pricing
+
+        return pricing(self.gpu_profile)
+
+    def gpu_room(self) -> GpuRoom | None:
+        return self.room

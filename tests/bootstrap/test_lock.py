@@ -108,3 +108,17 @@ def test_drift_names_what_moved_beyond_the_lock() -> None:
     assert locked == {"a": {"1.0"}, "b": {"2.0", "2.1"}}
     changes = moved(locked, {"a": "1.1", "b": "2.1", "c": "0.1", "ftk": "0.1.0"})
     assert changes == ["a 1.0 -> 1.1", "c 0.1 (not in the lock)"]
+
+
+def test_the_image_locks_hold_torch_at_the_default_images_own_version(monkeypatch):
+    """`bootstrap.refresh` takes the image's torch from the `image` key's default in the table of
+    stack keys (contract.stack_config), not from a regex over the stack's source."""
+    from bootstrap import refresh
+    from contract import stack_config
+
+    assert refresh.image_torch() == "2.8.0"  # docker.io/pytorch/pytorch:2.8.0-cuda12.8-...
+    image = "docker.io/pytorch/pytorch:2.9.1-cuda12.8-cudnn9-runtime"
+    monkeypatch.setattr(stack_config, "default", {"image": image}.get)
+    assert refresh.image_torch() == "2.9.1"
+    with pytest.raises(SystemExit, match="cannot read torch's version"):
+        refresh.image_torch("docker.io/library/python:3.11")

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from cli.ops import wake
+from cli.targets import wake
 from cli.targets.azure import clients as azure_clients
 from cli.targets.azure import stack as stack_outputs
 from testkit.fakes.azure import FakeAzure

@@ -10,7 +10,7 @@ import pytest
 
 from cli.errors import AuthError, NotFoundError, UnavailableError, UsageError
 from cli.sync.engine import sync
-from cli.sync.temps import STALE_AFTER_S, is_temporary
+from cli.targets.temps import STALE_AFTER_S, is_temporary
 from testkit.fakes.azure import FakeAzure, target_from_outputs
 
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from cli import pricing
 from cli.errors import ExitCode
+from cli.targets.azure import pricing
 from cli.targets.base import ExecutionStatus, LogNotice
 from testkit.fakes.targets import FakeTarget
 

@@ -10,6 +10,7 @@ target's `Harness`, not by the target.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -21,17 +22,22 @@ from click.testing import CliRunner
 from cli.app import App
 from cli.errors import ExitCode, NotFoundError, UsageError
 from cli.main import cli
-from cli.sync.temps import is_temporary
 from cli.targets.base import (
     Execution,
     ExecutionStatus,
+    GpuRoom,
     LogNotice,
+    NoPlatform,
+    PlatformChecks,
+    Pricing,
     RemoteFile,
     SecretStore,
     Share,
     Target,
 )
+from cli.targets.checks import Row
 from cli.targets.local import LocalTarget
+from cli.targets.temps import is_temporary
 from contract import outputs as keys
 from contract.layout import RunLayout
 from testkit.fakes.azure import FakeAzure, replica_claims, target_from_outputs
@@ -287,3 +293,35 @@ def test_stopping_an_ended_execution_leaves_it_stopped(h: Harness):
     with contextlib.suppress(UsageError):  # a target may refuse to stop what has ended
         h.target.stop_execution(execution.name)
     assert h.target.get_execution(execution.name).status == ExecutionStatus.STOPPED
+
+
+def test_the_platform_behind_the_target_answers_through_the_protocol(h: Harness):
+    """Doctor rows, price and free GPU room come from the target itself (never from a caller
+    that asks which platform it holds); each answers "not applicable" where there is none."""
+    platform = h.target.checks()
+    assert isinstance(platform, PlatformChecks) and platform.target
+    assert all(isinstance(r, Row) and r.name and r.evidence for r in platform.rows)
+    shown = " ".join(f"{r.evidence} {r.fix or ''}" for r in platform.rows)
+    assert not [secret for secret in h.secrets_shown if secret in shown]
+    pricing = h.target.pricing()
+    assert isinstance(pricing, Pricing) and pricing.cost(None) is None
+    if pricing.per_second is not None:
+        assert pricing.per_second >= 0
+        assert pricing.cost(3600) == pytest.approx(pricing.per_second * 3600, abs=1e-3)
+    room = h.target.gpu_room()
+    assert room is None or (isinstance(room, GpuRoom) and room.free >= 0 and room.evidence)
+    result = _invoke(h, ["doctor", "--json"])
+    assert result.exit_code in (0, ExitCode.FAILED), result.output
+    report = json.loads(result.stdout)
+    assert report["target"] == platform.target
+    assert [r["check"] for r in report["checks"]] == [r.name for r in platform.rows]
+
+
+def test_a_target_with_no_platform_says_not_applicable():
+    class Bare(NoPlatform):
+        kind = "bare"
+
+    bare = Bare()
+    assert bare.checks() == PlatformChecks(target="bare")
+    assert bare.pricing() == Pricing() and bare.pricing().cost(60) is None
+    assert bare.gpu_room() is None

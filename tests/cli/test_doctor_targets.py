@@ -101,6 +101,34 @@ def test_adopted_resource_group_must_exist(stack_doctor, doctor_arm: DoctorArm):
     assert row["status"] == "fail" and "resource group rg-shared" in row["evidence"]
 
 
+def test_stack_config_that_pulumi_up_would_refuse_is_a_failed_row(stack_doctor):
+    """The doctor reads the stack's config through the program's own reader and table of keys
+    (contract.stack_config): a value that breaks its rule, or a key ftk does not read, is a ✗
+    with the key named, and the other checks go on with the key's default."""
+    result, data, _ = stack_doctor(**{"ftk:timeout": "3h", "ftk:gpuProfle": "NC24-A100"})
+    assert result.exit_code == 1
+    config = [row for row in data["checks"] if row["check"] == "stack config"]
+    assert [row["status"] for row in config] == ["fail", "fail"]
+    unknown, timeout = config
+    assert (
+        "ftk:gpuProfle is not a key ftk reads; did you mean ftk:gpuProfile?"
+        in (unknown["evidence"])
+    )
+    assert unknown["fix"] == "`pulumi config rm gpuProfle`"
+    assert (
+        "ftk:timeout = '3h' is invalid: must be a whole number of seconds from 1 to 86400"
+        in (timeout["evidence"])
+    )
+    assert "pulumi config set timeout" in timeout["fix"]
+    rows = {row["check"]: row for row in data["checks"]}
+    assert rows["GPU in region"]["status"] == "ok"  # the default profile, in swedencentral
+
+
+def test_a_valid_stack_config_adds_no_row(stack_doctor):
+    _, data, _ = stack_doctor(**{"ftk:timeout": "7200", "ftk:maximumInstanceCount": "2"})
+    assert "stack config" not in [row["check"] for row in data["checks"]]
+
+
 def test_local_target_checks_only_the_run_config(tmp_path: Path, project: Path):
     from cli.targets.local import LocalTarget
 
@@ -111,6 +139,8 @@ def test_local_target_checks_only_the_run_config(tmp_path: Path, project: Path):
     assert result.exit_code == 0, result.output
     rows = {row["check"]: row for row in json.loads(result.stdout)["checks"]}
     assert list(rows) == ["target", "model fits", "model access", "cost estimate"]
+    # this machine is free, and no Azure price list stands behind that
+    assert rows["cost estimate"]["evidence"] == "about $0.00/h (local, free)"
     assert (
         "this machine's CPU" in rows["model fits"]["evidence"]
         or rows["model fits"]["status"] == "warn"
@@ -238,7 +268,5 @@ def test_serverless_quota_is_the_tighter_of_environment_and_subscription(
         "(tighter than environment ftk-dev-env: 0 of 4 used): 9 of 10 used"
     )
 
-    from cli.doctor.capacity import serverless_gpu_room
-
-    room = serverless_gpu_room(target, tmp_path)
+    room = target.gpu_room()
     assert room is not None and room.free == 1  # what `ftk sweep --parallel` is capped at

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from cli.sync.engine import sync
-from cli.sync.temps import STALE_AFTER_S, is_temporary
 from cli.targets.local.share import LocalShare
+from cli.targets.temps import STALE_AFTER_S, is_temporary
 
 CURRENT = ".ftk-tmp-0123456789abcdef"
 LEGACY = ".e.txt.ftk-tmp-0123abcd"  # name + suffix, as ftk wrote them before

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli import pricing
+from cli.targets.azure import pricing
 
 A100 = "Consumption-GPU-NC24-A100"
 T4 = "Consumption-GPU-NC8as-T4"
@@ -32,8 +32,11 @@ def test_profiles_without_a_published_price_show_no_cost() -> None:
         assert pricing.estimate_cost(profile, 3600) is None
 
 
-def test_local_runs_are_free_and_unknown_durations_have_no_cost() -> None:
-    assert pricing.estimate_cost(pricing.LOCAL, 3600) == 0.0
+def test_local_runs_are_free_and_unknown_durations_have_no_cost(tmp_path) -> None:
+    from cli.targets.local import LocalTarget
+
+    local = LocalTarget(tmp_path).pricing()
+    assert local.cost(3600) == 0.0 and local.as_of is None  # no price list to cite
     assert pricing.estimate_cost(A100, None) is None
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from cli.sync import cache as cache_mod
 from cli.sync.engine import sync
 from cli.sync.manifest import read_manifest
-from cli.sync.temps import is_temporary
+from cli.targets.temps import is_temporary
 from testkit.fakes.azure import FakeAzure, target_from_outputs
 from testkit.fakes.targets import MemoryShare
 

@@ -1,4 +1,4 @@
-"""The wake-and-wait poller (`cli.ops.wake.wait_ready`) on its own: which answers mean "still
+"""The wake-and-wait poller (`cli.targets.wake.wait_ready`) on its own: which answers mean "still
 waking", which end the wait at once. `timeout=0` makes one poll, so nothing sleeps. The CLI's
 use of it (progress, --wait, Ctrl-C) is tested in test_azure_chat.py."""
 
@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from cli.errors import ExitCode, FtkError, UnavailableError
-from cli.ops.wake import wait_ready
+from cli.targets.wake import wait_ready
 
 
 class _Ready(BaseHTTPRequestHandler):

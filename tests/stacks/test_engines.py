@@ -18,8 +18,8 @@ from contract import env as ftk_env
 from contract import outputs as keys
 from contract.commands import STARTED_LISTENER, bash_script, own_image_commands
 from contract.engines import ENGINES, FALLBACK, ServingEngine, default_for, engine, local_engine
-from stacks.gpu import GPU_PROFILES
-from stacks.settings import DEFAULT_IMAGE
+from contract.gpus import GPU_PROFILES
+from contract.stack_config import default
 from testkit.fakes.azure import FakeAzure, target_from_outputs
 from testkit.fakes.pulumi_mocks import reveal, run_program
 from tests.stacks.test_prebuilt_image import ON as PREBUILT
@@ -70,7 +70,7 @@ def test_the_stack_runs_the_entry(pulumi_mocks, serving: ServingEngine) -> None:
     urn = pulumi_mocks.urn(pulumi_mocks.one(APP))
     c = container(pulumi_mocks, APP)
     assert c["command"] == ["/bin/bash", "-c", bash_script(serving.commands)], urn
-    assert c["image"] == (serving.image or DEFAULT_IMAGE), urn
+    assert c["image"] == (serving.image or default("image")), urn
     probes = {p["type"]: p.get("httpGet", {}).get("path") for p in c["probes"]}
     assert probes == {
         "Startup": None,  # the TCP listener

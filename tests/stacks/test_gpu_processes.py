@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks import gpu
+from contract import gpus
 from testkit.fakes.pulumi_mocks import reveal, run_program
 
 JOB = "azure-native:app:Job"
@@ -22,7 +22,7 @@ JOB = "azure-native:app:Job"
     ],
 )
 def test_a_replica_gets_one_gpu_per_gpu_share_of_the_node(profile, cpu, processes) -> None:
-    assert gpu.GPU_PROFILES[profile].replica_gpus(cpu) == processes
+    assert gpus.GPU_PROFILES[profile].replica_gpus(cpu) == processes
 
 
 @pytest.mark.parametrize(("cpu", "processes"), [(None, "1"), (88, "4")])

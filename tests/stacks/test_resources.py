@@ -182,7 +182,7 @@ def test_inference_app_is_https_only_with_probes_and_scale_to_zero(pulumi_mocks)
         liveness["initialDelaySeconds"] + liveness["periodSeconds"] * liveness["failureThreshold"]
     )
     assert budget >= 1800, f"{urn}: start budget {budget}s is too short for a model load"
-    for probe in probes.values():  # ACA's limits (stacks/settings.py PROBE_MAX_*)
+    for probe in probes.values():  # ACA's limits (contract/stack_config.py PROBE_MAX_*)
         assert 1 <= probe["failureThreshold"] <= 10, urn
         assert probe["periodSeconds"] <= 240 and probe.get("initialDelaySeconds", 0) <= 60, urn
     assert c["volumeMounts"] == [{"volumeName": "share", "mountPath": "/mount"}], urn

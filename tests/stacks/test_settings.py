@@ -8,8 +8,9 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from contract.commands import JOB_COMMANDS
 from stacks.reader import load_settings
-from stacks.settings import DEFAULT_COMMANDS, SettingsError
+from stacks.settings import SettingsError
 from testkit.fakes.pulumi_mocks import run_program, set_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +27,7 @@ def test_defaults_match_the_documented_ones(pulumi_mocks) -> None:
     assert (s.cpu, s.memory) == (24, "220Gi")
     assert (s.timeout, s.replica_retry_limit, s.maximum_instance_count) == (10800, 0, 1)
     assert s.time_budget_seconds == 10800 - 600
-    assert s.commands == DEFAULT_COMMANDS
+    assert s.commands == JOB_COMMANDS
     assert s.mount_path == "/mount"
     assert s.location == "swedencentral"
     assert s.inference is not None and s.inference.min_replicas == 0

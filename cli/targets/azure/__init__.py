@@ -7,7 +7,8 @@ injectable `AzureConnection` (`clients.py`).
 
 Parts: `resources` (names, ARM client), `job` (executions), `job_logs` + `logs` (log stream,
 Log Analytics), `storage` + `share` (Azure Files), `app` (inference app), `secrets_stack` /
-`secrets_job` (secret stores), `target` (the `Target` they make up).
+`secrets_job` (secret stores), `target` (the `Target` they make up); what the doctor and the verbs
+ask of Azure itself: `doctor/` (checks, quota) and `pricing` (dated prices).
 """
 
 from cli.targets.azure.target import AzureTarget

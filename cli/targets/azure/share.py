@@ -5,7 +5,7 @@ over the final name once complete, so the job never sees a half-written file. On
 nothing to protect: a file of at most 4 MiB new in a directory this object created is one Create
 File request at its final name (`_in_place`; docs/azure.md, "Requests per file"). Temporary files
 are invisible to `list_files`, removed when an upload fails, and, when a killed process left them,
-removed by `sweep_temporaries` once stale (`cli.sync.temps`: fixed-length names, the age rule).
+removed by `sweep_temporaries` once stale (`cli.targets.temps`: fixed-length names, the age rule).
 
 Age is measured on the service's clock alone: the listing's `Last-Modified` of each file against
 the `Date` header of the same response (Azure/azure-rest-api-specs, specification/storage/
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cli.errors import NotFoundError
-from cli.sync.temps import TEMP_PREFIX, is_temporary, temporary_name
 from cli.targets.azure.errors import azure_call
 from cli.targets.base import RemoteFile
+from cli.targets.temps import TEMP_PREFIX, is_temporary, temporary_name
 
 if TYPE_CHECKING:
     from azure.storage.fileshare import ShareClient, ShareFileClient

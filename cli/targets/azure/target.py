@@ -1,7 +1,9 @@
 """`AzureTarget`: the `Target` protocol over one deployment's parts.
 
 The parts (job executions, their logs, the share, the inference app, a secret store) share one
-`Deployment`; `from_stack` and `from_infra_files` choose them. A stack keeps job secrets in its
+`Deployment`; `from_stack` and `from_infra_files` choose them. What the doctor and the verbs ask
+of Azure itself (the doctor's rows, prices, free GPU quota) lives beside them: `doctor/` and
+`pricing.py`. A stack keeps job secrets in its
 config and its job runs ftk's command; an --infra job (the AI Toolkit's) keeps secrets on the
 job and runs its own command, which ftk changes to its own once (`job_command.py`).
 """
@@ -24,7 +26,16 @@ from cli.targets.azure.secrets_job import JobSecretStore
 from cli.targets.azure.secrets_stack import StackSecretStore
 from cli.targets.azure.share import AzureFileShare
 from cli.targets.azure.stack import PulumiStack
-from cli.targets.base import Capabilities, Endpoint, Execution, SecretStore
+from cli.targets.base import (
+    Capabilities,
+    Endpoint,
+    Execution,
+    GpuRoom,
+    PlatformChecks,
+    Pricing,
+    SecretStore,
+)
+from contract import outputs as keys
 
 
 class AzureTarget:
@@ -119,3 +130,20 @@ class AzureTarget:
         if self._share is not None:
             self._share.close()
         self.deployment.close()
+
+    # -- the platform: Azure's checks, prices and quota (cli/targets/azure/doctor, pricing.py) --
+
+    def checks(self) -> PlatformChecks:
+        from cli.targets.azure.doctor.checks import platform_checks
+
+        return platform_checks(self)
+
+    def pricing(self) -> Pricing:
+        from cli.targets.azure.pricing import pricing
+
+        return pricing(self.describe().get(keys.GPU_PROFILE))
+
+    def gpu_room(self) -> GpuRoom | None:
+        from cli.targets.azure.doctor.capacity import serverless_gpu_room
+
+        return serverless_gpu_room(self)

@@ -157,7 +157,7 @@ class LocalEndpoint:
         )
 
     def _wait_ready(self, url: str, server: ProcessId) -> None:
-        from cli.ops.wake import wait_ready
+        from cli.targets.wake import wait_ready
 
         def still_running() -> None:
             if not self.supervisor.alive(server):

@@ -2,7 +2,7 @@
 
 Uploads keep the source file's permission bits (a 0600 file stays 0600 on the share), and the
 temporary is created 0600 so its content is never readable by others, even for a moment.
-Temporary names come from `cli.sync.temps` (fixed length, so they fit wherever the real name
+Temporary names come from `cli.targets.temps` (fixed length, so they fit wherever the real name
 fits); `sweep_temporaries` removes the stale ones an interrupted sync left.
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from cli.errors import NotFoundError, UsageError
-from cli.sync.temps import is_temporary, temporary_name
 from cli.targets.base import RemoteFile
+from cli.targets.temps import is_temporary, temporary_name
 
 
 class LocalShare:

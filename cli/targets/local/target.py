@@ -10,7 +10,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from cli.targets.base import Capabilities, Endpoint, Execution
+from cli.targets.base import Capabilities, Endpoint, Execution, NoPlatform, PlatformChecks, Pricing
+from cli.targets.checks import ok
 from cli.targets.local.endpoint import LocalEndpoint, ServeCommand, default_serve_command
 from cli.targets.local.executions import LocalExecutions, TrainCommand, default_train_command
 from cli.targets.local.secrets import LocalSecretStore
@@ -28,7 +29,7 @@ def default_model_cache() -> Path:
     return Path(base) / "ftk" / "model-cache"
 
 
-class LocalTarget:
+class LocalTarget(NoPlatform):
     """Executions, endpoint and share of one project folder (`<project>/.ftk/local/`)."""
 
     kind = "local"
@@ -128,3 +129,14 @@ class LocalTarget:
     def close(self) -> None:
         """Reap this shell's ended children; executions and the server keep running detached."""
         self._supervisor.close()
+
+    # -- the platform: this machine (no checks, free, no quota: `NoPlatform`'s gpu_room) -------
+
+    def checks(self) -> PlatformChecks:
+        target = ok("target", "--local: runs train on this machine; no Azure checks")
+        return PlatformChecks(
+            "local (this machine)", [target], gpu_profile="local", pricing=self.pricing()
+        )
+
+    def pricing(self) -> Pricing:
+        return Pricing(per_second=0.0)  # your own machine

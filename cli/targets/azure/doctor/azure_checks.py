@@ -11,12 +11,12 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cli.doctor.arm import ArmReader, Usage
-from cli.doctor.deployment import Deployment
-from cli.doctor.report import Row, fail, ok, warn
+from cli.targets.azure.doctor.arm import ArmReader, Usage
+from cli.targets.azure.doctor.deployment import Deployment
+from cli.targets.checks import Row, fail, ok, warn
 
 if TYPE_CHECKING:
-    from stacks.gpu import GpuProfile
+    from contract.gpus import GpuProfile
 
 LOGIN_FIX = (
     "sign in with `az login` (or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or use "
@@ -138,7 +138,7 @@ def region(arm: ArmReader, dep: Deployment) -> Row:
     """The region offers the GPU workload profile (ARM first, ftk's dated table as fallback)."""
     from azure.core.exceptions import AzureError
 
-    from stacks import gpu
+    from contract import gpus
 
     name = "GPU in region"
     if not dep.location:
@@ -149,14 +149,14 @@ def region(arm: ArmReader, dep: Deployment) -> Row:
         )
     if not dep.gpu_profile:
         return warn(name, f"{dep.origin} names no GPU profile (GPU_PROFILE); not checked")
-    profile = gpu.GPU_PROFILES.get(dep.gpu_profile or "")
-    where = ", ".join(gpu.regions_with(profile)) if profile else "?"
+    profile = gpus.GPU_PROFILES.get(dep.gpu_profile or "")
+    where = ", ".join(gpus.regions_with(profile)) if profile else "?"
     try:
         offered = arm.workload_profile_types(dep.location)
     except AzureError as exc:
         row = refused(name, exc, role="Reader", scope=f"subscription {arm.subscription}")
-        known = gpu.region_offers(profile, dep.location) if profile else None
-        table = f"ftk's table (as of {gpu.REGIONS_AS_OF})"
+        known = gpus.region_offers(profile, dep.location) if profile else None
+        table = f"ftk's table (as of {gpus.REGIONS_AS_OF})"
         if known is False:
             return fail(
                 name,
@@ -225,10 +225,10 @@ def gpu_quota(arm: ArmReader, dep: Deployment, profile: GpuProfile) -> tuple[Usa
 
 def quota(arm: ArmReader, dep: Deployment) -> Row:
     """GPU quota (current vs limit) against what the stack can ask for at once."""
-    from stacks import gpu
+    from contract import gpus
 
     name = "GPU quota"
-    profile = gpu.GPU_PROFILES.get(dep.gpu_profile or "")
+    profile = gpus.GPU_PROFILES.get(dep.gpu_profile or "")
     if profile is None or not dep.location:
         return warn(name, f"unknown GPU profile {dep.gpu_profile!r}; not checked")
 

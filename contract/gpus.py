@@ -1,7 +1,8 @@
 """What each supported GPU workload profile gives a replica, and where Azure offers it.
 
-Pure data and lookups (no pulumi import), used by `stacks.settings` to validate a stack's
-config before anything is sent to Azure, and by `cli.pricing` for a replica's size.
+Pure data and lookups (the standard library only): the stack validates its config with them
+before anything is sent to Azure (`stacks.settings`), and the CLI sizes a replica's price and
+checks region and quota with the same table.
 
 Sources: MicrosoftDocs/azure-docs at commit 03e5750af10b23b5ba437d5b333ec5e9437844f9 (the newest
 stored copy, read 2026-12-01; docs/azure.md lists every Azure behaviour ftk relies on):

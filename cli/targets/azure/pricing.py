@@ -6,7 +6,7 @@ ones included, is billed per second for the vCPUs and GiB of memory allocated to
 (vCPU-seconds, GiB-seconds) and for its GPU (GPU-seconds). Job replicas are always billed at the
 active rate, and "Idle usage charges don't apply to serverless GPU apps. They're always billed
 for active usage." So an execution costs seconds x (GPU rate + vCPUs x vCPU rate + GiB x GiB
-rate), where vCPUs and GiB are the profile's replica size (stacks/gpu.py). The monthly free grant
+rate), where vCPUs and GiB are the profile's replica size (contract/gpus.py). The monthly free grant
 (180,000 vCPU-seconds, 360,000 GiB-seconds per subscription) is left out: it is shared by
 everything in the subscription.
 
@@ -25,11 +25,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from stacks.gpu import GPU_PROFILES
+from cli.targets.base import Pricing
+from contract.gpus import GPU_PROFILES
 
 PRICES_AS_OF = date(2026, 12, 1)
 CURRENCY = "USD"
 SOURCE = "azure.microsoft.com/pricing/details/container-apps (estimates)"
+PRICES_URL = "https://azure.microsoft.com/pricing/details/container-apps/"
+FORMULA = "GPU + vCPU + memory seconds of one replica"
 
 VCPU_PRICE_PER_SECOND = 0.000024  # active rate, per vCPU-second (unverified, see above)
 GIB_PRICE_PER_SECOND = 0.000003  # active rate, per GiB-second (unverified, see above)
@@ -38,13 +41,10 @@ GPU_PRICE_PER_SECOND: dict[str, float] = {
     "Consumption-GPU-NC24-A100": 3.672 / 3600,  # 1x A100 80 GB
     "Consumption-GPU-NC8as-T4": 0.576 / 3600,  # 1x T4 16 GB, no source found
 }
-LOCAL = "local"  # your own machine: free
 
 
 def price_per_second(profile: str | None) -> float | None:
     """What one replica of `profile` costs per second; None when ftk has no price for it."""
-    if profile == LOCAL:
-        return 0.0
     gpu_price = GPU_PRICE_PER_SECOND.get(profile or "")
     spec = GPU_PROFILES.get(profile or "")
     if gpu_price is None or spec is None:
@@ -57,7 +57,16 @@ def price_per_second(profile: str | None) -> float | None:
 
 
 def estimate_cost(profile: str | None, seconds: float | None) -> float | None:
-    price = price_per_second(profile)
-    if price is None or seconds is None:
-        return None
-    return round(price * max(seconds, 0.0), 4)
+    return pricing(profile).cost(seconds)
+
+
+def pricing(profile: str | None) -> Pricing:
+    """What an execution on `profile` costs (`AzureTarget.pricing()`), with this list's date."""
+    return Pricing(
+        per_second=price_per_second(profile),
+        currency=CURRENCY,
+        as_of=PRICES_AS_OF,
+        source=SOURCE,
+        formula=FORMULA,
+        url=PRICES_URL,
+    )

@@ -2,26 +2,29 @@
 
 After `pulumi up` (or from `--infra` files) the output-contract values name every resource.
 Before the first `pulumi up` a stack has only its config: the names are derived the way the
-program derives them (`stacks.naming`), the region and GPU profile come from the same keys
-(`stacks.settings` documents them), and resources flagged `existing*` must already exist.
+program derives them (`contract.naming`), the region and GPU profile come from the same keys, read
+by the same reader and table of defaults as the program's (`contract.stack_config`), and
+resources flagged `existing*` must already exist. A value that breaks its key's rule is a
+problem the doctor reports (`pulumi up` would stop on it); the doctor goes on with the default.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cli.errors import NotFoundError
 from contract import outputs as keys
+from contract.stack_config import NAME_KEYS, StackConfig, StackConfigError, default
 
 if TYPE_CHECKING:
     from cli.targets.azure import AzureTarget
 
 SUBSCRIPTION_ENV = ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID")
-DEFAULT_TIMEOUT = 10800  # stacks/settings.py: the `timeout` key's default
-DEFAULT_MAX_INSTANCES = 1  # stacks/settings.py: the `maximumInstanceCount` key's default
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Deployment:
     job_timeout: int | None = None
     job_secrets: tuple[str, ...] | None = None  # None: unknown here
     is_stack: bool = False
+    # (what is wrong, the fix) per stack config value `pulumi up` would stop on.
+    config_problems: tuple[tuple[str, str], ...] = ()
 
     @property
     def gpus_at_once(self) -> int:
@@ -53,7 +58,7 @@ class Deployment:
         return 1 + 2 * self.app_replicas
 
 
-def from_target(target: AzureTarget, project_dir: Path) -> Deployment:
+def from_target(target: AzureTarget) -> Deployment:
     """The deployment behind an `AzureTarget` (outputs if there are any, else stack config)."""
     stack = target.stack
     config = None
@@ -64,12 +69,16 @@ def from_target(target: AzureTarget, project_dir: Path) -> Deployment:
             raise
     settings = stack.config_values() if stack is not None else {}
     if config is not None:
-        return _from_outputs(config, config.from_stack, settings)
+        # The namespace of the stack's keys: the project's name (Pulumi.yaml) where there is one.
+        project = _project_name(stack.project_dir, settings) if stack else _project_of(settings)
+        return _from_outputs(config, config.from_stack, _reader(settings, project), settings)
     assert stack is not None
-    return _from_stack_config(stack.name, settings, project_dir)
+    return _from_stack_config(stack.name, settings, stack.project_dir)
 
 
-def _from_outputs(config: Any, is_stack: bool, settings: dict[str, str]) -> Deployment:
+def _from_outputs(
+    config: Any, is_stack: bool, r: StackConfig, settings: dict[str, str]
+) -> Deployment:
     values = config.values
     get = config.get
     must = {
@@ -80,7 +89,6 @@ def _from_outputs(config: Any, is_stack: bool, settings: dict[str, str]) -> Depl
     }
     secrets = values.get(keys.JOB_SECRET_NAMES)
     timeout = values.get(keys.JOB_TIMEOUT_SECONDS)
-    project = _project_of(settings)
     return Deployment(
         origin=f"{config.origin} ({'outputs' if is_stack else 'config files'})",
         deployed=True,
@@ -91,11 +99,12 @@ def _from_outputs(config: Any, is_stack: bool, settings: dict[str, str]) -> Depl
         environment=get(keys.ACA_ENVIRONMENT_NAME),
         storage_account=get(keys.STORAGE_ACCOUNT_NAME),
         must_exist={k: v for k, v in must.items() if v},
-        app_replicas=_app_replicas(settings, project),
-        prebuilt_image=_flag(settings, project, "prebuiltImage"),
+        app_replicas=_app_replicas(r),
+        prebuilt_image=_tolerant(lambda: r.boolean("prebuiltImage"), False),
         job_timeout=int(timeout) if timeout is not None else None,
         job_secrets=tuple(secrets) if isinstance(secrets, list) else None,
         is_stack=is_stack,
+        config_problems=_problems(r, settings) if is_stack else (),
     )
 
 
@@ -118,28 +127,46 @@ def _project_name(project_dir: Path, settings: dict[str, str]) -> str:
     return _project_of(settings)
 
 
-def _flag(settings: dict[str, str], project: str, key: str) -> bool:
-    return settings.get(f"{project}:{key}", "").strip().lower() == "true"
+def _reader(settings: dict[str, str], project: str) -> StackConfig:
+    return StackConfig.from_values(settings, project)
 
 
-def _app_replicas(settings: dict[str, str], project: str) -> int:
-    value = settings.get(f"{project}:maximumInstanceCount", "").strip()
-    replicas = int(value) if value.isdigit() else DEFAULT_MAX_INSTANCES
-    inference = settings.get(f"{project}:inferenceEnabled", "true").strip().lower() != "false"
+def _tolerant(read: Callable[[], T], fallback: T) -> T:
+    """A key's value by its rule, or `fallback` where it breaks it (reported by `_problems`)."""
+    try:
+        return read()
+    except StackConfigError:
+        return fallback
+
+
+def _problems(r: StackConfig, settings: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """(what is wrong, the fix) for each unknown key in the project's namespace and each value
+    that breaks its key's rule."""
+    prefix = r.full_key("")
+    names = sorted(k.removeprefix(prefix) for k in settings if k.startswith(prefix))
+    found = []
+    for name in names:
+        unknown = r.unknown(name) if "." not in name else None
+        if unknown:
+            found.append((unknown, f"`pulumi config rm {name}`"))
+    for key, message in r.problems().items():
+        fix = f"`pulumi config set {key} VALUE` with a value the rule allows"
+        found.append((message, fix))
+    return tuple(found)
+
+
+def _app_replicas(r: StackConfig) -> int:
+    replicas = _tolerant(lambda: r.integer("maximumInstanceCount"), default("maximumInstanceCount"))
+    inference = _tolerant(lambda: r.boolean("inferenceEnabled"), True)
     return replicas if inference else 0
 
 
 def _from_stack_config(stack: str, settings: dict[str, str], project_dir: Path) -> Deployment:
-    from stacks import naming
-    from stacks.gpu import normalize_region
-    from stacks.settings import DEFAULT_GPU_PROFILE, NAME_KEYS
+    from contract import naming
+    from contract.gpus import normalize_region
 
     project = _project_name(project_dir, settings)
-
-    def value(key: str) -> str | None:
-        found = settings.get(f"{project}:{key}", "").strip()
-        return found or None
-
+    r = _reader(settings, project)
     subscription = settings.get("azure-native:subscriptionId") or next(
         (os.environ[e] for e in SUBSCRIPTION_ENV if os.environ.get(e)), None
     )
@@ -147,25 +174,26 @@ def _from_stack_config(stack: str, settings: dict[str, str], project_dir: Path) 
     names: dict[str, str] = {}
     must: dict[str, str] = {}
     for key, _kind, attr, existing_key in NAME_KEYS:
-        names[attr] = value(key) or getattr(derived, attr)
-        if existing_key and _flag(settings, project, existing_key):
+        names[attr] = r.raw(key) or getattr(derived, attr)
+        if existing_key and _tolerant(lambda k=existing_key: r.boolean(k), False):
             must[attr.replace("_", " ")] = names[attr]
-    location = value("location") or settings.get("azure-native:location")
-    timeout = value("timeout")
+    location = r.raw("location") or settings.get("azure-native:location")
     return Deployment(
         origin=f"stack '{stack}' (config; no outputs yet: before the first `pulumi up`)",
         deployed=False,
         subscription=subscription,
         resource_group=names["resource_group"],
         location=normalize_region(location) if location else None,
-        gpu_profile=value("gpuProfile") or DEFAULT_GPU_PROFILE,
+        # a profile ftk does not know stays as written: the region and quota rows name it
+        gpu_profile=r.raw("gpuProfile") or default("gpuProfile"),
         environment=names["environment"],
         storage_account=names["storage_account"],
         new_storage_account="storage account" not in must,
         must_exist=must,
-        app_replicas=_app_replicas(settings, project),
-        prebuilt_image=_flag(settings, project, "prebuiltImage"),
-        job_timeout=int(timeout) if timeout and timeout.isdigit() else DEFAULT_TIMEOUT,
+        app_replicas=_app_replicas(r),
+        prebuilt_image=_tolerant(lambda: r.boolean("prebuiltImage"), False),
+        job_timeout=_tolerant(lambda: r.integer("timeout"), default("timeout")),
         job_secrets=None,
         is_stack=True,
+        config_problems=_problems(r, settings),
     )

@@ -1,6 +1,7 @@
 """How many training executions the GPU quota lets run at once, for `ftk sweep --parallel`.
 
-The same quota `ftk doctor` checks (`azure_checks.gpu_quota`), read once when a sweep starts.
+The same quota `ftk doctor` checks (`azure_checks.gpu_quota`), read once when a sweep starts
+(`AzureTarget.gpu_room()`).
 Only serverless GPU profiles are counted: a serverless replica has exactly one GPU
 (gpu-serverless-overview.md, "Considerations"), so free GPUs = executions that can start now. A
 dedicated profile's capacity is its environment's nodes as much as the quota, so it is not
@@ -10,39 +11,32 @@ gives None: the sweep then keeps its --parallel, never a made-up cap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from cli.targets.base import GpuRoom
 
-@dataclass(frozen=True)
-class GpuRoom:
-    free: int  # GPUs not in use now (limit - current), at least 0
-    evidence: str  # the quota's name, where it was read, current and limit
-
-
-def serverless_gpu_room(target: Any, project_dir: Path) -> GpuRoom | None:
-    """Free serverless GPUs for the target's job, or None where that is not known."""
+if TYPE_CHECKING:
     from cli.targets.azure import AzureTarget
 
-    if not isinstance(target, AzureTarget):
-        return None
+
+def serverless_gpu_room(target: AzureTarget) -> GpuRoom | None:
+    """Free serverless GPUs for the target's job, or None where that is not known."""
     from azure.core.exceptions import AzureError
 
-    from cli.doctor.arm import ArmReader
-    from cli.doctor.azure_checks import gpu_quota
-    from cli.doctor.deployment import from_target
-    from cli.doctor.diagnose import placed_from_job
     from cli.errors import FtkError
-    from stacks import gpu
+    from cli.targets.azure.doctor.arm import ArmReader
+    from cli.targets.azure.doctor.azure_checks import QUOTA_DOCS, gpu_quota
+    from cli.targets.azure.doctor.checks import placed_from_job
+    from cli.targets.azure.doctor.deployment import from_target
+    from contract import gpus
 
     try:
-        dep = from_target(target, project_dir)
+        dep = from_target(target)
         if not dep.subscription:
             return None
         arm = ArmReader(target.deployment.connection, dep.subscription)
         dep = placed_from_job(arm, dep)
-        profile = gpu.GPU_PROFILES.get(dep.gpu_profile or "")
+        profile = gpus.GPU_PROFILES.get(dep.gpu_profile or "")
         if profile is None or not profile.serverless or not dep.location:
             return None
         usage, scope = gpu_quota(arm, dep, profile)
@@ -52,4 +46,4 @@ def serverless_gpu_room(target: Any, project_dir: Path) -> GpuRoom | None:
         return None
     name = usage.label or usage.name
     evidence = f"{name} in {scope}: {usage.current:g} of {usage.limit:g} in use"
-    return GpuRoom(max(int(usage.limit - usage.current), 0), evidence)
+    return GpuRoom(max(int(usage.limit - usage.current), 0), evidence, QUOTA_DOCS)
