@@ -20,9 +20,10 @@ from pathlib import Path
 
 from contract import env as ftk_env
 from contract.exit_codes import TrainingExit
-from training import clock, distributed, paths, runlock
-from training.config import ConfigError, load_config
-from training.validate import validate_config_file
+from training import clock, distributed
+from training.spec import paths, runlock
+from training.spec.config import ConfigError, load_config
+from training.spec.validate import validate_config_file
 
 EXIT_USER_ERROR = TrainingExit.USER_ERROR
 

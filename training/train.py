@@ -22,22 +22,14 @@ import yaml
 
 from contract.exit_codes import TrainingExit
 from contract.phases import Phase, phase_line
-from training import (
-    dataset,
-    methods,
-    model_setup,
-    paths,
-    preference_trainer,
-    sft_dataset,
-    sft_trainer,
-    tracking,
-)
-from training.config import ConfigError, TrainingConfig, to_dict
+from training import model_setup, preference_trainer, sft_dataset, sft_trainer, tracking
 from training.distributed import world
-from training.errors import UserError
 from training.models import ModelNotFoundError
 from training.rundir import RunDir, write_atomic
-from training.validate import validate_config
+from training.spec import dataset, methods, paths
+from training.spec.config import ConfigError, TrainingConfig, to_dict
+from training.spec.errors import UserError
+from training.spec.validate import validate_config
 
 log = logging.getLogger("training")
 

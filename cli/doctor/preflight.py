@@ -44,7 +44,7 @@ def preflight(
 ) -> Preflight:
     """Model fits and cost for `config_file` on `target`; `max_cost` caps the time budget."""
     from cli.pricing import price_per_second
-    from training.config import ConfigError, load_config
+    from training.spec.config import ConfigError, load_config
 
     try:
         config = load_config(config_file)

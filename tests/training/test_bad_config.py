@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from tests.training.conftest import cli_is_one_line, fast_config, rows, write_config, write_jsonl
-from training.config import SECTIONS, ConfigError, load_config, parse_config
-from training.validate import validate_config_file
+from training.spec.config import SECTIONS, ConfigError, load_config, parse_config
+from training.spec.validate import validate_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = "model:\n  name: org/model\ndata:\n  train_file: train.jsonl\n"
@@ -59,7 +59,7 @@ def test_output_dir_inside_the_workspace_is_kept():
 def test_output_dir_is_the_run_folder_only_when_ftk_did_not_start_the_run(
     tmp_path: Path, monkeypatch
 ):
-    from training.paths import run_dir
+    from training.spec.paths import run_dir
 
     workspace = tmp_path / "ws"
     cfg = {**fast_config("org/model"), "output": {"dir": "outputs/shared"}}
@@ -234,7 +234,7 @@ def test_python_m_training_exits_2_on_an_infinite_learning_rate(tmp_path: Path):
 
 
 def test_the_yaml_loader_is_a_safe_loader():
-    from training.yamlfile import StrictLoader
+    from training.spec.yamlfile import StrictLoader
 
     assert issubclass(StrictLoader, yaml.SafeLoader)
     with pytest.raises(ConfigError):

@@ -15,8 +15,8 @@ import pytest
 
 from contract.phases import Phase, parse_phase
 from tests.training.conftest import TEMPLATE, fast_config, rows, write_config, write_jsonl
-from training.config import load_config
 from training.rundir import RunDir
+from training.spec.config import load_config
 from training.train import main
 
 ROOT = Path(__file__).resolve().parents[2]

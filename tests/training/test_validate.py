@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.training.conftest import fast_config, rows, write_config, write_jsonl
 from training.cli import run
-from training.validate import validate_config_file
+from training.spec.validate import validate_config_file
 
 
 def test_valid_config_reports_counts(workspace: Path, tiny_llama: Path):

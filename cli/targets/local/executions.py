@@ -3,7 +3,7 @@
 State lives in `.ftk/local/executions/<name>/` (see `supervisor.py`), so `ps`, `logs` and `stop`
 work from any shell. An execution is running while its runner or the runner's child (the trainer)
 is alive, each known by pid and start time. A run has at most one live trainer: the trainer holds
-the run's lock (`training.runlock`) and this module refuses to start another while it is held.
+the run's lock (`training.spec.runlock`) and this module refuses to start another while it is held.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from contract import env as ftk_env
 from contract.commands import train_argv
 from contract.exit_codes import TrainingExit
 from contract.layout import RunLayout
-from training import runlock
+from training.spec import runlock
 
 TrainCommand = Callable[[Path, Path], list[str]]  # (config file, workspace) -> argv
 

@@ -4,7 +4,8 @@ Sections `model`, `data`, `lora`, `quantization`, `train`, `output`, `tracking`.
 type and its default live here and only here (`training/README.md` shows them; a test keeps the
 two in step).
 Unknown keys, wrong types and values outside their allowed set raise `ConfigError`, which names
-the key, its section and the line in the file; the checks themselves are `training.config_checks`.
+the key, its section and the line in the file; the checks themselves are
+`training.spec.config_checks`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training import yamlfile
+from training.spec import yamlfile
 
 TEMPLATE_FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 # No count or size in a config comes near this; larger values overflow C ints in torch and numpy.
@@ -124,7 +125,7 @@ class TrainSection:
     save_steps: int = 100
     save_total_limit: int | None = 2
     num_threads: int | None = field(default=None, metadata=_range(1, MAX_THREADS))
-    # Preference tuning (training.methods): which trainer, and the knobs only dpo/orpo read.
+    # Preference tuning (training.spec.methods): which trainer, and the knobs only dpo/orpo read.
     method: str = field(default="sft", metadata=_choices("sft", "dpo", "orpo"))
     beta: float | None = None
     loss_type: str | None = field(
@@ -215,7 +216,7 @@ def from_dict(
     for name in REQUIRED:
         if name not in raw:
             raise ConfigError(f"missing section {name!r}", key=name)
-    from training.config_checks import build_section, check_combinations
+    from training.spec.config_checks import build_section, check_combinations
 
     sections = {
         name: build_section(name, cls, raw.get(name), lines) for name, cls in SECTIONS.items()

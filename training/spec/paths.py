@@ -9,9 +9,9 @@ from pathlib import Path
 
 from contract import env as ftk_env
 from contract import layout
-from training import catalog
-from training.config import ConfigError, TrainingConfig
-from training.config_checks import output_dir_problem
+from training.spec import catalog
+from training.spec.config import ConfigError, TrainingConfig
+from training.spec.config_checks import output_dir_problem
 
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.config import TEMPLATE_FIELD, DataSection
+from training.spec.config import TEMPLATE_FIELD, DataSection
 
 ROLES = ("system", "user", "assistant")
 MAX_LISTED_LINES = 5
@@ -216,7 +216,7 @@ def check_file(path: Path, data: DataSection) -> DataCheck:
         if check.format is None and isinstance(row, dict):
             check.format = detect_format(row, data.text_template)
             if check.format is None and "chosen" in row and "rejected" in row:
-                from training.preference_data import pairs_for_sft_message
+                from training.spec.preference_data import pairs_for_sft_message
 
                 check.errors.append(Problem(line, pairs_for_sft_message()))
                 return check

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from training.dataset import DataCheck, Problem, detect_format, read_rows
+from training.spec.dataset import DataCheck, Problem, detect_format, read_rows
 
 TEXT, MESSAGES = "preference", "preference_messages"
 FORMATS = (TEXT, MESSAGES)
