@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from tests.training.conftest import cli_is_one_line, fast_config, rows, write_config, write_jsonl
-from training.spec.config import SECTIONS, ConfigError, load_config, parse_config
+from training.spec.config import ConfigError, load_config, parse_config
+from training.spec.schema import SECTIONS
 from training.spec.validate import validate_config_file
 
 ROOT = Path(__file__).resolve().parents[2]

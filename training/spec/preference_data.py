@@ -192,13 +192,6 @@ def sft_rows_message(sft_format: str) -> str:
     )
 
 
-def pairs_for_sft_message() -> str:
-    return (
-        "this file holds preference pairs ('prompt', 'chosen', 'rejected'), not SFT rows: set "
-        "train.method: dpo or orpo to train on them"
-    )
-
-
 def prompt_tokens(example: dict[str, Any], count_tokens: Callable[[str], int]) -> int:
     prompt = example["prompt"]
     if isinstance(prompt, str):
