@@ -49,8 +49,14 @@ def main(
     workspace: Path | str | None = None,
     deadline: float | None = None,
     started_at: float | None = None,
+    *,
+    run_dir: Path | None = None,
 ) -> int:
     """Train (or resume) the run `config` describes; returns the process exit code.
+
+    `run_dir` is the run's folder, decided by the caller (`training.cli`: the one ftk started the
+    run in, else `output.dir`...); None: `paths.run_dir` (the config's `output.dir`, else its
+    file's folder).
 
     `deadline` is a time budget in seconds counted from `started_at` (default: now, as
     `time.monotonic()`); the run stops with a checkpoint before the budget runs out.
@@ -60,14 +66,10 @@ def main(
     started_at = time.monotonic() if started_at is None else started_at
     root = paths.workspace_root(workspace)
     try:
-        run = RunDir(paths.run_dir(config, root), writer=world().main)
+        run = RunDir(run_dir or paths.run_dir(config, root), writer=world().main)
     except ConfigError as exc:  # output.dir leaves the workspace: write nothing anywhere
         log.error("%s", exc)
         return TrainingExit.USER_ERROR
-    if config.output.dir and paths.started_by_ftk(config):
-        log.warning(
-            "output.dir %r is ignored: ftk keeps this run in %s", config.output.dir, run.root
-        )
     run.root.mkdir(parents=True, exist_ok=True)
     stopper = StopCallback(None if deadline is None else started_at + deadline)
     restore = _on_sigterm(stopper)

@@ -89,7 +89,7 @@ def test_cli_takes_the_deadline_from_the_job_env(workspace: Path, monkeypatch):
 
     seen = {}
 
-    def fake_main(config, workspace, deadline, started_at):
+    def fake_main(config, workspace, deadline, started_at, run_dir):
         seen.update(deadline=deadline, workspace=workspace, model=config.model.name)
         return 75
 

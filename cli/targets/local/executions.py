@@ -27,11 +27,12 @@ from contract.exit_codes import TrainingExit
 from contract.layout import RunLayout
 from training.spec import runlock
 
-TrainCommand = Callable[[Path, Path], list[str]]  # (config file, workspace) -> argv
+# (config file, workspace, the run's folder) -> argv
+TrainCommand = Callable[[Path, Path, Path], list[str]]
 
 
-def default_train_command(config: Path, workspace: Path) -> list[str]:
-    return train_argv(sys.executable, config, workspace)
+def default_train_command(config: Path, workspace: Path, run_dir: Path) -> list[str]:
+    return train_argv(sys.executable, config, workspace, run_dir)
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -85,7 +86,7 @@ class LocalExecutions:
             ftk_env.MODEL_CACHE: str(self._model_cache()),
             **(env or {}),
         }
-        argv = self._train_command(config, self.share_root)
+        argv = self._train_command(config, self.share_root, self.share_root / layout.folder)
         runner = self.supervisor.spawn(state, argv, child_env)
         meta = {"name": name, "run_id": run_id, **runner.record()}
         meta["started_at"] = started.isoformat()
