@@ -7,9 +7,9 @@ from typing import Any
 
 from cli.errors import NotFoundError, UsageError
 from cli.ops.runs import check_run_id
-from cli.runs_on_share import base_model as base_model_of
-from cli.runs_on_share import has_adapter, run_status
 from cli.targets.base import Endpoint, ExecutionStatus, Share, Target
+from cli.targets.runs_on_share import base_model as base_model_of
+from cli.targets.runs_on_share import has_adapter, run_status
 
 
 def newest_run_with_adapter(target: Target, share: Share) -> str | None:

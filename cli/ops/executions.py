@@ -11,8 +11,8 @@ from typing import Any
 
 from cli import pricing
 from cli.errors import FtkError, NotFoundError, UsageError
-from cli.runs_on_share import run_status
 from cli.targets.base import Execution, ExecutionStatus, LogNotice, Target
+from cli.targets.runs_on_share import run_status
 from contract import outputs as keys
 from contract.phases import Phase, latest_phase
 

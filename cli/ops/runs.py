@@ -14,9 +14,9 @@ from typing import Any
 from cli.errors import NotFoundError, UsageError
 from cli.ops.executions import active
 from cli.ops.sync import Progress, sync_workspace
-from cli.runs_on_share import has_config, run_status
 from cli.sync.engine import SyncResult
 from cli.targets.base import Execution, Target
+from cli.targets.runs_on_share import has_config, run_status
 from contract.layout import RunLayout, valid_run_id
 
 CONFIG_DIR = "finetuning"

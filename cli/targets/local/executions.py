@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli.errors import NotFoundError, UsageError
-from cli.runs_on_share import is_resumable
 from cli.targets.base import Execution, ExecutionStatus, LogNotice
 from cli.targets.local.share import LocalShare
 from cli.targets.local.supervisor import POLL_S, Supervisor, read_json, write_json
+from cli.targets.runs_on_share import is_resumable
 from contract import env as ftk_env
 from contract.commands import train_argv
 from contract.exit_codes import TrainingExit
