@@ -4,8 +4,8 @@
 
 1. `qlora`: a few 4-bit (NF4, double quantization) QLoRA steps of a small random Phi-3-shaped
    model through ftk's own entry point (`training.train.main`), paged 8-bit AdamW.
-2. `memory`: `training.memory.estimate` for that run (tensors, without the CUDA context) against
-   the measured peak (`torch.cuda.max_memory_allocated`, the run's summary); within 25%.
+2. `memory`: `training.spec.memory.estimate` for that run (tensors, without the CUDA context)
+   against the measured peak (`torch.cuda.max_memory_allocated`, the run's summary); within 25%.
 3. `serve`: the transformers engine on that model, its paged KV cache sized from the free GPU
    memory (no `kv_cache_tokens`), answering 16 concurrent requests, each within the time limit.
 4. `dtype`: the serving dtype follows compute capability (bf16 from 8.0, else fp16).
@@ -54,7 +54,7 @@ def qlora(work: Path) -> dict | None:
     import torch
     from train_gpu import _sections, build_model, write_data
 
-    from training.config import from_dict
+    from training.spec.config import from_dict
     from training.train import main as train_main
 
     missing = [m for m in ("trl", "bitsandbytes", "datasets") if not _importable(m)]
@@ -85,8 +85,8 @@ def memory(work: Path, trained: dict | None) -> None:
         return
     import torch
 
-    from training.config import from_dict
-    from training.memory import estimate, find_shape
+    from training.spec.config import from_dict
+    from training.spec.memory import estimate, find_shape
 
     name = torch.cuda.get_device_name(0)
     gpu = "T4" if "T4" in name else "A100"  # the estimator's two precisions: fp16 / bf16

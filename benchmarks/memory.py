@@ -1,4 +1,4 @@
-"""Measured peak training memory vs `training.memory.estimate`, on CPU.
+"""Measured peak training memory vs `training.spec.memory.estimate`, on CPU.
 
     python benchmarks/memory.py                 # every case (SmolLM2 takes minutes)
     python benchmarks/memory.py --model tiny --json
@@ -173,8 +173,8 @@ def _config(case: str, work: Path, steps: int) -> dict[str, Any]:
 def _measure_here(case: str, work: Path, steps: int) -> dict[str, Any]:
     """Run one case in this process and return measured and estimated bytes."""
     from training import preference_trainer, sft_trainer, train
-    from training.config import from_dict
-    from training.memory import estimate, find_shape
+    from training.spec.config import from_dict
+    from training.spec.memory import estimate, find_shape
 
     raw = _config(case, work, steps)
     config = from_dict(raw)
@@ -206,11 +206,11 @@ def _measure_here(case: str, work: Path, steps: int) -> dict[str, Any]:
     module.build_trainer = trainer_with_probe
     if train.main(config, workspace=work) != 0:
         raise SystemExit(f"{case}: training failed")
-    from training.paths import model_cache
+    from training.spec.paths import model_cache
 
     name = raw["model"]["name"]
     folders = [Path(name), model_cache(work) / name.replace("/", "--")]
-    from training.catalog import find
+    from training.spec.catalog import find
 
     entry = find(name)
     if entry:

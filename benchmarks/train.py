@@ -106,7 +106,7 @@ def settings(args: argparse.Namespace) -> dict:
 
 
 def run_ours(model: Path, data: Path, work: Path, args: argparse.Namespace) -> float:
-    from training.config import from_dict
+    from training.spec.config import from_dict
     from training.train import main
 
     run = work / f"ours-{time.monotonic_ns()}"
@@ -134,7 +134,7 @@ def run_plain(model: Path, data: Path, work: Path, args: argparse.Namespace) -> 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from training.catalog import target_modules_for
+    from training.spec.catalog import target_modules_for
 
     s = settings(args)
     tokenizer = AutoTokenizer.from_pretrained(model)

@@ -137,7 +137,7 @@ def main() -> int:
         return 0
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from training.config import from_dict
+    from training.spec.config import from_dict
     from training.train import main as train_main
 
     shape = dict(TINY if args.tiny else PHI3_MINI)

@@ -72,9 +72,20 @@ def bash_script(commands: Sequence[str]) -> str:
     return "set -euo pipefail; " + "\n".join(commands)
 
 
-def train_argv(python: str, config: Path, workspace: Path) -> list[str]:
-    """`python -m training` for one run's config (the local target's execution)."""
-    return [python, "-m", "training", "--config", str(config), "--workspace", str(workspace)]
+def train_argv(python: str, config: Path, workspace: Path, run_dir: Path) -> list[str]:
+    """`python -m training` for one run (the local target's execution): its config, and its
+    folder, where ftk reads it (the config's `output.dir` is ignored)."""
+    return [
+        python,
+        "-m",
+        "training",
+        "--config",
+        str(config),
+        "--workspace",
+        str(workspace),
+        "--run-dir",
+        str(run_dir),
+    ]
 
 
 def serve_argv(

@@ -48,7 +48,7 @@ LOSS_PLOT_FILE: Final = "loss.png"
 SUMMARY_FILE: Final = "summary.json"
 STATUS_FILE: Final = "status"
 COMPLETE_MARKER: Final = ".complete"  # written last into a checkpoint folder
-# Held (flock) by the run's live trainer, so a run never has two (training.runlock).
+# Held (flock) by the run's live trainer, so a run never has two (training.spec.runlock).
 RUN_LOCK_FILE: Final = ".lock"
 # Experiment tracking (training.tracking): MLflow's default file store, and which MLflow run
 # a resumed run goes on logging into.

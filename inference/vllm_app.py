@@ -89,7 +89,7 @@ def served_model(environ: Mapping[str, str]) -> tuple[str, list[str]]:
     hub_id = _hub_id(base)
     mount = environ.get(ftk_env.MOUNT_PATH, "/mount")
     cache = Path(environ.get(ftk_env.MODEL_CACHE) or f"{mount}/{MODEL_CACHE_DIR}")
-    folder = cache / hub_id.replace("/", "--")  # training.paths.cache_folder's layout
+    folder = cache / hub_id.replace("/", "--")  # training.spec.paths.cache_folder's layout
     if (folder / COMPLETE_MARKER).is_file():
         return str(folder), ["--served-model-name", base]
     hf_home = environ.get(ftk_env.HF_HOME) or f"{cache}/hf"
@@ -98,9 +98,9 @@ def served_model(environ: Mapping[str, str]) -> tuple[str, list[str]]:
 
 def _hub_id(base: str) -> str:
     """A catalog name (`SmolLM2-135M-Instruct`) as the Hub id training caches it under; the
-    catalog is standard library only (training/catalog.py)."""
+    catalog is standard library only (training/spec/catalog.py)."""
     try:
-        from training.catalog import find
+        from training.spec.catalog import find
     except ImportError:  # a share without training/: ids are taken as given
         return base
     entry = find(base)

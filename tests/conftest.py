@@ -23,7 +23,7 @@ os.environ.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
 @pytest.fixture(autouse=True)
 def _environment_restored():
     """Each test ends with the environment it started with: entry points called in-process
-    (`training.claim.main` sets FTK_RUN_ID and a request's env, as the job's process must) would
+    (`training.claim.take` sets FTK_RUN_ID and a request's env, as the job's process must) would
     otherwise hand a later test on the same worker a run id it never asked for."""
     saved = dict(os.environ)
     yield

@@ -6,8 +6,8 @@ execution waits a bounded time for that request, takes it and trains its run. It
 request written for another execution, so a request left by an execution that died, or was
 stopped, before its replica started is trained by nobody. A retried replica of the same
 execution takes the same request again, so the run resumes. With no request of its own (an
-execution started from the portal) it prints one line and fails. No torch here: training is
-imported only once a run is taken.
+execution started from the portal) it prints one line and fails. No torch here, and no
+training: `take` hands the run (its config and its folder) to `training.cli`, which trains it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from contract import env as ftk_env
@@ -121,7 +122,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str], started_at: float | None = None) -> int:
+@dataclass(frozen=True)
+class Taken:
+    """The run this execution took: its config and its folder on the share `workspace`."""
+
+    workspace: Path
+    run_id: str
+
+    @property
+    def config(self) -> Path:
+        return self.workspace / RunLayout(self.run_id).config
+
+    @property
+    def run_dir(self) -> Path:
+        """Where the run trains, whatever its config's `output.dir` says: ftk reads it there."""
+        return self.workspace / RunLayout(self.run_id).folder
+
+
+def take(argv: list[str]) -> Taken | int:
+    """Parse `claim`'s arguments and take this execution's request: the run to train (its env
+    applied to this process), or the exit code to end with when there is none. Training is the
+    caller's (`training.cli`), so nothing here imports what trains."""
     args = _parser().parse_args(argv)
     if not args.execution:
         print(
@@ -148,7 +169,4 @@ def main(argv: list[str], started_at: float | None = None) -> int:
     print(f"ftk: execution {args.execution} trains run {request.run_id}", flush=True)
     os.environ.update(request.env)
     os.environ[ftk_env.RUN_ID] = request.run_id
-    from training.cli import run
-
-    config = workspace / RunLayout(request.run_id).config
-    return run(["--config", str(config), "--workspace", str(workspace)], started_at=started_at)
+    return Taken(workspace, request.run_id)

@@ -1,11 +1,16 @@
 """Command line of the training job (argparse, no torch until training starts).
 
 ```
-python -m training --config runs/<run>/config.yaml [--workspace DIR] [--deadline SECONDS]
+python -m training --config runs/<run>/config.yaml [--workspace DIR] [--run-dir DIR]
+                   [--deadline SECONDS]
 python -m training validate --config FILE [--workspace DIR] [--json] [--all-warnings]
 python -m training claim --workspace DIR [--execution NAME]   (the Azure job: training.claim)
 ```
 Exit codes: 0 succeeded, 1 failed, 2 config/data error, 75 resumable (deadline or SIGTERM).
+
+The run's folder is decided here, once, and handed to the trainer: the folder of a run ftk
+started (`--run-dir`: what the local target passes; the one `claim` took), else the config's
+`output.dir`, else the config file's folder.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from pathlib import Path
 
 from contract import env as ftk_env
 from contract.exit_codes import TrainingExit
-from training import clock, distributed, paths, runlock
-from training.config import ConfigError, load_config
-from training.validate import validate_config_file
+from training import clock, distributed
+from training.spec import paths, runlock
+from training.spec.config import ConfigError, load_config
+from training.spec.validate import validate_config_file
 
 EXIT_USER_ERROR = TrainingExit.USER_ERROR
+log = logging.getLogger("training")
 
 
 def _parser(validate: bool) -> argparse.ArgumentParser:
@@ -53,6 +60,13 @@ def _parser(validate: bool) -> argparse.ArgumentParser:
         )
     else:
         parser.add_argument(
+            "--run-dir",
+            type=Path,
+            default=None,
+            help="the run's folder, where ftk reads it (the config's output.dir is then ignored; "
+            "default: output.dir, else the config file's folder)",
+        )
+        parser.add_argument(
             "--deadline",
             type=float,
             default=None,
@@ -65,12 +79,22 @@ def _parser(validate: bool) -> argparse.ArgumentParser:
 def run(argv: list[str], started_at: float | None = None) -> int:
     """Dispatch `validate`, `claim` or training; returns the exit code."""
     if argv[:1] == ["claim"]:
-        from training.claim import main
+        from training.claim import take
 
-        return main(argv[1:], started_at)
+        taken = take(argv[1:])
+        if isinstance(taken, int):
+            return taken
+        return train(taken.config, taken.workspace, run_dir=taken.run_dir, started_at=started_at)
     if argv[:1] == ["validate"]:
         return _validate(_parser(validate=True).parse_args(argv[1:]))
-    return _train(_parser(validate=False).parse_args(argv), started_at)
+    args = _parser(validate=False).parse_args(argv)
+    return train(
+        args.config,
+        paths.workspace_root(args.workspace),
+        run_dir=args.run_dir,
+        deadline=args.deadline,
+        started_at=started_at,
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -91,9 +115,21 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else EXIT_USER_ERROR
 
 
-def _train(args: argparse.Namespace, started_at: float | None) -> int:
+def train(
+    config_file: Path,
+    workspace: Path,
+    *,
+    run_dir: Path | None = None,
+    deadline: float | None = None,
+    started_at: float | None = None,
+) -> int:
+    """Train (or resume) the run `config_file` describes, holding the run's lock; the exit code.
+
+    `run_dir`: the folder of a run ftk started (`runs/<run id>/`, where `ftk ps`, `download` and
+    `deploy` read it; the config's `output.dir` is then ignored, with a warning); None: the
+    config's `output.dir`, else the config file's folder. `deadline`: seconds from `started_at`
+    (default: `$FTK_TIME_BUDGET_SECONDS`)."""
     _setup_logging()
-    deadline = args.deadline
     if deadline is None and os.environ.get(ftk_env.TIME_BUDGET):
         try:
             deadline = float(os.environ[ftk_env.TIME_BUDGET])
@@ -101,28 +137,45 @@ def _train(args: argparse.Namespace, started_at: float | None) -> int:
             print(f"error: {ftk_env.TIME_BUDGET} must be a number of seconds", file=sys.stderr)
             return EXIT_USER_ERROR
     try:
-        config = load_config(args.config)
+        config = load_config(config_file)
     except ConfigError as exc:
-        print(f"error: {args.config}: {exc}", file=sys.stderr)
+        print(f"error: {config_file}: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    workspace = paths.workspace_root(args.workspace)
     started_at = started_at if started_at is not None else clock.started_at()
-    if distributed.world().distributed:  # a torchrun worker: its launcher holds the lock
+    worker = distributed.world().distributed  # a torchrun worker: its launcher holds the lock
+    if run_dir is None:
+        try:
+            run_dir = paths.run_dir(config, workspace)
+        except ConfigError as exc:  # output.dir leaves the workspace: write nothing anywhere
+            print(f"error: {config_file}: {exc}", file=sys.stderr)
+            return EXIT_USER_ERROR
+    elif config.output.dir and not worker:
+        log.warning(
+            "output.dir %r is ignored: ftk keeps this run in %s", config.output.dir, run_dir
+        )
+    if worker:
         from training.train import main
 
-        code = main(config, workspace=workspace, deadline=deadline, started_at=started_at)
+        code = main(
+            config, workspace=workspace, run_dir=run_dir, deadline=deadline, started_at=started_at
+        )
         # torchrun tears every worker down when one exits non-zero, which could cut rank 0 off
         # while it saves; the launcher reads "resumable" from the status file instead.
         return TrainingExit.OK if code == TrainingExit.RESUMABLE else code
     try:
-        run_dir = paths.run_dir(config, workspace)
         with runlock.hold(run_dir):  # one live trainer per run
             processes = distributed.processes_wanted()
             if processes > 1:
-                return _launch(processes, args.config, workspace, run_dir, deadline, started_at)
+                return _launch(processes, config_file, workspace, run_dir, deadline, started_at)
             from training.train import main
 
-            return main(config, workspace=workspace, deadline=deadline, started_at=started_at)
+            return main(
+                config,
+                workspace=workspace,
+                run_dir=run_dir,
+                deadline=deadline,
+                started_at=started_at,
+            )
     except runlock.RunBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return TrainingExit.FAILED
@@ -141,7 +194,7 @@ def _launch(
     from training.rundir import RunDir
 
     RunDir(run_dir).set_status("running")  # no stale word decides this execution's exit code
-    argv = ["--config", str(config), "--workspace", str(workspace)]
+    argv = ["--config", str(config), "--workspace", str(workspace), "--run-dir", str(run_dir)]
     if deadline is not None:
         argv += ["--deadline", str(max(deadline - (time.monotonic() - started_at), 0.0))]
     return distributed.launch(processes, argv, RunDir(run_dir).status_file)

@@ -5,11 +5,11 @@
                       Path("runs/r1/adapter"), Path("eval.jsonl"))
     print(report.base.exact_match, report.adapter.exact_match)
 
-The data file is in any training format (`training.dataset`), or holds preference pairs
-(`training.preference_data`): then each model is scored on its preference accuracy, the share of
-pairs where the log-probability of the chosen answer (summed over its tokens, given the prompt, as
-DPO counts it) exceeds the rejected one's, and the mean margin between the two; the mean loss is
-the cross-entropy of the chosen answers. For `messages` rows the prompt is
+The data file is in any training format (`training.spec.dataset`), or holds preference pairs
+(`training.spec.preference_data`): then each model is scored on its preference accuracy, the share
+of pairs where the log-probability of the chosen answer (summed over its tokens, given the prompt,
+as DPO counts it) exceeds the rejected one's, and the mean margin between the two; the mean loss
+is the cross-entropy of the chosen answers. For `messages` rows the prompt is
 every message but the last, rendered through the model's chat template, and the reference is the
 last (assistant) message; for `prompt_completion` rows the prompt and completion are plain text.
 Answers are generated greedily and compared after trimming whitespace, case and a trailing period
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training import dataset, preference_data
-from training.config import DataSection
+from training.spec import dataset, preference_data
+from training.spec.config import DataSection
 
 SAMPLES_KEPT = 5
 MAX_NEW_TOKENS_CAP = 256

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from training.config import QuantizationSection, TrainSection
-from training.errors import UserError
+from training.spec.config import QuantizationSection, TrainSection
+from training.spec.errors import UserError
 
 
 @dataclass(frozen=True)

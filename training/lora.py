@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from peft import LoraConfig
 
-from training.catalog import target_modules_for
-from training.config import LoraSection
+from training.spec.catalog import target_modules_for
+from training.spec.config import LoraSection
 
 
 def target_modules(section: LoraSection, model_type: str) -> str | list[str]:

@@ -10,10 +10,10 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from training import paths
-from training.config import TrainingConfig
 from training.distributed import world
-from training.errors import UserError
+from training.spec import paths
+from training.spec.config import TrainingConfig
+from training.spec.errors import UserError
 
 
 def load_model(config: TrainingConfig, ref, workspace: Path, hw, precision: str, lora: bool = True):

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from contract.layout import COMPLETE_MARKER  # a cached model is complete once it exists
-from training import catalog, paths
+from training.spec import catalog, paths
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ import logging
 import os
 from pathlib import Path
 
-from training import dataset, methods, paths, preference_data
-from training.config import TrainingConfig
-from training.errors import UserError
 from training.rundir import RunDir
 from training.sft_trainer import callbacks, finish_trainer, make_args, trainer_args
+from training.spec import dataset, methods, paths, preference_data
+from training.spec.config import TrainingConfig
+from training.spec.errors import UserError
 
 log = logging.getLogger("training")
 

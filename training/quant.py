@@ -6,9 +6,9 @@ import importlib.util
 
 import torch
 
-from training.config import QuantizationSection
-from training.errors import UserError
 from training.hardware import Hardware
+from training.spec.config import QuantizationSection
+from training.spec.errors import UserError
 
 
 def bnb_config(quant: QuantizationSection, dtype: torch.dtype, hw: Hardware):

@@ -1,5 +1,5 @@
 """The run's data as TRL datasets, with the loss flags its format calls for. The second of
-`training.train`'s three parts (`training.dataset` checks the files; this shapes them for TRL).
+`training.train`'s three parts (`training.spec.dataset` checks the files; this shapes them for TRL).
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from training import dataset, paths
-from training.config import TrainingConfig
-from training.errors import UserError
+from training.spec import dataset, paths
+from training.spec.config import TrainingConfig
+from training.spec.errors import UserError
 
 log = logging.getLogger("training")
 

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 from training.distributed import world
-from training.errors import UserError
 from training.rundir import RunDir
+from training.spec.errors import UserError
 
 log = logging.getLogger("training")
 

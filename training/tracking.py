@@ -28,9 +28,9 @@ from typing import Any
 
 from contract import env as ftk_env
 from contract import layout
-from training.config import TrainingConfig, to_dict
-from training.errors import UserError
 from training.rundir import RunDir, write_atomic
+from training.spec.config import TrainingConfig, to_dict
+from training.spec.errors import UserError
 
 log = logging.getLogger("training")
 

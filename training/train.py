@@ -22,22 +22,14 @@ import yaml
 
 from contract.exit_codes import TrainingExit
 from contract.phases import Phase, phase_line
-from training import (
-    dataset,
-    methods,
-    model_setup,
-    paths,
-    preference_trainer,
-    sft_dataset,
-    sft_trainer,
-    tracking,
-)
-from training.config import ConfigError, TrainingConfig, to_dict
+from training import model_setup, preference_trainer, sft_dataset, sft_trainer, tracking
 from training.distributed import world
-from training.errors import UserError
 from training.models import ModelNotFoundError
 from training.rundir import RunDir, write_atomic
-from training.validate import validate_config
+from training.spec import dataset, methods, paths
+from training.spec.config import ConfigError, TrainingConfig, to_dict
+from training.spec.errors import UserError
+from training.spec.validate import validate_config
 
 log = logging.getLogger("training")
 
@@ -57,8 +49,14 @@ def main(
     workspace: Path | str | None = None,
     deadline: float | None = None,
     started_at: float | None = None,
+    *,
+    run_dir: Path | None = None,
 ) -> int:
     """Train (or resume) the run `config` describes; returns the process exit code.
+
+    `run_dir` is the run's folder, decided by the caller (`training.cli`: the one ftk started the
+    run in, else `output.dir`...); None: `paths.run_dir` (the config's `output.dir`, else its
+    file's folder).
 
     `deadline` is a time budget in seconds counted from `started_at` (default: now, as
     `time.monotonic()`); the run stops with a checkpoint before the budget runs out.
@@ -68,14 +66,10 @@ def main(
     started_at = time.monotonic() if started_at is None else started_at
     root = paths.workspace_root(workspace)
     try:
-        run = RunDir(paths.run_dir(config, root), writer=world().main)
+        run = RunDir(run_dir or paths.run_dir(config, root), writer=world().main)
     except ConfigError as exc:  # output.dir leaves the workspace: write nothing anywhere
         log.error("%s", exc)
         return TrainingExit.USER_ERROR
-    if config.output.dir and paths.started_by_ftk(config):
-        log.warning(
-            "output.dir %r is ignored: ftk keeps this run in %s", config.output.dir, run.root
-        )
     run.root.mkdir(parents=True, exist_ok=True)
     stopper = StopCallback(None if deadline is None else started_at + deadline)
     restore = _on_sigterm(stopper)

@@ -45,7 +45,7 @@ def preflight(
     target: Target, workspace: Path, config_file: Path, *, max_cost: float | None = None
 ) -> Preflight:
     """Model fits and cost for `config_file` on `target`; `max_cost` caps the time budget."""
-    from training.config import ConfigError, load_config
+    from training.spec.config import ConfigError, load_config
 
     try:
         config = load_config(config_file)

@@ -51,10 +51,10 @@ def _device(profile: str | None) -> tuple[str | None, int, str]:
 
 
 def model_fits(config: Any, workspace: Path, facts: RunFacts) -> tuple[Row, dict[str, Any] | None]:
-    """The memory estimate (training.memory) against the profile's GPU memory."""
-    from training import paths
-    from training.catalog import find
-    from training.memory import estimate, find_shape
+    """The memory estimate (training.spec.memory) against the profile's GPU memory."""
+    from training.spec import paths
+    from training.spec.catalog import find
+    from training.spec.memory import estimate, find_shape
 
     name = "model fits"
     model = config.model.name
@@ -100,7 +100,7 @@ def model_fits(config: Any, workspace: Path, facts: RunFacts) -> tuple[Row, dict
 
 def gated_token(config: Any, facts: RunFacts) -> Row:
     """A gated Hugging Face model needs HF_TOKEN as a job secret."""
-    from training.catalog import find
+    from training.spec.catalog import find
 
     name = "model access"
     entry = find(config.model.name)
@@ -154,7 +154,7 @@ def run_checks(
     config_file: Path, workspace: Path, facts: RunFacts
 ) -> tuple[list[Row], dict[str, Any]]:
     """All run-config rows, and the figures behind them (for --json and `ftk run`)."""
-    from training.config import ConfigError, load_config
+    from training.spec.config import ConfigError, load_config
 
     try:
         config = load_config(config_file)

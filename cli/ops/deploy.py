@@ -7,9 +7,9 @@ from typing import Any
 
 from cli.errors import NotFoundError, UsageError
 from cli.ops.runs import check_run_id
-from cli.runs_on_share import adapter_config, has_adapter, run_status
-from cli.runs_on_share import base_model as base_model_of
 from cli.targets.base import Endpoint, ExecutionStatus, Share, Target
+from cli.targets.runs_on_share import adapter_config, has_adapter, run_status
+from cli.targets.runs_on_share import base_model as base_model_of
 from contract import outputs as keys
 from contract.engines import FALLBACK, engine
 

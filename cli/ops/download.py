@@ -13,8 +13,8 @@ from typing import Any
 
 from cli.errors import NotFoundError
 from cli.ops.runs import check_run_id
-from cli.runs_on_share import run_status
 from cli.targets.base import RemoteFile, Share
+from cli.targets.runs_on_share import run_status
 from contract.layout import RESULT_DIRS, RESULT_FILES, RunLayout
 
 

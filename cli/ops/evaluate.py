@@ -20,8 +20,8 @@ from contract import layout
 from contract.layout import RunLayout
 
 if TYPE_CHECKING:
-    from training.config import DataSection
     from training.evaluate import EvalReport, Progress
+    from training.spec.config import DataSection
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _data_section(root: Path) -> DataSection | None:
     path = root / "config.yaml"
     if not path.is_file():
         return None
-    from training.config import ConfigError, load_config
+    from training.spec.config import ConfigError, load_config
 
     try:
         return load_config(path).data

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cli.errors import FtkError, NotFoundError, UsageError
-from cli.runs_on_share import run_status
 from cli.targets.base import Execution, ExecutionStatus, LogNotice, Target
+from cli.targets.runs_on_share import run_status
 from contract.phases import Phase, latest_phase
 
 # How many of a running execution's last log lines `ftk ps` reads for its phase (the most a

@@ -187,7 +187,7 @@ def hub_base_model(adapter_base: str, config_text: str) -> str | None:
     else the run config's `model.name` (a catalog id resolves to its Hub id); None for a folder."""
     import yaml
 
-    from training import catalog, paths
+    from training.spec import catalog, paths
 
     try:
         name = str(((yaml.safe_load(config_text) or {}).get("model") or {}).get("name") or "")

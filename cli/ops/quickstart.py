@@ -111,7 +111,7 @@ def prepare_workspace(workspace: Path, source: Path | None = None) -> Path:
 
 def model_name(config: Path) -> str:
     """The base model the sample project's training config names."""
-    from training.config import ConfigError, load_config
+    from training.spec.config import ConfigError, load_config
 
     try:
         return load_config(config).model.name
@@ -123,8 +123,8 @@ def resolve_base_model(name: str, cache: Path) -> tuple[Path, bool]:
     """The base model's folder (in `cache` unless it is a local folder), and whether it had to be
     converted or downloaded just now."""
     from contract.layout import COMPLETE_MARKER
-    from training import paths
-    from training.catalog import find
+    from training.spec import paths
+    from training.spec.catalog import find
 
     entry = find(name)
     before = paths.cache_folder(cache, entry.hf_id if entry else name)

@@ -14,9 +14,9 @@ from typing import Any
 from cli.errors import NotFoundError, UsageError
 from cli.ops.executions import active
 from cli.ops.sync import Progress, sync_workspace
-from cli.runs_on_share import has_config, run_status
 from cli.sync.engine import SyncResult
 from cli.targets.base import Execution, Target
+from cli.targets.runs_on_share import has_config, run_status
 from contract.layout import RunLayout, valid_run_id
 
 CONFIG_DIR = "finetuning"
@@ -68,7 +68,7 @@ def validate_config(config: Path, workspace: Path) -> list[str]:
     without it), validation is skipped with a warning rather than blocking the run.
     """
     try:
-        from training.validate import validate_config_file
+        from training.spec.validate import validate_config_file
     except ImportError as exc:
         return [f"config not validated locally (training package not importable: {exc})"]
     report = validate_config_file(config, workspace)
@@ -89,7 +89,7 @@ def validate_config(config: Path, workspace: Path) -> list[str]:
 def _output_dir(config: Path) -> str | None:
     """The config's `output.dir`, if it sets one (None when the training package is absent)."""
     try:
-        from training.config import load_config
+        from training.spec.config import load_config
     except ImportError:
         return None
     return load_config(config).output.dir

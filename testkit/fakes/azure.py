@@ -244,32 +244,34 @@ def run_replica(
     """What an execution's replica does after its install: the job's own entry point,
     `python -m training claim` (training/claim.py, run here in-process with no wait for a late
     request), on a copy of the fake share mounted at a temporary folder; the result goes back
-    to the share. `train(run_id, workspace)` stands in for `python -m training` and returns
-    the lines it prints and its exit code (default: one line, exit 0). Returns the container's
-    lines and exit code."""
+    to the share. `train(run_id, workspace)` stands in for the training of the run it took
+    (`training.cli.train`) and returns the lines it prints and its exit code (default: one line,
+    exit 0). Returns the container's lines and exit code."""
     import training.claim
     import training.cli
 
-    def fake_run(argv: list[str], started_at: float | None = None) -> int:
-        run_id = os.environ[ftk_env.RUN_ID]
-        lines, code = (train or _train_ok)(run_id, Path(argv[argv.index("--workspace") + 1]))
+    def fake_train(config: Path, workspace: Path, *, run_dir: Path, **_: Any) -> int:
+        assert os.environ[ftk_env.RUN_ID] == run_dir.name  # as the job's process sees it
+        lines, code = (train or _train_ok)(run_dir.name, workspace)
         for line in lines:
             print(line)
         return code
 
     saved_env = dict(os.environ)
-    saved_run, saved_wait = training.cli.run, getattr(training.claim, "REQUEST_WAIT_SECONDS", None)
+    saved_train = training.cli.train
+    saved_wait = getattr(training.claim, "REQUEST_WAIT_SECONDS", None)
     out = io.StringIO()
     with fake.files.lock, tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         _share_on_disk(fake, root)
-        training.cli.run = fake_run  # type: ignore[assignment]
+        training.cli.train = fake_train  # type: ignore[assignment]
         training.claim.REQUEST_WAIT_SECONDS = 0.0  # type: ignore[attr-defined]
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                code = training.claim.main(["--workspace", str(root), "--execution", execution])
+                argv = ["claim", "--workspace", str(root), "--execution", execution]
+                code = training.cli.run(argv)
         finally:
-            training.cli.run = saved_run  # type: ignore[assignment]
+            training.cli.train = saved_train  # type: ignore[assignment]
             if saved_wait is not None:
                 training.claim.REQUEST_WAIT_SECONDS = saved_wait  # type: ignore[attr-defined]
             os.environ.clear()

@@ -2,7 +2,7 @@
 
     python -m testkit.fakes.train MODE --config RUNS/<run>/config.yaml
 MODE: succeed (writes an adapter and results), fail (exit 1), wait (until SIGTERM, then exit 75).
-Like the real entry point, it holds the run's lock (`training.runlock`) while it lives.
+Like the real entry point, it holds the run's lock (`training.spec.runlock`) while it lives.
 """
 
 import json
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # ftk's root (cwd is the share)
-from training import runlock
+from training.spec import runlock
 
 mode, config = sys.argv[1], Path(sys.argv[3])
 run_dir = config.parent

@@ -63,7 +63,7 @@ def run_module(module: str) -> list[str]:
 
 
 def train_command(mode: str):
-    def build(config: Path, workspace: Path) -> list[str]:
+    def build(config: Path, workspace: Path, run_dir: Path) -> list[str]:
         return [*run_module("testkit.fakes.train"), mode, "--config", str(config)]
 
     return build

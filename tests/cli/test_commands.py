@@ -377,8 +377,8 @@ def test_run_ids_sweep_names_and_downloads_match_the_whole_id(project, fake_targ
 
 
 def test_checkpoint_and_hub_names_match_whole_names(tmp_path):
-    from training.paths import classify_model
     from training.rundir import CHECKPOINT
+    from training.spec.paths import classify_model
 
     assert CHECKPOINT.fullmatch("checkpoint-12\n") is None
     with pytest.raises(ValueError, match="neither"):

@@ -78,7 +78,7 @@ def _fake_harness(tmp_path: Path) -> Iterator[Harness]:
 
 
 def _local_harness(tmp_path: Path) -> Iterator[Harness]:
-    def train(config: Path, workspace: Path) -> list[str]:
+    def train(config: Path, workspace: Path, run_dir: Path) -> list[str]:
         mode = "wait" if config.parent.name.startswith("wait") else "succeed"
         return [*run_module("testkit.fakes.train"), mode, "--config", str(config)]
 

@@ -20,7 +20,7 @@ from cli.errors import ExitCode
 from cli.targets.local import LocalTarget
 from cli.targets.local.supervisor import ProcessId
 from tests.cli.conftest import train_command
-from training import runlock
+from training.spec import runlock
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 

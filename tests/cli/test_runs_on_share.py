@@ -6,9 +6,9 @@ import json
 
 from click.testing import CliRunner
 
-from cli import runs_on_share as runs
 from cli.app import App
 from cli.main import cli
+from cli.targets import runs_on_share as runs
 from testkit.fakes.targets import FakeTarget, MemoryShare
 
 

@@ -184,17 +184,18 @@ def test_racing_claims_never_crash(tmp_path: Path, monkeypatch, capsys):
 
     trained: dict[str, str] = {}
 
-    def fake_run(argv: list[str], started_at: float | None = None) -> int:
+    def fake_train(config: Path, workspace: Path, **_: object) -> int:
         return 0
 
-    monkeypatch.setattr(training.cli, "run", fake_run)
+    monkeypatch.setattr(training.cli, "train", fake_train)
     outcome: dict[str, object] = {}
     start = threading.Barrier(len(runs) + len(portal))
 
     def execution(name: str) -> None:
         start.wait()
         try:
-            outcome[name] = training.claim.main(["--workspace", str(tmp_path), "--execution", name])
+            argv = ["claim", "--workspace", str(tmp_path), "--execution", name]
+            outcome[name] = training.cli.run(argv)
         except BaseException as exc:  # a crashed replica
             outcome[name] = exc
 
@@ -238,7 +239,7 @@ def test_deadline_counts_from_container_start(tmp_path: Path):
     # prints how much of its budget is left when it starts.
     code = (
         "import runpy, sys, time, types\n"
-        "def main(config, *, workspace, deadline, started_at):\n"
+        "def main(config, *, workspace, run_dir, deadline, started_at):\n"
         "    print('LEFT', started_at + deadline - time.monotonic()); return 0\n"
         "sys.modules['training.train'] = types.SimpleNamespace(main=main)\n"
         f"sys.argv = ['training', 'claim', '--workspace', {str(tmp_path)!r}]\n"

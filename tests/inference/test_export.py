@@ -116,8 +116,8 @@ def smol_tokenizer_model(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 
-    from training import catalog
     from training.models import find_packaged_gguf
+    from training.spec import catalog
 
     entry = catalog.find("SmolLM2-135M-Instruct")
     gguf = find_packaged_gguf(entry.gguf_package, entry.gguf_file)

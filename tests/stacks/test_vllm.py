@@ -248,7 +248,7 @@ def test_vllm_keeps_its_compile_cache_on_the_share_and_finds_the_middleware(tmp_
 def test_vllm_serves_a_catalog_model_from_the_folder_training_cached(tmp_path) -> None:
     """`inferenceBaseModel: SmolLM2-135M-Instruct` (a catalog name): vLLM gets the folder the job
     cached under the Hub id, and clients still name the model as configured."""
-    from training.catalog import find
+    from training.spec.catalog import find
 
     share = tmp_path / "share"
     hub_id = find("SmolLM2-135M-Instruct").hf_id

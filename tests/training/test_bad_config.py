@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contract.commands import train_argv
 from tests.training.conftest import cli_is_one_line, fast_config, rows, write_config, write_jsonl
-from training.config import SECTIONS, ConfigError, load_config, parse_config
-from training.validate import validate_config_file
+from training.cli import run
+from training.spec.config import ConfigError, load_config, parse_config
+from training.spec.schema import SECTIONS
+from training.spec.validate import validate_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = "model:\n  name: org/model\ndata:\n  train_file: train.jsonl\n"
@@ -57,17 +60,31 @@ def test_output_dir_inside_the_workspace_is_kept():
 
 
 def test_output_dir_is_the_run_folder_only_when_ftk_did_not_start_the_run(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, caplog
 ):
-    from training.paths import run_dir
+    """ftk passes a run's folder (`--run-dir`, as the local target and `claim` do); the trainer
+    is handed the folder it trains in, never left to find it from the environment."""
+    import training.train
 
-    workspace = tmp_path / "ws"
+    folders: list[Path] = []
+
+    def fake_main(config, *, run_dir, **_):
+        folders.append(run_dir)
+        return 0
+
+    monkeypatch.setattr(training.train, "main", fake_main)
+    workspace = (tmp_path / "ws").resolve()
     cfg = {**fast_config("org/model"), "output": {"dir": "outputs/shared"}}
-    config = load_config(write_config(workspace / "runs/r1/config.yaml", cfg))
-    monkeypatch.delenv("FTK_RUN_ID", raising=False)
-    assert run_dir(config, workspace) == workspace / "outputs/shared"  # python -m training alone
-    monkeypatch.setenv("FTK_RUN_ID", "r1")
-    assert run_dir(config, workspace) == (workspace / "runs/r1").resolve()
+    path = str(write_config(workspace / "runs/r1/config.yaml", cfg))
+    monkeypatch.setenv("FTK_RUN_ID", "r1")  # decides nothing: only the argument does
+    assert run(["--config", path, "--workspace", str(workspace)]) == 0  # python -m training alone
+    assert "is ignored" not in caplog.text
+    own = str(workspace / "runs/r1")
+    assert run(["--config", path, "--workspace", str(workspace), "--run-dir", own]) == 0
+    local = train_argv(sys.executable, Path(path), workspace, workspace / "runs/r1")
+    assert local[1:3] == ["-m", "training"] and run(local[3:]) == 0  # the local target's command
+    assert folders == [workspace / "outputs/shared", *[workspace / "runs/r1"] * 2]
+    assert "output.dir 'outputs/shared' is ignored: ftk keeps this run in" in caplog.text
 
 
 def test_output_dir_through_a_symlink_out_of_the_workspace_is_refused(tmp_path: Path):
@@ -84,6 +101,18 @@ def test_output_dir_through_a_symlink_out_of_the_workspace_is_refused(tmp_path: 
     from training.train import main
 
     assert main(load_config(path), workspace=workspace) == 2
+    assert list(outside.iterdir()) == []
+
+
+def test_training_with_output_dir_through_a_symlink_is_one_line(tmp_path: Path, capsys):
+    workspace, outside = tmp_path / "ws", tmp_path / "outside"
+    outside.mkdir()
+    write_jsonl(workspace / "data/train.jsonl", rows("text"))
+    (workspace / "link").symlink_to(outside, target_is_directory=True)
+    cfg = {**fast_config("org/model"), "output": {"dir": "link/run"}}
+    path = write_config(workspace / "c.yaml", cfg)
+    line = cli_is_one_line(["--config", str(path), "--workspace", str(workspace)], capsys)
+    assert "output.dir" in line and "symbolic link" in line
     assert list(outside.iterdir()) == []
 
 
@@ -234,7 +263,7 @@ def test_python_m_training_exits_2_on_an_infinite_learning_rate(tmp_path: Path):
 
 
 def test_the_yaml_loader_is_a_safe_loader():
-    from training.yamlfile import StrictLoader
+    from training.spec.yamlfile import StrictLoader
 
     assert issubclass(StrictLoader, yaml.SafeLoader)
     with pytest.raises(ConfigError):

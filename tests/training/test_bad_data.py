@@ -15,9 +15,9 @@ import pytest
 
 from tests.training.conftest import cli_is_one_line, fast_config, rows, write_config, write_jsonl
 from training.cli import run
-from training.config import DataSection, load_config
-from training.dataset import check_file
-from training.validate import validate_config_file
+from training.spec.config import DataSection, load_config
+from training.spec.dataset import check_file
+from training.spec.validate import validate_config_file
 
 # ---- JSONL lines end at \n only ----
 
@@ -143,7 +143,7 @@ def test_flash_attention_needs_what_the_device_lacks(
     import importlib.util
 
     from training import hardware
-    from training.errors import UserError
+    from training.spec.errors import UserError
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from training import catalog
+from training.spec import catalog
 
 SERVERLESS = (catalog.T4, catalog.A100)
 

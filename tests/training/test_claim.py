@@ -80,27 +80,28 @@ def test_no_request_of_its_own_fails_with_one_line(tmp_path: Path):
     assert (tmp_path / request_path("someone-elses")).is_file()  # untouched
 
 
-def test_claiming_trains_that_run_without_importing_torch_first(tmp_path: Path, monkeypatch):
+def test_claiming_trains_that_run_in_its_own_folder(tmp_path: Path, monkeypatch):
     _request(tmp_path, "job-r7", "r7", env={"EXTRA": "1"})
     calls = []
 
-    def fake_run(argv: list[str], started_at: float | None = None) -> int:
+    def fake_train(config: Path, workspace: Path, *, run_dir: Path, started_at=None) -> int:
         import os
 
-        calls.append((argv, os.environ["FTK_RUN_ID"], os.environ["EXTRA"], "torch" in sys.modules))
+        calls.append((config, workspace, run_dir, os.environ["FTK_RUN_ID"], os.environ["EXTRA"]))
         return 75
 
     import training.cli
 
-    monkeypatch.setattr(training.cli, "run", fake_run)
+    monkeypatch.setattr(training.cli, "train", fake_train)
     monkeypatch.setenv("CONTAINER_APP_JOB_EXECUTION_NAME", "job-r7")
-    # setenv, not delenv: monkeypatch then removes what claim's main() sets in os.environ, which
-    # a later test in the same worker would otherwise inherit (a run id it never asked for).
+    # setenv, not delenv: monkeypatch then removes what claiming sets in os.environ, which a
+    # later test in the same worker would otherwise inherit (a run id it never asked for).
     monkeypatch.setenv("FTK_RUN_ID", "")
     monkeypatch.setenv("EXTRA", "")
-    assert claim_module.main(["--workspace", str(tmp_path)]) == 75
-    [(argv, run_id, extra, _)] = calls
-    assert argv == ["--config", str(tmp_path / "runs/r7/config.yaml"), "--workspace", str(tmp_path)]
+    assert training.cli.run(["claim", "--workspace", str(tmp_path)]) == 75
+    [(config, workspace, run_dir, run_id, extra)] = calls
+    assert config == tmp_path / "runs/r7/config.yaml" and workspace == tmp_path
+    assert run_dir == tmp_path / "runs/r7"  # the run's own folder, handed over explicitly
     assert run_id == "r7" and extra == "1"
 
 
@@ -114,7 +115,7 @@ def test_the_claim_module_imports_no_torch():
 
 def test_without_an_execution_name_it_says_where_it_runs(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.delenv("CONTAINER_APP_JOB_EXECUTION_NAME", raising=False)
-    assert claim_module.main(["--workspace", str(tmp_path)]) == 2
+    assert claim_module.take(["--workspace", str(tmp_path)]) == 2
     assert "CONTAINER_APP_JOB_EXECUTION_NAME is not set" in capsys.readouterr().err
 
 
@@ -148,7 +149,7 @@ def test_a_broken_request_fails_the_execution_and_is_kept(tmp_path: Path, data: 
     (folder / "job-1.json").write_bytes(data)
     with pytest.raises(NoRequest):
         claim(tmp_path, "job-1")
-    code = claim_module.main(["--workspace", str(tmp_path), "--execution", "job-1", "--wait", "0"])
+    code = claim_module.take(["--workspace", str(tmp_path), "--execution", "job-1", "--wait", "0"])
     assert code == 2
     assert "is not a run request" in capsys.readouterr().out
     assert (folder / "job-1.json").read_bytes() == data  # kept for a person to read

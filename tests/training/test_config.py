@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from training.config import ConfigError, defaults, load_config, parse_config
+from training.spec.config import ConfigError, defaults, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "training" / "examples").glob("*.yaml"))
@@ -104,11 +104,12 @@ def test_config_sections_are_frozen():
 
 
 def test_pure_modules_do_not_import_torch():
+    """Every module of training.spec (what the CLI imports); the job's entry until it trains."""
     code = (
-        "import sys\n"
-        "import training.config, training.dataset, training.validate, training.catalog\n"
-        "import training.paths, training.rundir, training.cli\n"
-        "import training.methods, training.preference_data\n"
+        "import importlib, pkgutil, sys\n"
+        "import training.spec, training.rundir, training.cli, training.claim\n"
+        "for m in pkgutil.iter_modules(training.spec.__path__, 'training.spec.'):\n"
+        "    importlib.import_module(m.name)\n"
         "heavy = [m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
@@ -121,7 +122,7 @@ def test_pure_modules_do_not_import_torch():
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_shipped_examples_validate_from_the_repo_root(example: Path):
     # `ftk run training/examples/<name>.yaml` from a fresh clone must pass local validation.
-    from training.validate import validate_config_file
+    from training.spec.validate import validate_config_file
 
     report = validate_config_file(example, ROOT)
     assert report.ok, report.to_dict()

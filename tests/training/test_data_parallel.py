@@ -13,8 +13,8 @@ import pytest
 
 from contract import env as ftk_env
 from tests.training.conftest import fast_config, rows, write_config, write_jsonl
-from training.config import load_config
 from training.rundir import RunDir
+from training.spec.config import load_config
 from training.train import main
 
 ROOT = Path(__file__).resolve().parents[2]

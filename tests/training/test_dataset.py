@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.training.conftest import TEMPLATE, rows, write_jsonl
-from training.config import DataSection
-from training.dataset import check_file, long_examples, split_eval
+from training.spec.config import DataSection
+from training.spec.dataset import check_file, long_examples, split_eval
 
 
 @pytest.mark.parametrize("fmt", ["messages", "prompt_completion", "text"])

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from training.catalog import MODELS
-from training.config import from_dict
-from training.memory import GIB, KNOWN_SHAPES, ModelShape, estimate, find_shape, shape_from_config
+from training.spec.catalog import MODELS
+from training.spec.config import from_dict
+from training.spec.memory import (
+    GIB,
+    KNOWN_SHAPES,
+    ModelShape,
+    estimate,
+    find_shape,
+    shape_from_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOL = KNOWN_SHAPES["HuggingFaceTB/SmolLM2-135M-Instruct"]
@@ -150,7 +157,7 @@ def test_orpo_pays_for_the_full_logits():
 @pytest.mark.parametrize("model", [m.id for m in MODELS])
 def test_what_the_catalog_says_fits_with_dpo_fits_by_the_estimate(model: str):
     from cli.doctor.run_checks import GPU_MEMORY_MIB, TIGHT
-    from training.catalog import find
+    from training.spec.catalog import find
 
     entry = find(model)
     assert entry is not None and entry.dpo_fits and "DPO" in entry.dpo_note

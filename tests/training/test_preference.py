@@ -22,8 +22,8 @@ from tests.training.conftest import (
     write_config,
     write_jsonl,
 )
-from training.config import ConfigError, load_config, parse_config
 from training.rundir import RunDir
+from training.spec.config import ConfigError, load_config, parse_config
 from training.train import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -296,7 +296,7 @@ def test_a_config_without_method_trains_sft_and_says_so(workspace, tiny_llama):
 
 @pytest.mark.parametrize("name", ["dpo.yaml", "orpo.yaml"])
 def test_the_worked_example_validates_from_the_repo_root(name: str):
-    from training.validate import validate_config_file
+    from training.spec.validate import validate_config_file
 
     report = validate_config_file(ROOT / "examples/preference" / name, ROOT)
     assert report.ok, report.to_dict()
@@ -309,7 +309,7 @@ def test_a_saved_config_with_every_key_reads_back_for_each_method(method: str):
     """A run saves its config with every key (to_dict); its defaults are no other method's."""
     import yaml
 
-    from training.config import to_dict
+    from training.spec.config import to_dict
 
     config = parse_config(BASE + f"train: {{method: {method}}}\n")
     again = parse_config(yaml.safe_dump(to_dict(config)))

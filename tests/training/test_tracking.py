@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.training.conftest import fast_config, rows, write_config, write_jsonl
-from training.config import load_config
 from training.rundir import RunDir
+from training.spec.config import load_config
 from training.train import main
 
 mlflow = pytest.importorskip("mlflow")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.training.conftest import fast_config, rows, write_config, write_jsonl
 from training.cli import run
-from training.validate import validate_config_file
+from training.spec.validate import validate_config_file
 
 
 def test_valid_config_reports_counts(workspace: Path, tiny_llama: Path):
@@ -89,7 +89,7 @@ def test_cli_takes_the_deadline_from_the_job_env(workspace: Path, monkeypatch):
 
     seen = {}
 
-    def fake_main(config, workspace, deadline, started_at):
+    def fake_main(config, workspace, deadline, started_at, run_dir):
         seen.update(deadline=deadline, workspace=workspace, model=config.model.name)
         return 75
 

@@ -3,7 +3,7 @@
 State lives in `.ftk/local/executions/<name>/` (see `supervisor.py`), so `ps`, `logs` and `stop`
 work from any shell. An execution is running while its runner or the runner's child (the trainer)
 is alive, each known by pid and start time. A run has at most one live trainer: the trainer holds
-the run's lock (`training.runlock`) and this module refuses to start another while it is held.
+the run's lock (`training.spec.runlock`) and this module refuses to start another while it is held.
 """
 
 from __future__ import annotations
@@ -17,21 +17,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli.errors import NotFoundError, UsageError
-from cli.runs_on_share import is_resumable
 from cli.targets.base import Execution, ExecutionStatus, LogNotice
 from cli.targets.local.share import LocalShare
 from cli.targets.local.supervisor import POLL_S, Supervisor, read_json, write_json
+from cli.targets.runs_on_share import is_resumable
 from contract import env as ftk_env
 from contract.commands import train_argv
 from contract.exit_codes import TrainingExit
 from contract.layout import RunLayout
-from training import runlock
+from training.spec import runlock
 
-TrainCommand = Callable[[Path, Path], list[str]]  # (config file, workspace) -> argv
+# (config file, workspace, the run's folder) -> argv
+TrainCommand = Callable[[Path, Path, Path], list[str]]
 
 
-def default_train_command(config: Path, workspace: Path) -> list[str]:
-    return train_argv(sys.executable, config, workspace)
+def default_train_command(config: Path, workspace: Path, run_dir: Path) -> list[str]:
+    return train_argv(sys.executable, config, workspace, run_dir)
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -85,7 +86,7 @@ class LocalExecutions:
             ftk_env.MODEL_CACHE: str(self._model_cache()),
             **(env or {}),
         }
-        argv = self._train_command(config, self.share_root)
+        argv = self._train_command(config, self.share_root, self.share_root / layout.folder)
         runner = self.supervisor.spawn(state, argv, child_env)
         meta = {"name": name, "run_id": run_id, **runner.record()}
         meta["started_at"] = started.isoformat()

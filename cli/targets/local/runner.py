@@ -16,7 +16,7 @@ the runner ends (`kill -9` included): PR_SET_PDEATHSIG, set between fork and exe
 SIGKILL, so a trainer saves a checkpoint as it does when `ftk stop` or ACA stops it. macOS has no
 such call: there the command outlives a killed runner, and the supervisor keeps treating the
 execution as running (by `child.json`) until it ends, so `ps`, `stop` and the run lock
-(`training.runlock`) still see it.
+(`training.spec.runlock`) still see it.
 
 It is run by path, not with `-m`: its working folder is the share, whose synced `training/` the
 command must import, so ftk's own root goes on the runner's `sys.path` only, never in the

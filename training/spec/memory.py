@@ -34,10 +34,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from training.catalog import find as find_catalog_model
-from training.catalog import target_modules_for
-from training.config import TrainingConfig
-from training.methods import DPO, ORPO, PREFERENCE_METHODS
+from training.spec.catalog import find as find_catalog_model
+from training.spec.catalog import target_modules_for
+from training.spec.config import TrainingConfig
+from training.spec.methods import DPO, ORPO, PREFERENCE_METHODS
 
 GIB = 1024**3
 # bitsandbytes NF4/FP4: 4 bits per weight, one absmax per block of 64; with double quantization the

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from contract import env as ftk_env
 from contract import layout
-from training import catalog
-from training.config import ConfigError, TrainingConfig
-from training.config_checks import output_dir_problem
+from training.spec import catalog
+from training.spec.config import ConfigError, TrainingConfig
+from training.spec.config_checks import output_dir_problem
 
 HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -27,21 +27,15 @@ def in_workspace(value: str, workspace: Path) -> Path:
     return path if path.is_absolute() else workspace / path
 
 
-def started_by_ftk(config: TrainingConfig) -> bool:
-    """An execution `ftk run` started: `$FTK_RUN_ID` is set and the config is the run's copy
-    (`runs/<run id>/config.yaml`). Its folder is the run's, where `ftk ps`, `download` and
-    `deploy` read it, whatever `output.dir` says (that key is for `python -m training` alone)."""
-    return bool(os.environ.get(ftk_env.RUN_ID)) and config.source is not None
-
-
 def run_dir(config: TrainingConfig, workspace: Path) -> Path:
-    """`output.dir` (workspace-relative), else the config file's folder; always the config file's
-    folder in an execution `ftk run` started (`started_by_ftk`).
+    """`output.dir` (workspace-relative), else the config file's folder. A run ftk started is
+    not asked here: its folder is `runs/<run id>/`, passed to the trainer explicitly
+    (`python -m training --run-dir`, `training.claim`), and `output.dir` is ignored there.
 
     Raises `ConfigError` when `output.dir` leaves the workspace, by its spelling (see
     `config_checks.output_dir_problem`) or through a symlink inside the workspace.
     """
-    if config.output.dir and not started_by_ftk(config):
+    if config.output.dir:
         value = config.output.dir
         problem = output_dir_problem(value)
         if problem:

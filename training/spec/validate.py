@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from training import dataset, methods, paths, preference_data
-from training.config import ConfigError, TrainingConfig, load_config
-from training.yamlfile import key_lines
+from training.spec import dataset, methods, paths, preference_data
+from training.spec.config import ConfigError, TrainingConfig, load_config
+from training.spec.yamlfile import key_lines
 
 SUMMARISE_OVER = 3  # more warnings of one kind in one file than this print as one line
 KIND_LABELS = {"duplicate": "examples repeat an earlier example"}

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from training.dataset import DataCheck, Problem, detect_format, read_rows
+from training.spec.dataset import DataCheck, Problem, detect_format, read_rows
 
 TEXT, MESSAGES = "preference", "preference_messages"
 FORMATS = (TEXT, MESSAGES)
@@ -189,13 +189,6 @@ def sft_rows_message(sft_format: str) -> str:
     return (
         f"this file holds SFT rows ({sft_format!r} format), not preference pairs: train.method "
         "dpo/orpo needs 'prompt', 'chosen' and 'rejected' in every row (or set train.method: sft)"
-    )
-
-
-def pairs_for_sft_message() -> str:
-    return (
-        "this file holds preference pairs ('prompt', 'chosen', 'rejected'), not SFT rows: set "
-        "train.method: dpo or orpo to train on them"
     )
 
 

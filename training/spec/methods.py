@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from training.config import ConfigError, TrainingConfig
+from training.spec.schema import ConfigError, TrainingConfig
 
 SFT, DPO, ORPO = "sft", "dpo", "orpo"
 PREFERENCE_METHODS = (DPO, ORPO)

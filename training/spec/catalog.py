@@ -38,7 +38,7 @@ class CatalogModel:
     gguf_package: str | None = None
     gguf_file: str | None = None
     # Preference tuning (train.method dpo) with QLoRA (4-bit): (GPU, max_length, pairs per step)
-    # that fit one such GPU by training.memory's estimate. A DPO step runs chosen and rejected
+    # that fit one such GPU by training.spec.memory's estimate. A DPO step runs chosen and rejected
     # together (twice SFT's sequences) plus the reference pass (the base, adapter disabled).
     dpo_fits: tuple[tuple[str, int, int], ...] = ()
 

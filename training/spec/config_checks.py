@@ -1,4 +1,4 @@
-"""The checks behind `training.config.from_dict`: each key against its field's type, choices
+"""The checks behind `training.spec.config.from_dict`: each key against its field's type, choices
 and range (`build_section`), then the cross-key rules (`check_combinations`), and the rule that
 keeps `output.dir` inside the workspace. Every error is a `ConfigError` naming key and line.
 """
@@ -13,7 +13,8 @@ import typing
 from pathlib import PureWindowsPath
 from typing import Any
 
-from training.config import INT_LIMIT, REQUIRED, TEMPLATE_FIELD, ConfigError, TrainingConfig
+from training.spec.methods import check_method
+from training.spec.schema import INT_LIMIT, REQUIRED, TEMPLATE_FIELD, ConfigError, TrainingConfig
 
 _SHOWN = reprlib.Repr()  # keyword arguments need Python 3.12
 _SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict = 2, 6, 6
@@ -143,8 +144,6 @@ def check_combinations(config: TrainingConfig, lines: dict[str, int]) -> None:
 
     def fail(key: str, message: str) -> None:
         raise ConfigError(message, key=key, line=lines.get(key))
-
-    from training.methods import check_method
 
     check_method(config, lines)  # keys of another method first: their message names it
     if not 0.0 <= data.eval_split < 1.0:

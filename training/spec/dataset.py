@@ -20,11 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.config import TEMPLATE_FIELD, DataSection
+from training.spec.schema import TEMPLATE_FIELD, DataSection
 
 ROLES = ("system", "user", "assistant")
 MAX_LISTED_LINES = 5
 JSON_SPACE = " \t\r\n"  # the only whitespace JSON allows between values
+# A preference-pair file (training.spec.preference_data) handed to SFT.
+PAIRS_NOT_SFT = (
+    "this file holds preference pairs ('prompt', 'chosen', 'rejected'), not SFT rows: set "
+    "train.method: dpo or orpo to train on them"
+)
 
 
 @dataclass(frozen=True)
@@ -216,9 +221,7 @@ def check_file(path: Path, data: DataSection) -> DataCheck:
         if check.format is None and isinstance(row, dict):
             check.format = detect_format(row, data.text_template)
             if check.format is None and "chosen" in row and "rejected" in row:
-                from training.preference_data import pairs_for_sft_message
-
-                check.errors.append(Problem(line, pairs_for_sft_message()))
+                check.errors.append(Problem(line, PAIRS_NOT_SFT))
                 return check
             if check.format is None:
                 check.errors.append(

@@ -1,10 +1,10 @@
-"""The training config: one YAML file parsed into frozen, typed dataclasses (no torch).
+"""What a training config is: its frozen, typed dataclasses (no torch, no parsing).
 
 Sections `model`, `data`, `lora`, `quantization`, `train`, `output`, `tracking`. Every key, its
 type and its default live here and only here (`training/README.md` shows them; a test keeps the
-two in step).
-Unknown keys, wrong types and values outside their allowed set raise `ConfigError`, which names
-the key, its section and the line in the file; the checks themselves are `training.config_checks`.
+two in step). `training.spec.config` reads a file into these (through the checks of
+`training.spec.config_checks`, which build on this module); a problem the user can fix is a
+`ConfigError` naming the key, its section and the line in the file.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from training import yamlfile
 
 TEMPLATE_FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 # No count or size in a config comes near this; larger values overflow C ints in torch and numpy.
@@ -124,7 +122,7 @@ class TrainSection:
     save_steps: int = 100
     save_total_limit: int | None = 2
     num_threads: int | None = field(default=None, metadata=_range(1, MAX_THREADS))
-    # Preference tuning (training.methods): which trainer, and the knobs only dpo/orpo read.
+    # Preference tuning (training.spec.methods): which trainer, and the knobs only dpo/orpo read.
     method: str = field(default="sft", metadata=_choices("sft", "dpo", "orpo"))
     beta: float | None = None
     loss_type: str | None = field(
@@ -175,54 +173,6 @@ SECTIONS: dict[str, type] = {
     "tracking": TrackingSection,
 }
 REQUIRED: dict[str, tuple[str, ...]] = {"model": ("name",), "data": ("train_file",)}
-
-
-def load_config(path: str | Path) -> TrainingConfig:
-    """Read and check a training config file; raises `ConfigError` naming the offending key."""
-    path = Path(path)
-    try:
-        text = yamlfile.read_text(path)
-    except yamlfile.YamlFileError as exc:
-        raise ConfigError(exc.message, line=exc.line) from None
-    return parse_config(text, source=path)
-
-
-def parse_config(text: str, source: Path | None = None) -> TrainingConfig:
-    """Parse YAML text into a `TrainingConfig` (see `load_config`)."""
-    try:
-        raw, lines = yamlfile.load(text)
-    except yamlfile.YamlFileError as exc:
-        raise ConfigError(exc.message, line=exc.line) from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError("the config must be a mapping of sections (model, data, ...)", line=1)
-    return from_dict(raw, lines=lines, source=source)
-
-
-def from_dict(
-    raw: dict[str, Any], *, lines: dict[str, int] | None = None, source: Path | None = None
-) -> TrainingConfig:
-    """Build a `TrainingConfig` from plain data; `lines` maps keys to their lines in the file."""
-    lines = lines or {}
-    for name in raw:
-        if name not in SECTIONS:
-            raise ConfigError(
-                f"unknown section {name!r}; known sections: {', '.join(SECTIONS)}",
-                key=str(name),
-                line=lines.get(str(name)),
-            )
-    for name in REQUIRED:
-        if name not in raw:
-            raise ConfigError(f"missing section {name!r}", key=name)
-    from training.config_checks import build_section, check_combinations
-
-    sections = {
-        name: build_section(name, cls, raw.get(name), lines) for name, cls in SECTIONS.items()
-    }
-    config = TrainingConfig(**sections, source=source)
-    check_combinations(config, lines)
-    return config
 
 
 def to_dict(config: TrainingConfig) -> dict[str, dict[str, Any]]:
