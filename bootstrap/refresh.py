@@ -30,6 +30,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from contract.exit_codes import ExitCode
+
 ROOT = Path(__file__).resolve().parents[1]
 EXTRAS = ("train", "serve")
 PROJECT_LOCK = "requirements.lock"
@@ -167,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         path = ROOT / f"requirements-{extra}.lock"
         path.write_text(compile_lock(extra, torch, args.uv))
         print(f"wrote {path.name}", file=sys.stderr)
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ python -m training --config runs/<run>/config.yaml [--workspace DIR] [--deadline
 python -m training validate --config FILE [--workspace DIR] [--json] [--all-warnings]
 python -m training claim --workspace DIR [--execution NAME]   (the Azure job: training.claim)
 ```
-Exit codes: 0 succeeded, 1 failed, 2 config/data error, 75 resumable (deadline or SIGTERM).
+Exit codes (`contract.exit_codes.ExitCode`): 0 succeeded, 1 failed, 2 config/data error (every
+`training.errors.UserError`, mapped here once), 75 resumable (deadline or SIGTERM).
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ import warnings
 from pathlib import Path
 
 from contract import env as ftk_env
-from contract.exit_codes import TrainingExit
+from contract.exit_codes import ExitCode
 from training import clock, distributed, paths, runlock
 from training.config import ConfigError, load_config
+from training.errors import UserError
 from training.validate import validate_config_file
-
-EXIT_USER_ERROR = TrainingExit.USER_ERROR
 
 
 def _parser(validate: bool) -> argparse.ArgumentParser:
@@ -63,14 +63,19 @@ def _parser(validate: bool) -> argparse.ArgumentParser:
 
 
 def run(argv: list[str], started_at: float | None = None) -> int:
-    """Dispatch `validate`, `claim` or training; returns the exit code."""
-    if argv[:1] == ["claim"]:
-        from training.claim import main
+    """Dispatch `validate`, `claim` or training; returns the exit code. The one place a user's
+    error (`UserError`: config, data, model, device) becomes exit 2, as one line on stderr."""
+    try:
+        if argv[:1] == ["claim"]:
+            from training.claim import main
 
-        return main(argv[1:], started_at)
-    if argv[:1] == ["validate"]:
-        return _validate(_parser(validate=True).parse_args(argv[1:]))
-    return _train(_parser(validate=False).parse_args(argv), started_at)
+            return main(argv[1:], started_at)
+        if argv[:1] == ["validate"]:
+            return _validate(_parser(validate=True).parse_args(argv[1:]))
+        return _train(_parser(validate=False).parse_args(argv), started_at)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return ExitCode.USAGE
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -88,7 +93,7 @@ def _validate(args: argparse.Namespace) -> int:
                 f"ok: {stats.get('format')} data, {stats.get('train_examples', 0)} train / "
                 f"{stats.get('eval_examples', 0)} eval examples"
             )
-    return 0 if report.ok else EXIT_USER_ERROR
+    return ExitCode.OK if report.ok else ExitCode.USAGE
 
 
 def _train(args: argparse.Namespace, started_at: float | None) -> int:
@@ -98,13 +103,11 @@ def _train(args: argparse.Namespace, started_at: float | None) -> int:
         try:
             deadline = float(os.environ[ftk_env.TIME_BUDGET])
         except ValueError:
-            print(f"error: {ftk_env.TIME_BUDGET} must be a number of seconds", file=sys.stderr)
-            return EXIT_USER_ERROR
+            raise UserError(f"{ftk_env.TIME_BUDGET} must be a number of seconds") from None
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"error: {args.config}: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        raise UserError(f"{args.config}: {exc}") from None
     workspace = paths.workspace_root(args.workspace)
     started_at = started_at if started_at is not None else clock.started_at()
     if distributed.world().distributed:  # a torchrun worker: its launcher holds the lock
@@ -113,7 +116,7 @@ def _train(args: argparse.Namespace, started_at: float | None) -> int:
         code = main(config, workspace=workspace, deadline=deadline, started_at=started_at)
         # torchrun tears every worker down when one exits non-zero, which could cut rank 0 off
         # while it saves; the launcher reads "resumable" from the status file instead.
-        return TrainingExit.OK if code == TrainingExit.RESUMABLE else code
+        return ExitCode.OK if code == ExitCode.RESUMABLE else code
     try:
         run_dir = paths.run_dir(config, workspace)
         with runlock.hold(run_dir):  # one live trainer per run
@@ -125,7 +128,7 @@ def _train(args: argparse.Namespace, started_at: float | None) -> int:
             return main(config, workspace=workspace, deadline=deadline, started_at=started_at)
     except runlock.RunBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return TrainingExit.FAILED
+        return ExitCode.FAILED
 
 
 def _launch(

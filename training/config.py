@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from training import yamlfile
+from training.errors import UserError
 
 TEMPLATE_FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 # No count or size in a config comes near this; larger values overflow C ints in torch and numpy.
@@ -26,7 +27,7 @@ SEED_MAX = 2**32 - 1  # the seeds numpy and torch accept: 0 .. 2**32-1
 MAX_THREADS = 256
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A problem with the training config that the user can fix; the message names the key."""
 
     def __init__(self, message: str, *, key: str | None = None, line: int | None = None):

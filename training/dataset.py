@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from training.config import TEMPLATE_FIELD, DataSection
+from training.errors import UserError
 
 ROLES = ("system", "user", "assistant")
 MAX_LISTED_LINES = 5
@@ -48,7 +49,7 @@ class DataCheck:
     warnings: list[Problem] = field(default_factory=list)
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """The data cannot be trained on; the message names the file and line."""
 
 

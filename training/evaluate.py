@@ -28,6 +28,7 @@ from typing import Any
 
 from training import dataset, preference_data
 from training.config import DataSection
+from training.errors import UserError
 
 SAMPLES_KEPT = 5
 MAX_NEW_TOKENS_CAP = 256
@@ -119,7 +120,7 @@ class EvalReport:
         }
 
 
-class EvalDataError(ValueError):
+class EvalDataError(UserError, ValueError):
     """The eval file cannot be used; the message names the file and the lines."""
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cli import pricing
-from cli.errors import FtkError, NotFoundError, UsageError
+from cli.errors import ExitCode, FtkError, NotFoundError, UsageError
 from cli.runs_on_share import run_status
 from cli.targets.base import Execution, ExecutionStatus, LogNotice, Target
 from contract import outputs as keys
@@ -153,7 +153,7 @@ def run_outcome(
     if status == "succeeded":
         return execution
     if status == "resumable":  # saved a checkpoint and exited 0 (a launcher's choice)
-        return replace(execution, status=ExecutionStatus.RESUMABLE, exit_code=75)
+        return replace(execution, status=ExecutionStatus.RESUMABLE, exit_code=ExitCode.RESUMABLE)
     if on_line is not None:
         on_line(
             LogNotice(

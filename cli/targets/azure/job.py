@@ -24,7 +24,7 @@ from cli.targets.azure.job_command import JobCommand
 from cli.targets.azure.resources import JOB_ROLE, Deployment
 from cli.targets.base import Execution, ExecutionStatus, Share
 from contract import env as ftk_env
-from contract.exit_codes import TrainingExit
+from contract.exit_codes import ExitCode
 from contract.layout import CLAIMS_DIR, REQUESTS_DIR
 from contract.requests import RunRequest, request_path
 
@@ -185,7 +185,7 @@ class JobExecutions:
                 seen.add(e.run_id)
             failed = e.status == ExecutionStatus.FAILED
             if newest and failed and is_resumable(self._share(), e.run_id):
-                e = replace(e, status=ExecutionStatus.RESUMABLE, exit_code=TrainingExit.RESUMABLE)
+                e = replace(e, status=ExecutionStatus.RESUMABLE, exit_code=ExitCode.RESUMABLE)
             out.append(e)
         return out
 
