@@ -8,7 +8,7 @@ Plain functions raise `FtkError` (or a subclass) and never print or exit; Click 
 from __future__ import annotations
 
 import os
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import click
 
@@ -18,13 +18,13 @@ from contract.exit_codes import ExitCode
 class FtkError(click.ClickException):
     """A user-facing error: one line, an optional hint, a fixed exit code."""
 
-    exit_code: int = ExitCode.FAILED
+    exit_code: ClassVar[int] = ExitCode.FAILED  # as click declares it; subclasses set their own
 
     def __init__(self, message: str, *, hint: str | None = None, code: ExitCode | None = None):
         super().__init__(message)
         self.hint = hint
-        if code is not None:
-            self.exit_code = int(code)
+        if code is not None:  # this one error's code (click reads `exit_code` off the instance)
+            self.exit_code = int(code)  # type: ignore[misc]
 
     def to_dict(self) -> dict[str, Any]:
         return {

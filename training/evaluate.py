@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from training import dataset, preference_data
 from training.config import DataSection
@@ -340,12 +340,13 @@ class _Scorer:
             loss_sum, loss_tokens = loss_sum + total, loss_tokens + count
             if generate:
                 for example, prediction in zip(batch, self._generate(model, ids), strict=True):
-                    ok = normalize(prediction) == normalize(example.reference)
+                    reference = cast(str, example.reference)  # pairs go to score_pairs
+                    ok = normalize(prediction) == normalize(reference)
                     correct += ok
                     if len(samples) < SAMPLES_KEPT:
                         prompt = example.prompt
                         shown = prompt[-1]["content"] if isinstance(prompt, list) else str(prompt)
-                        samples.append(Sample(shown, example.reference, prediction.strip(), ok))
+                        samples.append(Sample(shown, reference, prediction.strip(), ok))
             if self.on_progress:
                 self.on_progress(label, min(start + self.batch_size, len(examples)), len(examples))
         return ModelScore(

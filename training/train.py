@@ -116,7 +116,11 @@ def _on_sigterm(stopper) -> Callable[[], None]:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread: the caller handles signals
         return lambda: None
-    return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _save_config(config: TrainingConfig, run: RunDir) -> None:

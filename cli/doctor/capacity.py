@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cli.targets.base import Target
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class GpuRoom:
     evidence: str  # the quota's name, where it was read, current and limit
 
 
-def serverless_gpu_room(target: Any, project_dir: Path) -> GpuRoom | None:
+def serverless_gpu_room(target: Target, project_dir: Path) -> GpuRoom | None:
     """Free serverless GPUs for the target's job, or None where that is not known."""
     from cli.targets.azure import AzureTarget
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cli.errors import NotFoundError
 from contract import outputs as keys
 
 if TYPE_CHECKING:
     from cli.targets.azure import AzureTarget
+    from cli.targets.azure.config import TargetConfig
 
 SUBSCRIPTION_ENV = ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID")
 DEFAULT_TIMEOUT = 10800  # stacks/settings.py: the `timeout` key's default
@@ -69,7 +70,7 @@ def from_target(target: AzureTarget, project_dir: Path) -> Deployment:
     return _from_stack_config(stack.name, settings, project_dir)
 
 
-def _from_outputs(config: Any, is_stack: bool, settings: dict[str, str]) -> Deployment:
+def _from_outputs(config: TargetConfig, is_stack: bool, settings: dict[str, str]) -> Deployment:
     values = config.values
     get = config.get
     must = {

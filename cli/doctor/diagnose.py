@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cli.doctor import access_checks as access
 from cli.doctor import azure_checks as az
@@ -13,20 +13,25 @@ from cli.doctor.report import Report, Status, ok
 from cli.doctor.run_checks import RunFacts, run_checks
 from cli.errors import FtkError, UsageError
 
+if TYPE_CHECKING:  # the Azure target and its SDKs load only where Azure is checked
+    from cli.doctor.arm import ArmReader
+    from cli.targets.azure import AzureTarget
+    from cli.targets.base import Target
+
 DOCTOR_SDKS = (
     ("azure.mgmt.resource", "azure-mgmt-resource"),
     ("azure.mgmt.authorization", "azure-mgmt-authorization"),
 )
 
 
-def _secret_names(target: Any) -> tuple[str, ...] | None:
+def _secret_names(target: Target) -> tuple[str, ...] | None:
     try:
         return tuple(target.secrets.names())
     except FtkError:
         return None
 
 
-def diagnose(target: Any, project_dir: Path, config_file: Path | None = None) -> Report:
+def diagnose(target: Target, project_dir: Path, config_file: Path | None = None) -> Report:
     """The doctor's report for `target`; with `config_file`, the run-config checks too."""
     from cli.targets.azure import AzureTarget
 
@@ -47,7 +52,7 @@ def diagnose(target: Any, project_dir: Path, config_file: Path | None = None) ->
     return report
 
 
-def placed_from_job(arm: Any, dep: Deployment) -> Deployment:
+def placed_from_job(arm: ArmReader, dep: Deployment) -> Deployment:
     """Region, environment and GPU profile from the job itself when the target leaves them out
     (the AI Toolkit's files do)."""
     from azure.core.exceptions import AzureError
@@ -84,7 +89,9 @@ def _require_sdks() -> None:
             )
 
 
-def _azure_rows(report: Report, target: Any, dep: Deployment) -> tuple[Deployment, int | None]:
+def _azure_rows(
+    report: Report, target: AzureTarget, dep: Deployment
+) -> tuple[Deployment, int | None]:
     """Append the Azure rows; return what is known of the deployment and its time budget."""
     from cli.doctor.arm import ArmReader
 

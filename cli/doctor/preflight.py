@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cli.doctor.report import Row, Status, warn
 from cli.doctor.run_checks import RunFacts, cost, model_fits
 from cli.errors import UsageError
 from contract import env as ftk_env
 from contract import outputs as keys
+
+if TYPE_CHECKING:  # training.config loads inside preflight(): `ftk --help` stays fast
+    from cli.targets.base import Target
+    from training.config import TrainingConfig
 
 # Loading the model, a few steps and one checkpoint take minutes; the stack keeps the same
 # 10-minute margin between its time budget and the replica timeout (stacks/settings.py).
@@ -32,7 +36,7 @@ class Preflight:
     env: dict[str, str] = field(default_factory=dict)  # for the execution
 
 
-def _facts(target: Any) -> RunFacts:
+def _facts(target: Target) -> RunFacts:
     described = target.describe()
     timeout = described.get(keys.JOB_TIMEOUT_SECONDS)
     profile = described.get(keys.GPU_PROFILE)
@@ -40,7 +44,7 @@ def _facts(target: Any) -> RunFacts:
 
 
 def preflight(
-    target: Any, workspace: Path, config_file: Path, *, max_cost: float | None = None
+    target: Target, workspace: Path, config_file: Path, *, max_cost: float | None = None
 ) -> Preflight:
     """Model fits and cost for `config_file` on `target`; `max_cost` caps the time budget."""
     from cli.pricing import price_per_second
@@ -86,7 +90,7 @@ def preflight(
     return result
 
 
-def serving_check(config: Any, engine: str | None) -> Row | None:
+def serving_check(config: TrainingConfig, engine: str | None) -> Row | None:
     """A warning when the stack's inference engine cannot serve this config's adapter
     (contract.engines); None when it can, or when the engine is unknown (no app, --local)."""
     from contract.engines import VLLM, vllm_lora_problem

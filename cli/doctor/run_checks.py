@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.doctor.report import Row, fail, ok, warn
+
+if TYPE_CHECKING:  # training.config loads inside the checks: `ftk --help` stays fast
+    from training.config import TrainingConfig
 
 GIB = 1024**3
 # Memory a program can use per GPU. The profiles are named after the VM sizes they run on (NC24ads
@@ -48,7 +51,9 @@ def _device(profile: str | None) -> tuple[str | None, int, str]:
     return None, memory, f"this machine's CPU ({memory / GIB:.0f} GiB RAM)"
 
 
-def model_fits(config: Any, workspace: Path, facts: RunFacts) -> tuple[Row, dict[str, Any] | None]:
+def model_fits(
+    config: TrainingConfig, workspace: Path, facts: RunFacts
+) -> tuple[Row, dict[str, Any] | None]:
     """The memory estimate (training.memory) against the profile's GPU memory."""
     from training import paths
     from training.catalog import find
@@ -96,7 +101,7 @@ def model_fits(config: Any, workspace: Path, facts: RunFacts) -> tuple[Row, dict
     return fail(name, evidence, fix), figures
 
 
-def gated_token(config: Any, facts: RunFacts) -> Row:
+def gated_token(config: TrainingConfig, facts: RunFacts) -> Row:
     """A gated Hugging Face model needs HF_TOKEN as a job secret."""
     from training.catalog import find
 

@@ -264,14 +264,14 @@ def run_replica(
         root = Path(tmp)
         _share_on_disk(fake, root)
         training.cli.run = fake_run  # type: ignore[assignment]
-        training.claim.REQUEST_WAIT_SECONDS = 0.0  # type: ignore[attr-defined]
+        training.claim.REQUEST_WAIT_SECONDS = 0.0  # type: ignore[misc]  # Final
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 code = training.claim.main(["--workspace", str(root), "--execution", execution])
         finally:
             training.cli.run = saved_run  # type: ignore[assignment]
             if saved_wait is not None:
-                training.claim.REQUEST_WAIT_SECONDS = saved_wait  # type: ignore[attr-defined]
+                training.claim.REQUEST_WAIT_SECONDS = saved_wait  # type: ignore[misc]
             os.environ.clear()
             os.environ.update(saved_env)
         _share_from_disk(fake, root)

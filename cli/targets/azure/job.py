@@ -11,6 +11,7 @@ so the requests say which run each execution trains.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -174,7 +175,7 @@ class JobExecutions:
         found.sort(key=lambda e: e.started_at or epoch, reverse=True)
         return self._mark_resumable(found)
 
-    def _mark_resumable(self, executions: list[Execution]) -> list[Execution]:
+    def _mark_resumable(self, executions: builtins.list[Execution]) -> builtins.list[Execution]:
         """A failed newest execution of a run whose status file says `resumable` ended on its
         time budget with a checkpoint (exit code 75), which ACA reports as a failure."""
         seen: set[str] = set()
