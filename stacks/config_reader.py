@@ -47,9 +47,6 @@ class ConfigReader:
             raise self.fail(key, value, rule)
         return int(value)
 
-    def optional_int(self, key: str, lo: int, hi: int) -> int | None:
-        return None if self.raw(key) is None else self.integer(key, 0, lo, hi)
-
     def boolean(self, key: str, default: bool = False) -> bool:
         value = self.raw(key)
         if value is None:

@@ -18,7 +18,6 @@ class Hardware:
     device: str  # "cuda" | "cpu"
     name: str
     capability: tuple[int, int] | None = None
-    memory_bytes: int | None = None
     gpu_count: int = 0
 
     @property
@@ -54,7 +53,6 @@ def detect() -> Hardware:
             "cuda",
             props.name,
             (props.major, props.minor),
-            props.total_memory,
             gpu_count=torch.cuda.device_count(),
         )
     return Hardware("cpu", "cpu")
