@@ -54,7 +54,9 @@ def _bare_exit_codes(path: Path) -> list[str]:
             if node.returns is None or ast.unparse(node.returns) != "int":
                 continue
             for inner in ast.walk(node):
-                value = inner.value if isinstance(inner, ast.Return) else None
+                if not isinstance(inner, ast.Return):
+                    continue
+                value = inner.value
                 if isinstance(value, ast.Constant) and isinstance(value.value, int):
                     found.append(f"{path.relative_to(ROOT)}:{inner.lineno}: {ast.unparse(inner)}")
     return found

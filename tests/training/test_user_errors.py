@@ -21,7 +21,7 @@ from training.rundir import RunDir
 MODULES = (training.config, training.dataset, training.evaluate, training.models, training.yamlfile)
 
 
-def _subclasses(cls: type) -> list[type]:
+def _subclasses(cls: type[Exception]) -> list[type[Exception]]:
     out = [cls]
     for sub in cls.__subclasses__():
         out += _subclasses(sub)
