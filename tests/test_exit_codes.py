@@ -9,7 +9,8 @@ from pathlib import Path
 from contract.exit_codes import ExitCode
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("bootstrap", "cli", "contract", "stacks", "training", "inference")
+# The shipped packages, and testkit's stand-ins for them.
+PACKAGES = ("bootstrap", "cli", "contract", "stacks", "training", "inference", "testkit/fakes")
 # Functions whose int result is a process's exit code.
 ENTRY_FUNCTIONS = {"main", "run", "serve", "_fail", "_validate", "_train", "_launch"}
 
