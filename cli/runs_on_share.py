@@ -8,6 +8,7 @@ download, resume). A missing or unreadable file reads as "not known", never as a
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from cli.errors import NotFoundError
 from cli.targets.base import Share
@@ -51,8 +52,8 @@ def has_adapter(share: Share, run_id: str) -> bool:
     return share.exists(RunLayout(run_id).adapter_config)
 
 
-def base_model(share: Share, run_id: str) -> str | None:
-    """The base model a run's adapter was trained on (PEFT records it in adapter_config.json)."""
+def adapter_config(share: Share, run_id: str) -> dict[str, Any] | None:
+    """The run's adapter_config.json (PEFT's LoraConfig), or None when absent or unreadable."""
     data = _read(share, RunLayout(run_id).adapter_config)
     if data is None:
         return None
@@ -60,4 +61,10 @@ def base_model(share: Share, run_id: str) -> str | None:
         found = json.loads(data)
     except ValueError:
         return None
-    return (found.get("base_model_name_or_path") or None) if isinstance(found, dict) else None
+    return found if isinstance(found, dict) else None
+
+
+def base_model(share: Share, run_id: str) -> str | None:
+    """The base model a run's adapter was trained on (PEFT records it in adapter_config.json)."""
+    found = adapter_config(share, run_id)
+    return (found.get("base_model_name_or_path") or None) if found else None

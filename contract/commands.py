@@ -106,14 +106,18 @@ def serve_argv(
     ]
 
 
+def own_image_commands(entry_point: str) -> tuple[str, ...]:
+    """The app's command for an engine in its own image (contract.engines: `image` set): the
+    startup listener, then the entry point from the share, run by the image's own `python3` (no
+    install: the module imports only the standard library and `contract`), which reads the app's
+    env and execs the engine's server."""
+    return (STARTED_LISTENER, f'cd "${env.MOUNT_PATH}"', f"exec python3 -m {entry_point}")
+
+
 # The inference app on vLLM (`inferenceEngine: vllm`): vLLM's own OpenAI-compatible server in its
 # official image. `inference.vllm_app` (standard library only, run by the image's own Python from
 # the share) reads the same env as SERVE_COMMANDS when the container starts, so `ftk deploy` works
 # unchanged, builds `vllm serve`'s arguments (the job's completed model folder, the adapters as
 # LoRA modules with their rank, the key required on every route by `--middleware`) and execs it.
 # The key reaches vLLM by secretRef (FTK_API_KEY, VLLM_API_KEY), never as an argument.
-VLLM_SERVE_COMMANDS: Final = (
-    STARTED_LISTENER,
-    f'cd "${env.MOUNT_PATH}"',
-    "exec python3 -m inference.vllm_app",
-)
+VLLM_SERVE_COMMANDS: Final = own_image_commands("inference.vllm_app")

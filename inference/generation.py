@@ -1,5 +1,5 @@
-"""What an engine and its callers share: the request, the events, the handle, the counters and
-the domain errors.
+"""What an engine and its callers share: the `Engine` protocol, the request, the events, the
+handle, the counters and the domain errors.
 
 The engine knows nothing of HTTP: it raises the errors below, and `inference.errors` alone maps
 them to status codes and OpenAI's error body (the Gradio page shows their message).
@@ -13,7 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["stop", "length"]
 
@@ -202,3 +202,34 @@ class Counters:
             stats = copy.copy(self._stats)
             stats.waiting = max(0, self._pending - stats.running)
             return stats
+
+
+# -- the protocol every engine offers -------------------------------------------------------------
+
+
+class Stream(Protocol):
+    """One generation as its consumer sees it: text events, and `close()` to stop it early."""
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the chat page (`inference.ui`) and any other caller use of an engine. Implemented by
+    `inference.engine.TransformersEngine` (in this process) and `inference.remote.RemoteEngine`
+    (a remote OpenAI-compatible server: vLLM's, or ours), so the same page chats with either.
+    A new in-process engine implements this too; one that runs its own server (the stack's
+    `contract.engines` entries) is reached through `RemoteEngine`."""
+
+    @property
+    def state(self) -> str:
+        """ "loading", "ready" or "failed"."""
+
+    @property
+    def model_ids(self) -> list[str]:
+        """The names a request's `model` may take, adapters first."""
+
+    def submit(self, request: GenerationRequest) -> Stream:
+        """Start one generation; raises an `EngineError` the caller shows to the user."""

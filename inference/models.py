@@ -1,7 +1,9 @@
 """Find the base model and the adapters on disk, name them, and load them with transformers/peft.
 
 `AdapterSpec.parse` reads `[NAME=]PATH`; without a name the adapter is called by its run id (the
-parent folder when the folder is `runs/<run id>/adapter`). Model ids go through the same model
+parent folder when the folder is `runs/<run id>/adapter`): `contract.adapters`, the one copy of
+that rule (`ftk deploy` names every adapter itself, so the rule is for paths given by hand and
+apps deployed by an older ftk). Model ids go through the same model
 cache as training (`training.models.resolve_model`), imported only when a model id is given.
 """
 
@@ -9,14 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("inference")
+from contract.adapters import adapter_name, split_name
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+log = logging.getLogger("inference")
 
 
 class ModelError(Exception):
@@ -30,11 +31,9 @@ class AdapterSpec:
 
     @classmethod
     def parse(cls, spec: str) -> AdapterSpec:
-        name, sep, rest = spec.partition("=")
-        if sep and _NAME.fullmatch(name) and rest:
-            return cls(name, Path(rest).expanduser())
-        path = Path(spec).expanduser()
-        return cls(default_adapter_name(path), path)
+        name, raw = split_name(spec)
+        path = Path(raw).expanduser()
+        return cls(name or default_adapter_name(path), path)
 
     def validate(self) -> None:
         if not (self.path / "adapter_config.json").is_file():
@@ -45,10 +44,9 @@ class AdapterSpec:
 
 
 def default_adapter_name(path: Path) -> str:
-    """The run id for `runs/<run>/adapter`, else the folder's own name."""
-    path = Path(path).expanduser().absolute()
-    name = path.parent.name if path.name == "adapter" and path.parent.name else path.name
-    return name or "adapter"
+    """The run id for `runs/<run>/adapter`, else the folder's own name (a relative path is read
+    from the current folder)."""
+    return adapter_name(Path(path).expanduser().absolute())
 
 
 def parse_adapters(specs: list[str]) -> list[AdapterSpec]:

@@ -1,8 +1,9 @@
 """The chat page against a remote OpenAI-compatible endpoint (vLLM's or ours): `ftk ui`.
 
-`RemoteEngine` offers the two things `inference.ui.build_ui` uses from an engine, `model_ids` and
-`submit(request) -> Generation-like`, through the official `openai` client, so the same Gradio page
-chats with an endpoint that has no page of its own. The key stays inside the client.
+`RemoteEngine` implements `inference.generation.Engine` (`state`, `model_ids`, `submit(request)
+-> Stream`), the protocol `inference.ui.build_ui` uses, through the official `openai` client, so
+the same Gradio page chats with an endpoint that has no page of its own. The key stays inside the
+client.
 """
 
 from __future__ import annotations

@@ -25,9 +25,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
-from inference.engine import TransformersEngine
 from inference.errors import APIError, openai_error_handler
-from inference.generation import EngineError, GenerationRequest
+from inference.generation import Engine, EngineError, GenerationRequest
 from inference.guards import BodyLimit, SameUserOnly, UIGate, login
 from inference.protocol import TEMPERATURE_MAX
 from inference.settings import ServerSettings
@@ -56,7 +55,7 @@ def history_to_messages(message: str, history: list[dict[str, Any]]) -> list[dic
     return [*turns, {"role": "user", "content": message}]
 
 
-def build_ui(engine: TransformersEngine, settings: ServerSettings) -> Any:
+def build_ui(engine: Engine, settings: ServerSettings) -> Any:
     import gradio as gr
 
     async def respond(
@@ -125,7 +124,7 @@ class DeferredUI:
     `Mount.routes` reads `routes`: Gradio's routes once built, none before.
     """
 
-    def __init__(self, engine: TransformersEngine, settings: ServerSettings) -> None:
+    def __init__(self, engine: Engine, settings: ServerSettings) -> None:
         self._engine, self._settings = engine, settings
         self._app: FastAPI | None = None
         self._error: str | None = None
@@ -224,7 +223,7 @@ class DeferredUI:
         await response(scope, receive, send)
 
 
-def mount_ui(app: FastAPI, engine: TransformersEngine, settings: ServerSettings) -> DeferredUI:
+def mount_ui(app: FastAPI, engine: Engine, settings: ServerSettings) -> DeferredUI:
     """Mount the chat page at `/` (after every other route, which keep precedence), behind the
     key gate when the server has a key. The caller runs the returned `DeferredUI` in its
     lifespan."""
@@ -237,7 +236,7 @@ def mount_ui(app: FastAPI, engine: TransformersEngine, settings: ServerSettings)
     return ui
 
 
-def page_app(engine: Any, settings: ServerSettings) -> FastAPI:
+def page_app(engine: Engine, settings: ServerSettings) -> FastAPI:
     """The chat page alone, behind the same gate and sign-in form (`ftk ui`): no API routes; the
     same body limit as the server (413), and only its own user's connections (loopback)."""
     ui: DeferredUI | None = None

@@ -2,15 +2,18 @@
 
 The app's container runs `python3 -m inference.vllm_app` from the share with the vLLM image's own
 Python, so this module imports only the standard library, `contract` and `inference.models` (also
-standard library only). It reads the app's env (contract.env), builds `vllm serve`'s arguments
-(`vllm_argv`) and replaces itself with vLLM. A setting vLLM cannot serve is one `error:` line and
+standard library only at import). It is the vLLM entry's `entry_point` in
+`contract.engines.ENGINES`: a new engine's server entry point is a module like this one. It reads
+the app's env (contract.env), builds `vllm serve`'s arguments (`vllm_argv`) and replaces itself
+with vLLM. A setting vLLM cannot serve is one `error:` line and
 exit 2 before any GPU memory is touched.
 
 - **Model**: the folder the training job completed on the share (`model-cache/<org>--<name>/`
   with its `.complete` marker) when there is one, served under the Hub id; else the Hub id itself,
   downloaded under `HF_HOME` (a gated model needs `HF_TOKEN`, a secretRef when the stack has it).
-- **Adapters**: `FTK_ADAPTER`, `[NAME=]PATH` comma-separated, named as the transformers engine
-  names them; `--max-lora-rank` is the largest adapter rank rounded up to what vLLM accepts.
+- **Adapters**: `FTK_ADAPTER`, `[NAME=]PATH` comma-separated, served under the names `ftk deploy`
+  wrote (a bare PATH named by `contract.adapters`' rule, as the transformers engine names it);
+  `--max-lora-rank` is the largest adapter rank rounded up to what vLLM accepts.
 - **Key**: vLLM's own `--api-key` guards only `/v1`, `/v2` and `/inference`; `/invocations` runs
   the same completions, and `/tokenize`, `/metrics`, `/version` and more are open
   (vllm-project/vllm `vllm/entrypoints/openai/cli_args.py`, `api_key`'s help, read 2026-12-05;
@@ -31,12 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from contract import env as ftk_env
-from contract.engines import VLLM_MAX_LORA_RANKS, vllm_lora_problem, vllm_lora_rank
+from contract.engines import ENGINES, VLLM, VLLM_MAX_LORA_RANKS, vllm_lora_rank
 from contract.exit_codes import ExitCode
 from contract.layout import ADAPTER_CONFIG_FILE, COMPLETE_MARKER, MODEL_CACHE_DIR
 from inference.models import ModelError, parse_adapters
 
-HEALTH_PATH = "/health"  # the platform's probes; vLLM answers it once the engine is up
+# The platform's probes and ftk's wake poll, answered without a key (vLLM answers /health once
+# the engine is up): the registry entry's paths.
+OPEN_PATHS = frozenset({ENGINES[VLLM].ready_path, ENGINES[VLLM].health_path})
 MIDDLEWARE = "inference.vllm_app.RequireKey"  # its import path, also when run as __main__
 # vLLM's compile cache (torch.compile artifacts, CUDA graphs' inputs): kept on the share so a
 # replica woken from zero reuses what an earlier one compiled (vllm/envs.py VLLM_CACHE_ROOT).
@@ -61,22 +66,17 @@ def lora_rank(rank: int) -> int:
 
 def adapter_needs(adapter_dir: Path) -> int:
     """The adapter's largest rank (r and any rank_pattern), refusing what vLLM cannot load
-    (contract.engines)."""
+    (the registry entry's `adapter_problem`, contract.engines)."""
     config = json.loads((adapter_dir / ADAPTER_CONFIG_FILE).read_text())
     pattern = config.get("rank_pattern") or {}
     rank = max([int(config.get("r", 8)), *(int(v) for v in pattern.values())])
-    problem = vllm_lora_problem(
-        min(rank, VLLM_MAX_LORA_RANKS[-1]),  # the rank is reported by lora_rank
-        str(config.get("bias", "none")),
-        bool(config.get("lora_bias")),
-    )
+    lora_rank(rank)  # above vLLM's largest: its own message
+    problem = ENGINES[VLLM].adapter_problem(config)
     if problem:
         raise VllmSettingError(
-            f"adapter {adapter_dir}: {problem}; train with lora.bias: none or serve with "
-            "inferenceEngine: transformers"
+            f"adapter {adapter_dir}: {problem}; train with {ENGINES[VLLM].adapter_rule} or serve "
+            "with inferenceEngine: transformers"
         )
-    if config.get("use_dora"):
-        raise VllmSettingError(f"adapter {adapter_dir} is DoRA, which vLLM does not serve")
     return rank
 
 
@@ -170,15 +170,16 @@ _UNAUTHORIZED = json.dumps(
 
 class RequireKey:
     """ASGI middleware: `Authorization: Bearer $FTK_API_KEY` on every HTTP and WebSocket path but
-    `/health`. Plain ASGI (no Starlette import), so it loads in any vLLM; vLLM adds it with
-    `app.add_middleware(RequireKey)`. Without a key in the environment it refuses everything."""
+    `OPEN_PATHS` (`/health`). Plain ASGI (no Starlette import), so it loads in any vLLM; vLLM
+    adds it with `app.add_middleware(RequireKey)`. Without a key in the environment it refuses
+    everything."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
         self._key = os.environ.get(ftk_env.API_KEY, "").encode()
 
     def _allowed(self, scope: Scope) -> bool:
-        if scope.get("path") == HEALTH_PATH:
+        if scope.get("path") in OPEN_PATHS:
             return True
         headers = dict(scope.get("headers") or [])
         scheme, _, token = headers.get(b"authorization", b"").partition(b" ")

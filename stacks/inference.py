@@ -1,5 +1,6 @@
-"""The inference app, HTTPS only, scale to zero: `python -m inference serve` from the share, or
-vLLM's OpenAI-compatible server (`inferenceEngine: vllm`) in its official image."""
+"""The inference app, HTTPS only, scale to zero, running the engine `inferenceEngine` names: its
+image, command, probe paths and key variables all come from its registry entry
+(`contract.engines`), so this module compares no engine names."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pulumi
 import pulumi_azure_native.app as app
 import pulumi_random as random
 
-from contract import env as ftk_env
-from contract.commands import SERVE_COMMANDS, STARTED_PORT, VLLM_SERVE_COMMANDS
+from contract.commands import STARTED_PORT
+from contract.engines import ServingEngine
 from contract.secrets import aca_secret_name
 from stacks.component import FtkComponent
 from stacks.registry import RegistryPull
@@ -21,12 +22,6 @@ from stacks.share_mount import ShareWorkload, share_container, share_volume
 API_KEY_SECRET = "ftk-api-key"
 HF_TOKEN = "HF_TOKEN"  # huggingface_hub's (and vLLM's) variable for the Hub token
 HF_TOKEN_SECRET = aca_secret_name(HF_TOKEN)
-HEALTH_PATH = "/health"  # alive (liveness)
-READY_PATH = "/ready"  # model loaded (readiness)
-# vLLM's server answers /health with 200 once its engine is up (it listens only after the model
-# has loaded): vllm-project/vllm, docs/serving/openai_compatible_server.md and
-# vllm/entrypoints/openai/api_server.py (`/health`). Unverified on ACA until a GPU run.
-VLLM_HEALTH_PATH = "/health"
 
 
 @dataclass(frozen=True)
@@ -35,7 +30,7 @@ class InferenceAppArgs:
 
     workload: ShareWorkload
     app_name: str
-    engine: str  # "transformers" or "vllm"
+    engine: ServingEngine  # contract.engines.ENGINES[inferenceEngine]
     image: pulumi.Input[str]
     port: int
     min_replicas: int
@@ -62,7 +57,6 @@ class InferenceApp(FtkComponent):
         self, name: str, args: InferenceAppArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("InferenceApp", name, opts)
-        vllm = args.engine == "vllm"
         key = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=self._child())
         self.api_key = pulumi.Output.secret(key.result)
         container_app = app.ContainerApp(
@@ -95,10 +89,10 @@ class InferenceApp(FtkComponent):
                         args.workload,
                         name=args.app_name,
                         image=args.image,
-                        commands=VLLM_SERVE_COMMANDS if vllm else SERVE_COMMANDS,
+                        commands=args.engine.commands,
                         env=args.env,
-                        secret_env=_secret_env(vllm, hf_token=args.hf_token is not None),
-                        probes=_probes(args, vllm),
+                        secret_env=_secret_env(args.engine, hf_token=args.hf_token is not None),
+                        probes=_probes(args),
                     )
                 ],
                 scale=app.ScaleArgs(min_replicas=args.min_replicas, max_replicas=args.max_replicas),
@@ -114,13 +108,11 @@ class InferenceApp(FtkComponent):
         )
 
 
-def _secret_env(vllm: bool, *, hf_token: bool) -> dict[str, str]:
-    """The key by secretRef: FTK_API_KEY always (`ftk endpoint` finds the secret through it, and
-    vLLM's `inference.vllm_app.RequireKey` checks it), and vLLM's own VLLM_API_KEY on the vLLM
-    app; HF_TOKEN when the stack has one."""
-    refs = {ftk_env.API_KEY: API_KEY_SECRET}
-    if vllm:
-        refs[ftk_env.VLLM_API_KEY] = API_KEY_SECRET
+def _secret_env(engine: ServingEngine, *, hf_token: bool) -> dict[str, str]:
+    """The key by secretRef under each of the engine's key variables: FTK_API_KEY always (`ftk
+    endpoint` finds the secret through it, and vLLM's `inference.vllm_app.RequireKey` checks it),
+    and vLLM's own VLLM_API_KEY on the vLLM app; HF_TOKEN when the stack has one."""
+    refs = {var: API_KEY_SECRET for var in engine.key_vars}
     if hf_token:
         refs[HF_TOKEN] = HF_TOKEN_SECRET
     return refs
@@ -142,9 +134,8 @@ STARTUP_PERIOD_S = 3  # the listener starts in well under STARTUP_PERIOD_S * 10 
 READY_PERIOD_S = 5
 
 
-def _probes(args: InferenceAppArgs, vllm: bool) -> list[app.ContainerAppProbeArgs]:
+def _probes(args: InferenceAppArgs) -> list[app.ContainerAppProbeArgs]:
     budget = args.startup_probe
-    ready_path = VLLM_HEALTH_PATH if vllm else READY_PATH
 
     def http(path: str) -> app.ContainerAppProbeHttpGetArgs:
         return app.ContainerAppProbeHttpGetArgs(path=path, port=args.port, scheme=app.Scheme.HTTP)
@@ -160,17 +151,17 @@ def _probes(args: InferenceAppArgs, vllm: bool) -> list[app.ContainerAppProbeArg
         ),
         app.ContainerAppProbeArgs(
             type=app.Type.READINESS,
-            http_get=http(ready_path),
+            http_get=http(args.engine.ready_path),
             initial_delay_seconds=1,
             period_seconds=READY_PERIOD_S,
             failure_threshold=3,
             timeout_seconds=4,
         ),
-        # Model download + load happen before /health answers (vLLM) or before the app serves
-        # (the install): the liveness budget allows for them.
+        # Model download + load happen before the health path answers (vLLM listens only once
+        # loaded) or before the app serves (the install): the liveness budget allows for them.
         app.ContainerAppProbeArgs(
             type=app.Type.LIVENESS,
-            http_get=http(VLLM_HEALTH_PATH if vllm else HEALTH_PATH),
+            http_get=http(args.engine.health_path),
             initial_delay_seconds=budget.initial_delay_seconds,
             period_seconds=budget.period_seconds,
             failure_threshold=budget.failure_threshold,

@@ -9,6 +9,7 @@ import pulumi_azure_native.authorization as authorization
 import pulumi_azure_native.resources as resources
 
 from contract import env as contract_env
+from contract.engines import ENGINES
 from stacks.environment import Environment, EnvironmentArgs
 from stacks.gpu import normalize_region
 from stacks.inference import HF_TOKEN, InferenceApp, InferenceAppArgs
@@ -129,14 +130,17 @@ def build(settings: Settings) -> Stack:
     inference = None
     if settings.inference is not None:
         inf = settings.inference
+        engine = ENGINES[inf.engine]
+        # An engine with its own image runs it as configured; one that runs in the job's image
+        # runs the prebuilt image instead when there is one (it bakes in the serve lock).
+        own_image = engine.image is not None
         inference = InferenceApp(
             "inference",
             InferenceAppArgs(
                 workload=workload,
                 app_name=names.app,
-                engine=inf.engine,
-                # vLLM runs its own image; the prebuilt image bakes in the transformers engine.
-                image=registry.image if registry and inf.engine != "vllm" else inf.image,
+                engine=engine,
+                image=registry.image if registry and not own_image else inf.image,
                 port=inf.port,
                 min_replicas=inf.min_replicas,
                 max_replicas=inf.max_replicas,
@@ -144,7 +148,7 @@ def build(settings: Settings) -> Stack:
                 env=contract_env.app_env(
                     settings.mount_path, base_model=inf.base_model, port=inf.port
                 ),
-                pull=pull if inf.engine != "vllm" else None,
+                pull=None if own_image else pull,
                 hf_token=(
                     settings.job_secret(HF_TOKEN) if HF_TOKEN in settings.job_secret_names else None
                 ),

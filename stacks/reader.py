@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 
 from contract.commands import STARTED_PORT
+from contract.engines import ENGINES
 from contract.outputs import DEFAULT_MOUNT_PATH
 from contract.secrets import RULE as SECRET_NAME_RULE
 from contract.secrets import is_valid_secret_name
@@ -30,7 +31,6 @@ from stacks.settings import (
     PROBE_MAX_FAILURES,
     PROBE_MAX_PERIOD,
     STORAGE_SKUS,
-    VLLM_IMAGE,
     Existing,
     InferenceSettings,
     Settings,
@@ -269,7 +269,7 @@ def _inference(
     if not r.boolean("inferenceEnabled", True):
         return None
     engine = r.choice("inferenceEngine", default_engine(profile), INFERENCE_ENGINES)
-    image = VLLM_IMAGE if engine == "vllm" else job_image
+    image = ENGINES[engine].image or job_image  # its own pinned image, else the job's
     port = r.integer("inferencePort", 8000, 1, 65535)
     if port == STARTED_PORT:
         raise r.fail("inferencePort", port, "is the startup probe's port; use another")

@@ -15,7 +15,7 @@ from typing import Any, Final, NamedTuple
 
 import pulumi
 
-from contract import env
+from contract import engines, env
 from contract.commands import JOB_COMMANDS
 from stacks import gpu, naming
 
@@ -28,16 +28,7 @@ DEFAULT_GPU_PROFILE: Final = "Consumption-GPU-NC24-A100"
 DEFAULT_IMAGE: Final = "docker.io/pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime"
 DEFAULT_BASE_MODEL: Final = "microsoft/Phi-3-mini-4k-instruct"
 DEFAULT_COMMANDS: Final = JOB_COMMANDS  # the `commands` key's default
-# vLLM's official OpenAI-compatible server image (vllm-project/vllm,
-# docs/deployment/docker.md), pinned: a new vLLM is a deliberate change, never a surprise.
-# 0.19.1: outside CVE-2026-22778's range (remote code execution through video inputs, 0.8.3 to
-# before 0.14.1, fixed in 0.14.1; GitHub advisory for vllm-project/vllm, read 2026-12-05), and
-# the release Azure's own model catalog moved to (Azure/azureml-assets PR #4944). Every flag
-# `inference.vllm_app` passes is listed with its source in docs/inference.md ("Which engine").
-VLLM_IMAGE: Final = "docker.io/vllm/vllm-openai:v0.19.1"
-# Fixed releases start here; tests/stacks/test_vllm.py keeps the pin at or above it.
-VLLM_FIRST_FIXED: Final = (0, 14, 1)
-INFERENCE_ENGINES: Final = ("vllm", "transformers")
+INFERENCE_ENGINES: Final = tuple(engines.ENGINES)  # the registry, contract/engines.py
 STORAGE_SKUS: Final = (
     "Standard_LRS",
     "Standard_ZRS",
@@ -124,10 +115,10 @@ class Existing:
 
 
 def default_engine(profile: gpu.GpuProfile) -> str:
-    """vLLM on A100 profiles (continuous batching and paged attention pay off there); the
-    transformers app on T4, where a scale-to-zero app mostly pays cold starts (docs/inference.md,
-    "Which engine")."""
-    return "vllm" if profile.gpu == "A100" else "transformers"
+    """The registry's engine for the profile's GPU (`ServingEngine.default_gpus`): vLLM on A100
+    profiles (continuous batching and paged attention pay off there); the transformers app on T4,
+    where a scale-to-zero app mostly pays cold starts (docs/inference.md, "Which engine")."""
+    return engines.default_for(profile.gpu).name
 
 
 class StartupProbe(NamedTuple):

@@ -20,7 +20,7 @@ def wait_option() -> Any:
         default=int(DEFAULT_WAIT_S),
         show_default=True,
         metavar="SECONDS",
-        help="How long to wait for a scaled-to-zero app to wake and answer /ready "
+        help="How long to wait for a scaled-to-zero app to wake and say it is ready "
         "(0: do not wake it).",
     )
 
@@ -58,7 +58,7 @@ def wake(target: Target, endpoint: Endpoint, wait: float, *, interrupted: str) -
     try:
         if status is not None:
             status.start()
-        waited = wait_ready(endpoint.url, timeout=wait, on_poll=on_poll)
+        waited = wait_ready(endpoint.url, timeout=wait, on_poll=on_poll, path=endpoint.ready_path)
     except KeyboardInterrupt:
         raise FtkError(
             f"stopped waiting for {endpoint.url}; {interrupted}",

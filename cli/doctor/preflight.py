@@ -92,16 +92,19 @@ def preflight(
 
 def serving_check(config: TrainingConfig, engine: str | None) -> Row | None:
     """A warning when the stack's inference engine cannot serve this config's adapter
-    (contract.engines); None when it can, or when the engine is unknown (no app, --local)."""
-    from contract.engines import VLLM, vllm_lora_problem
+    (`ServingEngine.adapter_problem`); None when it can, or when the engine is unknown (no app,
+    --local)."""
+    from contract.engines import ENGINES, FALLBACK
 
-    if engine != VLLM:
+    serving = ENGINES.get(engine or "")
+    if serving is None:
         return None
-    problem = vllm_lora_problem(config.lora.r, config.lora.bias)
+    problem = serving.adapter_problem({"r": config.lora.r, "bias": config.lora.bias})
     if problem is None:
         return None
     return warn(
         "serving",
-        f"the stack's app runs vLLM, and {problem}: `ftk deploy` of this run would not start",
-        "lora.r <= 512 and lora.bias: none, or set the stack's inferenceEngine to transformers",
+        f"the stack's app runs {serving.label}, and {problem}: `ftk deploy` of this run would "
+        "not start",
+        f"{serving.adapter_rule}, or set the stack's inferenceEngine to {FALLBACK}",
     )

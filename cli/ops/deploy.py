@@ -7,9 +7,11 @@ from typing import Any
 
 from cli.errors import NotFoundError, UsageError
 from cli.ops.runs import check_run_id
+from cli.runs_on_share import adapter_config, has_adapter, run_status
 from cli.runs_on_share import base_model as base_model_of
-from cli.runs_on_share import has_adapter, run_status
 from cli.targets.base import Endpoint, ExecutionStatus, Share, Target
+from contract import outputs as keys
+from contract.engines import FALLBACK, engine
 
 
 def newest_run_with_adapter(target: Target, share: Share) -> str | None:
@@ -76,6 +78,8 @@ def deploy(
         raise UsageError("--base-only serves no adapter; drop the run ids")
     serve_run, base_model = resolve_deploy(target, run_id, base_only=base_only, base=base)
     others = runs[1:]
+    if serve_run:
+        check_servable(target, [serve_run, *others])
     if others:
         share = target.share()
         for other in others:
@@ -95,6 +99,25 @@ def deploy(
                 )
         return target.deploy(serve_run, base_model=base_model, more_runs=others)
     return target.deploy(serve_run, base_model=base_model)
+
+
+def check_servable(target: Target, runs: Sequence[str]) -> None:
+    """Refuse, before the app is touched, a run whose adapter the app's engine cannot serve
+    (`ServingEngine.adapter_problem`, the rule the vLLM app itself applies at start): a new
+    revision that cannot start would only fail after the wait, on a GPU."""
+    try:
+        serving = engine(target.describe().get(keys.INFERENCE_ENGINE))
+    except ValueError:
+        return  # an engine this ftk does not know: its server says what it refuses
+    share = target.share()
+    for run in runs:
+        problem = serving.adapter_problem(adapter_config(share, run) or {})
+        if problem:
+            raise UsageError(
+                f"run {run}: the app runs {serving.label}, and {problem}",
+                hint=f"serve adapters with {serving.adapter_rule}, or set the stack's "
+                f"inferenceEngine to {FALLBACK} and `pulumi up`",
+            )
 
 
 def endpoint_dict(endpoint: Endpoint, *, show_key: bool) -> dict[str, Any]:

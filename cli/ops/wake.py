@@ -1,4 +1,4 @@
-"""Wake an inference endpoint and wait until its `/ready` answers 200, with short requests only.
+"""Wake an inference endpoint and wait until its ready path answers 200, with short requests.
 
 A scale-to-zero Container App starts a replica on the first request after idling ("the next
 incoming request triggers a cold start": MicrosoftDocs/azure-docs
@@ -8,8 +8,10 @@ request live ("Request timeout is 240 seconds": `articles/container-apps/ingress
 "Protocol types > HTTP", ms.date 05/03/2023, commit 0147a273, read 2026-12-01; issue 20's audit
 reads it as the environment's request idle timeout, unverified here: docs/azure.md). Either way
 no request may sit silent that long, so nothing waits inside one request: each poll is a
-short `GET /ready`, and while the replica starts, a 502/503/504 from the ingress (or from our
-server, loading) or a dropped connection means "still waking".
+short `GET` of the engine's ready path (`Endpoint.ready_path`: `/ready` on ftk's server,
+`/health` on vLLM's, which has no `/ready`; contract.engines), and while the replica starts, a
+502/503/504 from the ingress (or from our server, loading) or a dropped connection means "still
+waking".
 
 The local server uses the same waiter (with a check that its process is still alive).
 """
@@ -21,9 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cli.errors import FtkError, UnavailableError
+from contract.engines import ENGINES, FALLBACK
 
 INGRESS_REQUEST_LIMIT_S = 240.0  # ingress-overview.md, see above
-POLL_REQUEST_TIMEOUT_S = 20.0  # one /ready poll: far below the ingress limit
+POLL_REQUEST_TIMEOUT_S = 20.0  # one readiness poll: far below the ingress limit
 DEFAULT_INTERVAL_S = 5.0  # the inference server's own Retry-After
 DEFAULT_WAIT_S = 900.0  # 15 min: GPU image pull + model load, with room to spare
 # No official page names the ingress's answers while no replica is up; users report 503 "upstream
@@ -44,11 +47,12 @@ class Poll:
 
 
 def _poll(url: str, timeout: float, hint: str | None) -> str | None:
-    """None when ready; otherwise why not (a reason that means "still waking")."""
+    """None when `url` (the ready path) answers 200; otherwise why not (a reason that means
+    "still waking")."""
     import httpx
 
     try:
-        response = httpx.get(f"{url}/ready", timeout=timeout)
+        response = httpx.get(url, timeout=timeout)
     except httpx.TimeoutException:
         return "no answer yet"
     except httpx.TransportError:
@@ -65,7 +69,7 @@ def _poll(url: str, timeout: float, hint: str | None) -> str | None:
             )
         return f"HTTP {response.status_code}" + (f" ({state})" if state else "")
     raise FtkError(
-        f"{url}/ready answered HTTP {response.status_code}",
+        f"{url} answered HTTP {response.status_code}",
         hint="is ftk's inference server behind this URL? see `ftk endpoint`",
     )
 
@@ -87,14 +91,15 @@ def wait_ready(
     check: Callable[[], None] | None = None,
     what: str = "the endpoint",
     hint: str | None = None,
+    path: str = ENGINES[FALLBACK].ready_path,
 ) -> float:
-    """Poll `url/ready` until 200; returns the seconds waited.
+    """Poll `url` + `path` (the engine's ready path) until 200; returns the seconds waited.
 
     `on_poll` hears each unanswered poll (progress); `check` runs between polls and may raise
     (the local server exited); `hint` replaces the default hint of a timeout or a failed load.
     UnavailableError after `timeout` seconds. Ctrl-C propagates: nothing has been sent but GETs,
     so there is nothing to undo."""
-    url = url.rstrip("/")
+    url = url.rstrip("/") + path
     start = _clock()
     while True:
         why = _poll(url, min(POLL_REQUEST_TIMEOUT_S, max(timeout, 1.0)), hint)

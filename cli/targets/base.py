@@ -12,6 +12,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from contract.engines import ENGINES, FALLBACK
+
 
 class ExecutionStatus(StrEnum):
     QUEUED = "queued"  # accepted, waiting for a (GPU) replica
@@ -99,6 +101,9 @@ class Endpoint:
     model: str | None = None  # the `model` name `ftk chat` sends by default (adapter or base)
     adapters: tuple[str, ...] = ()  # every run served, each its own model name (`ftk chat --model`)
     no_key_reason: str | None = None  # with no api_key: where it was looked for, and why not found
+    # What answers 200 without a key once the endpoint can serve: its engine's
+    # (contract.engines.ServingEngine.ready_path); `ftk chat`/`endpoint`/`deploy` poll it to wake.
+    ready_path: str = ENGINES[FALLBACK].ready_path
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,8 @@ class Capabilities:
 
     log_history: bool = False  # query_logs(): `ftk logs --since/--system`
     stop_endpoint: bool = False  # stop_endpoint(): `ftk endpoint --stop`
-    # The endpoint scales to zero and a request wakes it: chat/endpoint/deploy poll /ready first.
+    # The endpoint scales to zero and a request wakes it: chat/endpoint/deploy poll its
+    # `Endpoint.ready_path` first.
     wakes_on_request: bool = False
     # deploy() starts the new version while the old one still serves (ACA single revision mode):
     # a warm endpoint briefly needs one more GPU, which `ftk deploy` says before it starts.

@@ -9,6 +9,11 @@ flags (--base, --adapter NAME=PATH, --port, --api-key-env):
 Either way it answers /ready, /health, /v1/models and streamed /v1/chat/completions
 (by default "echo(<model>,<user turns>): <last user message>"), with bearer auth.
 
+`StandIn(key, vllm=True)` answers as the vLLM app does (vLLM's server behind
+`inference.vllm_app.RequireKey`): `/health` 200 with no body and no key (vllm-project/vllm
+`vllm/entrypoints/serve/instrumentator/health.py`, read 2026-12-06), no `/ready` route (404), and
+the key asked for on every other path first (401).
+
 A scaled-to-zero app waking up: while `server.waking` holds statuses, each request (any route)
 gets the next one instead: 502/504 as the ACA ingress answers while no replica is up, 503 with
 `server.state` as the body as the server answers while loading. `server.log` records every
@@ -49,6 +54,11 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _empty(self, code: int) -> None:
+        self.send_response(code)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def _authorized(self) -> bool:
         if self.headers.get("Authorization") == f"Bearer {self.server.key}":
             return True
@@ -80,6 +90,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self._still_waking():
             return None
+        if self.server.vllm:
+            if self.path == "/health":
+                return self._empty(200)
+            if self.path == "/ready":
+                return self._json(404, {"detail": "Not Found"}) if self._authorized() else None
         if self.path == "/ready":
             return self._json(200, {"status": "ready", "models": self.server.models})
         if self.path == "/health":
@@ -129,9 +144,11 @@ class StandIn(ThreadingHTTPServer):
         reply: Reply = echo_turns,
         host: str = "127.0.0.1",
         port: int = 0,
+        vllm: bool = False,
     ) -> None:
         super().__init__((host, port), Handler)
         self.key, self.models, self.reply = key, models or [], reply
+        self.vllm = vllm  # answer as the vLLM app: /health only, no /ready
         self.requests: list[dict[str, Any]] = []
         self.waking: list[int] = []  # statuses to answer before the app is "up"
         self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every request

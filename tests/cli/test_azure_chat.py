@@ -246,6 +246,28 @@ def test_endpoint_and_deploy_wake_the_app(
     assert "is ready (waited 15 s)" in deployed.stderr
 
 
+def test_a_vllm_app_is_woken_through_its_health_path(
+    fake_azure: FakeAzure, project: Path, app_at, clock, monkeypatch
+):
+    """The vLLM app has no /ready, and its RequireKey middleware answers 401 to any other path
+    without the key: the wake poll must use the engine's ready path (/health, contract.engines),
+    or `ftk chat`, `endpoint` and `deploy` fail on every stack with `inferenceEngine: vllm`."""
+    with StandIn(KEY, reply=_echo_last, vllm=True) as vllm:
+        vllm.waking[:] = [502, 503]
+        ftk = _stack_ftk(
+            fake_azure, project, monkeypatch, ACA_APP_ENDPOINT=vllm.url, INFERENCE_ENGINE="vllm"
+        )
+        result = ftk("chat", "hi there")
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "echo: hi there\n"
+        polls = [(p, s) for m, p, s in vllm.log if m == "GET" and not p.startswith("/v1/")]
+        assert polls[:3] == [("/health", 502), ("/health", 503), ("/health", 200)]
+        assert {p for p, _ in polls} == {"/health"}  # never /ready, which vLLM does not serve
+        shown = ftk("endpoint", "--json")
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.stdout)["ready"] is True
+
+
 def test_the_chat_client_speaks_to_the_endpoint_under_the_installed_openai() -> None:
     """openai 3.x validates its timeout against httpx2's type and refuses httpx's (issue 19):
     `client_for` must hand the client a timeout of the client's own type, whichever openai and

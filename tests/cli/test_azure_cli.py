@@ -189,7 +189,7 @@ def test_deploy_and_endpoint(ftk, fake_azure: FakeAzure):
     result = ftk("deploy", "r9", "--no-sync", "--json", "--wait", "0")
     assert result.exit_code == 0, result.output
     env = fake_azure.arm.apps[fake_azure.APP]["properties"]["template"]["containers"][0]["env"]
-    assert {"name": "FTK_ADAPTER", "value": "/mount/runs/r9/adapter"} in env
+    assert {"name": "FTK_ADAPTER", "value": "r9=/mount/runs/r9/adapter"} in env
     assert "sk-fake-endpoint-key" not in result.output
 
     shown = ftk("endpoint", "--json", "--show-key", "--wait", "0")

@@ -79,7 +79,7 @@ def test_deploy_sets_adapter_env_and_waits_for_the_revision(azure_target, fake_a
     endpoint = azure_target.deploy("phi3-0001", base_model="microsoft/Phi-3-mini-4k-instruct")
     app = fake_azure.arm.apps[fake_azure.APP]["properties"]
     env = {e["name"]: e for e in app["template"]["containers"][0]["env"]}
-    assert env["FTK_ADAPTER"]["value"] == "/mount/runs/phi3-0001/adapter"
+    assert env["FTK_ADAPTER"]["value"] == "phi3-0001=/mount/runs/phi3-0001/adapter"
     assert env["FTK_BASE_MODEL"]["value"] == "microsoft/Phi-3-mini-4k-instruct"
     assert env["FTK_API_KEY"] == {"name": "FTK_API_KEY", "secretRef": "api-key"}
     assert app["latestRevisionName"] == app["latestReadyRevisionName"] == "ftk-dev-app--r2"
@@ -141,3 +141,51 @@ def test_infra_endpoint_key_comes_from_the_app_secret(infra_target, fake_azure: 
     assert endpoint.api_key == "sk-fake-endpoint-key"
     assert endpoint.model == "microsoft/Phi-3-mini-4k-instruct"
     assert fake_azure.server.requests_matching("containerApps/ftk-dev-app/listSecrets")
+
+
+def _run_with_adapter(fake_azure: FakeAzure, run: str, **config: Any) -> None:
+    import json
+
+    files = fake_azure.files
+    files.dirs["ftk"].update({"runs", f"runs/{run}", f"runs/{run}/adapter"})
+    adapter = {"base_model_name_or_path": "org/base", "r": 16, "bias": "none", **config}
+    files.files["ftk"][f"runs/{run}/adapter/adapter_config.json"] = bytearray(
+        json.dumps(adapter).encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ({"r": 1024}, "LoRA rank 1024 is above the 512 vLLM serves"),
+        ({"rank_pattern": {"q_proj": 600}}, "LoRA rank 600"),
+        ({"bias": "lora_only"}, "vLLM serves no LoRA bias"),
+        ({"use_dora": True}, "DoRA"),
+    ],
+)
+def test_deploy_refuses_an_adapter_the_apps_vllm_cannot_serve(
+    fake_azure: FakeAzure, config: dict[str, Any], says: str
+):
+    """The vLLM app would refuse it at start (inference.vllm_app): the new revision would never
+    get ready, after a wait on a GPU. `ftk deploy` says so first (exit 2) and leaves the app as
+    it is; the transformers engine serves the same adapter."""
+    from cli.errors import UsageError
+    from cli.ops.deploy import deploy
+
+    _run_with_adapter(fake_azure, "wide", **config)
+    app = fake_azure.arm.apps[fake_azure.APP]["properties"]
+    before = app["latestRevisionName"]
+    vllm = target_from_outputs(
+        fake_azure.outputs(INFERENCE_ENGINE="vllm"), connection=fake_azure.connection()
+    )
+    with pytest.raises(UsageError, match=says) as refused:
+        deploy(vllm, "wide")
+    assert refused.value.exit_code == 2 and "inferenceEngine to transformers" in str(
+        refused.value.hint
+    )
+    assert app["latestRevisionName"] == before  # nothing was sent to the app
+
+    transformers = target_from_outputs(
+        fake_azure.outputs(INFERENCE_ENGINE="transformers"), connection=fake_azure.connection()
+    )
+    assert deploy(transformers, "wide").adapters == ("wide",)

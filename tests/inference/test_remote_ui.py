@@ -27,9 +27,13 @@ def _last(gen) -> str:
 
 
 def test_remote_page_lists_the_adapter_first_and_answers_like_the_engine(server, engine):
+    from inference.generation import Engine
     from inference.remote import RemoteEngine
 
     remote = RemoteEngine(server.url, API_KEY)
+    # One protocol, two engines: the page takes either (inference.generation.Engine).
+    assert isinstance(engine, Engine) and isinstance(remote, Engine)
+    assert remote.state == engine.state == "ready"
     assert remote.model_ids == engine.model_ids  # the run first, then the base
     here = _last(_respond(engine)("Hi", [], "run-1", 6, 0.0, 1.0, 0))
     there = _last(_respond(remote)("Hi", [], "run-1", 6, 0.0, 1.0, 0))

@@ -50,6 +50,38 @@ def test_adapter_names_default_to_the_run_id(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "/mount/runs/run-42/adapter",
+        "/mount/runs/run-42/adapter/",
+        "/exports/my-lora",
+        "/adapter",
+        "support=/mount/runs/run-42/adapter",
+        "support\n=/mount/runs/run-42/adapter",
+        "bad name=/mount/runs/run-42/adapter",
+        "r9=/mount/runs/other/adapter",
+    ],
+)
+def test_the_server_and_the_cli_name_an_adapter_alike(spec):
+    """One rule (contract.adapters): the names `ftk endpoint` lists from a deployed app's
+    FTK_ADAPTER are the names the server serves, for what `ftk deploy` writes and for a bare
+    path an older ftk or a user wrote."""
+    from contract.adapters import adapter_names
+
+    assert adapter_names(spec) == (AdapterSpec.parse(spec).name,)
+
+
+def test_deploy_writes_each_name_so_no_server_derives_it():
+    from contract.adapters import adapter_names, adapter_value
+
+    value = adapter_value([("r1", "/mount/runs/r1/adapter"), ("r2", "/mount/runs/r2/adapter")])
+    assert value == "r1=/mount/runs/r1/adapter,r2=/mount/runs/r2/adapter"
+    assert adapter_names(value) == ("r1", "r2") and adapter_value([]) is None
+    with pytest.raises(ValueError, match="not a model name"):
+        adapter_value([("bad name", "/x")])
+
+
 def test_an_adapter_name_with_a_trailing_newline_is_not_a_name():
     spec = AdapterSpec.parse("support\n=/mount/runs/run-42/adapter")
     assert spec.name != "support\n" and "\n" not in spec.name  # a path, named by its folder

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from contract.commands import VLLM_SERVE_COMMANDS, bash_script
-from stacks.settings import VLLM_FIRST_FIXED, VLLM_IMAGE
+from contract.engines import VLLM_FIRST_FIXED, VLLM_IMAGE
 from testkit.fakes.azure import FakeAzure
 from testkit.fakes.pulumi_mocks import API_KEY, reveal, run_program
 from tests.stacks.test_resources import APP, container, env_of, gpu_profile
@@ -102,7 +102,8 @@ def test_deploy_points_vllm_at_the_new_adapter(azure_target, fake_azure: FakeAzu
     azure_target.deploy("phi3-0001", base_model="microsoft/Phi-3-mini-4k-instruct")
     app = fake_azure.arm.apps[fake_azure.APP]["properties"]
     env = {e["name"]: e.get("value", "") for e in app["template"]["containers"][0]["env"]}
-    assert env["FTK_ADAPTER"] == "/mount/runs/phi3-0001/adapter"
+    # The model name is decided here, at deploy: the run id, never derived again by a server.
+    assert env["FTK_ADAPTER"] == "phi3-0001=/mount/runs/phi3-0001/adapter"
     # The share is mounted at /mount in the app; here, a folder holding the run's adapter.
     share = tmp_path / "share"
     _adapter(share, "phi3-0001", r=16)

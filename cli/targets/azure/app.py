@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cli.errors import NotFoundError
+from cli.errors import NotFoundError, UsageError
 from cli.targets.azure.errors import azure_call
 from cli.targets.azure.resources import Deployment
 from cli.targets.base import Endpoint
+from contract import engines
 from contract import env as ftk_env
 from contract import outputs as keys
+from contract.adapters import adapter_names, adapter_value
 from contract.layout import RunLayout
 
 APP_ROLE = "Container Apps Contributor"
@@ -27,14 +29,9 @@ class InferenceApp:
 
         d = self.deployment
         runs = [run_id, *more_runs] if run_id else []
-        # One run: its adapter folder, as before; several: `RUN=PATH,...` (the app's
-        # FTK_ADAPTER takes comma-separated `[NAME=]PATH`, inference.settings and the vLLM script).
-        paths = [RunLayout(r, root=d.mount_path).adapter for r in runs]
-        adapter = (
-            ",".join(f"{r}={p}" for r, p in zip(runs, paths, strict=True))
-            if len(runs) > 1
-            else (paths[0] if paths else None)
-        )
+        # Each run's adapter folder under its run id, the model name decided here once:
+        # `RUN=PATH,...` (contract.adapters), which every engine serves as named.
+        adapter = adapter_value((r, RunLayout(r, root=d.mount_path).adapter) for r in runs)
         changes: dict[str, str | None] = {ftk_env.ADAPTER: adapter}
         if base_model:
             changes[ftk_env.BASE_MODEL] = base_model
@@ -82,7 +79,20 @@ class InferenceApp:
             model=model,
             adapters=adapters,
             no_key_reason=why,
+            ready_path=self._engine().ready_path,
         )
+
+    def _engine(self) -> engines.ServingEngine:
+        """The engine the app runs: the stack's INFERENCE_ENGINE output; ftk's own server where
+        none is given (`--infra` files, a stack from before the output)."""
+        name = self.deployment.config.get(keys.INFERENCE_ENGINE)
+        try:
+            return engines.engine(name)
+        except ValueError as exc:
+            raise UsageError(
+                f"{self.deployment.config.origin}: {exc}",
+                hint="a newer ftk made this stack: upgrade ftk",
+            ) from None
 
     def _api_key(self, app_env: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """(the endpoint's key, or None and why): the stack's secret output, else the app secret
@@ -104,19 +114,3 @@ class InferenceApp:
             if item.get("name") == ref and item.get("value"):
                 return str(item["value"]), None
         return None, f"{app} has no secret '{ref}' (its {ftk_env.API_KEY} refers to it)"
-
-
-def adapter_names(spec: str | None) -> tuple[str, ...]:
-    """The model names FTK_ADAPTER (`[NAME=]PATH,...`) serves: NAME, else the run id of
-    `runs/<run>/adapter` (inference.models.default_adapter_name's rule)."""
-    names = []
-    for item in (spec or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, sep, _ = item.partition("=")
-        if not sep:
-            parts = item.rstrip("/").split("/")
-            name = parts[-2] if parts[-1] == "adapter" and len(parts) > 1 else parts[-1]
-        names.append(name)
-    return tuple(names)

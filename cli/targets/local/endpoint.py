@@ -1,4 +1,5 @@
-"""The local endpoint: `python -m inference serve` on a free loopback port, under the supervisor.
+"""The local endpoint: the local engine's server (`contract.engines.local_engine()`: `python -m
+inference serve`) on a free loopback port, under the supervisor.
 
 State lives in `.ftk/local/endpoint/` (`meta.json` with the server's `ProcessId` and URL, `log`).
 An API key is generated per deploy and kept in `api_key` (mode 0600) because the server and later
@@ -22,7 +23,7 @@ from cli.targets.base import Endpoint
 from cli.targets.local.executions import split_line
 from cli.targets.local.supervisor import ProcessId, Supervisor, read_json, write_json
 from contract import env as ftk_env
-from contract.commands import serve_argv
+from contract.engines import local_engine
 from contract.layout import RunLayout
 
 STOP_TIMEOUT_S = 20.0
@@ -44,7 +45,9 @@ ServeCommand = Callable[[ServeSpec], list[str]]
 
 
 def default_serve_command(spec: ServeSpec) -> list[str]:
-    return serve_argv(
+    argv = local_engine().local_argv
+    assert argv is not None  # local_engine() is an entry with a local argv
+    return argv(
         sys.executable,
         base_model=spec.base_model,
         adapter=spec.adapter,
@@ -65,7 +68,7 @@ def _is_ready(url: str) -> bool:
     import httpx
 
     try:
-        return httpx.get(f"{url}/ready", timeout=2.0).status_code == 200
+        return httpx.get(url + local_engine().ready_path, timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -144,7 +147,14 @@ class LocalEndpoint:
         write_json(self.folder / "meta.json", meta)
         self._wait_ready(url, server)
         served = tuple(name for name, _ in adapters)
-        return Endpoint(url=url, api_key=key, ready=True, model=model, adapters=served)
+        return Endpoint(
+            url=url,
+            api_key=key,
+            ready=True,
+            model=model,
+            adapters=served,
+            ready_path=local_engine().ready_path,
+        )
 
     def _wait_ready(self, url: str, server: ProcessId) -> None:
         from cli.ops.wake import wait_ready
@@ -166,6 +176,7 @@ class LocalEndpoint:
                 check=still_running,
                 what="the local inference server",
                 hint=f"see {self.folder / 'log'}",
+                path=local_engine().ready_path,
             )
         except (FtkError, KeyboardInterrupt):
             self.supervisor.terminate(server)
@@ -188,5 +199,10 @@ class LocalEndpoint:
         ready = self.supervisor.state_alive(self.folder) and _is_ready(meta["url"])
         served = tuple(meta.get("run_ids") or ([meta["run_id"]] if meta.get("run_id") else []))
         return Endpoint(
-            url=meta["url"], api_key=key, ready=ready, model=meta.get("model"), adapters=served
+            url=meta["url"],
+            api_key=key,
+            ready=ready,
+            model=meta.get("model"),
+            adapters=served,
+            ready_path=local_engine().ready_path,
         )
