@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bootstrap.envs import BuildError, ensure
 from contract.env import LOCAL_ENVS, PREBUILT_ENVS
+from contract.exit_codes import ExitCode
 from contract.layout import ENVS_DIR
 from contract.phases import Phase, phase_line
 
@@ -41,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             "nothing was published (the next start tries again)",
             file=sys.stderr,
         )
-        return 1
+        return ExitCode.FAILED
     print(site.resolve())
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from bootstrap.refresh import LOCAL_TORCH, PROJECT_LOCK
+from contract.exit_codes import ExitCode
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {line}")
     if code == 0:
         print(f"drift: {len(changes)} moved, smoke tests passed under the newest versions")
-        return 0
+        return ExitCode.OK
     print(f"drift: {len(changes)} moved, smoke tests FAILED under the newest versions:\n{failed}")
-    return 1
+    return ExitCode.FAILED
 
 
 if __name__ == "__main__":

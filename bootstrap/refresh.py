@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 from contract import stack_config
+from contract.exit_codes import ExitCode
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRAS = ("train", "serve")
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         path = ROOT / f"requirements-{extra}.lock"
         path.write_text(compile_lock(extra, torch, args.uv))
         print(f"wrote {path.name}", file=sys.stderr)
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

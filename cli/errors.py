@@ -1,37 +1,30 @@
 """One error type for the CLI, with exit codes CI can trust and a hint that names the fix.
 
+The codes are `contract.exit_codes.ExitCode`, which the trainer, the server and bootstrap use too.
+
 Plain functions raise `FtkError` (or a subclass) and never print or exit; Click calls `show()`.
 """
 
 from __future__ import annotations
 
 import os
-from enum import IntEnum
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import click
 
-
-class ExitCode(IntEnum):
-    OK = 0
-    FAILED = 1  # the operation ran and failed (a failed or stopped execution, a failed request)
-    USAGE = 2  # bad flags, bad config, bad input files: fix the input and retry
-    NOT_FOUND = 3  # a job, share, run, execution or stack output that does not exist
-    AUTH = 4  # missing or expired credentials, missing permissions
-    UNAVAILABLE = 5  # a service that did not answer (network, throttling beyond retries)
-    INTERRUPTED = 130  # Ctrl-C
+from contract.exit_codes import ExitCode
 
 
 class FtkError(click.ClickException):
     """A user-facing error: one line, an optional hint, a fixed exit code."""
 
-    exit_code: int = ExitCode.FAILED
+    exit_code: ClassVar[int] = ExitCode.FAILED  # as click declares it; subclasses set their own
 
     def __init__(self, message: str, *, hint: str | None = None, code: ExitCode | None = None):
         super().__init__(message)
         self.hint = hint
-        if code is not None:
-            self.exit_code = int(code)
+        if code is not None:  # this one error's code (click reads `exit_code` off the instance)
+            self.exit_code = int(code)  # type: ignore[misc]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,8 @@ neither pulumi nor torch, so the CLI can load it at start-up.
 - `contract.outputs`: stack output keys (== the AI Toolkit's infra config keys).
 - `contract.env`: environment variable names and the job's and app's environment.
 - `contract.layout`: where things live on the share (`RunLayout`, model cache, manifest).
-- `contract.exit_codes`: what the training process's exit code means (75 = resumable).
+- `contract.exit_codes`: `ExitCode`, the one exit-code vocabulary of `ftk`, the trainer (75 =
+  resumable), the inference server and bootstrap.
 - `contract.secrets`: the one rule for job secret names, and their ACA secret names.
 - `contract.commands`: the job's and the app's command lines.
 - `contract.requests`: run requests keyed by the Azure execution they are for (which run it trains).

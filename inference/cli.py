@@ -1,7 +1,8 @@
 """`python -m inference serve|merge`: flags built from the settings fields, so each is listed once.
 
 A flag overrides its env variable, which overrides the default. User errors (a missing model, a
-bad flag value) print one line and exit 2; a model that fails to load exits 1.
+bad flag value) print one line and exit 2; a model that fails to load exits 1
+(`contract.exit_codes.ExitCode`, the vocabulary `ftk` and the trainer use too).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from contract.exit_codes import ExitCode
 from inference.models import ModelError
 from inference.settings import MergeSettings, ServerSettings
 
@@ -96,7 +98,7 @@ def _settings(settings_cls: type[BaseSettings], args: argparse.Namespace) -> Any
 
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
-    return 2
+    return ExitCode.USAGE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
         out = merge(_settings(MergeSettings, args))
         print(out)
-        return 0
+        return ExitCode.OK
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
@@ -118,4 +120,4 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED

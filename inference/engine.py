@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from contract.layout import MODEL_CACHE_DIR
 from contract.phases import Phase, phase_line
@@ -45,6 +45,9 @@ from inference.models import (
     resolve_base,
 )
 from inference.worker import Job, generation_config, run_generate, use_adapter
+
+if TYPE_CHECKING:
+    from inference.settings import ServerSettings
 
 log = logging.getLogger("inference")
 
@@ -100,7 +103,7 @@ class TransformersEngine:
         self.device = "cpu"
 
     @classmethod
-    def from_settings(cls, settings: Any) -> TransformersEngine:
+    def from_settings(cls, settings: ServerSettings) -> TransformersEngine:
         from inference.models import parse_adapters
 
         if not settings.base:
@@ -400,7 +403,7 @@ def _context_length(config: Any) -> int:
     return 2048
 
 
-def build_engine(settings: Any) -> TransformersEngine:
+def build_engine(settings: ServerSettings) -> TransformersEngine:
     """The engine `settings.engine` names (only "transformers" so far)."""
     if settings.engine == "transformers":
         return TransformersEngine.from_settings(settings)

@@ -110,9 +110,10 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-def _unsupported(*no_ops: Any) -> Any:
-    """The type of an OpenAI field this server cannot honour: absent, null or a value that asks
-    for nothing (`no_ops`) passes; anything else is a 400 naming the field."""
+def _unsupported(*no_ops: Any) -> tuple[Any, ...]:
+    """The pydantic metadata of an OpenAI field this server cannot honour (`Annotated[Any,
+    *_unsupported(...)]`): absent, null or a value that asks for nothing (`no_ops`) passes;
+    anything else is a 400 naming the field."""
     shown = ", ".join(json.dumps(v) for v in no_ops)
 
     def check(value: Any) -> Any:
@@ -120,9 +121,7 @@ def _unsupported(*no_ops: Any) -> Any:
             return value
         raise ValueError(f"not supported by this server (only {shown} or leaving it out)")
 
-    return Annotated[
-        Any, AfterValidator(check), Field(description=f"Not supported: {shown} or absent.")
-    ]
+    return (AfterValidator(check), Field(description=f"Not supported: {shown} or absent."))
 
 
 class ChatCompletionRequest(BaseModel):
@@ -143,16 +142,17 @@ class ChatCompletionRequest(BaseModel):
     seed: int | None = seed_field
     n: int = Field(default=1, ge=1, le=1, description="Only 1 choice is supported.")
     tools: list[Any] | None = Field(default=None, max_length=0, description="Not supported.")
-    tool_choice: _unsupported("none", "auto") = None  # nothing to choose from without tools
-    parallel_tool_calls: _unsupported(True, False) = None
-    functions: _unsupported([]) = None
-    function_call: _unsupported("none", "auto") = None
-    logprobs: _unsupported(False) = None
-    top_logprobs: _unsupported(0) = None
-    response_format: _unsupported({"type": "text"}) = None
-    logit_bias: _unsupported({}) = None
-    presence_penalty: _unsupported(0, 0.0) = None
-    frequency_penalty: _unsupported(0, 0.0) = None
+    # tool_choice: nothing to choose from without tools
+    tool_choice: Annotated[Any, *_unsupported("none", "auto")] = None
+    parallel_tool_calls: Annotated[Any, *_unsupported(True, False)] = None
+    functions: Annotated[Any, *_unsupported([])] = None
+    function_call: Annotated[Any, *_unsupported("none", "auto")] = None
+    logprobs: Annotated[Any, *_unsupported(False)] = None
+    top_logprobs: Annotated[Any, *_unsupported(0)] = None
+    response_format: Annotated[Any, *_unsupported({"type": "text"})] = None
+    logit_bias: Annotated[Any, *_unsupported({})] = None
+    presence_penalty: Annotated[Any, *_unsupported(0, 0.0)] = None
+    frequency_penalty: Annotated[Any, *_unsupported(0, 0.0)] = None
 
     @field_validator("temperature", "top_p", mode="before")
     @classmethod

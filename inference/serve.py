@@ -15,6 +15,7 @@ from typing import Any
 
 import uvicorn
 
+from contract.exit_codes import ExitCode
 from inference.app import create_app
 from inference.engine import build_engine
 from inference.settings import ServerSettings
@@ -50,7 +51,7 @@ def serve(settings: ServerSettings) -> int:
     )
     server = uvicorn.Server(config)
     server.run()
-    return 1 if failed else 0
+    return ExitCode.FAILED if failed else ExitCode.OK
 
 
 def _quiet_batching_log(level: str) -> None:

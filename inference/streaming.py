@@ -15,7 +15,7 @@ from sse_starlette import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
 from inference.errors import APIError, to_api_error
-from inference.generation import Event, Generation, GenerationRequest
+from inference.generation import Event, FinishReason, Generation, GenerationRequest
 from inference.protocol import (
     AssistantMessage,
     ChatCompletion,
@@ -71,7 +71,7 @@ async def _events(generation: Generation, model: str, include_usage: bool) -> As
     """OpenAI's stream: role delta, content deltas, a finish chunk, [usage], `[DONE]`."""
     cid, created = completion_id(), now()
 
-    def chunk(delta: Delta, finish: str | None = None) -> str:
+    def chunk(delta: Delta, finish: FinishReason | None = None) -> str:
         choice = ChunkChoice(delta=delta, finish_reason=finish)
         return ChatCompletionChunk(
             id=cid, created=created, model=model, choices=[choice]
@@ -89,7 +89,7 @@ async def _events(generation: Generation, model: str, include_usage: bool) -> As
                         id=cid, created=created, model=model, choices=[], usage=_usage(event)
                     ).model_dump_json()
     except Exception as exc:  # headers are gone: report in-band, the way OpenAI does
-        yield to_api_error(exc).response().body.decode()
+        yield bytes(to_api_error(exc).response().body).decode()
         return
     finally:
         generation.close()

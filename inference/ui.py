@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
@@ -215,7 +215,7 @@ class DeferredUI:
         if request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", ""):
             refresh = "" if failed else f'<meta http-equiv="refresh" content="{RETRY_SECONDS}">'
             page = _STARTING_PAGE.format(refresh=refresh, message=html.escape(message))
-            response = HTMLResponse(
+            response: Response = HTMLResponse(
                 page, status_code=503, headers={**retry, "Cache-Control": "no-store"}
             )
         else:

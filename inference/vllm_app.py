@@ -35,6 +35,7 @@ from typing import Any
 
 from contract import env as ftk_env
 from contract.engines import ENGINES, VLLM, VLLM_MAX_LORA_RANKS, vllm_lora_rank
+from contract.exit_codes import ExitCode
 from contract.layout import ADAPTER_CONFIG_FILE, COMPLETE_MARKER, MODEL_CACHE_DIR
 from inference.models import ModelError, parse_adapters
 
@@ -139,15 +140,15 @@ def vllm_env(environ: Mapping[str, str]) -> dict[str, str]:
 def main() -> int:
     if not os.environ.get(ftk_env.API_KEY):
         print(f"error: no API key in ${ftk_env.API_KEY}; vLLM is not started open", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     try:
         argv = vllm_argv(os.environ)
     except VllmSettingError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     print(" ".join(argv), file=sys.stderr, flush=True)  # no secret is ever an argument
     os.execvpe(argv[0], argv, vllm_env(os.environ))
-    return 1  # not reached
+    return ExitCode.FAILED  # not reached
 
 
 # -- the key on every route ----------------------------------------------------------------------

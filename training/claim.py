@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract import env as ftk_env
-from contract.exit_codes import TrainingExit
+from contract.exit_codes import ExitCode
 from contract.layout import RunLayout
 from contract.requests import (
     REQUEST_POLL_SECONDS,
@@ -150,13 +150,13 @@ def take(argv: list[str]) -> Taken | int:
             "Container Apps job execution (or pass --execution NAME)",
             file=sys.stderr,
         )
-        return TrainingExit.USER_ERROR
+        return ExitCode.USAGE
     workspace = args.workspace.resolve()
     try:
         request = claim(workspace, args.execution, wait_s=max(args.wait, 0.0))
     except (NoRequest, ValueError) as exc:
         print(f"ftk: execution {args.execution}: {exc}", flush=True)
-        return TrainingExit.USER_ERROR
+        return ExitCode.USAGE
     if request is None:
         print(
             f"ftk: execution {args.execution} has no run request of its own on the share "
@@ -165,7 +165,7 @@ def take(argv: list[str]) -> Taken | int:
             "nothing",
             flush=True,
         )
-        return TrainingExit.USER_ERROR
+        return ExitCode.USAGE
     print(f"ftk: execution {args.execution} trains run {request.run_id}", flush=True)
     os.environ.update(request.env)
     os.environ[ftk_env.RUN_ID] = request.run_id

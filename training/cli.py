@@ -6,7 +6,8 @@ python -m training --config runs/<run>/config.yaml [--workspace DIR] [--run-dir 
 python -m training validate --config FILE [--workspace DIR] [--json] [--all-warnings]
 python -m training claim --workspace DIR [--execution NAME]   (the Azure job: training.claim)
 ```
-Exit codes: 0 succeeded, 1 failed, 2 config/data error, 75 resumable (deadline or SIGTERM).
+Exit codes (`contract.exit_codes.ExitCode`): 0 succeeded, 1 failed, 2 config/data error (every
+`training.spec.errors.UserError`, mapped here once), 75 resumable (deadline or SIGTERM).
 
 The run's folder is decided here, once, and handed to the trainer: the folder of a run ftk
 started (`--run-dir`: what the local target passes; the one `claim` took), else the config's
@@ -24,13 +25,13 @@ import warnings
 from pathlib import Path
 
 from contract import env as ftk_env
-from contract.exit_codes import TrainingExit
+from contract.exit_codes import ExitCode
 from training import clock, distributed
 from training.spec import paths, runlock
 from training.spec.config import ConfigError, load_config
+from training.spec.errors import UserError
 from training.spec.validate import validate_config_file
 
-EXIT_USER_ERROR = TrainingExit.USER_ERROR
 log = logging.getLogger("training")
 
 
@@ -77,24 +78,31 @@ def _parser(validate: bool) -> argparse.ArgumentParser:
 
 
 def run(argv: list[str], started_at: float | None = None) -> int:
-    """Dispatch `validate`, `claim` or training; returns the exit code."""
-    if argv[:1] == ["claim"]:
-        from training.claim import take
+    """Dispatch `validate`, `claim` or training; returns the exit code. The one place a user's
+    error (`UserError`: config, data, model, device) becomes exit 2, as one line on stderr."""
+    try:
+        if argv[:1] == ["claim"]:
+            from training.claim import take
 
-        taken = take(argv[1:])
-        if isinstance(taken, int):
-            return taken
-        return train(taken.config, taken.workspace, run_dir=taken.run_dir, started_at=started_at)
-    if argv[:1] == ["validate"]:
-        return _validate(_parser(validate=True).parse_args(argv[1:]))
-    args = _parser(validate=False).parse_args(argv)
-    return train(
-        args.config,
-        paths.workspace_root(args.workspace),
-        run_dir=args.run_dir,
-        deadline=args.deadline,
-        started_at=started_at,
-    )
+            taken = take(argv[1:])
+            if isinstance(taken, int):
+                return taken
+            return train(
+                taken.config, taken.workspace, run_dir=taken.run_dir, started_at=started_at
+            )
+        if argv[:1] == ["validate"]:
+            return _validate(_parser(validate=True).parse_args(argv[1:]))
+        args = _parser(validate=False).parse_args(argv)
+        return train(
+            args.config,
+            paths.workspace_root(args.workspace),
+            run_dir=args.run_dir,
+            deadline=args.deadline,
+            started_at=started_at,
+        )
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return ExitCode.USAGE
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -112,7 +120,7 @@ def _validate(args: argparse.Namespace) -> int:
                 f"ok: {stats.get('format')} data, {stats.get('train_examples', 0)} train / "
                 f"{stats.get('eval_examples', 0)} eval examples"
             )
-    return 0 if report.ok else EXIT_USER_ERROR
+    return ExitCode.OK if report.ok else ExitCode.USAGE
 
 
 def train(
@@ -134,21 +142,18 @@ def train(
         try:
             deadline = float(os.environ[ftk_env.TIME_BUDGET])
         except ValueError:
-            print(f"error: {ftk_env.TIME_BUDGET} must be a number of seconds", file=sys.stderr)
-            return EXIT_USER_ERROR
+            raise UserError(f"{ftk_env.TIME_BUDGET} must be a number of seconds") from None
     try:
         config = load_config(config_file)
     except ConfigError as exc:
-        print(f"error: {config_file}: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        raise UserError(f"{config_file}: {exc}") from None
     started_at = started_at if started_at is not None else clock.started_at()
     worker = distributed.world().distributed  # a torchrun worker: its launcher holds the lock
     if run_dir is None:
         try:
             run_dir = paths.run_dir(config, workspace)
         except ConfigError as exc:  # output.dir leaves the workspace: write nothing anywhere
-            print(f"error: {config_file}: {exc}", file=sys.stderr)
-            return EXIT_USER_ERROR
+            raise UserError(f"{config_file}: {exc}") from None
     elif config.output.dir and not worker:
         log.warning(
             "output.dir %r is ignored: ftk keeps this run in %s", config.output.dir, run_dir
@@ -161,7 +166,7 @@ def train(
         )
         # torchrun tears every worker down when one exits non-zero, which could cut rank 0 off
         # while it saves; the launcher reads "resumable" from the status file instead.
-        return TrainingExit.OK if code == TrainingExit.RESUMABLE else code
+        return ExitCode.OK if code == ExitCode.RESUMABLE else code
     try:
         with runlock.hold(run_dir):  # one live trainer per run
             processes = distributed.processes_wanted()
@@ -178,7 +183,7 @@ def train(
             )
     except runlock.RunBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return TrainingExit.FAILED
+        return ExitCode.FAILED
 
 
 def _launch(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract import env as ftk_env
-from contract.exit_codes import TrainingExit
+from contract.exit_codes import ExitCode
 
 log = logging.getLogger("training")
 
@@ -102,12 +102,12 @@ def launch(processes: int, train_args: list[str], status_file: Path) -> int:
         signal.signal(signal.SIGTERM, previous)
     status = status_file.read_text().strip() if status_file.is_file() else ""
     if status == "succeeded" and code == 0:
-        return TrainingExit.OK
+        return ExitCode.OK
     if status == "resumable":
-        return TrainingExit.RESUMABLE
-    if code == TrainingExit.USER_ERROR:
-        return TrainingExit.USER_ERROR
-    return TrainingExit.FAILED if code != 0 or status != "succeeded" else TrainingExit.OK
+        return ExitCode.RESUMABLE
+    if code == ExitCode.USAGE:
+        return ExitCode.USAGE
+    return ExitCode.FAILED if code != 0 or status != "succeeded" else ExitCode.OK
 
 
 def agree(flag: bool, device) -> bool:

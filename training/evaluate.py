@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from training.spec import dataset, preference_data
 from training.spec.config import DataSection
+from training.spec.errors import UserError
 
 SAMPLES_KEPT = 5
 MAX_NEW_TOKENS_CAP = 256
@@ -119,7 +120,7 @@ class EvalReport:
         }
 
 
-class EvalDataError(ValueError):
+class EvalDataError(UserError, ValueError):
     """The eval file cannot be used; the message names the file and the lines."""
 
 
@@ -339,12 +340,13 @@ class _Scorer:
             loss_sum, loss_tokens = loss_sum + total, loss_tokens + count
             if generate:
                 for example, prediction in zip(batch, self._generate(model, ids), strict=True):
-                    ok = normalize(prediction) == normalize(example.reference)
+                    reference = cast(str, example.reference)  # pairs go to score_pairs
+                    ok = normalize(prediction) == normalize(reference)
                     correct += ok
                     if len(samples) < SAMPLES_KEPT:
                         prompt = example.prompt
                         shown = prompt[-1]["content"] if isinstance(prompt, list) else str(prompt)
-                        samples.append(Sample(shown, example.reference, prediction.strip(), ok))
+                        samples.append(Sample(shown, reference, prediction.strip(), ok))
             if self.on_progress:
                 self.on_progress(label, min(start + self.batch_size, len(examples)), len(examples))
         return ModelScore(

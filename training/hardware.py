@@ -18,7 +18,6 @@ class Hardware:
     device: str  # "cuda" | "cpu"
     name: str
     capability: tuple[int, int] | None = None
-    memory_bytes: int | None = None
     gpu_count: int = 0
 
     @property
@@ -54,7 +53,6 @@ def detect() -> Hardware:
             "cuda",
             props.name,
             (props.major, props.minor),
-            props.total_memory,
             gpu_count=torch.cuda.device_count(),
         )
     return Hardware("cpu", "cpu")
@@ -68,9 +66,10 @@ def resolve_precision(train: TrainSection, hw: Hardware) -> str:
             return "fp32"
         return "bf16" if hw.bf16 else "fp16"
     if wanted == "bf16" and hw.cuda and not hw.bf16:
+        major, minor = hw.capability or (0, 0)
         raise UserError(
             f"train.precision bf16 needs an Ampere or newer GPU; {hw.name} has compute capability "
-            f"{hw.capability[0]}.{hw.capability[1]}: use fp16 (or auto)"
+            f"{major}.{minor}: use fp16 (or auto)"
         )
     if wanted == "fp16" and not hw.cuda:
         raise UserError("train.precision fp16 needs a CUDA GPU; use fp32 (or auto) on CPU")

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from contract.layout import COMPLETE_MARKER  # a cached model is complete once it exists
 from training.spec import catalog, paths
+from training.spec.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-class ModelNotFoundError(RuntimeError):
+class ModelNotFoundError(UserError):
     """The model cannot be found or fetched; the message says why and what to do."""
 
 

@@ -19,12 +19,16 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from training.rundir import RunDir
 from training.sft_trainer import callbacks, finish_trainer, make_args, trainer_args
 from training.spec import dataset, methods, paths, preference_data
 from training.spec.config import TrainingConfig
 from training.spec.errors import UserError
+
+if TYPE_CHECKING:
+    from training.hardware import Hardware
 
 log = logging.getLogger("training")
 
@@ -93,14 +97,33 @@ def _prompt_counter(tokenizer):
     return count
 
 
-def build_trainer(config, run: RunDir, model, tokenizer, train_ds, eval_ds, hw, precision):
+def build_trainer(
+    config: TrainingConfig,
+    run: RunDir,
+    model: Any,
+    tokenizer: Any,
+    train_ds: Any,
+    eval_ds: Any,
+    hw: Hardware,
+    precision: str,
+) -> Any:
     common = trainer_args(config, run, hw, precision, eval_ds is not None)
     if config.train.method == methods.DPO:
         return _dpo(config, run, model, tokenizer, train_ds, eval_ds, hw, precision, common)
     return _orpo(config, run, model, tokenizer, train_ds, eval_ds, hw, precision, common)
 
 
-def _dpo(config, run, model, tokenizer, train_ds, eval_ds, hw, precision, common):
+def _dpo(
+    config: TrainingConfig,
+    run: RunDir,
+    model: Any,
+    tokenizer: Any,
+    train_ds: Any,
+    eval_ds: Any,
+    hw: Hardware,
+    precision: str,
+    common: dict[str, Any],
+) -> Any:
     from trl import DPOConfig, DPOTrainer
 
     from training.model_setup import peft_config
@@ -135,7 +158,17 @@ def _dpo(config, run, model, tokenizer, train_ds, eval_ds, hw, precision, common
     return finish_trainer(trainer, precision)
 
 
-def _orpo(config, run, model, tokenizer, train_ds, eval_ds, hw, precision, common):
+def _orpo(
+    config: TrainingConfig,
+    run: RunDir,
+    model: Any,
+    tokenizer: Any,
+    train_ds: Any,
+    eval_ds: Any,
+    hw: Hardware,
+    precision: str,
+    common: dict[str, Any],
+) -> Any:
     # TRL warns on every import from trl.experimental; where ORPO lives is documented above.
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl.experimental.orpo import ORPOConfig, ORPOTrainer

@@ -15,7 +15,7 @@ PACKAGES = ("torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate"
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """Rows of metrics.jsonl; a torn last line (killed writer) is ignored."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     if not path.is_file():
         return rows
     for line in path.read_text(encoding="utf-8").splitlines():

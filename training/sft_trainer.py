@@ -10,15 +10,22 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from training.distributed import world
 from training.rundir import RunDir
 from training.spec.errors import UserError
 
+if TYPE_CHECKING:
+    from training.hardware import Hardware
+    from training.spec.config import TrainingConfig
+
 log = logging.getLogger("training")
 
 
-def trainer_args(config, run: RunDir, hw, precision, has_eval: bool) -> dict:
+def trainer_args(
+    config: TrainingConfig, run: RunDir, hw: Hardware, precision: str, has_eval: bool
+) -> dict[str, Any]:
     """The TrainingArguments every method shares (SFTConfig, DPOConfig and ORPOConfig alike)."""
     from training import tracking
 
@@ -61,7 +68,7 @@ def trainer_args(config, run: RunDir, hw, precision, has_eval: bool) -> dict:
     }
 
 
-def make_args(config_class, config, hw, **kwargs):
+def make_args(config_class: type, config: TrainingConfig, hw: Hardware, **kwargs: Any) -> Any:
     """`config_class(**kwargs)`, its complaints as the user's error; paged optimizers need CUDA."""
     try:
         args = config_class(**kwargs)
@@ -88,7 +95,7 @@ def finish_trainer(trainer, precision: str):
     return trainer
 
 
-def callbacks(config, run: RunDir) -> list:
+def callbacks(config: TrainingConfig, run: RunDir) -> list[Any]:
     from training.callbacks import CheckpointMarkerCallback, MetricsCallback
 
     return [
@@ -98,8 +105,16 @@ def callbacks(config, run: RunDir) -> list:
 
 
 def build_trainer(
-    config, run: RunDir, model, tokenizer, train_ds, eval_ds, loss_args, hw, precision
-):
+    config: TrainingConfig,
+    run: RunDir,
+    model: Any,
+    tokenizer: Any,
+    train_ds: Any,
+    eval_ds: Any,
+    loss_args: dict[str, Any],
+    hw: Hardware,
+    precision: str,
+) -> Any:
     from trl import SFTConfig, SFTTrainer
 
     args = make_args(

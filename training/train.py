@@ -3,7 +3,8 @@
 Shaped like trl's `scripts/sft.py`: model and tokenizer, dataset, trainer, then
 `train(resume_from_checkpoint=<newest complete checkpoint>)` and save. An execution ends as
 `succeeded` (exit 0), `resumable` (exit 75: deadline or SIGTERM, checkpoint saved), or `failed`
-(exit 1, or 2 for errors the user can fix).
+(exit 1; an error the user can fix is raised as `UserError`, which `training.cli.run` turns into
+exit 2).
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from typing import Any
 
 import yaml
 
-from contract.exit_codes import TrainingExit
+from contract.exit_codes import ExitCode
 from contract.phases import Phase, phase_line
 from training import model_setup, preference_trainer, sft_dataset, sft_trainer, tracking
 from training.distributed import world
-from training.models import ModelNotFoundError
 from training.rundir import RunDir, write_atomic
 from training.spec import dataset, methods, paths
-from training.spec.config import ConfigError, TrainingConfig, to_dict
+from training.spec.config import TrainingConfig, to_dict
 from training.spec.errors import UserError
 from training.spec.validate import validate_config
 
@@ -58,6 +58,9 @@ def main(
     run in, else `output.dir`...); None: `paths.run_dir` (the config's `output.dir`, else its
     file's folder).
 
+    Raises `UserError` (bad config, data, model or device: the user's to fix) after marking the
+    run `failed`; `training.cli.run` maps it to exit 2.
+
     `deadline` is a time budget in seconds counted from `started_at` (default: now, as
     `time.monotonic()`); the run stops with a checkpoint before the budget runs out.
     """
@@ -65,11 +68,8 @@ def main(
 
     started_at = time.monotonic() if started_at is None else started_at
     root = paths.workspace_root(workspace)
-    try:
-        run = RunDir(run_dir or paths.run_dir(config, root), writer=world().main)
-    except ConfigError as exc:  # output.dir leaves the workspace: write nothing anywhere
-        log.error("%s", exc)
-        return TrainingExit.USER_ERROR
+    # A ConfigError here (output.dir leaves the workspace) propagates before anything is written.
+    run = RunDir(run_dir or paths.run_dir(config, root), writer=world().main)
     run.root.mkdir(parents=True, exist_ok=True)
     stopper = StopCallback(None if deadline is None else started_at + deadline)
     restore = _on_sigterm(stopper)
@@ -81,20 +81,19 @@ def main(
     except Interrupted:
         log.warning("SIGTERM before training started: nothing to save, run is resumable")
         run.set_status("resumable")
-        return TrainingExit.RESUMABLE
-    except (ConfigError, dataset.DataError, UserError, ModelNotFoundError) as exc:
-        log.error("%s", exc)
+        return ExitCode.RESUMABLE
+    except UserError:
         run.set_status("failed")
-        return TrainingExit.USER_ERROR
+        raise
     except Exception:
         log.exception("training failed")
         run.set_status("failed")
-        return TrainingExit.FAILED
+        return ExitCode.FAILED
     finally:
         restore()
     run.set_status(outcome.status)
     log.info("run %s: %s", outcome.status, run.root)
-    return TrainingExit.OK if outcome.status == "succeeded" else TrainingExit.RESUMABLE
+    return ExitCode.OK if outcome.status == "succeeded" else ExitCode.RESUMABLE
 
 
 def _on_sigterm(stopper) -> Callable[[], None]:
@@ -111,7 +110,11 @@ def _on_sigterm(stopper) -> Callable[[], None]:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread: the caller handles signals
         return lambda: None
-    return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _save_config(config: TrainingConfig, run: RunDir) -> None:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.app import App, json_option, pass_app
 from cli.tables import wide_option
+
+if TYPE_CHECKING:  # loaded lazily, inside the command
+    from rich.console import Console
+
+    from cli.doctor.report import Report
 
 
 @click.command(
@@ -46,7 +52,7 @@ def doctor(app: App, config_file: Path | None, as_json: bool) -> None:
         raise click.exceptions.Exit(int(ExitCode.FAILED))
 
 
-def render(report, console) -> None:  # type: ignore[no-untyped-def]
+def render(report: Report, console: Console) -> None:
     """The rows as a borderless table: status, check, evidence (and the fix under it)."""
     from rich.markup import escape
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cli.app import App, json_option, pass_app
 from cli.tables import wide_option
+
+if TYPE_CHECKING:  # loaded lazily, inside the command
+    from rich.table import Table
+
+    from training.evaluate import EvalReport, ModelScore
 
 
 @click.command("eval", short_help="Score a run's adapter against its base model on a data file.")
@@ -123,7 +128,7 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def render_report(report: Any, *, samples: int = 3, summary_to_stdout: bool = True) -> None:
+def render_report(report: EvalReport, *, samples: int = 3, summary_to_stdout: bool = True) -> None:
     """The scores as a table on stderr, a few answers side by side, and a one-line summary
     (on stdout for scripts, unless `summary_to_stdout` is false)."""
     from rich.markup import escape
@@ -167,14 +172,14 @@ def render_report(report: Any, *, samples: int = 3, summary_to_stdout: bool = Tr
     _ui.info(f"[bold]{escape(str(report.data_file))}[/] ({report.format}, {report.base.examples})")
     table.render(_ui.console())
     if report.tuned is not None and report.base.correct is not None and samples:
-        _ui.print_table(_samples_table(report, samples))
+        _ui.print_table(_samples_table(report.base, report.tuned, samples))
     if summary_to_stdout:
         _ui.out(summary_line(report))
     else:
         _ui.info(f"[bold]{escape(summary_line(report))}[/]")
 
 
-def _samples_table(report: Any, count: int) -> Any:
+def _samples_table(base_score: ModelScore, tuned_score: ModelScore, count: int) -> Table:
     """A few held-out examples, one line each: what was asked, expected, and both answers."""
     from rich.markup import escape
     from rich.table import Table
@@ -182,7 +187,7 @@ def _samples_table(report: Any, count: int) -> Any:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for name in ("INPUT", "EXPECTED", "BASE", "FINE-TUNED"):
         table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=len(name))
-    pairs = list(zip(report.base.samples, report.tuned.samples, strict=False))[:count]
+    pairs = list(zip(base_score.samples, tuned_score.samples, strict=False))[:count]
     for base, tuned in pairs:
         table.add_row(
             escape(_short(base.prompt, 34)),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.app import App, json_option, pass_app
+
+if TYPE_CHECKING:  # loaded lazily, inside the command
+    from cli.ops.evaluate import RunFiles
 
 
 @click.command("export", short_help="Write a run as merged safetensors, or GGUF for llama.cpp.")
@@ -87,7 +90,7 @@ def export(
         _ui.info(f"  try: cd {result.dest} && ollama create {run_id} -f Modelfile")
 
 
-def find_or_download(app: App, run_id: str) -> Any:
+def find_or_download(app: App, run_id: str) -> RunFiles:
     """The run in ./runs/RUN (or --local's share); a run only on the target is downloaded there."""
     from cli.commands import _ui
     from cli.errors import NotFoundError

@@ -19,10 +19,10 @@ def outputs(app: App, as_json: bool) -> None:
     from cli import tables
     from cli.commands import _ui
     from cli.console import emit_json
-    from contract import outputs as keys
+    from contract import outputs as contract_keys
 
     target = app.target()
-    keys = {k: v for k, v in target.describe().items() if k not in keys.SECRET_KEYS}
+    keys = {k: v for k, v in target.describe().items() if k not in contract_keys.SECRET_KEYS}
     if as_json:
         emit_json({"target": target.kind, **keys})
         return

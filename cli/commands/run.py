@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cli.app import App, json_option, pass_app
+
+if TYPE_CHECKING:  # loaded lazily, inside the commands
+    from cli.doctor.preflight import Preflight
+    from cli.ops.runs import RunStart
+    from cli.targets.base import Target
 
 MAX_COST_USD = 1_000_000  # far above any run; keeps the budget's seconds a small integer
 
@@ -121,7 +126,12 @@ def resume(
 
 
 def _follow(
-    target: Any, started: Any, follow: bool, until_done: bool, max_restarts: int, as_json: bool
+    target: Target,
+    started: RunStart,
+    follow: bool,
+    until_done: bool,
+    max_restarts: int,
+    as_json: bool,
 ) -> None:
     from cli.commands import _ui
 
@@ -135,7 +145,9 @@ def _follow(
         _ui.finish(_ui.follow_execution(target, started.execution, to_stderr=as_json))
 
 
-def _preflight(target: Any, project_dir: Path, config: Path, max_cost: float | None) -> Any:
+def _preflight(
+    target: Target, project_dir: Path, config: Path, max_cost: float | None
+) -> Preflight:
     """`ftk doctor`'s cheap checks (model fits, cost): printed, never blocking but --max-cost."""
     from cli.commands import _ui
     from cli.doctor.preflight import preflight
@@ -148,7 +160,7 @@ def _preflight(target: Any, project_dir: Path, config: Path, max_cost: float | N
     return checked
 
 
-def _report_start(started, *, as_json: bool, follow: bool) -> None:
+def _report_start(started: RunStart, *, as_json: bool, follow: bool) -> None:
     from cli.commands import _ui
     from cli.commands.sync import render_secret_notices, render_sync
     from cli.console import emit_json

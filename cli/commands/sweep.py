@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cli.app import App, json_option, pass_app
 from cli.tables import wide_option
+
+if TYPE_CHECKING:  # the ops modules load lazily, inside each command
+    from cli.ops.sweep import Point, Sweep
+    from cli.ops.sweep_board import Row
 
 
 class _SweepGroup(click.Group):
@@ -141,14 +145,14 @@ def stop(app: App, name: str, as_json: bool) -> None:
         _ui.ok(f"sweep {name} stopped" + (f": {', '.join(stopped)}" if stopped else ""))
 
 
-def _drive(app: App, current: Any) -> Any:
+def _drive(app: App, current: Sweep) -> Sweep:
     import time
 
     from cli.commands import _ui
     from cli.errors import ExitCode, FtkError
     from cli.ops import sweep as ops
 
-    def started(p: Any) -> None:
+    def started(p: Point) -> None:
         _ui.info(f"  started {p.run_id} {_values(p.values)} as {p.execution}")
 
     try:
@@ -174,7 +178,7 @@ def ops_poll_seconds() -> float:
     return float(os.environ.get("FTK_SWEEP_POLL_SECONDS", "5"))
 
 
-def _show(app: App, current: Any, *, as_json: bool) -> None:
+def _show(app: App, current: Sweep, *, as_json: bool) -> None:
     from cli.commands import _ui
     from cli.console import emit_json
     from cli.ops.sweep_board import leaderboard, score_finished, score_with_ftk_eval
@@ -199,7 +203,7 @@ def _show(app: App, current: Any, *, as_json: bool) -> None:
     _board(rows, scored=current.eval_file is not None)
 
 
-def _board(rows: list[Any], *, scored: bool) -> None:
+def _board(rows: list[Row], *, scored: bool) -> None:
     """Best first, the best marked; each point's values under short names (`lr=5e-4 r=32`)."""
     from rich.markup import escape
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cli.doctor.report import Row, Status, warn
 from cli.doctor.run_checks import RunFacts, cost, model_fits
@@ -17,6 +17,10 @@ from cli.errors import UsageError
 from cli.targets.base import Target
 from contract import env as ftk_env
 from contract import outputs as keys
+
+if TYPE_CHECKING:  # training.spec.config loads inside preflight(): `ftk --help` stays fast
+    from cli.targets.base import Target
+    from training.spec.config import TrainingConfig
 
 # Loading the model, a few steps and one checkpoint take minutes; the stack keeps the same
 # 10-minute margin between its time budget and the replica timeout (contract/env.py).
@@ -88,7 +92,7 @@ def preflight(
     return result
 
 
-def serving_check(config: Any, engine: str | None) -> Row | None:
+def serving_check(config: TrainingConfig, engine: str | None) -> Row | None:
     """A warning when the stack's inference engine cannot serve this config's adapter
     (`ServingEngine.adapter_problem`); None when it can, or when the engine is unknown (no app,
     --local)."""

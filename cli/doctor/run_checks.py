@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.doctor.report import Row, fail, ok, warn
 from cli.targets.base import Pricing
+
+if TYPE_CHECKING:  # training.spec.config loads inside the checks: `ftk --help` stays fast
+    from training.spec.config import TrainingConfig
 
 GIB = 1024**3
 # Memory a program can use per GPU. The profiles are named after the VM sizes they run on (NC24ads
@@ -50,7 +53,9 @@ def _device(profile: str | None) -> tuple[str | None, int, str]:
     return None, memory, f"this machine's CPU ({memory / GIB:.0f} GiB RAM)"
 
 
-def model_fits(config: Any, workspace: Path, facts: RunFacts) -> tuple[Row, dict[str, Any] | None]:
+def model_fits(
+    config: TrainingConfig, workspace: Path, facts: RunFacts
+) -> tuple[Row, dict[str, Any] | None]:
     """The memory estimate (training.spec.memory) against the profile's GPU memory."""
     from training.spec import paths
     from training.spec.catalog import find
@@ -98,7 +103,7 @@ def model_fits(config: Any, workspace: Path, facts: RunFacts) -> tuple[Row, dict
     return fail(name, evidence, fix), figures
 
 
-def gated_token(config: Any, facts: RunFacts) -> Row:
+def gated_token(config: TrainingConfig, facts: RunFacts) -> Row:
     """A gated Hugging Face model needs HF_TOKEN as a job secret."""
     from training.spec.catalog import find
 

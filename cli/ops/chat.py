@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from cli.errors import AuthError, FtkError, NotFoundError, UnavailableError, UsageError
 from cli.targets.base import Endpoint
 from cli.targets.wake import INGRESS_REQUEST_LIMIT_S
+
+if TYPE_CHECKING:  # the client loads inside client_for
+    import openai
 
 Message = dict[str, str]
 
@@ -19,7 +22,7 @@ READ_TIMEOUT_S = INGRESS_REQUEST_LIMIT_S - 10.0
 CONNECT_TIMEOUT_S = 10.0
 
 
-def client_for(endpoint: Endpoint, *, timeout: float = READ_TIMEOUT_S) -> Any:
+def client_for(endpoint: Endpoint, *, timeout: float = READ_TIMEOUT_S) -> openai.OpenAI:
     if endpoint.ready is False:
         raise UnavailableError(
             f"the endpoint {endpoint.url} is not ready", hint="deploy with `ftk deploy RUN`"
@@ -57,7 +60,7 @@ class _openai_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc is None:
             return False
         import openai

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cli.errors import FtkError, NotFoundError, UsageError
+from cli.errors import ExitCode, FtkError, NotFoundError, UsageError
 from cli.targets.base import Execution, ExecutionStatus, LogNotice, Target
 from cli.targets.runs_on_share import run_status
 from contract.phases import Phase, latest_phase
@@ -154,7 +154,7 @@ def run_outcome(
     if status == "succeeded":
         return execution
     if status == "resumable":  # saved a checkpoint and exited 0 (a launcher's choice)
-        return replace(execution, status=ExecutionStatus.RESUMABLE, exit_code=75)
+        return replace(execution, status=ExecutionStatus.RESUMABLE, exit_code=ExitCode.RESUMABLE)
     if on_line is not None:
         on_line(
             LogNotice(

@@ -15,14 +15,15 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cli.errors import UsageError
 from cli.ops.evaluate import RunFiles, model_cache, resolve_base
 
 FORMATS = ("merged", "gguf")
 OUTTYPES = ("f16", "bf16", "q8_0")
-MERGED_DTYPES = {None: "auto", "f16": "float16", "bf16": "bfloat16"}
+MergedDtype = Literal["auto", "float32", "bfloat16", "float16"]  # MergeSettings.dtype
+MERGED_DTYPES: dict[str | None, MergedDtype] = {None: "auto", "f16": "float16", "bf16": "bfloat16"}
 DEFAULT_GGUF_OUTTYPE = "f16"
 REPORT_FILE = "export.json"
 MODELFILE = "Modelfile"

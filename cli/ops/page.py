@@ -13,9 +13,12 @@ import secrets
 import threading
 import webbrowser
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cli.targets.base import Endpoint
+
+if TYPE_CHECKING:  # the server (fastapi, uvicorn) loads only when the page starts
+    from inference.serve import ServerThread
 
 SIGN_IN_NOTE = "Enter the session key that `ftk ui` printed in your terminal."
 
@@ -25,7 +28,7 @@ def session_key() -> str:
     return secrets.token_urlsafe(24)
 
 
-def page_server(endpoint: Endpoint, port: int, key: str) -> Any:
+def page_server(endpoint: Endpoint, port: int, key: str) -> ServerThread:
     """The page's server, not started yet (`inference.serve.ServerThread` on 127.0.0.1)."""
     from pydantic import SecretStr
 

@@ -64,7 +64,6 @@ class QuickstartResult:
     execution: Execution
     model_path: Path
     model_converted: bool
-    train_seconds: float
     report: EvalReport | None = None
     endpoint: Endpoint | None = None
     chat: list[dict[str, str]] = field(default_factory=list)
@@ -195,7 +194,6 @@ def run_quickstart(
         execution=execution,
         model_path=model_path,
         model_converted=converted,
-        train_seconds=timings["train"],
         timings=timings,
     )
     if execution.status != ExecutionStatus.SUCCEEDED:

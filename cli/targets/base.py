@@ -215,7 +215,10 @@ class Target(Protocol):
 
     kind: str  # 'local' | 'stack' | 'infra': for display only, never compared by callers
     capabilities: Capabilities
-    secrets: SecretStore
+
+    @property
+    def secrets(self) -> SecretStore:
+        """Read-only, so a target may hold its own kind of store (a plain attribute is fine)."""
 
     def describe(self) -> Mapping[str, str]:
         """Resolved contract keys (contract.outputs), never a secret."""

@@ -265,7 +265,7 @@ def run_replica(
         root = Path(tmp)
         _share_on_disk(fake, root)
         training.cli.train = fake_train  # type: ignore[assignment]
-        training.claim.REQUEST_WAIT_SECONDS = 0.0  # type: ignore[attr-defined]
+        training.claim.REQUEST_WAIT_SECONDS = 0.0  # type: ignore[misc]  # Final
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 argv = ["claim", "--workspace", str(root), "--execution", execution]
@@ -273,7 +273,7 @@ def run_replica(
         finally:
             training.cli.train = saved_train  # type: ignore[assignment]
             if saved_wait is not None:
-                training.claim.REQUEST_WAIT_SECONDS = saved_wait  # type: ignore[attr-defined]
+                training.claim.REQUEST_WAIT_SECONDS = saved_wait  # type: ignore[misc]
             os.environ.clear()
             os.environ.update(saved_env)
         _share_from_disk(fake, root)

@@ -470,13 +470,13 @@ class FakeArm:
             )
         found = re.match(r"^/revisions/([^/]+)$", rest)
         if found and req.method == "GET":
-            state = self.revisions.get(found[1])
-            if state is None:
+            asked = self.revisions.get(found[1])
+            if asked is None:
                 return _not_found(f"revision {found[1]}")
             provisioning = (
                 "Failed"
                 if self.revision_fails
-                else ("Provisioned" if state["ready_in"] == 0 else "Provisioning")
+                else ("Provisioned" if asked["ready_in"] == 0 else "Provisioning")
             )
             return Response.json(
                 200,

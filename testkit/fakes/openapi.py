@@ -108,6 +108,7 @@ def _check(
     if enum and "enum" in resolved and value not in resolved["enum"]:
         errors.append(f"{where}: {value!r} is not one of {resolved['enum']}")
     if kind == "array":
+        assert isinstance(value, list)  # checked against _TYPES above
         for i, item in enumerate(value):
             _check(
                 item, resolved.get("items") or {}, f"{where}[{i}]", errors, required=True, enum=enum
@@ -115,6 +116,7 @@ def _check(
         return
     if kind != "object":
         return
+    assert isinstance(value, dict)  # checked against _TYPES above
     properties, required_names, extra = _flatten(resolved)
     if required:
         errors += [

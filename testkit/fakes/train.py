@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # ftk's root (cwd is the share)
+from contract.exit_codes import ExitCode
 from training.spec import runlock
 
 mode, config = sys.argv[1], Path(sys.argv[3])
@@ -27,14 +28,14 @@ print(f"model cache {os.environ['FTK_MODEL_CACHE']}", flush=True)
 if mode == "fail":
     print("Traceback: something broke", flush=True)
     (run_dir / "status").write_text("failed")
-    sys.exit(1)
+    sys.exit(ExitCode.FAILED)
 
 if mode == "wait":
 
     def on_term(signum, frame):
         (run_dir / "status").write_text("resumable")  # as training does once it has saved
         print("SIGTERM: saving checkpoint", flush=True)
-        sys.exit(75)
+        sys.exit(ExitCode.RESUMABLE)
 
     signal.signal(signal.SIGTERM, on_term)
     print("waiting for a signal", flush=True)

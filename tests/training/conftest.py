@@ -97,3 +97,15 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FTK_MODEL_CACHE", str(tmp_path / "model-cache"))
     monkeypatch.delenv("FTK_TIME_BUDGET_SECONDS", raising=False)
     monkeypatch.delenv("FTK_WORKSPACE", raising=False)
+
+
+def training_exits_2(config: Path, workspace: Path, capsys) -> str:
+    """Train `config` through `python -m training`'s entry, in process: exit 2 with one error
+    last on stderr (phase lines may come before it) and no traceback; the error's text."""
+    assert run(["--config", str(config), "--workspace", str(workspace)]) == 2
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    lines = captured.err.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    assert len(starts) == 1, captured.err
+    return "\n".join(lines[starts[0] :]).removeprefix("error: ").rstrip("\n")

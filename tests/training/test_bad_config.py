@@ -17,7 +17,14 @@ import pytest
 import yaml
 
 from contract.commands import train_argv
-from tests.training.conftest import cli_is_one_line, fast_config, rows, write_config, write_jsonl
+from tests.training.conftest import (
+    cli_is_one_line,
+    fast_config,
+    rows,
+    training_exits_2,
+    write_config,
+    write_jsonl,
+)
 from training.cli import run
 from training.spec.config import ConfigError, load_config, parse_config
 from training.spec.schema import SECTIONS
@@ -87,7 +94,7 @@ def test_output_dir_is_the_run_folder_only_when_ftk_did_not_start_the_run(
     assert "output.dir 'outputs/shared' is ignored: ftk keeps this run in" in caplog.text
 
 
-def test_output_dir_through_a_symlink_out_of_the_workspace_is_refused(tmp_path: Path):
+def test_output_dir_through_a_symlink_out_of_the_workspace_is_refused(tmp_path: Path, capsys):
     workspace, outside = tmp_path / "ws", tmp_path / "outside"
     workspace.mkdir()
     outside.mkdir()
@@ -98,9 +105,7 @@ def test_output_dir_through_a_symlink_out_of_the_workspace_is_refused(tmp_path: 
     report = validate_config_file(path, workspace)
     [error] = [e for e in report.errors if "output.dir" in e.message]
     assert "symbolic link" in error.message and error.line is not None
-    from training.train import main
-
-    assert main(load_config(path), workspace=workspace) == 2
+    assert "output.dir" in training_exits_2(path, workspace, capsys)
     assert list(outside.iterdir()) == []
 
 

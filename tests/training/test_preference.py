@@ -19,6 +19,7 @@ from tests.training.conftest import (
     cli_is_one_line,
     fast_config,
     rows,
+    training_exits_2,
     write_config,
     write_jsonl,
 )
@@ -169,14 +170,12 @@ def test_sft_given_pairs_and_dpo_given_sft_rows_are_one_clear_error(workspace, c
     assert ":1: this file holds SFT rows ('messages' format), not preference pairs" in line
 
 
-def test_training_refuses_sft_rows_for_dpo_before_loading_the_model(workspace, tiny_llama, caplog):
+def test_training_refuses_sft_rows_for_dpo_before_loading_the_model(workspace, tiny_llama, capsys):
     write_jsonl(workspace / "data/train.jsonl", rows("prompt_completion"))
     config = write_config(workspace / "runs/r1/config.yaml", fast_config(tiny_llama, method="dpo"))
-    assert main(load_config(config), workspace=workspace) == 2
+    error = training_exits_2(config, workspace, capsys)
     assert RunDir(config.parent).status() == "failed"
-    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert len(errors) == 1 and "train.jsonl:1: this file holds SFT rows" in errors[0]
-    assert "\n" not in errors[0]
+    assert "train.jsonl:1: this file holds SFT rows" in error and "\n" not in error
 
 
 # ---- training -------------------------------------------------------------------------------

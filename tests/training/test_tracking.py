@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.conftest import fast_config, rows, write_config, write_jsonl
+from tests.training.conftest import fast_config, rows, training_exits_2, write_config, write_jsonl
 from training.rundir import RunDir
 from training.spec.config import load_config
 from training.train import main
@@ -102,14 +102,12 @@ def test_tracking_none_writes_no_store(workspace, tiny_llama):
 
 
 def test_wandb_without_its_key_fails_before_the_model_loads(
-    workspace, tiny_llama, capsys, caplog, monkeypatch
+    workspace, tiny_llama, capsys, monkeypatch
 ):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.delenv("WANDB_MODE", raising=False)
     config_path = _setup(workspace, tiny_llama, {"backend": "wandb", "experiment": "p"})
 
-    assert main(load_config(config_path), workspace=workspace) == 2
-
-    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert len(errors) == 1 and "tracking.backend wandb needs" in errors[0]  # package or key
+    error = training_exits_2(config_path, workspace, capsys)
+    assert "tracking.backend wandb needs" in error  # package or key
     assert "loading-model" not in capsys.readouterr().err  # before any model is loaded

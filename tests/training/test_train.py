@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from contract.phases import Phase, parse_phase
-from tests.training.conftest import TEMPLATE, fast_config, rows, write_config, write_jsonl
+from tests.training.conftest import (
+    TEMPLATE,
+    fast_config,
+    rows,
+    training_exits_2,
+    write_config,
+    write_jsonl,
+)
 from training.rundir import RunDir
 from training.spec.config import load_config
 from training.train import main
@@ -125,12 +132,12 @@ def test_qlora_4bit_nf4_double_quant_trains_on_cpu(workspace: Path, tiny_llama: 
     assert summary["train_loss"] > 0
 
 
-def test_bad_data_fails_before_loading_the_model(workspace: Path, tiny_llama: Path, caplog):
+def test_bad_data_fails_before_loading_the_model(workspace: Path, tiny_llama: Path, capsys):
     config_path = _setup(workspace, tiny_llama, "text")
     write_jsonl(workspace / "data/train.jsonl", [{"text": "ok"}, {"txt": "typo"}])
-    assert main(load_config(config_path), workspace=workspace) == 2
+    error = training_exits_2(config_path, workspace, capsys)
     assert RunDir(config_path.parent).status() == "failed"
-    assert "train.jsonl:2: missing field 'text'" in caplog.text
+    assert "train.jsonl:2: missing field 'text'" in error
 
 
 def test_sigterm_then_truncated_checkpoint_then_deadline_then_finish(

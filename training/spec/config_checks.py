@@ -178,15 +178,15 @@ def check_combinations(config: TrainingConfig, lines: dict[str, int]) -> None:
     for key, value in positive.items():
         if value <= 0:
             fail(key, f"{key} must be positive (got {value})")
-    for key, value in {
+    for key, optional in {
         "train.eval_batch_size": train.eval_batch_size,
         "train.eval_steps": train.eval_steps,
         "train.save_total_limit": train.save_total_limit,
         "train.num_threads": train.num_threads,
         "lora.last_layers": lora.last_layers,
     }.items():
-        if value is not None and value <= 0:
-            fail(key, f"{key} must be positive or null (got {value})")
+        if optional is not None and optional <= 0:
+            fail(key, f"{key} must be positive or null (got {optional})")
     if train.max_steps <= 0 and train.epochs <= 0:
         fail("train.epochs", "set train.epochs > 0 or train.max_steps > 0")
     if train.learning_rate <= 0:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.spec.errors import UserError
 from training.spec.schema import TEMPLATE_FIELD, DataSection
 
 ROLES = ("system", "user", "assistant")
@@ -53,7 +54,7 @@ class DataCheck:
     warnings: list[Problem] = field(default_factory=list)
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """The data cannot be trained on; the message names the file and line."""
 
 

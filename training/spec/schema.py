@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.spec.errors import UserError
+
 TEMPLATE_FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 # No count or size in a config comes near this; larger values overflow C ints in torch and numpy.
 INT_LIMIT = 2**31 - 1
@@ -24,7 +26,7 @@ SEED_MAX = 2**32 - 1  # the seeds numpy and torch accept: 0 .. 2**32-1
 MAX_THREADS = 256
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A problem with the training config that the user can fix; the message names the key."""
 
     def __init__(self, message: str, *, key: str | None = None, line: int | None = None):

@@ -12,13 +12,15 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError
 
+from training.spec.errors import UserError
+
 MERGE_TAG = "tag:yaml.org,2002:merge"
 INT_TAG = "tag:yaml.org,2002:int"
 MAX_INT_CHARS = 64  # far beyond any key's range; Python refuses over 4300 digits with a traceback
 MAX_VALUES = 10_000  # values a document may hold once its aliases are expanded (a config: ~100)
 
 
-class YamlFileError(ValueError):
+class YamlFileError(UserError, ValueError):
     """The file cannot be read as YAML text; `line` is 1-based or None."""
 
     def __init__(self, message: str, line: int | None = None):

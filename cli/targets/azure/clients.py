@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -95,9 +95,6 @@ class AzureConnection:
             values["retry_backoff_factor"] = float(backoff)
         values.update(overrides)
         return cls(**values)
-
-    def with_(self, **changes: Any) -> AzureConnection:
-        return replace(self, _credential=[], **changes)
 
     def credential(self) -> TokenCredential:
         """One credential per connection, created on first use (token caching lives in it)."""

@@ -11,6 +11,7 @@ so the requests say which run each execution trains.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -24,7 +25,7 @@ from cli.targets.azure.resources import JOB_ROLE, Deployment
 from cli.targets.base import Execution, ExecutionStatus, Share
 from cli.targets.runs_on_share import is_resumable
 from contract import env as ftk_env
-from contract.exit_codes import TrainingExit
+from contract.exit_codes import ExitCode
 from contract.layout import CLAIMS_DIR, REQUESTS_DIR
 from contract.requests import RunRequest, request_path
 
@@ -174,7 +175,7 @@ class JobExecutions:
         found.sort(key=lambda e: e.started_at or epoch, reverse=True)
         return self._mark_resumable(found)
 
-    def _mark_resumable(self, executions: list[Execution]) -> list[Execution]:
+    def _mark_resumable(self, executions: builtins.list[Execution]) -> builtins.list[Execution]:
         """A failed newest execution of a run whose status file says `resumable` ended on its
         time budget with a checkpoint (exit code 75), which ACA reports as a failure."""
         seen: set[str] = set()
@@ -185,7 +186,7 @@ class JobExecutions:
                 seen.add(e.run_id)
             failed = e.status == ExecutionStatus.FAILED
             if newest and failed and is_resumable(self._share(), e.run_id):
-                e = replace(e, status=ExecutionStatus.RESUMABLE, exit_code=TrainingExit.RESUMABLE)
+                e = replace(e, status=ExecutionStatus.RESUMABLE, exit_code=ExitCode.RESUMABLE)
             out.append(e)
         return out
 

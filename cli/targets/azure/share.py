@@ -36,7 +36,6 @@ from cli.targets.temps import TEMP_PREFIX, is_temporary, temporary_name
 if TYPE_CHECKING:
     from azure.storage.fileshare import ShareClient, ShareFileClient
 
-RANGE_SIZE = 4 * 1024 * 1024  # the service's largest range per Put Range
 # Create File carries up to 4 MiB of content from version 2026-02-06 on (learn.microsoft.com/
 # rest/api/storageservices/create-file, read 2026-12-05: "Beginning with version 2026-02-06, you
 # can also create file with content up to 4MiB using Create File operation"; the SDK sends it as

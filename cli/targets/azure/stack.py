@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from cli.errors import FtkError, NotFoundError, UsageError
 from cli.targets.azure.config import TargetConfig
@@ -181,7 +181,7 @@ class _pulumi_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None or isinstance(exc, FtkError):
             return False
         errors = getattr(self.auto, "errors", None)

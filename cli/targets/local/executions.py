@@ -23,7 +23,7 @@ from cli.targets.local.supervisor import POLL_S, Supervisor, read_json, write_js
 from cli.targets.runs_on_share import is_resumable
 from contract import env as ftk_env
 from contract.commands import train_argv
-from contract.exit_codes import TrainingExit
+from contract.exit_codes import ExitCode
 from contract.layout import RunLayout
 from training.spec import runlock
 
@@ -107,14 +107,14 @@ class LocalExecutions:
             elif stop_requested:
                 status = ExecutionStatus.STOPPED
             elif self._ended_resumable(meta):
-                status, code = ExecutionStatus.RESUMABLE, int(TrainingExit.RESUMABLE)
+                status, code = ExecutionStatus.RESUMABLE, int(ExitCode.RESUMABLE)
             else:
                 status = ExecutionStatus.FAILED
         elif stop_requested and code != 0:
             status = ExecutionStatus.STOPPED
         elif code == 0:
             status = ExecutionStatus.SUCCEEDED
-        elif code == TrainingExit.RESUMABLE:
+        elif code == ExitCode.RESUMABLE:
             status = ExecutionStatus.RESUMABLE
         else:
             status = ExecutionStatus.FAILED

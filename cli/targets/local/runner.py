@@ -39,6 +39,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from cli.targets.local.supervisor import ProcessId
+from contract.exit_codes import ExitCode
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -81,7 +82,7 @@ def die_with_parent() -> Callable[[], None] | None:
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         print("usage: runner.py STATE_DIR -- COMMAND...", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     state, command = Path(argv[0]), argv[2:]
 
     def on_term(signum: int, _frame: object) -> None:
@@ -100,8 +101,10 @@ def main(argv: list[str]) -> int:
         )
     except OSError as exc:
         _event(state, f"could not start: {exc}")
-        _write_json(state / "exit.json", {"exit_code": 127, "ended_at": now_iso()})
-        return 127
+        _write_json(
+            state / "exit.json", {"exit_code": int(ExitCode.NOT_STARTED), "ended_at": now_iso()}
+        )
+        return ExitCode.NOT_STARTED
     child = ProcessId.of(proc.pid)
     if child is not None:
         _write_json(state / "child.json", child.record())

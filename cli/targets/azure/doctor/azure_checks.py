@@ -167,11 +167,11 @@ def region(arm: ArmReader, dep: Deployment) -> Row:
         return warn(name, f"{row.evidence}; {table} {said} {dep.location}", row.fix)
     if (dep.gpu_profile or "").lower() in {p.lower() for p in offered}:
         return ok(name, f"{dep.location} offers {dep.gpu_profile}")
-    gpus = sorted(p for p in offered if "GPU" in p.upper() or "A100" in p or "T4" in p)
+    offered_gpus = sorted(p for p in offered if "GPU" in p.upper() or "A100" in p or "T4" in p)
     return fail(
         name,
         f"{dep.location} does not offer {dep.gpu_profile} (its GPU profiles: "
-        f"{', '.join(gpus) or 'none'})",
+        f"{', '.join(offered_gpus) or 'none'})",
         f"use a region that offers it (ftk's table: {where}), e.g. "
         f"`pulumi config set azure-native:location {where.split(', ')[0]}`",
     )

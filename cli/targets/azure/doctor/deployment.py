@@ -10,11 +10,12 @@ problem the doctor reports (`pulumi up` would stop on it); the doctor goes on wi
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cli.errors import NotFoundError
 from contract import outputs as keys
@@ -22,6 +23,7 @@ from contract.stack_config import NAME_KEYS, StackConfig, StackConfigError, defa
 
 if TYPE_CHECKING:
     from cli.targets.azure import AzureTarget
+    from cli.targets.azure.config import TargetConfig
 
 SUBSCRIPTION_ENV = ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID")
 T = TypeVar("T")
@@ -77,7 +79,7 @@ def from_target(target: AzureTarget) -> Deployment:
 
 
 def _from_outputs(
-    config: Any, is_stack: bool, r: StackConfig, settings: dict[str, str]
+    config: TargetConfig, is_stack: bool, r: StackConfig, settings: dict[str, str]
 ) -> Deployment:
     values = config.values
     get = config.get
@@ -175,7 +177,7 @@ def _from_stack_config(stack: str, settings: dict[str, str], project_dir: Path) 
     must: dict[str, str] = {}
     for key, _kind, attr, existing_key in NAME_KEYS:
         names[attr] = r.raw(key) or getattr(derived, attr)
-        if existing_key and _tolerant(lambda k=existing_key: r.boolean(k), False):
+        if existing_key and _tolerant(functools.partial(r.boolean, existing_key), False):
             must[attr.replace("_", " ")] = names[attr]
     location = r.raw("location") or settings.get("azure-native:location")
     return Deployment(
