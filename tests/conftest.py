@@ -7,6 +7,17 @@ from pathlib import Path
 
 import pytest
 
+# Under pytest-xdist each worker, and every process it starts (trainers, torchrun's workers,
+# servers), gets its share of the cores. torch's default is one thread per core in every process:
+# two workers each training on two threads on a 2-core machine oversubscribe it, and OpenMP's
+# spinning threads then slow both (the real quickstart took 9.5 minutes beside the other worker,
+# against about 2.5 alone). Set before anything imports torch; an explicit setting wins.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    _THREADS = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+    os.environ.setdefault("OMP_NUM_THREADS", _THREADS)
+    os.environ.setdefault("MKL_NUM_THREADS", _THREADS)
+
 # Fixture modules every test can use by name (pytest allows this list only in the root conftest).
 pytest_plugins = ["testkit.fakes.azure_fixtures", "testkit.fakes.pulumi_cli"]
 
