@@ -89,6 +89,16 @@ CASES: dict[str, dict[str, Any]] = {
             "method": "dpo",
         },
     },
+    # ORPO: no reference pass, but the full logits of chosen and rejected (trl.experimental.orpo).
+    "tiny-orpo": {
+        "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
+        "train": {
+            "batch_size": 4,
+            "max_length": 128,
+            "gradient_checkpointing": False,
+            "method": "orpo",
+        },
+    },
     # training/examples/smollm2-cpu.yaml's model and settings (fewer steps).
     "smollm2": {
         "model": "SmolLM2-135M-Instruct",

@@ -117,7 +117,7 @@ def _measure(case: str, cache: Path | None = None):  # type: ignore[no-untyped-d
     return bench.measure(case, steps=2, cache=cache)
 
 
-@pytest.mark.parametrize("case", ["tiny", "small-ckpt", "tiny-dpo"])
+@pytest.mark.parametrize("case", ["tiny", "small-ckpt", "tiny-dpo", "tiny-orpo"])
 def test_estimate_within_25_percent_of_measured_peak(case: str):
     result = _measure(case)
     assert 0.75 <= result["estimate"] / result["measured"] <= 1.25, result
