@@ -430,6 +430,8 @@ class StackConfig:
         return cls(lambda name: values.get(full(name)), full)
 
     def fail(self, key: str, value: object, rule: str) -> Exception:
+        if key in KEYS and KEYS[key].secret:  # an error message is never where a secret shows
+            return self._error(f"{self.full_key(key)} is invalid: {rule}.")
         shown = value if isinstance(value, str) else json.dumps(value)
         return self._error(f"{self.full_key(key)} = {shown!r} is invalid: {rule}.")
 

@@ -227,3 +227,14 @@ def test_the_app_port_cannot_be_the_startup_probes(pulumi_mocks) -> None:
 
     with pytest.raises(SettingsError, match=r"inferencePort.*startup probe"):
         load({"inferencePort": 8079})
+
+
+def test_an_error_about_a_secret_key_never_shows_its_value() -> None:
+    from contract.stack_config import StackConfig
+
+    reader = StackConfig.from_values({"ftk:jobSecrets": "hf_abcdef123456"}, "ftk")
+    message = str(reader.fail("jobSecrets", "hf_abcdef123456", "must be an object"))
+    assert "hf_abcdef123456" not in message
+    assert message == "ftk:jobSecrets is invalid: must be an object."
+    shown = str(reader.fail("inferencePort", "eighty", "must be a whole number"))
+    assert "'eighty'" in shown  # other keys still show what was wrong
