@@ -25,7 +25,7 @@ class InferenceApp:
     def deploy(
         self, run_id: str | None, *, base_model: str | None, more_runs: Sequence[str] = ()
     ) -> Endpoint:
-        from cli.targets.azure.deploy import update_app_env, wait_ready
+        from cli.targets.aca.deploy import update_app_env, wait_ready
 
         d = self.deployment
         runs = [run_id, *more_runs] if run_id else []

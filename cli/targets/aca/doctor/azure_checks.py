@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cli.targets.azure.doctor.arm import ArmReader, Usage
-from cli.targets.azure.doctor.deployment import Deployment
+from cli.targets.aca.doctor.arm import ArmReader, Usage
+from cli.targets.aca.doctor.deployment import Deployment
 from cli.targets.checks import Row, fail, ok, warn
 
 if TYPE_CHECKING:

@@ -7,9 +7,9 @@ import fnmatch
 from collections.abc import Callable
 from typing import Any
 
-from cli.targets.azure.doctor.arm import ArmReader
-from cli.targets.azure.doctor.azure_checks import guarded
-from cli.targets.azure.doctor.deployment import Deployment
+from cli.targets.aca.doctor.arm import ArmReader
+from cli.targets.aca.doctor.azure_checks import guarded
+from cli.targets.aca.doctor.deployment import Deployment
 from cli.targets.checks import Row, fail, ok, warn
 
 # What each verb needs on the resource group (ARM operation names, as in the built-in roles).

@@ -33,7 +33,7 @@ class JobLogs:
         self._status = status
 
     def stream(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
-        from cli.targets.azure.logs import live_lines
+        from cli.targets.aca.logs import live_lines
 
         return live_lines(
             _LiveSource(self.deployment, self._status),
@@ -46,7 +46,7 @@ class JobLogs:
     def query(
         self, name: str, *, since: timedelta | None, system: bool, tail: int | None = None
     ) -> Iterator[str]:
-        from cli.targets.azure.log_history import history_lines
+        from cli.targets.aca.log_history import history_lines
 
         d = self.deployment
         workspace_id = d.config.get(keys.LOG_ANALYTICS_WORKSPACE_ID)
@@ -101,7 +101,7 @@ class _LiveSource:
             return response.json() if response.content else {}
 
     def log_endpoints(self, name: str) -> list[str]:
-        from cli.targets.azure.logs import job_stream_urls
+        from cli.targets.aca.logs import job_stream_urls
 
         d = self.deployment
         data = self._send("GET", f"/executions/{name}/replicas", f"replicas of execution '{name}'")
@@ -127,7 +127,7 @@ class _LiveSource:
         return str(token)
 
     def open_stream(self, url: str, token: str, *, follow: bool, tail: int) -> Iterator[str]:
-        from cli.targets.azure.logs import open_http_stream
+        from cli.targets.aca.logs import open_http_stream
 
         verify = self.deployment.connection.connection_verify
         return open_http_stream(url, token, follow=follow, tail=tail, verify=verify)

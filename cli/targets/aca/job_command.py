@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from cli.targets.azure.deploy import with_env
+from cli.targets.aca.deploy import with_env
 from cli.targets.azure.errors import azure_call
 from cli.targets.azure.resources import JOB_ROLE, Deployment
 from contract import env as ftk_env
