@@ -195,10 +195,10 @@ def target_from_outputs(
     (given a `stack`) or `from_infra_files` (`infra`) would; with neither, a stack target whose
     secrets are patched on the job (so tests need no Pulumi)."""
     from cli.targets.aca import AzureTarget
+    from cli.targets.aca.resources import Deployment
     from cli.targets.aca.secrets_job import JobSecretStore
     from cli.targets.aca.secrets_stack import StackSecretStore
     from cli.targets.azure.config import TargetConfig
-    from cli.targets.azure.resources import Deployment
     from contract.outputs import SECRET_KEYS
 
     config = TargetConfig(

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cli.errors import NotFoundError, UsageError
+from cli.targets.aca.resources import Deployment
 from cli.targets.azure.errors import azure_call
-from cli.targets.azure.resources import Deployment
 from cli.targets.base import Endpoint
 from contract import engines
 from contract import env as ftk_env

@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from cli.errors import NotFoundError
+from cli.targets.aca.resources import JOB_ROLE, Deployment
 from cli.targets.azure.errors import azure_call
-from cli.targets.azure.resources import JOB_ROLE, Deployment
 from cli.targets.base import ExecutionStatus
 from contract import outputs as keys
 

@@ -19,11 +19,11 @@ from cli.targets.aca.app import InferenceApp
 from cli.targets.aca.job import JobExecutions
 from cli.targets.aca.job_command import JobCommand
 from cli.targets.aca.job_logs import JobLogs
+from cli.targets.aca.resources import Deployment
 from cli.targets.aca.secrets_job import JobSecretStore
 from cli.targets.aca.secrets_stack import StackSecretStore
 from cli.targets.azure.clients import AzureConnection
 from cli.targets.azure.config import TargetConfig
-from cli.targets.azure.resources import Deployment
 from cli.targets.azure.share import AzureFileShare
 from cli.targets.azure.stack import PulumiStack
 from cli.targets.base import (
