@@ -7,10 +7,10 @@ through azure-monitor-query; the Azure-generic parts (connection, errors, config
 share) are `cli.targets.azure`, which never imports this package.
 
 Parts: `job` (executions) and `job_command` (an --infra job gets ftk's command), `job_logs` +
-`logs` + `log_lines` (the log stream) and `log_history` (Log Analytics, on Container Apps' log
-tables), `app` + `deploy` (inference app), `secrets_stack` / `secrets_job` (secret stores),
-`target` (the `Target` they make up); what the doctor and the verbs ask of the platform:
-`doctor/` (checks, quota) and `pricing` (dated Container Apps prices).
+`logs` + `log_lines` (the log stream) and `log_history` (the KQL on Container Apps' log tables),
+`app` + `deploy` (inference app), `secrets_stack` / `secrets_job` (secret stores), `resources`
+(the names and client they share), `target` (the `Target` they make up); what the doctor and the
+verbs ask of the platform: `doctor/` (checks, quota) and `pricing` (dated Container Apps prices).
 """
 
 from cli.targets.aca.target import AzureTarget

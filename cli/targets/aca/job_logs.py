@@ -14,9 +14,7 @@ from cli.errors import NotFoundError
 from cli.targets.aca.resources import JOB_ROLE, Deployment
 from cli.targets.azure.errors import azure_call
 from cli.targets.base import ExecutionStatus
-from contract import outputs as keys
 
-LOGS_ROLE = "Log Analytics Reader"
 # Job replicas and getAuthToken have no typed operation in azure-mgmt-appcontainers 5.1, and no
 # stable spec has these routes. `az containerapp job logs show` calls them with the api-version it
 # pins for exactly these two calls:
@@ -47,28 +45,19 @@ class JobLogs:
         self, name: str, *, since: timedelta | None, system: bool, tail: int | None = None
     ) -> Iterator[str]:
         from cli.targets.aca.log_history import history_lines
+        from cli.targets.azure.log_analytics import workspace_of
 
         d = self.deployment
-        workspace_id = d.config.get(keys.LOG_ANALYTICS_WORKSPACE_ID)
-        workspace_name = d.config.get(keys.LOG_ANALYTICS_NAME)
-        resource_id = (
-            d.resource_id("Microsoft.OperationalInsights/workspaces", workspace_name)
-            if workspace_name and not workspace_id
-            else None
-        )
-        label = f"Log Analytics workspace '{workspace_name or workspace_id}'"
-        lines = history_lines(
+        workspace = workspace_of(d)
+        yield from history_lines(
             d.connection.logs_query(),
             execution=name,
             job=d.job_name,
             since=since,
             system=system,
             tail=tail,
-            workspace_id=workspace_id,
-            workspace_resource_id=resource_id,
+            workspace=workspace,
         )
-        with azure_call(label, role=LOGS_ROLE):
-            yield from lines
 
 
 class _LiveSource:
