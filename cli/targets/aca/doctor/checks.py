@@ -88,10 +88,14 @@ def _azure_rows(
     rows: list[Row], target: AzureTarget, dep: Deployment
 ) -> tuple[Deployment, int | None]:
     """Append the Azure rows; return what is known of the deployment and its time budget."""
-    from cli.targets.aca.doctor.arm import ArmReader
+    from cli.targets.aca.doctor.arm import ContainerAppsReader
 
     _require_sdks()
-    arm = ArmReader(target.deployment.connection, dep.subscription) if dep.subscription else None
+    arm = (
+        ContainerAppsReader(target.deployment.connection, dep.subscription)
+        if dep.subscription
+        else None
+    )
     credentials = az.credentials(arm, dep)
     rows.append(credentials)
     if arm is None or credentials.status is Status.FAIL:
