@@ -6,14 +6,25 @@ and the azure-mgmt-appcontainers client.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cli.targets.azure.clients import PORTAL
+from cli.targets.azure.clients import PORTAL, AzureConnection
 from cli.targets.azure.errors import azure_call
 from cli.targets.azure.resources import AzureDeployment
 from contract import outputs as keys
 
+if TYPE_CHECKING:
+    from azure.mgmt.appcontainers import ContainerAppsAPIClient
+
 JOB_ROLE = "Container Apps Jobs Operator (or Contributor)"
+
+
+def container_apps(connection: AzureConnection, subscription_id: str) -> ContainerAppsAPIClient:
+    """The azure-mgmt-appcontainers client for `subscription_id`, with the connection's ARM
+    endpoint, retries and TLS settings."""
+    from azure.mgmt.appcontainers import ContainerAppsAPIClient
+
+    return connection.arm_client(ContainerAppsAPIClient, subscription_id)
 
 
 class Deployment(AzureDeployment):
@@ -40,7 +51,7 @@ class Deployment(AzureDeployment):
     @cached_property
     def apps(self) -> Any:
         """The azure-mgmt-appcontainers client (created on first use)."""
-        return self.connection.container_apps(self.subscription)
+        return container_apps(self.connection, self.subscription)
 
     def get_job(self) -> dict[str, Any]:
         with azure_call(self.job_label(), role=JOB_ROLE):

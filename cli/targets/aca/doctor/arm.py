@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from cli.targets.aca.resources import container_apps
 from cli.targets.azure.arm import ArmReader
 
 
@@ -34,7 +35,7 @@ class ContainerAppsReader(ArmReader):
 
     @cached_property
     def apps(self) -> Any:
-        return self.connection.container_apps(self.subscription)
+        return container_apps(self.connection, self.subscription)
 
     # -- region -----------------------------------------------------------------------------
 
