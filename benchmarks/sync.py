@@ -145,7 +145,7 @@ def run_shape(
 ) -> tuple[Path, list[str], float]:
     """First sync and no-op re-sync of one shape; returns (workspace, files, first sync seconds)."""
     from cli.sync.engine import share_workers, sync
-    from cli.targets.azure import AzureTarget
+    from cli.targets.aca import AzureTarget
 
     workspace = tmp / name
     total = make_workspace(workspace, files, mb)

@@ -49,7 +49,7 @@ class App:
 
             return LocalTarget(self.project_dir)
         try:
-            from cli.targets.azure import AzureTarget
+            from cli.targets.aca import AzureTarget
         except ImportError as exc:
             raise UsageError(
                 f"the Azure target is not available here ({exc})",

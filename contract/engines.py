@@ -3,7 +3,7 @@
 Everything that differs between engines is a field here, and every place that needs it reads the
 entry instead of comparing names: the stack (`stacks/inference.py`: image, command, probes, the
 key's variables; `stacks/reader.py`: the image and the default per GPU), `ftk deploy` and the
-other endpoint verbs (which path says the endpoint is ready: `cli/targets/azure/app.py`), the
+other endpoint verbs (which path says the endpoint is ready: `cli/targets/aca/app.py`), the
 local target (`cli/targets/local/endpoint.py`: its server's argv and ready path) and the CLI's
 serving check before training (`cli/doctor/preflight.py`). A new engine is one entry in
 `ENGINES`, one server entry point (`inference/<engine>_app.py`, which reads the app's env and

@@ -8,7 +8,7 @@ from cli.app import App, json_option, pass_app
 from cli.commands._wake import wait_option
 
 # Said before a deploy on a target whose new revision starts while the old one serves (Azure:
-# cli/targets/azure/deploy.py has the source).
+# cli/targets/aca/deploy.py has the source).
 OVERLAP_NOTE = (
     "the running revision keeps serving until the new one is ready (and scaled to as many "
     "replicas), so a warm app briefly needs one more GPU per running replica; with none free "

@@ -194,11 +194,11 @@ def target_from_outputs(
     """An `AzureTarget` from already-read output values, built from its parts as `from_stack`
     (given a `stack`) or `from_infra_files` (`infra`) would; with neither, a stack target whose
     secrets are patched on the job (so tests need no Pulumi)."""
-    from cli.targets.azure import AzureTarget
+    from cli.targets.aca import AzureTarget
+    from cli.targets.aca.resources import Deployment
+    from cli.targets.aca.secrets_job import JobSecretStore
+    from cli.targets.aca.secrets_stack import StackSecretStore
     from cli.targets.azure.config import TargetConfig
-    from cli.targets.azure.resources import Deployment
-    from cli.targets.azure.secrets_job import JobSecretStore
-    from cli.targets.azure.secrets_stack import StackSecretStore
     from contract.outputs import SECRET_KEYS
 
     config = TargetConfig(
@@ -209,7 +209,7 @@ def target_from_outputs(
     )
     deployment = Deployment(config, connection)
     secrets = StackSecretStore(stack, deployment) if stack else JobSecretStore(deployment)
-    from cli.targets.azure.job_command import JobCommand
+    from cli.targets.aca.job_command import JobCommand
 
     kind = "infra" if infra else "stack"
     command = JobCommand(deployment) if infra else None

@@ -42,6 +42,6 @@ def infra_files(fake_azure: FakeAzure, tmp_path: Path) -> list[Path]:
 
 @pytest.fixture
 def infra_target(fake_azure: FakeAzure, infra_files: list[Path]):  # type: ignore[no-untyped-def]
-    from cli.targets.azure import AzureTarget
+    from cli.targets.aca import AzureTarget
 
     return AzureTarget.from_infra_files(infra_files, connection=fake_azure.connection())

@@ -206,7 +206,7 @@ class FakeTarget:
 
     def pricing(self) -> Pricing:
         # A stand-in for a cloud target: its GPU profile is priced by Azure's dated list.
-        from cli.targets.azure.pricing import pricing
+        from cli.targets.aca.pricing import pricing
 
         return pricing(self.gpu_profile)
 

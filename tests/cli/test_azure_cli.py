@@ -70,7 +70,7 @@ def test_concurrent_runs_each_get_their_own_execution_and_run(
     fake_azure: FakeAzure, infra_files: list[Path], project: Path
 ):
     """Issue 10 finding 1: two `ftk run`s back to back, each execution trains its own run."""
-    from cli.targets.azure import AzureTarget
+    from cli.targets.aca import AzureTarget
 
     target = AzureTarget.from_infra_files(infra_files, connection=fake_azure.connection())
     app = App.with_target(target, project)
@@ -120,7 +120,7 @@ def test_logs_follow_exit_code_is_the_outcome(ftk, fake_azure: FakeAzure):
 
 
 def test_ctrl_c_during_logs_follow(ftk, fake_azure: FakeAzure, monkeypatch):
-    from cli.targets.azure import logs as azure_logs
+    from cli.targets.aca import logs as azure_logs
 
     execution = fake_azure.arm.add_execution("ftk-dev-job-ccc", "r1", finish_when_drained=None)
     execution.lines = ["one", "two", "three"]

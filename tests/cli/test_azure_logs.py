@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from cli.targets.azure.log_history import history_query
-from cli.targets.azure.log_lines import Dedup, parse_line
+from cli.targets.aca.log_history import history_query
+from cli.targets.aca.log_lines import Dedup, parse_line
 from cli.targets.base import LogNotice
 from testkit.fakes.azure import FakeAzure
 
@@ -172,7 +172,7 @@ def test_history_by_workspace_name_with_infra_files(infra_files, fake_azure: Fak
     import json
 
     from cli.errors import UsageError
-    from cli.targets.azure import AzureTarget
+    from cli.targets.aca import AzureTarget
 
     target = AzureTarget.from_infra_files(infra_files, connection=fake_azure.connection())
     with pytest.raises(UsageError, match="LOG_ANALYTICS_NAME"):

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from cli.errors import FtkError, NotFoundError, UsageError
 from cli.main import cli
-from cli.targets.azure import AzureTarget
+from cli.targets.aca import AzureTarget
 from cli.targets.azure import stack as stack_outputs
 from testkit.fakes.pulumi_auto import CommandError, FakeAuto, FakeStackObject
 from testkit.fakes.pulumi_cli import PulumiCalls

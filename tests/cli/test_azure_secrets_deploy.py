@@ -107,7 +107,7 @@ def test_deploy_says_up_front_that_a_warm_app_needs_more_gpus(
 
     from cli.app import App
     from cli.main import cli
-    from cli.targets.azure import app as azure_app
+    from cli.targets.aca import app as azure_app
 
     monkeypatch.setattr(azure_app.InferenceApp, "deploy", _stop_deploy)
     target = target_from_outputs(fake_azure.outputs(), connection=fake_azure.connection())

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from cli.errors import ExitCode
-from cli.targets.azure import pricing
+from cli.targets.aca import pricing
 from cli.targets.base import ExecutionStatus, LogNotice
 from testkit.fakes.targets import FakeTarget
 

@@ -232,7 +232,7 @@ def test_gated_model_without_hf_token_is_a_failure(doctor, tmp_path: Path):
 def test_identity_is_read_from_the_token_claims():
     import base64
 
-    from cli.targets.azure.doctor.arm import token_claims
+    from cli.targets.azure.arm import token_claims
 
     payload = base64.urlsafe_b64encode(b'{"upn": "ana@contoso.com", "tid": "t-1"}').rstrip(b"=")
     assert token_claims(f"eyJhbGciOiJub25lIn0.{payload.decode()}.sig") == {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli.targets.azure import pricing
+from cli.targets.aca import pricing
 
 A100 = "Consumption-GPU-NC24-A100"
 T4 = "Consumption-GPU-NC8as-T4"

@@ -1,16 +1,14 @@
-"""The Azure target: the fine-tuning job, its share and the inference app of one deployment.
+"""Azure, whatever runs the work: what any Azure target needs, with no Container Apps in it.
 
-The deployment comes from a Pulumi stack's outputs or from the AI Toolkit's config files. ARM
-goes through azure-mgmt-appcontainers, the share through azure-storage-file-share with the
-account key fetched at use time, history through azure-monitor-query; all clients come from one
-injectable `AzureConnection` (`clients.py`).
+One injectable `AzureConnection` says where every SDK client points and how it retries
+(`clients`); `errors` turns SDK exceptions into one-line `FtkError`s; `config` holds a
+deployment's output-contract values, read from a Pulumi stack (`stack`, the Automation API) or
+from the AI Toolkit's files (`infra_files`); `resources` holds one deployment's values,
+connection, subscription and resource group; `storage` + `share` are the Azure Files share, its
+account key fetched through ARM at use time; `log_analytics` runs a KQL query on the deployment's
+Log Analytics workspace; `arm` makes the read-only ARM calls a target's checks need (identity,
+subscription, providers, resource group, permissions, storage names).
 
-Parts: `resources` (names, ARM client), `job` (executions), `job_logs` + `logs` (log stream,
-Log Analytics), `storage` + `share` (Azure Files), `app` (inference app), `secrets_stack` /
-`secrets_job` (secret stores), `target` (the `Target` they make up); what the doctor and the verbs
-ask of Azure itself: `doctor/` (checks, quota) and `pricing` (dated prices).
+The Azure Container Apps target (`cli.targets.aca`) is built on these; so would be an AKS or an
+Azure ML one. Nothing here imports `cli.targets.aca` (an import contract in pyproject.toml).
 """
-
-from cli.targets.azure.target import AzureTarget
-
-__all__ = ["AzureTarget"]

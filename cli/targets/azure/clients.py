@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-    from azure.mgmt.appcontainers import ContainerAppsAPIClient
     from azure.mgmt.storage import StorageManagementClient
     from azure.monitor.query import LogsQueryClient
 
@@ -124,11 +123,6 @@ class AzureConnection:
             retry_backoff_max=self.retry_backoff_max,
             polling_interval=self.polling_interval,
         )
-
-    def container_apps(self, subscription_id: str) -> ContainerAppsAPIClient:
-        from azure.mgmt.appcontainers import ContainerAppsAPIClient
-
-        return self.arm_client(ContainerAppsAPIClient, subscription_id)
 
     def storage_mgmt(self, subscription_id: str) -> StorageManagementClient:
         from azure.mgmt.storage import StorageManagementClient

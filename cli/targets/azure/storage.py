@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from cli.errors import NotFoundError
 from cli.targets.azure.errors import azure_call
-from cli.targets.azure.resources import Deployment
+from cli.targets.azure.resources import AzureDeployment
 from cli.targets.azure.share import AzureFileShare, share_client_factory
 from contract import outputs as keys
 
 KEY_ROLE = "Storage Account Key Operator Service Role (or Contributor)"
 
 
-def open_share(deployment: Deployment) -> AzureFileShare:
+def open_share(deployment: AzureDeployment) -> AzureFileShare:
     config = deployment.config
     account = config.require(keys.STORAGE_ACCOUNT_NAME, purpose="for the share")
     share = config.require(keys.FILE_SHARE_NAME, purpose="for the share")
@@ -30,7 +30,7 @@ def open_share(deployment: Deployment) -> AzureFileShare:
     )
 
 
-def account_key(deployment: Deployment, account: str) -> str:
+def account_key(deployment: AzureDeployment, account: str) -> str:
     """The storage account key, fetched now through ARM; held only by the share client."""
     client = deployment.connection.storage_mgmt(deployment.subscription)
     with azure_call(f"keys of storage account '{account}'", role=KEY_ROLE):

@@ -4,8 +4,8 @@ puts them on the job, so `--apply` runs it."""
 from __future__ import annotations
 
 from cli.errors import NotFoundError
-from cli.targets.azure.resources import Deployment
-from cli.targets.azure.secrets_job import checked_aca_name, job_secret_env_names
+from cli.targets.aca.resources import Deployment
+from cli.targets.aca.secrets_job import checked_aca_name, job_secret_env_names
 from cli.targets.azure.stack import PulumiStack
 
 

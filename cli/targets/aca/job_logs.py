@@ -11,12 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from cli.errors import NotFoundError
+from cli.targets.aca.resources import JOB_ROLE, Deployment
 from cli.targets.azure.errors import azure_call
-from cli.targets.azure.resources import JOB_ROLE, Deployment
 from cli.targets.base import ExecutionStatus
-from contract import outputs as keys
 
-LOGS_ROLE = "Log Analytics Reader"
 # Job replicas and getAuthToken have no typed operation in azure-mgmt-appcontainers 5.1, and no
 # stable spec has these routes. `az containerapp job logs show` calls them with the api-version it
 # pins for exactly these two calls:
@@ -33,7 +31,7 @@ class JobLogs:
         self._status = status
 
     def stream(self, name: str, *, follow: bool, tail: int | None = None) -> Iterator[str]:
-        from cli.targets.azure.logs import live_lines
+        from cli.targets.aca.logs import live_lines
 
         return live_lines(
             _LiveSource(self.deployment, self._status),
@@ -46,29 +44,20 @@ class JobLogs:
     def query(
         self, name: str, *, since: timedelta | None, system: bool, tail: int | None = None
     ) -> Iterator[str]:
-        from cli.targets.azure.log_history import history_lines
+        from cli.targets.aca.log_history import history_lines
+        from cli.targets.azure.log_analytics import workspace_of
 
         d = self.deployment
-        workspace_id = d.config.get(keys.LOG_ANALYTICS_WORKSPACE_ID)
-        workspace_name = d.config.get(keys.LOG_ANALYTICS_NAME)
-        resource_id = (
-            d.resource_id("Microsoft.OperationalInsights/workspaces", workspace_name)
-            if workspace_name and not workspace_id
-            else None
-        )
-        label = f"Log Analytics workspace '{workspace_name or workspace_id}'"
-        lines = history_lines(
+        workspace = workspace_of(d)
+        yield from history_lines(
             d.connection.logs_query(),
             execution=name,
             job=d.job_name,
             since=since,
             system=system,
             tail=tail,
-            workspace_id=workspace_id,
-            workspace_resource_id=resource_id,
+            workspace=workspace,
         )
-        with azure_call(label, role=LOGS_ROLE):
-            yield from lines
 
 
 class _LiveSource:
@@ -101,7 +90,7 @@ class _LiveSource:
             return response.json() if response.content else {}
 
     def log_endpoints(self, name: str) -> list[str]:
-        from cli.targets.azure.logs import job_stream_urls
+        from cli.targets.aca.logs import job_stream_urls
 
         d = self.deployment
         data = self._send("GET", f"/executions/{name}/replicas", f"replicas of execution '{name}'")
@@ -127,7 +116,7 @@ class _LiveSource:
         return str(token)
 
     def open_stream(self, url: str, token: str, *, follow: bool, tail: int) -> Iterator[str]:
-        from cli.targets.azure.logs import open_http_stream
+        from cli.targets.aca.logs import open_http_stream
 
         verify = self.deployment.connection.connection_verify
         return open_http_stream(url, token, follow=follow, tail=tail, verify=verify)

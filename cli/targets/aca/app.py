@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cli.errors import NotFoundError, UsageError
+from cli.targets.aca.resources import Deployment
 from cli.targets.azure.errors import azure_call
-from cli.targets.azure.resources import Deployment
 from cli.targets.base import Endpoint
 from contract import engines
 from contract import env as ftk_env
@@ -25,7 +25,7 @@ class InferenceApp:
     def deploy(
         self, run_id: str | None, *, base_model: str | None, more_runs: Sequence[str] = ()
     ) -> Endpoint:
-        from cli.targets.azure.deploy import update_app_env, wait_ready
+        from cli.targets.aca.deploy import update_app_env, wait_ready
 
         d = self.deployment
         runs = [run_id, *more_runs] if run_id else []

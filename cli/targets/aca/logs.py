@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from cli.errors import AuthError, UnavailableError, UsageError
-from cli.targets.azure.log_lines import Dedup, parse_line
+from cli.targets.aca.log_lines import Dedup, parse_line
 from cli.targets.base import ExecutionStatus, LogNotice
 
 RECONNECT_TAIL = 300  # the largest tail the log stream serves

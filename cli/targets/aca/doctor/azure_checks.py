@@ -11,8 +11,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cli.targets.azure.doctor.arm import ArmReader, Usage
-from cli.targets.azure.doctor.deployment import Deployment
+from cli.targets.aca.doctor.arm import ContainerAppsReader, Usage
+from cli.targets.aca.doctor.deployment import Deployment
+from cli.targets.azure.arm import ArmReader
 from cli.targets.checks import Row, fail, ok, warn
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ def providers(arm: ArmReader, dep: Deployment | None = None) -> Row:
     return guarded("resource providers", "Reader", f"subscription {arm.subscription}", check)
 
 
-def region(arm: ArmReader, dep: Deployment) -> Row:
+def region(arm: ContainerAppsReader, dep: Deployment) -> Row:
     """The region offers the GPU workload profile (ARM first, ftk's dated table as fallback)."""
     from azure.core.exceptions import AzureError
 
@@ -194,7 +195,9 @@ def _gpu_usage(usages: list[Usage], gpu_name: str, serverless: bool) -> Usage | 
     return None
 
 
-def gpu_quotas(arm: ArmReader, dep: Deployment, profile: GpuProfile) -> list[tuple[Usage, str]]:
+def gpu_quotas(
+    arm: ContainerAppsReader, dep: Deployment, profile: GpuProfile
+) -> list[tuple[Usage, str]]:
     """Every GPU quota that bounds `dep`'s profile, with where it was read. A serverless
     profile has two: the environment's (once it exists) and the subscription's in the region;
     a dedicated one the subscription's."""
@@ -210,7 +213,9 @@ def gpu_quotas(arm: ArmReader, dep: Deployment, profile: GpuProfile) -> list[tup
     return found
 
 
-def gpu_quota(arm: ArmReader, dep: Deployment, profile: GpuProfile) -> tuple[Usage | None, str]:
+def gpu_quota(
+    arm: ContainerAppsReader, dep: Deployment, profile: GpuProfile
+) -> tuple[Usage | None, str]:
     """The tighter of the GPU quotas that bound `dep`'s profile (the fewest GPUs free) and
     where it was read; (None, region) when none is listed."""
     found = gpu_quotas(arm, dep, profile)
@@ -223,7 +228,7 @@ def gpu_quota(arm: ArmReader, dep: Deployment, profile: GpuProfile) -> tuple[Usa
     return usage, scope
 
 
-def quota(arm: ArmReader, dep: Deployment) -> Row:
+def quota(arm: ContainerAppsReader, dep: Deployment) -> Row:
     """GPU quota (current vs limit) against what the stack can ask for at once."""
     from contract import gpus
 

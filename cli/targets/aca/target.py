@@ -15,15 +15,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from cli.errors import UsageError
-from cli.targets.azure.app import InferenceApp
+from cli.targets.aca.app import InferenceApp
+from cli.targets.aca.job import JobExecutions
+from cli.targets.aca.job_command import JobCommand
+from cli.targets.aca.job_logs import JobLogs
+from cli.targets.aca.resources import Deployment
+from cli.targets.aca.secrets_job import JobSecretStore
+from cli.targets.aca.secrets_stack import StackSecretStore
 from cli.targets.azure.clients import AzureConnection
 from cli.targets.azure.config import TargetConfig
-from cli.targets.azure.job import JobExecutions
-from cli.targets.azure.job_command import JobCommand
-from cli.targets.azure.job_logs import JobLogs
-from cli.targets.azure.resources import Deployment
-from cli.targets.azure.secrets_job import JobSecretStore
-from cli.targets.azure.secrets_stack import StackSecretStore
 from cli.targets.azure.share import AzureFileShare
 from cli.targets.azure.stack import PulumiStack
 from cli.targets.base import (
@@ -131,19 +131,19 @@ class AzureTarget:
             self._share.close()
         self.deployment.close()
 
-    # -- the platform: Azure's checks, prices and quota (cli/targets/azure/doctor, pricing.py) --
+    # -- the platform: Azure's checks, prices and quota (cli/targets/aca/doctor, pricing.py) --
 
     def checks(self) -> PlatformChecks:
-        from cli.targets.azure.doctor.checks import platform_checks
+        from cli.targets.aca.doctor.checks import platform_checks
 
         return platform_checks(self)
 
     def pricing(self) -> Pricing:
-        from cli.targets.azure.pricing import pricing
+        from cli.targets.aca.pricing import pricing
 
         return pricing(self.describe().get(keys.GPU_PROFILE))
 
     def gpu_room(self) -> GpuRoom | None:
-        from cli.targets.azure.doctor.capacity import serverless_gpu_room
+        from cli.targets.aca.doctor.capacity import serverless_gpu_room
 
         return serverless_gpu_room(self)

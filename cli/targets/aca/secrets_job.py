@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from cli.errors import NotFoundError, UsageError
+from cli.targets.aca.resources import Deployment
 from cli.targets.azure.errors import azure_call
-from cli.targets.azure.resources import Deployment
 from contract.secrets import RULE, aca_secret_name
 
 SECRET_ROLE = "Container Apps Contributor"

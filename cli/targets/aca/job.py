@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cli.errors import NotFoundError, UsageError
+from cli.targets.aca.job_command import JobCommand
+from cli.targets.aca.resources import JOB_ROLE, Deployment
 from cli.targets.azure.errors import azure_call
-from cli.targets.azure.job_command import JobCommand
-from cli.targets.azure.resources import JOB_ROLE, Deployment
 from cli.targets.base import Execution, ExecutionStatus, Share
 from cli.targets.runs_on_share import is_resumable
 from contract import env as ftk_env

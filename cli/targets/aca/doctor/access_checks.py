@@ -7,9 +7,10 @@ import fnmatch
 from collections.abc import Callable
 from typing import Any
 
-from cli.targets.azure.doctor.arm import ArmReader
-from cli.targets.azure.doctor.azure_checks import guarded
-from cli.targets.azure.doctor.deployment import Deployment
+from cli.targets.aca.doctor.arm import ContainerAppsReader
+from cli.targets.aca.doctor.azure_checks import guarded
+from cli.targets.aca.doctor.deployment import Deployment
+from cli.targets.azure.arm import ArmReader
 from cli.targets.checks import Row, fail, ok, warn
 
 # What each verb needs on the resource group (ARM operation names, as in the built-in roles).
@@ -85,7 +86,7 @@ def permissions(arm: ArmReader, dep: Deployment, *, infra: bool) -> Row:
     return guarded(name, "Reader", f"resource group {rg}", check)
 
 
-def names(arm: ArmReader, dep: Deployment) -> list[Row]:
+def names(arm: ContainerAppsReader, dep: Deployment) -> list[Row]:
     """A new storage account's name is free; resources the target names exist."""
     rows: list[Row] = []
     rg = dep.resource_group or "?"

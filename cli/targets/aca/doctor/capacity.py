@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from cli.targets.base import GpuRoom
 
 if TYPE_CHECKING:
-    from cli.targets.azure import AzureTarget
+    from cli.targets.aca import AzureTarget
 
 
 def serverless_gpu_room(target: AzureTarget) -> GpuRoom | None:
@@ -24,17 +24,17 @@ def serverless_gpu_room(target: AzureTarget) -> GpuRoom | None:
     from azure.core.exceptions import AzureError
 
     from cli.errors import FtkError
-    from cli.targets.azure.doctor.arm import ArmReader
-    from cli.targets.azure.doctor.azure_checks import QUOTA_DOCS, gpu_quota
-    from cli.targets.azure.doctor.checks import placed_from_job
-    from cli.targets.azure.doctor.deployment import from_target
+    from cli.targets.aca.doctor.arm import ContainerAppsReader
+    from cli.targets.aca.doctor.azure_checks import QUOTA_DOCS, gpu_quota
+    from cli.targets.aca.doctor.checks import placed_from_job
+    from cli.targets.aca.doctor.deployment import from_target
     from contract import gpus
 
     try:
         dep = from_target(target)
         if not dep.subscription:
             return None
-        arm = ArmReader(target.deployment.connection, dep.subscription)
+        arm = ContainerAppsReader(target.deployment.connection, dep.subscription)
         dep = placed_from_job(arm, dep)
         profile = gpus.GPU_PROFILES.get(dep.gpu_profile or "")
         if profile is None or not profile.serverless or not dep.location:

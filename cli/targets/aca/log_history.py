@@ -1,20 +1,20 @@
-"""An execution's log history from Log Analytics: the KQL ftk sends and the lines it prints.
+"""An execution's log history from Log Analytics: the KQL ftk sends to Container Apps' log tables.
 
-Ingestion lags the live stream by minutes; the live stream is in `logs.py`.
+Running it is Azure-generic (`cli.targets.azure.log_analytics`). Ingestion lags the live stream
+by minutes; the live stream is in `logs.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from cli.errors import UsageError
-from cli.targets.base import LogNotice
+from cli.targets.azure.log_analytics import Workspace, query_lines
 
 CONSOLE_TABLE = "ContainerAppConsoleLogs_CL"
 SYSTEM_TABLE = "ContainerAppSystemLogs_CL"
-DEFAULT_HISTORY = timedelta(days=30)
 
 
 def _kql_name(value: str, what: str) -> str:
@@ -58,38 +58,12 @@ def history_lines(
     since: timedelta | None,
     system: bool,
     tail: int | None,
-    workspace_id: str | None,
-    workspace_resource_id: str | None,
+    workspace: Workspace,
 ) -> Iterator[str]:
     """Timestamped lines from Log Analytics (ingestion lags the live stream by minutes)."""
-    from azure.monitor.query import LogsQueryStatus
-
     query = history_query(execution, job=job, system=system, tail=tail)
-    timespan = since or DEFAULT_HISTORY
-    if workspace_id:
-        response = client.query_workspace(workspace_id, query, timespan=timespan)
-    elif workspace_resource_id:
-        response = client.query_resource(workspace_resource_id, query, timespan=timespan)
-    else:
-        raise UsageError(
-            "the target names no Log Analytics workspace (LOG_ANALYTICS_WORKSPACE_ID or "
-            "LOG_ANALYTICS_NAME)",
-            hint="add LOG_ANALYTICS_NAME to the --infra config file; live logs work without it",
-        )
-    if response.status == LogsQueryStatus.PARTIAL:
-        tables = response.partial_data
-        yield LogNotice(f"partial result from Log Analytics: {response.partial_error}")
-    else:
-        tables = response.tables
-    empty = True
-    for table in tables:
-        for row in table.rows:
-            empty = False
-            stamp, text = row[0], row[1]
-            when = stamp.strftime("%Y-%m-%d %H:%M:%S") if isinstance(stamp, datetime) else stamp
-            yield f"{when} {text}"
-    if empty:
-        yield LogNotice(
-            f"no {'system' if system else 'console'} log lines for {execution} in that time "
-            "(Log Analytics ingests with a few minutes of delay)"
-        )
+    nothing = (
+        f"no {'system' if system else 'console'} log lines for {execution} in that time "
+        "(Log Analytics ingests with a few minutes of delay)"
+    )
+    yield from query_lines(client, query, since=since, workspace=workspace, nothing=nothing)

@@ -22,7 +22,7 @@ from contract import outputs as keys
 from contract.stack_config import NAME_KEYS, StackConfig, StackConfigError, default
 
 if TYPE_CHECKING:
-    from cli.targets.azure import AzureTarget
+    from cli.targets.aca import AzureTarget
     from cli.targets.azure.config import TargetConfig
 
 SUBSCRIPTION_ENV = ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from cli.targets.azure.deploy import with_env
+from cli.targets.aca.deploy import with_env
+from cli.targets.aca.resources import JOB_ROLE, Deployment
 from cli.targets.azure.errors import azure_call
-from cli.targets.azure.resources import JOB_ROLE, Deployment
 from contract import env as ftk_env
 from contract.commands import JOB_COMMANDS, bash_script
 

@@ -11,15 +11,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from cli.errors import UsageError
-from cli.targets.azure.doctor import access_checks as access
-from cli.targets.azure.doctor import azure_checks as az
-from cli.targets.azure.doctor.deployment import Deployment, from_target
+from cli.targets.aca.doctor import access_checks as access
+from cli.targets.aca.doctor import azure_checks as az
+from cli.targets.aca.doctor.deployment import Deployment, from_target
 from cli.targets.base import PlatformChecks
 from cli.targets.checks import Row, Status, fail
 from contract.stack_config import default
 
 if TYPE_CHECKING:
-    from cli.targets.azure import AzureTarget
+    from cli.targets.aca import AzureTarget
 
 DOCTOR_SDKS = (
     ("azure.mgmt.resource", "azure-mgmt-resource"),
@@ -29,7 +29,7 @@ DOCTOR_SDKS = (
 
 def platform_checks(target: AzureTarget) -> PlatformChecks:
     """The doctor's Azure rows for `target`, and where a run would train (profile, budget)."""
-    from cli.targets.azure.pricing import pricing
+    from cli.targets.aca.pricing import pricing
 
     dep = from_target(target)
     result = PlatformChecks(target=dep.origin, rows=config_rows(dep))
@@ -88,10 +88,14 @@ def _azure_rows(
     rows: list[Row], target: AzureTarget, dep: Deployment
 ) -> tuple[Deployment, int | None]:
     """Append the Azure rows; return what is known of the deployment and its time budget."""
-    from cli.targets.azure.doctor.arm import ArmReader
+    from cli.targets.aca.doctor.arm import ContainerAppsReader
 
     _require_sdks()
-    arm = ArmReader(target.deployment.connection, dep.subscription) if dep.subscription else None
+    arm = (
+        ContainerAppsReader(target.deployment.connection, dep.subscription)
+        if dep.subscription
+        else None
+    )
     credentials = az.credentials(arm, dep)
     rows.append(credentials)
     if arm is None or credentials.status is Status.FAIL:
