@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from training.spec.dataset import DataCheck, Problem, detect_format, read_rows
+from training.spec.dataset import Accepted, DataCheck, check_rows, detect_format
 
 TEXT, MESSAGES = "preference", "preference_messages"
 FORMATS = (TEXT, MESSAGES)
@@ -151,38 +151,23 @@ def example_texts(example: dict[str, Any]) -> tuple[str, str, str]:
 
 def check_file(path: Path) -> DataCheck:
     """Read and check every row of a preference file; duplicates are warnings."""
-    rows, errors = read_rows(path)
-    check = DataCheck(path=path, format=None, errors=list(errors))
-    seen: dict[str, int] = {}
-    for line, row in rows:
-        if check.format is None and isinstance(row, dict):
-            if not looks_like_pairs(row):
-                sft = detect_format(row, None)
-                if sft is not None:
-                    check.errors.append(Problem(line, sft_rows_message(sft)))
-                    return check
-            check.format = row_format(row)
-        reason = check_row(row, check.format or TEXT)
-        if reason:
-            check.errors.append(Problem(line, reason))
-            continue
-        example = to_example(row)
-        try:
-            "".join(example_texts(example)).encode("utf-8")
-        except UnicodeEncodeError:
-            check.errors.append(
-                Problem(line, "invalid text: a lone UTF-16 surrogate (\\uD800-\\uDFFF)")
-            )
-            continue
-        key = json.dumps(example, sort_keys=True)
-        if key in seen:
-            check.warnings.append(Problem(line, f"duplicate of line {seen[key]}", "duplicate"))
-        else:
-            seen[key] = line
-        check.examples.append((line, example))
-    if not rows and not errors:
-        check.errors.append(Problem(None, "no examples in the file"))
-    return check
+    return check_rows(path, None, TEXT, _detect, _accept)
+
+
+def _detect(row: dict[str, Any]) -> tuple[str | None, str | None]:
+    if not looks_like_pairs(row):
+        sft = detect_format(row, None)
+        if sft is not None:
+            return None, sft_rows_message(sft)
+    return row_format(row), None
+
+
+def _accept(row: Any, fmt: str) -> str | Accepted:
+    reason = check_row(row, fmt)
+    if reason:
+        return reason
+    example = to_example(row)
+    return Accepted(example, "".join(example_texts(example)), json.dumps(example, sort_keys=True))
 
 
 def sft_rows_message(sft_format: str) -> str:
