@@ -154,26 +154,46 @@ def _check_messages(row: dict[str, Any]) -> str | None:
         return "missing field 'messages'"
     if not isinstance(messages, list) or not messages:
         return "'messages' must be a non-empty list"
-    expected = "user"
-    for index, message in enumerate(messages, start=1):
-        if not isinstance(message, dict) or "role" not in message or "content" not in message:
-            return f"message {index}: needs 'role' and 'content'"
-        role, content = message["role"], message["content"]
-        if role not in ROLES:
-            return f"message {index}: unknown role {role!r} (use {', '.join(ROLES)})"
-        if not isinstance(content, str):
-            return f"message {index}: 'content' must be a string"
-        if not content.strip():
-            return f"message {index}: empty content"
-        if role == "system":
-            if index != 1:
-                return f"message {index}: 'system' is only allowed as the first message"
-            continue
-        if role != expected:
-            return f"message {index}: wrong role order: expected {expected!r}, got {role!r}"
-        expected = "assistant" if role == "user" else "user"
+    reason = check_turns(messages, "message")
+    if reason:
+        return reason
     if messages[-1]["role"] != "assistant":
         return "the last message must be from the 'assistant'"
+    return None
+
+
+def check_turns(messages: list[Any], where: str) -> str | None:
+    """Why `messages` are not a conversation: each a message (`check_message`), a 'system' one
+    only first, then 'user' and 'assistant' taking turns from 'user'. `where` names them
+    ("message" 1, 2, ...; "prompt message" for preference pairs)."""
+    expected = "user"
+    for index, message in enumerate(messages, start=1):
+        reason = check_message(message, f"{where} {index}")
+        if reason:
+            return reason
+        role = message["role"]
+        if role == "system":
+            if index != 1:
+                return f"{where} {index}: 'system' is only allowed as the first message"
+            continue
+        if role != expected:
+            return f"{where} {index}: wrong role order: expected {expected!r}, got {role!r}"
+        expected = "assistant" if role == "user" else "user"
+    return None
+
+
+def check_message(message: Any, where: str) -> str | None:
+    """Why `message` (named `where` in the reason) is not a chat message with a known role and
+    text content."""
+    if not isinstance(message, dict) or "role" not in message or "content" not in message:
+        return f"{where}: needs 'role' and 'content'"
+    role, content = message["role"], message["content"]
+    if role not in ROLES:
+        return f"{where}: unknown role {role!r} (use {', '.join(ROLES)})"
+    if not isinstance(content, str):
+        return f"{where}: 'content' must be a string"
+    if not content.strip():
+        return f"{where}: empty content"
     return None
 
 

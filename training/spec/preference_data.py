@@ -22,7 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from training.spec.dataset import Accepted, DataCheck, check_rows, detect_format
+from training.spec.dataset import (
+    Accepted,
+    DataCheck,
+    check_message,
+    check_rows,
+    check_turns,
+    detect_format,
+)
 
 TEXT, MESSAGES = "preference", "preference_messages"
 FORMATS = (TEXT, MESSAGES)
@@ -85,19 +92,9 @@ def _kind(value: Any) -> str:
 def _check_prompt_messages(messages: Any) -> str | None:
     if not isinstance(messages, list) or not messages:
         return "'prompt' must be a non-empty list of messages"
-    expected = "user"
-    for index, message in enumerate(messages, start=1):
-        reason = _check_message(message, f"prompt message {index}")
-        if reason:
-            return reason
-        role = message["role"]
-        if role == "system":
-            if index != 1:
-                return f"prompt message {index}: 'system' is only allowed as the first message"
-            continue
-        if role != expected:
-            return f"prompt message {index}: wrong role order: expected {expected!r}, got {role!r}"
-        expected = "assistant" if role == "user" else "user"
+    reason = check_turns(messages, "prompt message")
+    if reason:
+        return reason
     if messages[-1]["role"] != "user":
         return "the prompt's last message must be from the 'user'"
     return None
@@ -107,23 +104,11 @@ def _check_answer_messages(messages: Any, name: str) -> str | None:
     if not isinstance(messages, list) or not messages:
         return f"{name!r} must be a non-empty list of assistant messages"
     for index, message in enumerate(messages, start=1):
-        reason = _check_message(message, f"{name} message {index}")
+        reason = check_message(message, f"{name} message {index}")
         if reason:
             return reason
         if message["role"] != "assistant":
             return f"{name} message {index}: expected role 'assistant', got {message['role']!r}"
-    return None
-
-
-def _check_message(message: Any, where: str) -> str | None:
-    if not isinstance(message, dict) or "role" not in message or "content" not in message:
-        return f"{where}: needs 'role' and 'content'"
-    if message["role"] not in ("system", "user", "assistant"):
-        return f"{where}: unknown role {message['role']!r} (use system, user, assistant)"
-    if not isinstance(message["content"], str):
-        return f"{where}: 'content' must be a string"
-    if not message["content"].strip():
-        return f"{where}: empty content"
     return None
 
 
