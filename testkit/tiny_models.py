@@ -7,6 +7,7 @@ local folder (training, serving, merging, the CLI's --local flow) can run offlin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -61,14 +62,21 @@ def build_tokenizer(out_dir: Path, vocab_size: int = 384):
     return fast
 
 
-def build_tiny_model(out_dir: Path, arch: str = "llama", seed: int = 0) -> Path:
-    """Save a tiny `arch` ("llama" or "phi3") model plus tokenizer into `out_dir`."""
+def build_tiny_model(
+    out_dir: Path, arch: str = "llama", seed: int = 0, *, tokenizer: Any = None, **overrides: Any
+) -> Path:
+    """Save a tiny `arch` ("llama" or "phi3") model plus tokenizer into `out_dir`: the tokenizer
+    trained here unless `tokenizer` is given (saved as it is, e.g. a real model's), the tiny
+    config with `overrides` (e.g. `tie_word_embeddings=True`)."""
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig, Phi3Config
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(out_dir)
+    if tokenizer is None:
+        tokenizer = build_tokenizer(out_dir)
+    else:
+        tokenizer.save_pretrained(out_dir)
     common = dict(
         vocab_size=len(tokenizer),
         hidden_size=64,
@@ -82,6 +90,7 @@ def build_tiny_model(out_dir: Path, arch: str = "llama", seed: int = 0) -> Path:
         eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=False,
     )
+    common.update(overrides)
     if arch == "llama":
         config = LlamaConfig(**common)
     elif arch == "phi3":

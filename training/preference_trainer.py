@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from training.rundir import RunDir
-from training.sft_trainer import callbacks, finish_trainer, make_args, trainer_args
+from training.sft_trainer import Method, build_with
 from training.spec import dataset, methods, paths, preference_data
 from training.spec.config import TrainingConfig
 from training.spec.errors import UserError
@@ -107,23 +107,21 @@ def build_trainer(
     hw: Hardware,
     precision: str,
 ) -> Any:
-    common = trainer_args(config, run, hw, precision, eval_ds is not None)
-    if config.train.method == methods.DPO:
-        return _dpo(config, run, model, tokenizer, train_ds, eval_ds, hw, precision, common)
-    return _orpo(config, run, model, tokenizer, train_ds, eval_ds, hw, precision, common)
+    if config.train.method != methods.DPO:
+        return build_with(
+            _orpo(config), config, run, model, tokenizer, train_ds, eval_ds, hw, precision
+        )
+    try:
+        return build_with(
+            _dpo(config, model), config, run, model, tokenizer, train_ds, eval_ds, hw, precision
+        )
+    except ValueError as exc:
+        if "target module" in str(exc).lower():
+            raise UserError(f"lora.target_modules: {exc}") from None
+        raise
 
 
-def _dpo(
-    config: TrainingConfig,
-    run: RunDir,
-    model: Any,
-    tokenizer: Any,
-    train_ds: Any,
-    eval_ds: Any,
-    hw: Hardware,
-    precision: str,
-    common: dict[str, Any],
-) -> Any:
+def _dpo(config: TrainingConfig, model: Any) -> Method:
     from trl import DPOConfig, DPOTrainer
 
     from training.model_setup import peft_config
@@ -132,43 +130,11 @@ def _dpo(
     extra = {}
     if t.label_smoothing is not None:
         extra["label_smoothing"] = t.label_smoothing
-    args = make_args(
-        DPOConfig,
-        config,
-        hw,
-        **common,
-        beta=methods.beta(config),
-        loss_type=[methods.loss_type(config)],
-        **extra,
-    )
-    try:
-        trainer = DPOTrainer(
-            model=model,
-            args=args,
-            train_dataset=train_ds,
-            eval_dataset=eval_ds,
-            processing_class=tokenizer,
-            peft_config=peft_config(config, model),
-            callbacks=callbacks(config, run),
-        )
-    except ValueError as exc:
-        if "target module" in str(exc).lower():
-            raise UserError(f"lora.target_modules: {exc}") from None
-        raise
-    return finish_trainer(trainer, precision)
+    args = {"beta": methods.beta(config), "loss_type": [methods.loss_type(config)], **extra}
+    return Method(DPOTrainer, DPOConfig, args, {"peft_config": peft_config(config, model)})
 
 
-def _orpo(
-    config: TrainingConfig,
-    run: RunDir,
-    model: Any,
-    tokenizer: Any,
-    train_ds: Any,
-    eval_ds: Any,
-    hw: Hardware,
-    precision: str,
-    common: dict[str, Any],
-) -> Any:
+def _orpo(config: TrainingConfig) -> Method:
     # TRL warns on every import from trl.experimental; where ORPO lives is documented above.
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     from trl.experimental.orpo import ORPOConfig, ORPOTrainer
@@ -176,14 +142,9 @@ def _orpo(
     # ORPO's collator has no `input_ids` (chosen_* and rejected_* instead), so the Trainer cannot
     # count tokens: it would warn on every step. The summary reports no token rate for ORPO.
     # Its own collator needs every column (it would turn this off itself, with a warning).
-    common = {**common, "include_num_input_tokens_seen": "no", "remove_unused_columns": False}
-    args = make_args(ORPOConfig, config, hw, **common, beta=methods.beta(config))
-    trainer = ORPOTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        callbacks=callbacks(config, run),
-    )
-    return finish_trainer(trainer, precision)
+    args = {
+        "include_num_input_tokens_seen": "no",
+        "remove_unused_columns": False,
+        "beta": methods.beta(config),
+    }
+    return Method(ORPOTrainer, ORPOConfig, args)

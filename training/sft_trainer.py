@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,43 @@ def callbacks(config: TrainingConfig, run: RunDir) -> list[Any]:
     ]
 
 
+@dataclass(frozen=True)
+class Method:
+    """One TRL trainer: its class, its arguments' class, what it adds to (or changes in) the
+    arguments every method shares, and what it adds to the trainer's own keywords."""
+
+    trainer: type
+    arguments: type
+    args: dict[str, Any] = field(default_factory=dict)
+    trainer_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def build_with(
+    method: Method,
+    config: TrainingConfig,
+    run: RunDir,
+    model: Any,
+    tokenizer: Any,
+    train_ds: Any,
+    eval_ds: Any,
+    hw: Hardware,
+    precision: str,
+) -> Any:
+    """`method`'s trainer with the shared arguments and callbacks (SFT, DPO and ORPO alike)."""
+    common = trainer_args(config, run, hw, precision, eval_ds is not None)
+    args = make_args(method.arguments, config, hw, **{**common, **method.args})
+    trainer = method.trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        callbacks=callbacks(config, run),
+        **method.trainer_kwargs,
+    )
+    return finish_trainer(trainer, precision)
+
+
 def build_trainer(
     config: TrainingConfig,
     run: RunDir,
@@ -117,23 +155,8 @@ def build_trainer(
 ) -> Any:
     from trl import SFTConfig, SFTTrainer
 
-    args = make_args(
-        SFTConfig,
-        config,
-        hw,
-        **trainer_args(config, run, hw, precision, eval_ds is not None),
-        packing=config.train.packing,
-        **loss_args,
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_ds,
-        eval_dataset=eval_ds,
-        processing_class=tokenizer,
-        callbacks=callbacks(config, run),
-    )
-    return finish_trainer(trainer, precision)
+    sft = Method(SFTTrainer, SFTConfig, {"packing": config.train.packing, **loss_args})
+    return build_with(sft, config, run, model, tokenizer, train_ds, eval_ds, hw, precision)
 
 
 def save_adapter(trainer, run: RunDir, model_ref) -> None:

@@ -45,6 +45,15 @@ def write_project(root: Path) -> Path:
     return root
 
 
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """Write each relative path's text under `root` (folders made as needed); returns `root`."""
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return root
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return write_project(tmp_path / "proj")

@@ -16,18 +16,11 @@ from cli.sync import cache as cache_mod
 from cli.sync.engine import sync
 from cli.sync.manifest import MANIFEST_PATH, read_manifest
 from testkit.fakes.targets import MemoryShare
-
-
-def make(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
+from tests.cli.conftest import write_files
 
 
 def test_defaults_skip_tool_folders_but_keep_training_and_inference(tmp_path):
-    root = make(
+    root = write_files(
         tmp_path,
         {
             "training/__init__.py": "",
@@ -51,7 +44,7 @@ def test_defaults_skip_tool_folders_but_keep_training_and_inference(tmp_path):
 
 
 def test_gitignore_and_ftkignore_with_negation(tmp_path):
-    root = make(
+    root = write_files(
         tmp_path,
         {
             ".gitignore": "*.log\nbuild/\n",
@@ -68,7 +61,7 @@ def test_gitignore_and_ftkignore_with_negation(tmp_path):
 
 
 def test_rules_files_in_latin1_with_a_bom_or_in_utf16_are_read_as_git_would(tmp_path):
-    root = make(tmp_path, {"a.log": "", "b.tmp": "", "c.bak": "", "main.py": ""})
+    root = write_files(tmp_path, {"a.log": "", "b.tmp": "", "c.bak": "", "main.py": ""})
     # A Latin-1 comment and pattern (git reads bytes): the pattern matches the file with that byte.
     (root / ".gitignore").write_bytes(b"# caf\xe9 outputs\n*.log\ncaf\xe9.txt\n")
     (root / os.fsdecode(b"caf\xe9.txt")).write_text("latin-1 name")
@@ -81,14 +74,14 @@ def test_rules_files_in_latin1_with_a_bom_or_in_utf16_are_read_as_git_would(tmp_
 
 
 def test_a_bom_does_not_hide_the_first_line_of_ftkallow(tmp_path):
-    root = make(tmp_path, {"certs/public.pem": "cert", "deploy.pem": "key"})
+    root = write_files(tmp_path, {"certs/public.pem": "cert", "deploy.pem": "key"})
     (root / ".ftkallow").write_bytes(codecs.BOM_UTF8 + b"certs/public.pem\n")
     result = sync(root, MemoryShare())
     assert result.allowed == ["certs/public.pem"] and result.refused == ["deploy.pem"]
 
 
 def test_secret_looking_files_are_refused_unless_named_in_ftkallow(tmp_path):
-    root = make(
+    root = write_files(
         tmp_path,
         {
             ".env": "HF_TOKEN=hf_x",
@@ -120,7 +113,7 @@ def test_secret_looking_files_are_refused_unless_named_in_ftkallow(tmp_path):
 
 
 def test_noop_resync_uploads_nothing_and_does_not_rehash(tmp_path, monkeypatch):
-    root = make(tmp_path, {f"d{i % 3}/f{i}.txt": f"content {i}" for i in range(30)})
+    root = write_files(tmp_path, {f"d{i % 3}/f{i}.txt": f"content {i}" for i in range(30)})
     share = MemoryShare()
     first = sync(root, share)
     assert len(first.uploaded) == 30 and first.bytes > 0
@@ -147,7 +140,7 @@ def test_noop_resync_uploads_nothing_and_does_not_rehash(tmp_path, monkeypatch):
 
 
 def test_manifest_is_written_last_and_describes_the_files(tmp_path):
-    root = make(tmp_path, {"a.txt": "aa", "b/c.txt": "ccc"})
+    root = write_files(tmp_path, {"a.txt": "aa", "b/c.txt": "ccc"})
     share = MemoryShare()
     sync(root, share)
     assert share.writes[-1] == MANIFEST_PATH
@@ -158,7 +151,7 @@ def test_manifest_is_written_last_and_describes_the_files(tmp_path):
 
 
 def test_interrupted_sync_is_completed_by_a_rerun(tmp_path):
-    root = make(tmp_path, {f"f{i}.txt": f"v1 {i}" for i in range(10)})
+    root = write_files(tmp_path, {f"f{i}.txt": f"v1 {i}" for i in range(10)})
     share = MemoryShare()
     sync(root, share)
     for i in range(10):
@@ -181,7 +174,7 @@ def test_interrupted_sync_is_completed_by_a_rerun(tmp_path):
 
 
 def test_reverting_a_file_after_an_interrupted_sync_is_still_resent(tmp_path):
-    root = make(tmp_path, {"a.txt": "one"})
+    root = write_files(tmp_path, {"a.txt": "one"})
     share = MemoryShare()
     sync(root, share)
     (root / "a.txt").write_text("two")
@@ -197,7 +190,7 @@ def test_reverting_a_file_after_an_interrupted_sync_is_still_resent(tmp_path):
 
 
 def test_delete_removes_only_files_an_earlier_sync_sent(tmp_path):
-    root = make(tmp_path, {"a.txt": "a", "b.txt": "b"})
+    root = write_files(tmp_path, {"a.txt": "a", "b.txt": "b"})
     share = MemoryShare()
     sync(root, share)
     share.write_bytes("runs/r1/status", b"succeeded")  # written by a job, not by sync
@@ -216,7 +209,7 @@ def test_delete_removes_only_files_an_earlier_sync_sent(tmp_path):
 def test_the_shares_own_folders_are_never_sent_nor_deleted_whatever_ftkignore_says(tmp_path):
     # TensorBoard logs to ./runs/ by default, so a user re-includes it; `ftk download` also fills
     # ./runs/RUN. Neither may overwrite what the job trained, and --delete may never remove it.
-    root = make(
+    root = write_files(
         tmp_path,
         {
             ".ftkignore": "!/runs/\n!/model-cache/\n!/.ftk/\n!runs/\n",
@@ -253,7 +246,7 @@ def test_the_shares_own_folders_are_never_sent_nor_deleted_whatever_ftkignore_sa
 
 
 def test_dry_run_writes_nothing(tmp_path):
-    root = make(tmp_path, {"a.txt": "a"})
+    root = write_files(tmp_path, {"a.txt": "a"})
     share = MemoryShare()
     result = sync(root, share, dry_run=True)
     assert result.uploaded == ["a.txt"] and result.bytes == 1
@@ -294,7 +287,7 @@ def test_sync_uses_the_shares_parallelism_and_creates_each_level_of_dirs_at_once
             (t, s) for t in ("a", "b", "c") for s in ("x", "y", "z", "w")
         )
     }
-    root = make(tmp_path / "ws", files)
+    root = write_files(tmp_path / "ws", files)
     share = _ConcurrentShare(parallelism=12, parties={0: 3, 1: 12}, uploads=12)
     result = sync(root, share)
     assert sorted(result.uploaded) == sorted(files)
@@ -315,7 +308,7 @@ def test_names_the_share_cannot_hold_are_refused_before_anything_is_uploaded(tmp
         "Images/a.png": "same name as 'images' on a case-insensitive share",
         "images/b.png": "same name as 'Images' on a case-insensitive share",
     }
-    root = make(tmp_path, {rel: "x" for rel in bad} | {"ok.txt": "x", "con.txt": "x"})
+    root = write_files(tmp_path, {rel: "x" for rel in bad} | {"ok.txt": "x", "con.txt": "x"})
     share = MemoryShare()
     with pytest.raises(UsageError) as info:
         sync(root, share)
@@ -331,7 +324,7 @@ def test_names_the_share_cannot_hold_are_refused_before_anything_is_uploaded(tmp
 
 
 def test_a_case_only_rename_is_not_deleted_as_stale(tmp_path):
-    root = make(tmp_path, {"Data.csv": "v1"})
+    root = write_files(tmp_path, {"Data.csv": "v1"})
     share = MemoryShare()
     sync(root, share)
     (root / "Data.csv").rename(root / "data.csv")

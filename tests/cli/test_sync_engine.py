@@ -12,18 +12,11 @@ from cli.sync.manifest import read_manifest
 from cli.targets.temps import is_temporary
 from testkit.fakes.azure import FakeAzure, target_from_outputs
 from testkit.fakes.targets import MemoryShare
-
-
-def make(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
+from tests.cli.conftest import write_files
 
 
 def test_a_file_deleted_while_sync_hashes_it_is_left_out(tmp_path, monkeypatch):
-    root = make(tmp_path, {"keep.txt": "keep", "gone.txt": "gone", "d/also.txt": "x"})
+    root = write_files(tmp_path, {"keep.txt": "keep", "gone.txt": "gone", "d/also.txt": "x"})
     real = cache_mod.sha256_file
     deleting = [True]
 
@@ -50,7 +43,7 @@ def test_a_file_deleted_while_sync_hashes_it_is_left_out(tmp_path, monkeypatch):
 
 
 def test_a_file_deleted_between_stat_and_hash_or_before_its_upload_is_left_out(tmp_path):
-    root = make(tmp_path, {"keep.txt": "keep", "gone.txt": "gone"})
+    root = write_files(tmp_path, {"keep.txt": "keep", "gone.txt": "gone"})
 
     class VanishingShare(MemoryShare):
         def upload_file(self, local: Path, path: str) -> None:
@@ -66,7 +59,7 @@ def test_a_file_deleted_between_stat_and_hash_or_before_its_upload_is_left_out(t
 
 
 def test_noop_resync_reads_no_unchanged_file_but_checks_a_changed_one(tmp_path, monkeypatch):
-    root = make(tmp_path, {f"d{i % 3}/f{i}.json": json.dumps({"n": i}) for i in range(20)})
+    root = write_files(tmp_path, {f"d{i % 3}/f{i}.json": json.dumps({"n": i}) for i in range(20)})
     share = MemoryShare()
     assert len(sync(root, share).uploaded) == 20
 
@@ -93,7 +86,7 @@ def test_noop_resync_reads_no_unchanged_file_but_checks_a_changed_one(tmp_path, 
 
 
 def test_cached_verdicts_are_dropped_when_the_rules_change(tmp_path, monkeypatch):
-    root = make(tmp_path, {"notes.txt": "hello"})
+    root = write_files(tmp_path, {"notes.txt": "hello"})
     sync(root, MemoryShare())
     monkeypatch.setattr(cache_mod, "scanner_id", lambda: "other rules")
     monkeypatch.setattr(
@@ -110,7 +103,7 @@ def test_first_sync_costs_one_request_per_small_file_and_replacements_stay_atomi
     azure_target, fake_azure: FakeAzure, tmp_path: Path
 ):
     files = {f"data/p{i % 2}/f{i}.jsonl": f"{i}\n" * (i + 1) for i in range(10)}
-    root = make(tmp_path / "ws", files)
+    root = write_files(tmp_path / "ws", files)
     share = azure_target.share()
     share.exists("warm-up")  # the account key is fetched once, through ARM
     before = len(fake_azure.server.log)
@@ -145,7 +138,7 @@ def test_first_sync_costs_one_request_per_small_file_and_replacements_stay_atomi
 
 
 def test_noop_resync_sends_one_request(azure_target, fake_azure: FakeAzure, tmp_path: Path):
-    root = make(tmp_path / "ws", {f"d{i % 4}/f{i}.txt": str(i) for i in range(40)})
+    root = write_files(tmp_path / "ws", {f"d{i % 4}/f{i}.txt": str(i) for i in range(40)})
     share = azure_target.share()
     sync(root, share)
     before = len(fake_azure.server.log)

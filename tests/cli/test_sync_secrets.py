@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import pytest
 
@@ -16,6 +15,7 @@ from cli.sync import secrets as secrets_mod
 from cli.sync.engine import sync
 from cli.sync.secrets import MAX_CONTENT_BYTES
 from testkit.fakes.targets import MemoryShare
+from tests.cli.conftest import write_files
 
 SECRET_NAMES = [
     ".env",
@@ -138,16 +138,8 @@ ORDINARY_CONTENTS = {
 }
 
 
-def make(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return root
-
-
 def test_secret_looking_names_are_refused_in_any_case_and_ordinary_ones_sent(tmp_path):
-    root = make(tmp_path, {name: "x" for name in SECRET_NAMES + ORDINARY_NAMES})
+    root = write_files(tmp_path, {name: "x" for name in SECRET_NAMES + ORDINARY_NAMES})
     share = MemoryShare()
     result = sync(root, share)
     assert sorted(result.refused) == sorted(SECRET_NAMES)
@@ -163,7 +155,7 @@ def test_credential_json_is_recognised_by_content_whatever_its_name(tmp_path):
         rel: doc if isinstance(doc, str) else json.dumps(doc)
         for rel, doc in ORDINARY_CONTENTS.items()
     }
-    root = make(tmp_path, texts)
+    root = write_files(tmp_path, texts)
     result = sync(root, MemoryShare())
     assert sorted(result.refused) == sorted(SECRET_CONTENTS)
     assert sorted(result.uploaded) == sorted(ORDINARY_CONTENTS)
@@ -173,7 +165,7 @@ def test_credential_json_is_recognised_by_content_whatever_its_name(tmp_path):
 
 def test_content_checks_read_only_small_files_and_parse_only_json(tmp_path, monkeypatch):
     big = dict(SERVICE_ACCOUNT, padding="x" * MAX_CONTENT_BYTES)
-    root = make(
+    root = write_files(
         tmp_path,
         {
             "big.json": json.dumps(big),
@@ -222,7 +214,7 @@ NOT_KEY_BLOCKS = {  # public halves, certificates, and text about keys
 
 
 def test_a_private_key_block_is_refused_whatever_the_file_is_called(tmp_path):
-    root = make(tmp_path, KEY_BLOCKS | NOT_KEY_BLOCKS)
+    root = write_files(tmp_path, KEY_BLOCKS | NOT_KEY_BLOCKS)
     share = MemoryShare()
     result = sync(root, share)
     assert sorted(result.refused) == sorted(KEY_BLOCKS)
@@ -260,7 +252,7 @@ NAMED_ORDINARY = {  # the same files without a credential, or with a reference t
 
 
 def test_credentials_found_by_what_a_files_name_says_it_may_hold(tmp_path):
-    root = make(tmp_path, NAMED_CONTENTS | NAMED_ORDINARY)
+    root = write_files(tmp_path, NAMED_CONTENTS | NAMED_ORDINARY)
     result = sync(root, MemoryShare())
     assert sorted(result.refused) == sorted(NAMED_CONTENTS)
     assert sorted(result.uploaded) == sorted(NAMED_ORDINARY)
@@ -339,13 +331,13 @@ def test_keys_and_credentials_saved_as_utf16_are_refused_like_their_utf8_twins(t
 
 
 def test_ftkallow_sends_a_file_refused_for_its_key_block(tmp_path):
-    root = make(tmp_path, {"notes.txt": KEY_BLOCKS["notes.txt"], ".ftkallow": "notes.txt\n"})
+    root = write_files(tmp_path, {"notes.txt": KEY_BLOCKS["notes.txt"], ".ftkallow": "notes.txt\n"})
     result = sync(root, MemoryShare())
     assert result.refused == [] and result.allowed == ["notes.txt"]
 
 
 def test_a_negation_in_ftkignore_does_not_reinclude_secrets(tmp_path):
-    root = make(
+    root = write_files(
         tmp_path,
         {
             ".gitignore": "deploy/\n*.pem\n",
@@ -362,7 +354,7 @@ def test_a_negation_in_ftkignore_does_not_reinclude_secrets(tmp_path):
 
 
 def test_ftkallow_sends_one_named_file_and_reports_it_on_every_sync(tmp_path):
-    root = make(
+    root = write_files(
         tmp_path,
         {
             ".ftkallow": "# public certificate the server needs\ncerts/public.pem\n./DEPLOY.key\n",
@@ -382,14 +374,16 @@ def test_ftkallow_sends_one_named_file_and_reports_it_on_every_sync(tmp_path):
 
 
 def test_ftkallow_does_not_override_ignore_rules(tmp_path):
-    root = make(tmp_path, {".ftkallow": "old/.env\n", ".ftkignore": "old/\n", "old/.env": "x"})
+    root = write_files(
+        tmp_path, {".ftkallow": "old/.env\n", ".ftkignore": "old/\n", "old/.env": "x"}
+    )
     result = sync(root, MemoryShare())
     assert result.allowed == [] and "old/.env" not in result.uploaded
 
 
 @pytest.mark.parametrize("line", ["*.pem", "certs/", "!x.pem", "certs/[ab].pem", "a?.key"])
 def test_ftkallow_lines_must_name_one_file(tmp_path, line):
-    root = make(tmp_path, {".ftkallow": f"ok.pem\n{line}\n", "ok.pem": "x"})
+    root = write_files(tmp_path, {".ftkallow": f"ok.pem\n{line}\n", "ok.pem": "x"})
     with pytest.raises(UsageError, match=r"\.ftkallow line 2") as info:
         sync(root, MemoryShare())
     assert "on its own line" in (info.value.hint or "")

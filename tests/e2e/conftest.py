@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ from click.testing import CliRunner
 
 from cli.app import App
 from cli.main import cli
+from cli.targets.local import LocalTarget
+from tests.cli.conftest import stop_all
 
 LABELS = ("yes", "no", "maybe")
 
@@ -32,6 +36,44 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+CONFIG = """model:
+  name: {model}
+data:
+  train_file: data/train.jsonl
+  eval_file: data/eval.jsonl
+quantization:
+  mode: none
+lora:
+  r: 4
+  alpha: 8
+train:
+  max_steps: {steps}
+  batch_size: 4
+  max_length: 64
+  gradient_checkpointing: false
+  precision: fp32
+  logging_steps: 1
+  save_steps: 1
+"""
+
+
+@contextmanager
+def tiny_target(tmp_path: Path, model: Path, **configs: int) -> Iterator[LocalTarget]:
+    """A LocalTarget over a project with 8 chat rows to train on and 4 to evaluate, and one
+    `finetuning/NAME.yaml` (CONFIG) per `NAME=max_steps`; what it started is stopped after."""
+    project = tmp_path / "proj"
+    write_jsonl(project / "data/train.jsonl", chat_rows(8))
+    write_jsonl(project / "data/eval.jsonl", chat_rows(4))
+    (project / "finetuning").mkdir()
+    for name, steps in configs.items():
+        (project / f"finetuning/{name}.yaml").write_text(CONFIG.format(model=model, steps=steps))
+    local = LocalTarget(project, model_cache=tmp_path / "cache", ready_timeout=300)
+    try:
+        yield local
+    finally:
+        stop_all(local, timeout=60)
 
 
 @pytest.fixture

@@ -13,41 +13,13 @@ from click.testing import CliRunner
 from cli.app import App
 from cli.main import cli
 from cli.targets.local import LocalTarget
-from tests.cli.conftest import stop_all
-from tests.e2e.conftest import chat_rows, write_jsonl
-
-CONFIG = """model:
-  name: {model}
-data:
-  train_file: data/train.jsonl
-  eval_file: data/eval.jsonl
-quantization:
-  mode: none
-lora:
-  r: 4
-  alpha: 8
-train:
-  max_steps: {steps}
-  batch_size: 4
-  max_length: 64
-  gradient_checkpointing: false
-  precision: fp32
-  logging_steps: 1
-  save_steps: 1
-"""
+from tests.e2e.conftest import tiny_target
 
 
 @pytest.fixture
 def target(tmp_path: Path, tiny_llama: Path):
-    project = tmp_path / "proj"
-    write_jsonl(project / "data/train.jsonl", chat_rows(8))
-    write_jsonl(project / "data/eval.jsonl", chat_rows(4))
-    (project / "finetuning").mkdir()
-    (project / "finetuning/tiny.yaml").write_text(CONFIG.format(model=tiny_llama, steps=2))
-    (project / "finetuning/long.yaml").write_text(CONFIG.format(model=tiny_llama, steps=10000))
-    local = LocalTarget(project, model_cache=tmp_path / "cache", ready_timeout=300)
-    yield local
-    stop_all(local, timeout=60)
+    with tiny_target(tmp_path, tiny_llama, tiny=2, long=10000) as local:
+        yield local
 
 
 def ftk(target: LocalTarget, *args: str):

@@ -11,21 +11,14 @@ import pytest
 
 from cli.targets.local import LocalTarget
 from contract.phases import parse_phase
-from tests.cli.conftest import stop_all
-from tests.e2e.conftest import chat_rows, write_jsonl
-from tests.e2e.test_local_loop import CONFIG, ftk
+from tests.e2e.conftest import tiny_target
+from tests.e2e.test_local_loop import ftk
 
 
 @pytest.fixture
 def target(tmp_path: Path, tiny_llama: Path):
-    project = tmp_path / "proj"
-    write_jsonl(project / "data/train.jsonl", chat_rows(8))
-    write_jsonl(project / "data/eval.jsonl", chat_rows(4))
-    (project / "finetuning").mkdir()
-    (project / "finetuning/tiny.yaml").write_text(CONFIG.format(model=tiny_llama, steps=3))
-    local = LocalTarget(project, model_cache=tmp_path / "cache", ready_timeout=300)
-    yield local
-    stop_all(local, timeout=60)
+    with tiny_target(tmp_path, tiny_llama, tiny=3) as local:
+        yield local
 
 
 def test_a_run_forced_to_its_deadline_twice_finishes_in_three_executions(

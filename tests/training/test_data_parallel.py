@@ -4,20 +4,22 @@ process, resume mid-run, and only rank 0 writes the run's files."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from contract import env as ftk_env
-from tests.training.conftest import fast_config, rows, write_config, write_jsonl
+from tests.training.conftest import (
+    fast_config,
+    rows,
+    train_two_processes,
+    write_config,
+    write_jsonl,
+)
 from training.rundir import RunDir
 from training.spec.config import load_config
 from training.train import main
 
-ROOT = Path(__file__).resolve().parents[2]
 # The logged loss at a step: one process averages it over the whole batch, two processes average
 # their halves' means (and all-reduce their halves' gradients), so they need not agree bit for bit.
 # Seen: equal to 5 decimals. 1e-4 relative (about 6e-4 here) is well under one step's change of
@@ -38,22 +40,6 @@ def _losses(run: RunDir) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in rows_ if "loss" in r}
 
 
-def _train_two_processes(config: Path, workspace: Path, budget: str | None) -> tuple[int, str]:
-    env = {**os.environ, ftk_env.GPU_PROCESSES: "2", "PYTHONPATH": str(ROOT)}
-    env.pop(ftk_env.TIME_BUDGET, None)
-    if budget is not None:
-        env[ftk_env.TIME_BUDGET] = budget
-    proc = subprocess.run(
-        [sys.executable, "-m", "training", "--config", str(config), "--workspace", str(workspace)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
-    return proc.returncode, proc.stdout + proc.stderr
-
-
 @pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo")
 def test_two_processes_match_one_resume_mid_run_and_only_rank_0_writes(
     workspace: Path, tiny_llama: Path
@@ -65,11 +51,11 @@ def test_two_processes_match_one_resume_mid_run_and_only_rank_0_writes(
     expected = _losses(RunDir(single.parent))
 
     pair = _config(workspace, tiny_llama, "two", batch_size=2)  # 2 per process x 2 processes
-    code, output = _train_two_processes(pair, workspace, budget="0")  # stops after one step
+    code, output = train_two_processes(pair, workspace, budget="0")  # stops after one step
     assert code == 75, output
     run = RunDir(pair.parent)
     assert run.status() == "resumable" and run.checkpoint_steps() == [1], output
-    code, output = _train_two_processes(pair, workspace, budget=None)
+    code, output = train_two_processes(pair, workspace, budget=None)
     assert code == 0, output
     assert run.status() == "succeeded"
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from contract import env as ftk_env
 from tests.training.conftest import (
     QA,
     cli_is_one_line,
     fast_config,
     rows,
+    train_two_processes,
     training_exits_2,
     write_config,
     write_jsonl,
@@ -257,26 +255,10 @@ def test_dpo_data_parallel_on_two_gloo_processes_resumes_and_rank_0_writes(works
     config = write_config(workspace / "runs/two/config.yaml", cfg)
     run = RunDir(config.parent)
 
-    def two_processes(budget: str | None) -> tuple[int, str]:
-        env = {**os.environ, ftk_env.GPU_PROCESSES: "2", "PYTHONPATH": str(ROOT)}
-        env.pop(ftk_env.TIME_BUDGET, None)
-        if budget is not None:
-            env[ftk_env.TIME_BUDGET] = budget
-        argv = ["--config", str(config), "--workspace", str(workspace)]
-        proc = subprocess.run(
-            [sys.executable, "-m", "training", *argv],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=400,
-        )
-        return proc.returncode, proc.stdout + proc.stderr
-
-    code, output = two_processes("0")  # stops after one step
+    code, output = train_two_processes(config, workspace, "0")  # stops after one step
     assert code == 75, output
     assert run.checkpoint_steps() == [1], output
-    code, output = two_processes(None)
+    code, output = train_two_processes(config, workspace, None)
     assert code == 0, output
     summary = json.loads(run.summary.read_text())
     assert summary["steps"] == 2 and summary["resumed_from"] == "checkpoint-1"

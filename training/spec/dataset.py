@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from training.spec.errors import UserError
 from training.spec.schema import TEMPLATE_FIELD, DataSection
@@ -154,26 +154,46 @@ def _check_messages(row: dict[str, Any]) -> str | None:
         return "missing field 'messages'"
     if not isinstance(messages, list) or not messages:
         return "'messages' must be a non-empty list"
-    expected = "user"
-    for index, message in enumerate(messages, start=1):
-        if not isinstance(message, dict) or "role" not in message or "content" not in message:
-            return f"message {index}: needs 'role' and 'content'"
-        role, content = message["role"], message["content"]
-        if role not in ROLES:
-            return f"message {index}: unknown role {role!r} (use {', '.join(ROLES)})"
-        if not isinstance(content, str):
-            return f"message {index}: 'content' must be a string"
-        if not content.strip():
-            return f"message {index}: empty content"
-        if role == "system":
-            if index != 1:
-                return f"message {index}: 'system' is only allowed as the first message"
-            continue
-        if role != expected:
-            return f"message {index}: wrong role order: expected {expected!r}, got {role!r}"
-        expected = "assistant" if role == "user" else "user"
+    reason = check_turns(messages, "message")
+    if reason:
+        return reason
     if messages[-1]["role"] != "assistant":
         return "the last message must be from the 'assistant'"
+    return None
+
+
+def check_turns(messages: list[Any], where: str) -> str | None:
+    """Why `messages` are not a conversation: each a message (`check_message`), a 'system' one
+    only first, then 'user' and 'assistant' taking turns from 'user'. `where` names them
+    ("message" 1, 2, ...; "prompt message" for preference pairs)."""
+    expected = "user"
+    for index, message in enumerate(messages, start=1):
+        reason = check_message(message, f"{where} {index}")
+        if reason:
+            return reason
+        role = message["role"]
+        if role == "system":
+            if index != 1:
+                return f"{where} {index}: 'system' is only allowed as the first message"
+            continue
+        if role != expected:
+            return f"{where} {index}: wrong role order: expected {expected!r}, got {role!r}"
+        expected = "assistant" if role == "user" else "user"
+    return None
+
+
+def check_message(message: Any, where: str) -> str | None:
+    """Why `message` (named `where` in the reason) is not a chat message with a known role and
+    text content."""
+    if not isinstance(message, dict) or "role" not in message or "content" not in message:
+        return f"{where}: needs 'role' and 'content'"
+    role, content = message["role"], message["content"]
+    if role not in ROLES:
+        return f"{where}: unknown role {role!r} (use {', '.join(ROLES)})"
+    if not isinstance(content, str):
+        return f"{where}: 'content' must be a string"
+    if not content.strip():
+        return f"{where}: empty content"
     return None
 
 
@@ -212,44 +232,78 @@ def to_example(row: dict[str, Any], fmt: str, data: DataSection) -> dict[str, An
 
 def check_file(path: Path, data: DataSection) -> DataCheck:
     """Read, detect and check every row of `path`; duplicates are warnings."""
-    rows, errors = read_rows(path)
     fmt = None if data.format == "auto" else data.format
     if data.format == "auto" and data.text_template:
         fmt = "template"
+
+    def detect(row: dict[str, Any]) -> tuple[str | None, str | None]:
+        found = detect_format(row, data.text_template)
+        if found is None and "chosen" in row and "rejected" in row:
+            return None, PAIRS_NOT_SFT
+        if found is None:
+            return None, (
+                "cannot tell the format: expected 'messages', 'prompt'+'completion' or "
+                "'text' fields (or set data.text_template)"
+            )
+        return found, None
+
+    def accept(row: Any, fmt: str) -> str | Accepted:
+        reason = check_row(row, fmt, data)
+        if reason:
+            return reason
+        example = to_example(row, fmt, data)
+        return Accepted(example, example_text(example), json.dumps(row, sort_keys=True))
+
+    return check_rows(path, fmt, "text", detect, accept)
+
+
+class Accepted(NamedTuple):
+    """A usable row: its example, all the example's text, and the key that makes two rows
+    duplicates."""
+
+    example: dict[str, Any]
+    text: str
+    key: str
+
+
+def check_rows(
+    path: Path,
+    fmt: str | None,
+    default: str,
+    detect: Callable[[dict[str, Any]], tuple[str | None, str | None]],
+    accept: Callable[[Any, str], str | Accepted],
+) -> DataCheck:
+    """Read `path` and check every row by line: the loop of `check_file` here and in
+    `preference_data`. Unless `fmt` is given, the first object tells the format (`detect`: the
+    format, or why there is none, which ends the check); `accept` refuses a row (why) or makes its
+    example (`default` format until one is known). A lone surrogate in the text is an error, a
+    repeated key a warning, a file without rows an error."""
+    rows, errors = read_rows(path)
     check = DataCheck(path=path, format=fmt, errors=list(errors))
     seen: dict[str, int] = {}
     for line, row in rows:
         if check.format is None and isinstance(row, dict):
-            check.format = detect_format(row, data.text_template)
-            if check.format is None and "chosen" in row and "rejected" in row:
-                check.errors.append(Problem(line, PAIRS_NOT_SFT))
+            check.format, reason = detect(row)
+            if reason is not None:
+                check.errors.append(Problem(line, reason))
                 return check
-            if check.format is None:
-                check.errors.append(
-                    Problem(
-                        line,
-                        "cannot tell the format: expected 'messages', 'prompt'+'completion' or "
-                        "'text' fields (or set data.text_template)",
-                    )
-                )
-                return check
-        reason = check_row(row, check.format or "text", data)
-        if reason:
-            check.errors.append(Problem(line, reason))
+        accepted = accept(row, check.format or default)
+        if isinstance(accepted, str):
+            check.errors.append(Problem(line, accepted))
             continue
-        example = to_example(row, check.format or "text", data)
-        if not _is_unicode(example_text(example)):
+        if not _is_unicode(accepted.text):
             # JSON's "\\ud800" escape decodes to a lone surrogate, which no tokenizer accepts.
             check.errors.append(
                 Problem(line, "invalid text: a lone UTF-16 surrogate (\\uD800-\\uDFFF)")
             )
             continue
-        key = json.dumps(row, sort_keys=True)
-        if key in seen:
-            check.warnings.append(Problem(line, f"duplicate of line {seen[key]}", "duplicate"))
+        if accepted.key in seen:
+            check.warnings.append(
+                Problem(line, f"duplicate of line {seen[accepted.key]}", "duplicate")
+            )
         else:
-            seen[key] = line
-        check.examples.append((line, example))
+            seen[accepted.key] = line
+        check.examples.append((line, accepted.example))
     if not rows and not errors:
         check.errors.append(Problem(None, "no examples in the file"))
     return check

@@ -22,7 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from training.spec.dataset import DataCheck, Problem, detect_format, read_rows
+from training.spec.dataset import (
+    Accepted,
+    DataCheck,
+    check_message,
+    check_rows,
+    check_turns,
+    detect_format,
+)
 
 TEXT, MESSAGES = "preference", "preference_messages"
 FORMATS = (TEXT, MESSAGES)
@@ -85,19 +92,9 @@ def _kind(value: Any) -> str:
 def _check_prompt_messages(messages: Any) -> str | None:
     if not isinstance(messages, list) or not messages:
         return "'prompt' must be a non-empty list of messages"
-    expected = "user"
-    for index, message in enumerate(messages, start=1):
-        reason = _check_message(message, f"prompt message {index}")
-        if reason:
-            return reason
-        role = message["role"]
-        if role == "system":
-            if index != 1:
-                return f"prompt message {index}: 'system' is only allowed as the first message"
-            continue
-        if role != expected:
-            return f"prompt message {index}: wrong role order: expected {expected!r}, got {role!r}"
-        expected = "assistant" if role == "user" else "user"
+    reason = check_turns(messages, "prompt message")
+    if reason:
+        return reason
     if messages[-1]["role"] != "user":
         return "the prompt's last message must be from the 'user'"
     return None
@@ -107,23 +104,11 @@ def _check_answer_messages(messages: Any, name: str) -> str | None:
     if not isinstance(messages, list) or not messages:
         return f"{name!r} must be a non-empty list of assistant messages"
     for index, message in enumerate(messages, start=1):
-        reason = _check_message(message, f"{name} message {index}")
+        reason = check_message(message, f"{name} message {index}")
         if reason:
             return reason
         if message["role"] != "assistant":
             return f"{name} message {index}: expected role 'assistant', got {message['role']!r}"
-    return None
-
-
-def _check_message(message: Any, where: str) -> str | None:
-    if not isinstance(message, dict) or "role" not in message or "content" not in message:
-        return f"{where}: needs 'role' and 'content'"
-    if message["role"] not in ("system", "user", "assistant"):
-        return f"{where}: unknown role {message['role']!r} (use system, user, assistant)"
-    if not isinstance(message["content"], str):
-        return f"{where}: 'content' must be a string"
-    if not message["content"].strip():
-        return f"{where}: empty content"
     return None
 
 
@@ -151,38 +136,23 @@ def example_texts(example: dict[str, Any]) -> tuple[str, str, str]:
 
 def check_file(path: Path) -> DataCheck:
     """Read and check every row of a preference file; duplicates are warnings."""
-    rows, errors = read_rows(path)
-    check = DataCheck(path=path, format=None, errors=list(errors))
-    seen: dict[str, int] = {}
-    for line, row in rows:
-        if check.format is None and isinstance(row, dict):
-            if not looks_like_pairs(row):
-                sft = detect_format(row, None)
-                if sft is not None:
-                    check.errors.append(Problem(line, sft_rows_message(sft)))
-                    return check
-            check.format = row_format(row)
-        reason = check_row(row, check.format or TEXT)
-        if reason:
-            check.errors.append(Problem(line, reason))
-            continue
-        example = to_example(row)
-        try:
-            "".join(example_texts(example)).encode("utf-8")
-        except UnicodeEncodeError:
-            check.errors.append(
-                Problem(line, "invalid text: a lone UTF-16 surrogate (\\uD800-\\uDFFF)")
-            )
-            continue
-        key = json.dumps(example, sort_keys=True)
-        if key in seen:
-            check.warnings.append(Problem(line, f"duplicate of line {seen[key]}", "duplicate"))
-        else:
-            seen[key] = line
-        check.examples.append((line, example))
-    if not rows and not errors:
-        check.errors.append(Problem(None, "no examples in the file"))
-    return check
+    return check_rows(path, None, TEXT, _detect, _accept)
+
+
+def _detect(row: dict[str, Any]) -> tuple[str | None, str | None]:
+    if not looks_like_pairs(row):
+        sft = detect_format(row, None)
+        if sft is not None:
+            return None, sft_rows_message(sft)
+    return row_format(row), None
+
+
+def _accept(row: Any, fmt: str) -> str | Accepted:
+    reason = check_row(row, fmt)
+    if reason:
+        return reason
+    example = to_example(row)
+    return Accepted(example, "".join(example_texts(example)), json.dumps(example, sort_keys=True))
 
 
 def sft_rows_message(sft_format: str) -> str:
